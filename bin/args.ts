@@ -1,0 +1,80 @@
+/**
+ * @module bin/args — declared flags, parsed once; the same declarations print the help screen.
+ */
+
+export interface FlagDefinition {
+  name: string;
+  alias?: string;
+  description: string;
+  /** Takes a value (`--format json`); repeatable flags collect every value. */
+  value?: string;
+  repeatable?: boolean;
+}
+
+export interface CommandDefinition {
+  name: string;
+  usage: string;
+  description: string;
+  flags: FlagDefinition[];
+}
+
+export interface ParsedArgs {
+  positional: string[];
+  flags: Map<string, string[] | true>;
+}
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: readonly string[], flags: readonly FlagDefinition[]): ParsedArgs {
+  const byName = new Map<string, FlagDefinition>();
+  for (const flag of flags) {
+    byName.set(`--${flag.name}`, flag);
+    if (flag.alias) byName.set(`-${flag.alias}`, flag);
+  }
+  const parsed: ParsedArgs = { positional: [], flags: new Map() };
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index];
+    if (!argument.startsWith("-") || argument === "-") {
+      parsed.positional.push(argument);
+      continue;
+    }
+    const [key, inline] = argument.includes("=") && argument.startsWith("--") ? [argument.slice(0, argument.indexOf("=")), argument.slice(argument.indexOf("=") + 1)] : [argument, undefined];
+    const flag = byName.get(key);
+    if (!flag) throw new UsageError(`unknown option ${key}`);
+    if (!flag.value) {
+      parsed.flags.set(flag.name, true);
+      continue;
+    }
+    const value = inline ?? argv[++index];
+    if (value === undefined) throw new UsageError(`option --${flag.name} needs a value (${flag.value})`);
+    const previous = parsed.flags.get(flag.name);
+    parsed.flags.set(flag.name, flag.repeatable && Array.isArray(previous) ? [...previous, value] : [value]);
+  }
+  return parsed;
+}
+
+export function flagValue(args: ParsedArgs, name: string): string | undefined {
+  const value = args.flags.get(name);
+  return Array.isArray(value) ? value[value.length - 1] : undefined;
+}
+
+export function flagValues(args: ParsedArgs, name: string): string[] {
+  const value = args.flags.get(name);
+  return Array.isArray(value) ? value : [];
+}
+
+export function renderHelp(program: string, version: string, commands: readonly CommandDefinition[], common: readonly FlagDefinition[]): string {
+  const lines = [`${program} ${version} — run Wippy-style YAML registries on Node`, "", "Usage:"];
+  for (const command of commands) lines.push(`  ${program} ${command.usage}`.padEnd(44) + command.description);
+  for (const command of commands) {
+    if (!command.flags.length) continue;
+    lines.push("", `Options for ${command.name}:`, ...command.flags.map(renderFlag));
+  }
+  lines.push("", "Options:", ...common.map(renderFlag));
+  return lines.join("\n") + "\n";
+}
+
+function renderFlag(flag: FlagDefinition): string {
+  const names = `${flag.alias ? `-${flag.alias}, ` : "    "}--${flag.name}${flag.value ? ` ${flag.value}` : ""}`;
+  return `  ${names}`.padEnd(34) + flag.description;
+}

@@ -1,0 +1,74 @@
+/**
+ * @module drivers/queue/driver — the async queue contract every driver implements, and the
+ * handle a `queue.queue` entry gives publishers and consumers. Retry, backoff and dead-letter
+ * policy live above the driver (in the queue entry), so every driver behaves the same.
+ */
+
+export type HeaderValue = string | number | boolean;
+export type Headers = Record<string, HeaderValue>;
+
+export interface QueueMessage {
+  id: string;
+  body: unknown;
+  headers: Headers;
+  /** Deliveries so far, this one included (1 on the first). */
+  attempts: number;
+}
+
+export interface PublishOptions {
+  /** Milliseconds before the message becomes deliverable. */
+  delayMs?: number;
+  /** Higher is delivered first among available messages. */
+  priority?: number;
+}
+
+/** One delivery of one message to a consumer. Exactly one of ack/retry/bury settles it. */
+export interface Delivery {
+  readonly message: QueueMessage;
+  ack(): Promise<void>;
+  /** Deliver again after `delayMs`; `error` is kept as the message's last error. */
+  retry(delayMs: number, error: string): Promise<void>;
+  /** Give up on the message: the driver keeps it as dead (or drops it, when it must say so). */
+  bury(error: string): Promise<void>;
+  /** Return the message unprocessed (shutdown): no attempt is counted. */
+  release(): Promise<void>;
+}
+
+export interface ConsumeOptions {
+  /** At most this many unsettled deliveries at once. */
+  prefetch: number;
+}
+
+export interface Subscription {
+  /** Stop delivering; deliveries already handed out stay with the consumer. */
+  cancel(): Promise<void>;
+}
+
+export interface QueueStats {
+  ready: number;
+  inFlight: number;
+  delayed: number;
+  dead: number;
+}
+
+export interface QueueDriver {
+  readonly id: string;
+  /** Keeps messages across restarts. The memory driver says no, and says so at start. */
+  readonly durable: boolean;
+  declare(queueName: string): Promise<void>;
+  publish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): Promise<string>;
+  consume(queueName: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;
+  stats(queueName: string): Promise<QueueStats>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What a `queue.queue` entry offers: publish with its defaults, and the retry policy consumers apply. */
+export interface QueueHandle {
+  readonly id: string;
+  publish(body: unknown, headers?: Headers, options?: PublishOptions): Promise<string>;
+  consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;
+  /** A failed delivery: retry with backoff, or dead-letter after `max_attempts`. */
+  fail(delivery: Delivery, error: string): Promise<void>;
+  stats(): Promise<QueueStats>;
+}

@@ -1,0 +1,64 @@
+/**
+ * @module handlers/typescript/load — imports a TypeScript or JavaScript handler source and picks
+ * the entry's `method` from its exports (named, or a property of the default export).
+ */
+import { existsSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { TaskrtError, errorMessage } from "../../errors.ts";
+import { sourcePath, type Entry } from "../../registry/entry.ts";
+
+export type HandlerFunction = (...args: unknown[]) => unknown;
+
+const SOURCE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
+
+export function typeScriptSourceFile(entry: Entry): string {
+  const source = String(entry.data.source ?? "");
+  const file = sourcePath(source);
+  if (!file) {
+    throw new TaskrtError("E_SOURCE", `${entry.id}: source must be a file:// path to a .ts/.js module, found inline code`, {
+      entryId: entry.id,
+      hint: "write source: file://handler.ts (relative to the YAML file)",
+    });
+  }
+  return file;
+}
+
+/** The module's exported function names, or an error explaining why it cannot be imported. */
+export async function importHandlerModule(entry: Entry): Promise<Record<string, unknown>> {
+  const file = typeScriptSourceFile(entry);
+  if (!existsSync(file)) {
+    throw new TaskrtError("E_SOURCE_MISSING", `${entry.id}: source file ${file} does not exist`, { entryId: entry.id });
+  }
+  if (!SOURCE_EXTENSIONS.some((extension) => file.endsWith(extension))) {
+    throw new TaskrtError("E_SOURCE", `${entry.id}: source ${file} is not a .ts, .mts, .js or .mjs file`, { entryId: entry.id });
+  }
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new TaskrtError("E_SOURCE_LOAD", `${entry.id}: cannot load ${file}: ${errorMessage(error)}`, { entryId: entry.id, cause: error });
+  }
+}
+
+export function exportedFunctions(exports: Record<string, unknown>): Record<string, HandlerFunction> {
+  const functions: Record<string, HandlerFunction> = {};
+  const defaults = exports.default;
+  if (defaults && typeof defaults === "object") {
+    for (const [name, value] of Object.entries(defaults)) if (typeof value === "function") functions[name] = value as HandlerFunction;
+  }
+  for (const [name, value] of Object.entries(exports)) if (typeof value === "function" && name !== "default") functions[name] = value as HandlerFunction;
+  return functions;
+}
+
+export async function loadHandlerFunction(entry: Entry): Promise<HandlerFunction> {
+  const method = String(entry.data.method);
+  const functions = exportedFunctions(await importHandlerModule(entry));
+  const handler = functions[method];
+  if (!handler) {
+    const names = Object.keys(functions);
+    throw new TaskrtError("E_METHOD_MISSING", `${entry.id}: ${typeScriptSourceFile(entry)} does not export a function '${method}'`, {
+      entryId: entry.id,
+      hint: names.length ? `exported functions: ${names.join(", ")}` : "the module exports no functions",
+    });
+  }
+  return handler;
+}

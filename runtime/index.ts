@@ -1,0 +1,14 @@
+/**
+ * @module taskrt — the public API: handler modules, the runtime entry points, and the kind
+ * contract for plugging in new kinds.
+ */
+export { http } from "./modules/http.ts";
+export { queue } from "./modules/queue.ts";
+export { sql } from "./modules/sql.ts";
+export { uuid } from "./modules/uuid.ts";
+export { logger } from "./modules/logger.ts";
+export { time } from "./modules/time.ts";
+export { json } from "./modules/json.ts";
+export { startRuntime, checkRegistry, Runtime, type RuntimeOptions } from "./runtime.ts";
+export { defineKind, type KindDefinition, type Component, type BuildContext } from "./kinds/kind.ts";
+export { TaskrtError, RegistryError, type Problem } from "./errors.ts";

@@ -1,0 +1,85 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import functionTs from "./function-ts.ts";
+import type { BuildContext, Component } from "./kind.ts";
+import type { CallableComponent } from "../handlers/handler.ts";
+import type { Entry } from "../registry/entry.ts";
+import { createLogger } from "../logger.ts";
+
+const fixtures = path.resolve("test/fixtures/handlers");
+
+function functionEntry(source: string, method: string, modules: string[] = []): Entry {
+  const location = { file: path.join(fixtures, "_index.yaml"), line: 3, column: 5 };
+  return {
+    id: "app:greet",
+    namespace: "app",
+    name: "greet",
+    kind: "function.ts",
+    meta: {},
+    data: { source: `file://${path.join(fixtures, source)}`, method, modules },
+    file: location.file,
+    location,
+    locate: () => location,
+  };
+}
+
+const context: BuildContext = {
+  registry: { root: fixtures, entries: [], byId: new Map() },
+  logger: createLogger({ level: "error", sink: { write() {} } }),
+  services: { database: () => { throw new Error("unused"); }, queue: () => { throw new Error("unused"); } },
+  component: () => { throw new Error("unused"); },
+};
+
+async function started(entry: Entry): Promise<CallableComponent> {
+  const component = functionTs.create(entry, context) as Component & CallableComponent;
+  await component.start!();
+  return component;
+}
+
+describe("function.ts", () => {
+  test("calls the exported method with the arguments and returns its value", async () => {
+    const result = await (await started(functionEntry("greet.ts", "hello"))).callable().call(["ada"]);
+    assert.deepEqual(result, { value: "hello ada" });
+  });
+
+  test("a throw becomes a failed result carrying the error", async () => {
+    const result = await (await started(functionEntry("greet.ts", "fails"))).callable().call([]);
+    assert.equal(result.error?.message, "handler exploded");
+  });
+
+  test("a module the entry did not declare is refused, naming the entry and the module", async () => {
+    const result = await (await started(functionEntry("greet.ts", "sneaky", ["json"]))).callable().call([]);
+    assert.equal(result.error?.message, "entry app:greet used module 'uuid' but does not declare it");
+  });
+
+  test("a declared module works", async () => {
+    const result = await (await started(functionEntry("greet.ts", "encode", ["json"]))).callable().call([{ a: 1 }]);
+    assert.deepEqual(result, { value: '{"a":1}' });
+  });
+
+  test("check reports a method the source does not export, listing those it does", async () => {
+    const problems = await functionTs.check!(functionEntry("greet.ts", "helo"), context.registry);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0].code, "E_METHOD_MISSING");
+    assert.equal(problems[0].message, `method 'helo' is not exported by file://${path.join(fixtures, "greet.ts")}`);
+    assert.equal(problems[0].hint, "exported functions: hello, fails, sneaky, encode");
+  });
+
+  test("check reports a missing source file", async () => {
+    const problems = await functionTs.check!(functionEntry("nope.ts", "main"), context.registry);
+    assert.equal(problems[0].code, "E_SOURCE_MISSING");
+    assert.equal(problems[0].message, `source file ${path.join(fixtures, "nope.ts")} does not exist`);
+  });
+
+  test("check reports a source that does not compile", async () => {
+    const problems = await functionTs.check!(functionEntry("broken.ts", "handler"), context.registry);
+    assert.equal(problems[0].code, "E_SOURCE_INVALID");
+    assert.match(problems[0].message, /^cannot load .*broken\.ts: /);
+  });
+
+  test("start fails with the method named when it is not exported", async () => {
+    const component = functionTs.create(functionEntry("greet.ts", "missing"), context);
+    await assert.rejects(component.start!(), { message: `app:greet: ${path.join(fixtures, "greet.ts")} does not export a function 'missing'` });
+  });
+});

@@ -1,0 +1,41 @@
+/**
+ * @module kinds — the one table of kinds. Adding a kind is one file beside this one, one schema
+ * in `schemas/`, and one line here.
+ */
+import type { KindDefinition } from "./kind.ts";
+import dbSqlSqlite from "./db-sql-sqlite.ts";
+import queueDriverMemory from "./queue-driver-memory.ts";
+import queueDriverSqlite from "./queue-driver-sqlite.ts";
+import queueQueue from "./queue-queue.ts";
+import queueConsumer from "./queue-consumer.ts";
+import httpService from "./http-service.ts";
+import httpRouter from "./http-router.ts";
+import httpEndpoint from "./http-endpoint.ts";
+import functionTs from "./function-ts.ts";
+import processTs from "./process-ts.ts";
+import functionLua from "./function-lua.ts";
+import processLua from "./process-lua.ts";
+import processHost from "./process-host.ts";
+import processService from "./process-service.ts";
+
+export const BUILTIN_KINDS: readonly KindDefinition[] = [
+  dbSqlSqlite,
+  queueDriverMemory,
+  queueDriverSqlite,
+  queueQueue,
+  queueConsumer,
+  httpService,
+  httpRouter,
+  httpEndpoint,
+  functionTs,
+  processTs,
+  functionLua,
+  processLua,
+  processHost,
+  processService,
+];
+
+/** A kinds table: the built-ins, plus any extra kinds a caller plugs in (later ones replace earlier). */
+export function createKindTable(extra: readonly KindDefinition[] = []): ReadonlyMap<string, KindDefinition> {
+  return new Map([...BUILTIN_KINDS, ...extra].map((definition) => [definition.kind, definition]));
+}

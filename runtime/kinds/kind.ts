@@ -1,0 +1,63 @@
+/**
+ * @module kinds/kind — the contract every kind implements: which fields reference other entries,
+ * whether the supervisor runs it, extra semantic checks, and the factory that builds it.
+ * A kind's fields, defaults and limits live in its JSON Schema (`schemas/<kind>.json`), never here.
+ */
+import type { Problem } from "../errors.ts";
+import type { Entry, FieldPath, Registry } from "../registry/entry.ts";
+import type { Logger } from "../logger.ts";
+
+/** A field holding one id or a list of ids of other entries. */
+export interface ReferenceField {
+  path: FieldPath;
+  /** Kinds the target may have; `"function.*"` matches by prefix. Empty: any kind. */
+  kinds: readonly string[];
+}
+
+export interface KindDefinition {
+  kind: string;
+  /** One line for the README's kinds table and `--help`. */
+  summary: string;
+  references: readonly ReferenceField[];
+  /** Supervised: has a `lifecycle`, is started in dependency order and stopped in reverse. */
+  service: boolean;
+  /** Checks beyond the schema and references (a source file exports its `method`, …). */
+  check?(entry: Entry, registry: Registry): Problem[] | Promise<Problem[]>;
+  /** Builds the component. Does no I/O: opening, listening and connecting happen in `start`. */
+  create(entry: Entry, context: BuildContext): Component;
+}
+
+export interface BuildContext {
+  registry: Registry;
+  logger: Logger;
+  /** The component built for another entry (already created: creation follows dependency order). */
+  component<T extends Component = Component>(id: string): T;
+  /** Ids and components of all entries of a kind, e.g. routers attached to a server. */
+  services: RuntimeServices;
+}
+
+/** A live entry. Every method is optional: plain resources (a queue, a function) need none. */
+export interface Component {
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+  /** One-shot services (a migration): resolves once the work finished successfully. Dependents wait for it. */
+  completed?(): Promise<void>;
+  /** Status for humans: `listening on 127.0.0.1:8080`. */
+  describe?(): string | undefined;
+}
+
+/** What handler modules reach at run time: other live entries, looked up by id and checked by kind. */
+export interface RuntimeServices {
+  database(id: string): import("../drivers/sql/driver.ts").SqlDatabase;
+  queue(id: string): import("../drivers/queue/driver.ts").QueueHandle;
+}
+
+export function defineKind(definition: KindDefinition): KindDefinition {
+  return definition;
+}
+
+/** `"function.*"` matches `function.ts` and `function.lua`. */
+export function kindMatches(kind: string, accepted: readonly string[]): boolean {
+  if (accepted.length === 0) return true;
+  return accepted.some((pattern) => (pattern.endsWith(".*") ? kind.startsWith(pattern.slice(0, -1)) : kind === pattern));
+}

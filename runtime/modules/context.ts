@@ -1,0 +1,88 @@
+/**
+ * @module modules/context — the call context every handler runs in (entry id, declared modules,
+ * the HTTP exchange or queue delivery), and the capability check each module makes before acting.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { TaskrtError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { RuntimeServices } from "../kinds/kind.ts";
+import type { QueueMessage } from "../drivers/queue/driver.ts";
+
+export const MODULE_NAMES = ["http", "queue", "sql", "uuid", "logger", "time", "json"] as const;
+export type ModuleName = (typeof MODULE_NAMES)[number];
+
+/** The request as the HTTP kinds hand it to a handler. The body is already read (and limited). */
+export interface HttpRequestData {
+  method: string;
+  path: string;
+  url: URL;
+  params: Record<string, string>;
+  headers: globalThis.Headers;
+  body: Uint8Array | undefined;
+  remoteAddr: string;
+}
+
+/** What a handler wrote; the HTTP kinds turn it into the response once the handler returns. */
+export interface HttpResponseData {
+  status: number;
+  headers: Record<string, string>;
+  chunks: (string | Uint8Array)[];
+  /** Anything set or written: the runtime adds nothing of its own. */
+  handled: boolean;
+}
+
+export interface HttpExchange {
+  request: HttpRequestData;
+  response: HttpResponseData;
+}
+
+/** The message a consumer handler is processing; settlement is single-shot. */
+export interface MessageScope {
+  message: QueueMessage;
+  /** `undefined` until the handler (or the runtime, after it returns) settles the message. */
+  settled: "ack" | "nack" | undefined;
+  ack(): Promise<void>;
+  nack(): Promise<void>;
+}
+
+export interface CallContext {
+  entryId: string;
+  modules: ReadonlySet<string>;
+  services: RuntimeServices;
+  logger: Logger;
+  http?: HttpExchange;
+  message?: MessageScope;
+  signal?: AbortSignal;
+}
+
+// One store per process even if the package is loaded twice (a handler importing "taskrt" through
+// another path): the context must be the one the runtime set.
+const STORE_KEY = Symbol.for("taskrt.callContext");
+const globalStore = globalThis as unknown as Record<symbol, AsyncLocalStorage<CallContext> | undefined>;
+const storage: AsyncLocalStorage<CallContext> = (globalStore[STORE_KEY] ??= new AsyncLocalStorage<CallContext>());
+
+export function runInContext<T>(context: CallContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+export function currentContext(): CallContext | undefined {
+  return storage.getStore();
+}
+
+/** The context of the running handler, after checking that its entry declared `module`. */
+export function useModule(module: ModuleName): CallContext {
+  const context = storage.getStore();
+  if (!context) {
+    throw new TaskrtError("E_NO_CONTEXT", `module '${module}' was called outside a handler`, {
+      hint: "module functions work only while taskrt runs a handler (an endpoint, consumer, process or function)",
+    });
+  }
+  if (!context.modules.has(module)) {
+    throw new TaskrtError(
+      "E_MODULE_NOT_DECLARED",
+      `entry ${context.entryId} used module '${module}' but does not declare it`,
+      { entryId: context.entryId, hint: `add '${module}' to the entry's modules: [${[...context.modules, module].join(", ")}]` },
+    );
+  }
+  return context;
+}

@@ -1,0 +1,135 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Supervisor } from "./supervisor.ts";
+import { defineKind, type Component, type KindDefinition } from "./kinds/kind.ts";
+import type { Entry, Registry } from "./registry/entry.ts";
+import { createLogger } from "./logger.ts";
+
+const quiet = createLogger({ level: "error", sink: { write() {} } });
+
+function entry(id: string, kind: string, data: Record<string, unknown> = {}): Entry {
+  const [namespace, name] = id.split(":");
+  const location = { file: "/virtual/_index.yaml", line: 1, column: 1 };
+  return { id, namespace, name, kind, meta: {}, data, file: location.file, location, locate: () => location };
+}
+
+function registry(...entries: Entry[]): Registry {
+  return { root: "/virtual", entries, byId: new Map(entries.map((item) => [item.id, item])) };
+}
+
+/** A kind whose components record start/stop into `events` and can be told to fail. */
+function recordingKind(kind: string, events: string[], options: { service?: boolean; failStart?: string; failStop?: string; slowStartMs?: number; oneShot?: Map<string, Promise<void>> } = {}): KindDefinition {
+  return defineKind({
+    kind,
+    summary: "test",
+    references: [{ path: ["needs"], kinds: [] }],
+    service: options.service ?? true,
+    create(item): Component {
+      return {
+        async start() {
+          if (options.slowStartMs) await new Promise((resolve) => setTimeout(resolve, options.slowStartMs));
+          if (options.failStart === item.id) throw new Error("boom");
+          events.push(`start ${item.id}`);
+        },
+        async stop() {
+          events.push(`stop ${item.id}`);
+          if (options.failStop === item.id) throw new Error("stuck");
+        },
+        completed: options.oneShot?.has(item.id) ? () => options.oneShot!.get(item.id)! : undefined,
+      };
+    },
+  });
+}
+
+describe("Supervisor", () => {
+  test("starts dependencies before dependents and stops in reverse order", async () => {
+    const events: string[] = [];
+    const kinds = new Map([["svc", recordingKind("svc", events)]]);
+    const supervisor = new Supervisor(
+      registry(
+        entry("app:web", "svc", { needs: "app:db", lifecycle: { auto_start: true } }),
+        entry("app:db", "svc"),
+      ),
+      kinds,
+      quiet,
+    );
+    await supervisor.start();
+    await supervisor.stop();
+    assert.deepEqual(events, ["start app:db", "start app:web", "stop app:web", "stop app:db"]);
+  });
+
+  test("starts only what auto-start roots need", async () => {
+    const events: string[] = [];
+    const kinds = new Map([["svc", recordingKind("svc", events)]]);
+    const supervisor = new Supervisor(registry(entry("app:a", "svc", { lifecycle: { auto_start: true } }), entry("app:idle", "svc")), kinds, quiet);
+    await supervisor.start();
+    assert.deepEqual(events, ["start app:a"]);
+    assert.equal(supervisor.state("app:idle"), "CREATED");
+    await supervisor.stop();
+  });
+
+  test("waits for a one-shot dependency to complete before starting what requires it", async () => {
+    const events: string[] = [];
+    let finish!: () => void;
+    const oneShot = new Map([["app:migrate", new Promise<void>((resolve) => (finish = resolve)).then(() => void events.push("migrate done"))]]);
+    const kinds = new Map([["svc", recordingKind("svc", events, { oneShot })]]);
+    const supervisor = new Supervisor(
+      registry(entry("app:migrate", "svc", { lifecycle: { auto_start: true } }), entry("app:web", "svc", { lifecycle: { auto_start: true, requires: ["migrate"] } })),
+      kinds,
+      quiet,
+    );
+    const starting = supervisor.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(events, ["start app:migrate"]);
+    finish();
+    await starting;
+    assert.deepEqual(events, ["start app:migrate", "migrate done", "start app:web"]);
+    await supervisor.stop();
+  });
+
+  test("a failed start stops what already started and names the entry", async () => {
+    const events: string[] = [];
+    const kinds = new Map([["svc", recordingKind("svc", events, { failStart: "app:web" })]]);
+    const supervisor = new Supervisor(registry(entry("app:db", "svc"), entry("app:web", "svc", { needs: "db", lifecycle: { auto_start: true } })), kinds, quiet);
+    await assert.rejects(supervisor.start(), { message: "app:web failed to start: boom" });
+    assert.deepEqual(events, ["start app:db", "stop app:db"]);
+  });
+
+  test("a start that outlives start_timeout fails with the timeout named", async () => {
+    const kinds = new Map([["svc", recordingKind("svc", [], { slowStartMs: 200 })]]);
+    const supervisor = new Supervisor(registry(entry("app:slow", "svc", { lifecycle: { auto_start: true, start_timeout: "20ms" } })), kinds, quiet);
+    await assert.rejects(supervisor.start(), { message: "app:slow failed to start: app:slow did not start within 20ms (lifecycle.start_timeout)" });
+  });
+
+  test("an optional root that fails does not stop the others", async () => {
+    const events: string[] = [];
+    const kinds = new Map([["svc", recordingKind("svc", events, { failStart: "app:extra" })]]);
+    const supervisor = new Supervisor(
+      registry(entry("app:extra", "svc", { lifecycle: { auto_start: true, startup: "optional" } }), entry("app:core", "svc", { lifecycle: { auto_start: true } })),
+      kinds,
+      quiet,
+    );
+    await supervisor.start();
+    assert.deepEqual(events, ["start app:core"]);
+    await supervisor.stop();
+  });
+
+  test("stop reports every failure together and still stops the rest", async () => {
+    const events: string[] = [];
+    const kinds = new Map([["svc", recordingKind("svc", events, { failStop: "app:web" })]]);
+    const supervisor = new Supervisor(registry(entry("app:db", "svc"), entry("app:web", "svc", { needs: "db", lifecycle: { auto_start: true } })), kinds, quiet);
+    await supervisor.start();
+    await assert.rejects(supervisor.stop(), { message: "stopping failed for 1 entry:\n  app:web: stuck" });
+    assert.deepEqual(events.slice(2), ["stop app:web", "stop app:db"]);
+  });
+
+  test("services lookups name unknown databases and queues with a hint", async () => {
+    const kinds = new Map([["svc", recordingKind("svc", [])], ["db.sql.sqlite", recordingKind("db.sql.sqlite", [])]]);
+    const supervisor = new Supervisor(registry(entry("app:db", "db.sql.sqlite", { lifecycle: { auto_start: true } })), kinds, quiet);
+    await supervisor.start();
+    assert.throws(() => supervisor.services.database("app:dbb"), { message: "database app:dbb not found", hint: "did you mean app:db?" } as object);
+    assert.throws(() => supervisor.services.queue("app:jobs"), { message: "queue app:jobs not found", hint: "the registry declares no queue" } as object);
+    await supervisor.stop();
+    assert.throws(() => supervisor.services.database("app:db"), { message: "database app:db is not running (stopped)" });
+  });
+});

@@ -1,0 +1,229 @@
+/**
+ * @module supervisor — builds every entry's component and runs the services' lifecycle.
+ *
+ * States of a service: CREATED → STARTING → RUNNING → STOPPING → STOPPED, or FAILED when its
+ * start throws, times out, or a one-shot process it requires never completes.
+ * `start()` creates all components in dependency order (no I/O), starts plain resources (code
+ * loading), then starts the services needed by the auto-start roots — each once everything it
+ * depends on runs (and one-shot processes it depends on have finished), independent branches in
+ * parallel. `stop()` stops in reverse order of start, collecting every failure.
+ */
+import { TaskrtError, errorMessage } from "./errors.ts";
+import type { BuildContext, Component, KindDefinition, RuntimeServices } from "./kinds/kind.ts";
+import { readLifecycle } from "./lifecycle.ts";
+import type { Logger } from "./logger.ts";
+import type { Registry } from "./registry/entry.ts";
+import { dependencyClosure, dependencyGraph, topologicalOrder } from "./registry/graph.ts";
+import type { SqlDatabase } from "./drivers/sql/driver.ts";
+import type { QueueHandle } from "./drivers/queue/driver.ts";
+import { suggest } from "./registry/suggest.ts";
+
+export const SERVICE_STATE = {
+  CREATED: "CREATED",
+  STARTING: "STARTING",
+  RUNNING: "RUNNING",
+  STOPPING: "STOPPING",
+  STOPPED: "STOPPED",
+  FAILED: "FAILED",
+} as const;
+export type ServiceState = (typeof SERVICE_STATE)[keyof typeof SERVICE_STATE];
+
+export interface StartedEntry {
+  id: string;
+  kind: string;
+  description?: string;
+}
+
+const DEFAULT_RESOURCE_STOP_MS = 5000;
+
+export class Supervisor {
+  readonly services: RuntimeServices;
+  private readonly components = new Map<string, Component>();
+  private readonly states = new Map<string, ServiceState>();
+  /** Started components, in the order their start finished: stop runs it backwards. */
+  private readonly startOrder: string[] = [];
+  private readonly graph: Map<string, Set<string>>;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly kinds: ReadonlyMap<string, KindDefinition>,
+    private readonly logger: Logger,
+  ) {
+    this.graph = dependencyGraph(registry, kinds);
+    this.services = {
+      database: (id) => this.typed<SqlDatabase>(id, "db.sql.", "E_DB_NOT_FOUND", "database"),
+      queue: (id) => this.typed<QueueHandle>(id, "queue.queue", "E_QUEUE_NOT_FOUND", "queue"),
+    };
+  }
+
+  state(id: string): ServiceState | undefined {
+    return this.states.get(id);
+  }
+
+  component<T extends Component = Component>(id: string): T {
+    const component = this.components.get(id);
+    if (!component) throw new TaskrtError("E_INTERNAL", `internal: component ${id} requested before it was created`);
+    return component as T;
+  }
+
+  started(): StartedEntry[] {
+    return this.startOrder
+      .filter((id) => this.kinds.get(this.registry.byId.get(id)!.kind)?.service)
+      .map((id) => ({ id, kind: this.registry.byId.get(id)!.kind, description: this.components.get(id)?.describe?.() }));
+  }
+
+  async start(): Promise<void> {
+    const order = topologicalOrder(this.graph);
+    this.createAll(order);
+    await this.startResources(order);
+    await this.startServices(order);
+  }
+
+  private createAll(order: string[]): void {
+    const context: BuildContext = {
+      registry: this.registry,
+      logger: this.logger,
+      services: this.services,
+      component: (id) => this.component(id),
+    };
+    for (const id of order) {
+      const entry = this.registry.byId.get(id)!;
+      const kind = this.kinds.get(entry.kind)!;
+      try {
+        this.components.set(id, kind.create(entry, context));
+      } catch (error) {
+        throw new TaskrtError("E_CREATE", `${id}: cannot build ${entry.kind}: ${errorMessage(error)}`, { entryId: id, cause: error });
+      }
+      this.states.set(id, SERVICE_STATE.CREATED);
+    }
+  }
+
+  /** Plain resources (functions load their code) start first, all at once: they need no service. */
+  private async startResources(order: string[]): Promise<void> {
+    const resources = order.filter((id) => !this.isService(id) && this.components.get(id)?.start);
+    const results = await Promise.allSettled(resources.map((id) => this.startOne(id, DEFAULT_RESOURCE_STOP_MS)));
+    const failures = results.flatMap((result) => (result.status === "rejected" ? [result.reason as Error] : []));
+    if (failures.length) await this.failBoot(failures);
+  }
+
+  private async startServices(order: string[]): Promise<void> {
+    const roots = order.filter((id) => this.isService(id) && readLifecycle(this.registry.byId.get(id)!).autoStart);
+    const needed = dependencyClosure(this.graph, roots);
+    const ready = new Map<string, Promise<void>>();
+    const readyOf = (id: string): Promise<void> => {
+      let promise = ready.get(id);
+      if (!promise) {
+        promise = (async () => {
+          const dependencies = [...(this.graph.get(id) ?? [])].filter((dependency) => needed.has(dependency));
+          await Promise.all(dependencies.map(readyOf));
+          if (!this.isService(id)) return;
+          const entry = this.registry.byId.get(id)!;
+          const lifecycle = readLifecycle(entry);
+          await this.startOne(id, lifecycle.startTimeoutMs);
+          const component = this.components.get(id)!;
+          if (component.completed) await component.completed();
+        })();
+        promise.catch(() => {});
+        ready.set(id, promise);
+      }
+      return promise;
+    };
+
+    const failures: Error[] = [];
+    await Promise.all(
+      roots.map(async (root) => {
+        try {
+          await readyOf(root);
+        } catch (error) {
+          const startup = readLifecycle(this.registry.byId.get(root)!).startup;
+          if (startup === "optional") {
+            this.logger.forEntry(root).warn("optional service did not start", { error: errorMessage(error) });
+          } else {
+            failures.push(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+      }),
+    );
+    if (failures.length) await this.failBoot(failures);
+  }
+
+  private async startOne(id: string, timeoutMs: number): Promise<void> {
+    const component = this.components.get(id)!;
+    this.states.set(id, SERVICE_STATE.STARTING);
+    try {
+      if (component.start) await withTimeout(component.start(), timeoutMs, () => `${id} did not start within ${timeoutMs}ms (lifecycle.start_timeout)`);
+    } catch (error) {
+      this.states.set(id, SERVICE_STATE.FAILED);
+      if (error instanceof TaskrtError && error.entryId === id) throw error;
+      throw new TaskrtError("E_START", `${id} failed to start: ${errorMessage(error)}`, { entryId: id, cause: error });
+    }
+    this.states.set(id, SERVICE_STATE.RUNNING);
+    this.startOrder.push(id);
+    if (this.isService(id)) {
+      const description = component.describe?.();
+      this.logger.forEntry(id).debug("started", description ? { status: description } : undefined);
+    }
+  }
+
+  private async failBoot(failures: Error[]): Promise<never> {
+    const unique = [...new Map(failures.map((failure) => [failure.message, failure])).values()];
+    await this.stop().catch((error: unknown) => unique.push(error instanceof Error ? error : new Error(String(error))));
+    if (unique.length === 1) throw unique[0];
+    throw new TaskrtError("E_START", `${unique.length} entries failed to start:\n  ${unique.map((failure) => failure.message).join("\n  ")}`, {
+      cause: new AggregateError(unique),
+    });
+  }
+
+  /** Stops every started component, dependents first; reports all failures together. */
+  async stop(): Promise<void> {
+    const failures: string[] = [];
+    for (const id of [...this.startOrder].reverse()) {
+      const component = this.components.get(id)!;
+      this.states.set(id, SERVICE_STATE.STOPPING);
+      const timeoutMs = this.isService(id) ? readLifecycle(this.registry.byId.get(id)!).stopTimeoutMs : DEFAULT_RESOURCE_STOP_MS;
+      try {
+        if (component.stop) await withTimeout(component.stop(), timeoutMs, () => `${id} did not stop within ${timeoutMs}ms (lifecycle.stop_timeout)`);
+        this.states.set(id, SERVICE_STATE.STOPPED);
+      } catch (error) {
+        this.states.set(id, SERVICE_STATE.FAILED);
+        failures.push(`${id}: ${errorMessage(error)}`);
+      }
+    }
+    this.startOrder.length = 0;
+    if (failures.length) throw new TaskrtError("E_STOP", `stopping failed for ${failures.length} entr${failures.length === 1 ? "y" : "ies"}:\n  ${failures.join("\n  ")}`);
+  }
+
+  private isService(id: string): boolean {
+    const entry = this.registry.byId.get(id);
+    return !!entry && !!this.kinds.get(entry.kind)?.service;
+  }
+
+  private typed<T>(id: string, kindPrefix: string, code: string, what: string): T {
+    const entry = this.registry.byId.get(id);
+    if (!entry || !entry.kind.startsWith(kindPrefix)) {
+      const candidates = this.registry.entries.filter((candidate) => candidate.kind.startsWith(kindPrefix)).map((candidate) => candidate.id);
+      const close = suggest(id, candidates);
+      throw new TaskrtError(code, entry ? `${id} is a ${entry.kind}, not a ${what}` : `${what} ${id} not found`, {
+        hint: close ? `did you mean ${close}?` : candidates.length ? `known: ${candidates.join(", ")}` : `the registry declares no ${what}`,
+      });
+    }
+    const state = this.states.get(id);
+    if (this.isService(id) && state !== SERVICE_STATE.RUNNING) {
+      throw new TaskrtError(code === "E_DB_NOT_FOUND" ? "E_DB_UNAVAILABLE" : "E_QUEUE_UNAVAILABLE", `${what} ${id} is not running (${(state ?? "unknown").toLowerCase()})`, {
+        hint: `give ${id} lifecycle.auto_start: true, or make an auto-started entry require it`,
+      });
+    }
+    return this.component(id) as unknown as T;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  if (!(ms > 0)) return promise;
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TaskrtError("E_TIMEOUT", message())), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
