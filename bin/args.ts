@@ -64,8 +64,13 @@ export function flagValues(args: ParsedArgs, name: string): string[] {
 }
 
 export function renderHelp(program: string, version: string, commands: readonly CommandDefinition[], common: readonly FlagDefinition[]): string {
+  const usages = commands.map((command) => `  ${program} ${command.usage}`);
+  const allFlags = [...commands.flatMap((command) => command.flags), ...common];
+  const flagWidth = Math.max(...allFlags.map((flag) => flagNames(flag).length)) + 2;
+  const usageWidth = Math.max(...usages.map((usage) => usage.length)) + 2;
   const lines = [`${program} ${version} — run Wippy-style YAML registries on Node`, "", "Usage:"];
-  for (const command of commands) lines.push(`  ${program} ${command.usage}`.padEnd(44) + command.description);
+  commands.forEach((command, index) => lines.push(usages[index].padEnd(usageWidth) + command.description));
+  const renderFlag = (flag: FlagDefinition) => flagNames(flag).padEnd(flagWidth) + flag.description;
   for (const command of commands) {
     if (!command.flags.length) continue;
     lines.push("", `Options for ${command.name}:`, ...command.flags.map(renderFlag));
@@ -74,7 +79,6 @@ export function renderHelp(program: string, version: string, commands: readonly 
   return lines.join("\n") + "\n";
 }
 
-function renderFlag(flag: FlagDefinition): string {
-  const names = `${flag.alias ? `-${flag.alias}, ` : "    "}--${flag.name}${flag.value ? ` ${flag.value}` : ""}`;
-  return `  ${names}`.padEnd(34) + flag.description;
+function flagNames(flag: FlagDefinition): string {
+  return `  ${flag.alias ? `-${flag.alias}, ` : "    "}--${flag.name}${flag.value ? ` ${flag.value}` : ""}`;
 }

@@ -42,6 +42,8 @@ export const PROBLEM_CODES = {
   PATH_ESCAPE: "E_PATH_ESCAPE",
   OVERRIDE: "E_OVERRIDE",
   UNKNOWN_FIELD: "W_UNKNOWN_FIELD",
+  /** A bug in a kind or in taskrt itself, reported rather than thrown. */
+  INTERNAL: "E_INTERNAL",
 } as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[keyof typeof PROBLEM_CODES];
 

@@ -132,4 +132,17 @@ describe("Supervisor", () => {
     await supervisor.stop();
     assert.throws(() => supervisor.services.database("app:db"), { message: "database app:db is not running (stopped)" });
   });
+
+  test("a database lookup during start-up waits for the database instead of failing", async () => {
+    const events: string[] = [];
+    const kinds = new Map([["db.sql.sqlite", recordingKind("db.sql.sqlite", events, { slowStartMs: 30 })], ["svc", recordingKind("svc", events)]]);
+    const supervisor = new Supervisor(registry(entry("app:db", "db.sql.sqlite", { lifecycle: { auto_start: true } })), kinds, quiet);
+    const starting = supervisor.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    const database = await supervisor.services.database("app:db");
+    assert.deepEqual(events, ["start app:db"]);
+    assert.equal(database, supervisor.component("app:db"));
+    await starting;
+    await supervisor.stop();
+  });
 });

@@ -16,7 +16,7 @@ import type { Registry } from "./registry/entry.ts";
 import { dependencyClosure, dependencyGraph, topologicalOrder } from "./registry/graph.ts";
 import type { SqlDatabase } from "./drivers/sql/driver.ts";
 import type { QueueHandle } from "./drivers/queue/driver.ts";
-import { suggest } from "./registry/suggest.ts";
+import { closestMatches } from "./registry/suggest.ts";
 
 export const SERVICE_STATE = {
   CREATED: "CREATED",
@@ -43,6 +43,8 @@ export class Supervisor {
   /** Started components, in the order their start finished: stop runs it backwards. */
   private readonly startOrder: string[] = [];
   private readonly graph: Map<string, Set<string>>;
+  /** Services being started: lookups of one of these wait for it instead of failing. */
+  private readonly readiness = new Map<string, Promise<void>>();
 
   constructor(
     private readonly registry: Registry,
@@ -51,7 +53,7 @@ export class Supervisor {
   ) {
     this.graph = dependencyGraph(registry, kinds);
     this.services = {
-      database: (id) => this.typed<SqlDatabase>(id, "db.sql.", "E_DB_NOT_FOUND", "database"),
+      database: (id) => this.whenRunning(id, () => this.typed<SqlDatabase>(id, "db.sql.", "E_DB_NOT_FOUND", "database")),
       queue: (id) => this.typed<QueueHandle>(id, "queue.queue", "E_QUEUE_NOT_FOUND", "queue"),
     };
   }
@@ -60,7 +62,7 @@ export class Supervisor {
     return this.states.get(id);
   }
 
-  component<T extends Component = Component>(id: string): T {
+  component<T = Component>(id: string): T {
     const component = this.components.get(id);
     if (!component) throw new TaskrtError("E_INTERNAL", `internal: component ${id} requested before it was created`);
     return component as T;
@@ -125,6 +127,7 @@ export class Supervisor {
         })();
         promise.catch(() => {});
         ready.set(id, promise);
+        if (this.isService(id)) this.readiness.set(id, promise);
       }
       return promise;
     };
@@ -198,11 +201,19 @@ export class Supervisor {
     return !!entry && !!this.kinds.get(entry.kind)?.service;
   }
 
+  /** `lookup()` now, or once the entry has finished starting if it is on its way. */
+  private whenRunning<T>(id: string, lookup: () => T): T | Promise<T> {
+    const pending = this.readiness.get(id);
+    const state = this.states.get(id);
+    if (pending && (state === SERVICE_STATE.CREATED || state === SERVICE_STATE.STARTING)) return pending.then(lookup, lookup);
+    return lookup();
+  }
+
   private typed<T>(id: string, kindPrefix: string, code: string, what: string): T {
     const entry = this.registry.byId.get(id);
     if (!entry || !entry.kind.startsWith(kindPrefix)) {
       const candidates = this.registry.entries.filter((candidate) => candidate.kind.startsWith(kindPrefix)).map((candidate) => candidate.id);
-      const close = suggest(id, candidates);
+      const close = closestMatches(id, candidates, 1)[0];
       throw new TaskrtError(code, entry ? `${id} is a ${entry.kind}, not a ${what}` : `${what} ${id} not found`, {
         hint: close ? `did you mean ${close}?` : candidates.length ? `known: ${candidates.join(", ")}` : `the registry declares no ${what}`,
       });

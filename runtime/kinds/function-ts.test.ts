@@ -63,7 +63,7 @@ describe("function.ts", () => {
     assert.equal(problems.length, 1);
     assert.equal(problems[0].code, "E_METHOD_MISSING");
     assert.equal(problems[0].message, `method 'helo' is not exported by file://${path.join(fixtures, "greet.ts")}`);
-    assert.equal(problems[0].hint, "exported functions: hello, fails, sneaky, encode");
+    assert.equal(problems[0].hint, "exported functions: encode, fails, hello, sneaky");
   });
 
   test("check reports a missing source file", async () => {

@@ -31,7 +31,7 @@ export interface BuildContext {
   registry: Registry;
   logger: Logger;
   /** The component built for another entry (already created: creation follows dependency order). */
-  component<T extends Component = Component>(id: string): T;
+  component<T = Component>(id: string): T;
   /** Ids and components of all entries of a kind, e.g. routers attached to a server. */
   services: RuntimeServices;
 }
@@ -48,7 +48,8 @@ export interface Component {
 
 /** What handler modules reach at run time: other live entries, looked up by id and checked by kind. */
 export interface RuntimeServices {
-  database(id: string): import("../drivers/sql/driver.ts").SqlDatabase;
+  /** A database still starting is awaited (as Wippy's `sql.get` yields until the resource is ready). */
+  database(id: string): import("../drivers/sql/driver.ts").SqlDatabase | Promise<import("../drivers/sql/driver.ts").SqlDatabase>;
   queue(id: string): import("../drivers/queue/driver.ts").QueueHandle;
 }
 

@@ -28,7 +28,7 @@ function contextWith(outcomes: CallResult[], calls: unknown[][], lines: string[]
     registry: { root: "/", entries: [], byId: new Map() },
     logger: createLogger({ format: "json", sink: { write: (line) => void lines.push(line) } }),
     services: { database: () => { throw new Error("unused"); }, queue: () => { throw new Error("unused"); } },
-    component: <T extends Component>(id: string) => {
+    component: <T,>(id: string) => {
       assert.equal(id, "app:migrate");
       return process as unknown as T;
     },

@@ -35,7 +35,7 @@ export interface SqlDatabase extends SqlExecutor {
 
 /** Error codes a caller can branch on. */
 export const SQL_ERROR = {
-  UNAVAILABLE: "SQL_UNAVAILABLE",
-  QUERY: "SQL_QUERY",
-  CONSTRAINT: "SQL_CONSTRAINT",
+  UNAVAILABLE: "E_DB_UNAVAILABLE",
+  QUERY: "E_SQL",
+  CONSTRAINT: "E_SQL_CONSTRAINT",
 } as const;

@@ -1,0 +1,360 @@
+/**
+ * @module drivers/queue/contract — the behaviour every queue driver must show, as a node:test
+ * suite a driver's own test file runs: `queueDriverContract("sqlite", () => makeSqliteDriver())`.
+ * `makeDriver` returns a fresh, unstarted driver (its own empty storage); the suite starts and
+ * stops it. Waits for positive outcomes poll up to 5s; "nothing more arrives" checks give a
+ * misbehaving driver 60ms to show itself.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Delivery, QueueDriver } from "./driver.ts";
+
+export interface QueueDriverContractOptions {
+  /** The driver keeps messages across stop/start (and so across process restarts). */
+  durable?: boolean;
+}
+
+const DELIVERY_WAIT_MS = 5000;
+const QUIET_MS = 60;
+
+export function queueDriverContract(
+  name: string,
+  makeDriver: () => Promise<QueueDriver>,
+  options: QueueDriverContractOptions = {},
+): void {
+  let counter = 0;
+  const queueName = (): string => `contract_${++counter}`;
+
+  /** A started driver with one declared queue, stopped afterwards whatever happens. */
+  async function withQueue(run: (driver: QueueDriver, queue: string) => Promise<void>): Promise<void> {
+    const driver = await makeDriver();
+    await driver.start();
+    try {
+      const queue = queueName();
+      await driver.declare(queue);
+      await run(driver, queue);
+    } finally {
+      await driver.stop();
+    }
+  }
+
+  describe(`queue driver contract: ${name}`, () => {
+    test("a published message arrives with its id, body and headers, a timestamp header and attempts 1", async () => {
+      await withQueue(async (driver, queue) => {
+        const before = Math.floor(Date.now() / 1000);
+        const id = await driver.publish(queue, { text: "hello", numbers: [1, 2, 3], nested: { ok: true } }, {
+          correlation_id: "c-1",
+          count: 3,
+          flag: false,
+        });
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [delivery] = await collector.waitFor(1);
+        assert.equal(delivery.message.id, id);
+        assert.deepEqual(delivery.message.body, { text: "hello", numbers: [1, 2, 3], nested: { ok: true } });
+        assert.equal(delivery.message.headers.correlation_id, "c-1");
+        assert.equal(delivery.message.headers.count, 3);
+        assert.equal(delivery.message.headers.flag, false);
+        const timestamp = delivery.message.headers.timestamp;
+        assert.equal(typeof timestamp, "number");
+        assert.ok((timestamp as number) >= before && (timestamp as number) <= Math.floor(Date.now() / 1000));
+        assert.equal(delivery.message.attempts, 1);
+        await delivery.ack();
+      });
+    });
+
+    test("a string body arrives unchanged", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.publish(queue, "plain text", {});
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [delivery] = await collector.waitFor(1);
+        assert.equal(delivery.message.body, "plain text");
+      });
+    });
+
+    test("messages are delivered in the order they were published", async () => {
+      await withQueue(async (driver, queue) => {
+        const published: string[] = [];
+        for (let index = 0; index < 20; index++) published.push(await driver.publish(queue, { index }, {}));
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 4 }, collector.onDelivery);
+        const deliveries = await collector.waitFor(20);
+        assert.deepEqual(deliveries.map((delivery) => delivery.message.id), published);
+      });
+    });
+
+    test("a consumer never holds more than prefetch unsettled deliveries", async () => {
+      await withQueue(async (driver, queue) => {
+        for (let index = 0; index < 10; index++) await driver.publish(queue, { index }, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 3 }, collector.onDelivery);
+        await collector.waitFor(3);
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 3);
+        assert.deepEqual(await driver.stats(queue), { ready: 7, inFlight: 3, delayed: 0, dead: 0 });
+        await collector.deliveries[0].ack();
+        await collector.waitFor(4);
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 4);
+      });
+    });
+
+    test("an acked message is gone and never delivered again", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.publish(queue, { job: 1 }, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 5 }, collector.onDelivery);
+        const [delivery] = await collector.waitFor(1);
+        await delivery.ack();
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 1);
+      });
+    });
+
+    test("retry(delay) delivers the message again after the delay, attempts + 1, the error in x_last_error", async () => {
+      await withQueue(async (driver, queue) => {
+        const id = await driver.publish(queue, { job: "flaky" }, { source: "contract" });
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [first] = await collector.waitFor(1);
+        assert.equal(first.message.headers.x_last_error, undefined);
+        const retriedAt = performance.now();
+        await first.retry(100, "boom");
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 0, delayed: 1, dead: 0 });
+        const second = (await collector.waitFor(2))[1];
+        assert.ok(performance.now() - retriedAt >= 95, "redelivered before its delay");
+        assert.equal(second.message.id, id);
+        assert.deepEqual(second.message.body, { job: "flaky" });
+        assert.equal(second.message.attempts, 2);
+        assert.equal(second.message.headers.x_last_error, "boom");
+        assert.equal(second.message.headers.source, "contract");
+        await second.retry(0, "boom again");
+        const third = (await collector.waitFor(3))[2];
+        assert.equal(third.message.attempts, 3);
+        assert.equal(third.message.headers.x_last_error, "boom again");
+        await third.ack();
+      });
+    });
+
+    test("a handler mutating its delivered body does not change what a retry delivers", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.publish(queue, { items: [1] }, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [first] = await collector.waitFor(1);
+        (first.message.body as { items: number[] }).items.push(2);
+        await first.retry(0, "mutated");
+        const second = (await collector.waitFor(2))[1];
+        assert.deepEqual(second.message.body, { items: [1] });
+        await second.ack();
+      });
+    });
+
+    test("a buried message stays dead and is not delivered again", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.publish(queue, { job: "poison" }, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [delivery] = await collector.waitFor(1);
+        await delivery.bury("fatal: cannot parse");
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 0, delayed: 0, dead: 1 });
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 1);
+      });
+    });
+
+    test("release() returns the message without counting an attempt", async () => {
+      await withQueue(async (driver, queue) => {
+        const id = await driver.publish(queue, { job: 1 }, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [first] = await collector.waitFor(1);
+        await first.release();
+        const second = (await collector.waitFor(2))[1];
+        assert.equal(second.message.id, id);
+        assert.equal(second.message.attempts, 1);
+        assert.equal(second.message.headers.x_last_error, undefined);
+        await second.retry(0, "failed once");
+        const third = (await collector.waitFor(3))[2];
+        assert.equal(third.message.attempts, 2);
+        await third.release();
+        const fourth = (await collector.waitFor(4))[3];
+        assert.equal(fourth.message.attempts, 2);
+        await fourth.ack();
+      });
+    });
+
+    test("a message published with delayMs is held until the delay has passed", async () => {
+      await withQueue(async (driver, queue) => {
+        const publishedAt = performance.now();
+        await driver.publish(queue, "late", {}, { delayMs: 150 });
+        await driver.publish(queue, "early", {});
+        assert.deepEqual(await driver.stats(queue), { ready: 1, inFlight: 0, delayed: 1, dead: 0 });
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 5 }, collector.onDelivery);
+        const [first] = await collector.waitFor(1);
+        assert.equal(first.message.body, "early");
+        const second = (await collector.waitFor(2))[1];
+        assert.equal(second.message.body, "late");
+        assert.ok(performance.now() - publishedAt >= 145, "delivered before its delay");
+      });
+    });
+
+    test("higher priority messages are delivered first, in publish order within a priority", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.publish(queue, "a", {}, { priority: 0 });
+        await driver.publish(queue, "b", {}, { priority: 5 });
+        await driver.publish(queue, "c", {}, { priority: 1 });
+        await driver.publish(queue, "d", {}, { priority: 5 });
+        await driver.publish(queue, "e", {});
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const deliveries = await collector.waitFor(5);
+        assert.deepEqual(deliveries.map((delivery) => delivery.message.body), ["b", "d", "c", "a", "e"]);
+      });
+    });
+
+    test("stats count ready, in-flight, delayed and dead messages", async () => {
+      await withQueue(async (driver, queue) => {
+        for (let index = 0; index < 4; index++) await driver.publish(queue, { index }, {});
+        await driver.publish(queue, { later: true }, {}, { delayMs: 60_000 });
+        assert.deepEqual(await driver.stats(queue), { ready: 4, inFlight: 0, delayed: 1, dead: 0 });
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 2 }, collector.onDelivery);
+        await collector.waitFor(2);
+        assert.deepEqual(await driver.stats(queue), { ready: 2, inFlight: 2, delayed: 1, dead: 0 });
+        await collector.deliveries[0].bury("dead");
+        await collector.waitFor(3);
+        assert.deepEqual(await driver.stats(queue), { ready: 1, inFlight: 2, delayed: 1, dead: 1 });
+      });
+    });
+
+    test("cancel() stops deliveries, and deliveries already handed out can still be settled", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.publish(queue, 1, {});
+        const collector = new Collector();
+        const subscription = await driver.consume(queue, { prefetch: 10 }, collector.onDelivery);
+        const [first] = await collector.waitFor(1);
+        await subscription.cancel();
+        await driver.publish(queue, 2, {});
+        await driver.publish(queue, 3, {});
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 1);
+        await first.ack();
+        assert.deepEqual(await driver.stats(queue), { ready: 2, inFlight: 0, delayed: 0, dead: 0 });
+        const next = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 10 }, next.onDelivery);
+        assert.deepEqual((await next.waitFor(2)).map((delivery) => delivery.message.body), [2, 3]);
+      });
+    });
+
+    test("two consumers on one queue receive each message exactly once", async () => {
+      await withQueue(async (driver, queue) => {
+        const published = new Set<string>();
+        for (let index = 0; index < 40; index++) published.add(await driver.publish(queue, { index }, {}));
+        const one = new Collector({ autoAck: true });
+        const two = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 3 }, one.onDelivery);
+        await driver.consume(queue, { prefetch: 3 }, two.onDelivery);
+        await waitUntil(() => one.deliveries.length + two.deliveries.length >= 40, () => "40 deliveries across both consumers");
+        await sleep(QUIET_MS);
+        const received = [...one.deliveries, ...two.deliveries].map((delivery) => delivery.message.id);
+        assert.equal(received.length, 40);
+        assert.deepEqual(new Set(received), published);
+      });
+    });
+
+    test("settling a delivery a second time is rejected", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.publish(queue, 1, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [delivery] = await collector.waitFor(1);
+        await delivery.ack();
+        await assert.rejects(delivery.ack());
+        await assert.rejects(delivery.retry(0, "again"));
+      });
+    });
+
+    test("a restarted driver still serves the queues declared before", async () => {
+      await withQueue(async (driver, queue) => {
+        await driver.stop();
+        await driver.start();
+        await driver.publish(queue, "after restart", {});
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        assert.equal((await collector.waitFor(1))[0].message.body, "after restart");
+      });
+    });
+
+    if (options.durable) {
+      test("reports itself durable", async () => {
+        assert.equal((await makeDriver()).durable, true);
+      });
+
+      test("ready and delayed messages survive a stop and start", async () => {
+        await withQueue(async (driver, queue) => {
+          await driver.publish(queue, "ready", {});
+          await driver.publish(queue, "delayed", {}, { delayMs: 200 });
+          await driver.stop();
+          await driver.start();
+          const collector = new Collector({ autoAck: true });
+          await driver.consume(queue, { prefetch: 5 }, collector.onDelivery);
+          const deliveries = await collector.waitFor(2);
+          assert.deepEqual(deliveries.map((delivery) => delivery.message.body), ["ready", "delayed"]);
+        });
+      });
+
+      test("a message left unsettled when the driver stops is delivered again after it starts", async () => {
+        await withQueue(async (driver, queue) => {
+          const id = await driver.publish(queue, "in flight", {});
+          const collector = new Collector();
+          await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+          await collector.waitFor(1);
+          await driver.stop();
+          await driver.start();
+          const again = new Collector({ autoAck: true });
+          await driver.consume(queue, { prefetch: 1 }, again.onDelivery);
+          assert.equal((await again.waitFor(1))[0].message.id, id);
+        });
+      });
+    } else {
+      test("reports itself not durable", async () => {
+        assert.equal((await makeDriver()).durable, false);
+      });
+    }
+  });
+}
+
+/** Records deliveries in arrival order; optionally acks each at once. */
+class Collector {
+  readonly deliveries: Delivery[] = [];
+  readonly settleErrors: unknown[] = [];
+
+  constructor(private readonly options: { autoAck?: boolean } = {}) {}
+
+  readonly onDelivery = (delivery: Delivery): void => {
+    this.deliveries.push(delivery);
+    if (this.options.autoAck) delivery.ack().catch((error: unknown) => this.settleErrors.push(error));
+  };
+
+  async waitFor(count: number): Promise<Delivery[]> {
+    await waitUntil(() => this.deliveries.length >= count, () => `${count} deliveries (got ${this.deliveries.length})`);
+    assert.deepEqual(this.settleErrors, []);
+    return this.deliveries;
+  }
+}
+
+async function waitUntil(condition: () => boolean, what: () => string): Promise<void> {
+  const deadline = Date.now() + DELIVERY_WAIT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${DELIVERY_WAIT_MS}ms waiting for ${what()}`);
+    await sleep(2);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

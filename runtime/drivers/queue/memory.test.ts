@@ -1,0 +1,263 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { queueDriverContract } from "./contract.ts";
+import { createMemoryQueueDriver, DEAD_MESSAGES_KEPT, type MemoryQueueDriver } from "./memory.ts";
+import type { Delivery } from "./driver.ts";
+import { captureLogger, sleep, waitUntil } from "../../queue/testing.ts";
+
+function makeDriver(maxLength = 1000): { driver: MemoryQueueDriver; lines: ReturnType<typeof captureLogger>["lines"] } {
+  const { logger, lines } = captureLogger();
+  return { driver: createMemoryQueueDriver({ id: "app:memory", maxLength, logger: logger.forEntry("app:memory") }), lines };
+}
+
+queueDriverContract("memory", async () => makeDriver().driver);
+
+describe("memory queue driver", () => {
+  test("start warns once that queued messages are lost on exit, even across restarts", async () => {
+    const { driver, lines } = makeDriver();
+    await driver.start();
+    await driver.stop();
+    await driver.start();
+    await driver.stop();
+    const warnings = lines.filter((line) => line.msg.startsWith("queued messages are lost"));
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].level, "warn");
+    assert.equal(warnings[0].entry, "app:memory");
+    assert.equal(warnings[0].msg, "queued messages are lost on exit: the memory driver keeps them in this process only");
+  });
+
+  test("publish waits while the queue holds max_length messages and resolves once one is delivered", async () => {
+    const { driver } = makeDriver(2);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", 1, {});
+      await driver.publish("q", 2, {});
+      let thirdDone = false;
+      const third = driver.publish("q", 3, {}).then((id) => {
+        thirdDone = true;
+        return id;
+      });
+      await sleep(30);
+      assert.equal(thirdDone, false);
+      assert.equal((await driver.stats("q")).ready, 2);
+      const deliveries: Delivery[] = [];
+      await driver.consume("q", { prefetch: 1 }, (delivery) => deliveries.push(delivery));
+      const id = await third;
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.deepEqual(await driver.stats("q"), { ready: 2, inFlight: 1, delayed: 0, dead: 0 });
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("delayed messages count towards max_length", async () => {
+    const { driver } = makeDriver(1);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", "later", {}, { delayMs: 60_000 });
+      let done = false;
+      void driver.publish("q", "now", {}).then(() => (done = true), () => (done = true));
+      await sleep(30);
+      assert.equal(done, false);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("waiting publishers are admitted in the order they arrived", async () => {
+    const { driver } = makeDriver(1);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", 0, {});
+      const waiting = [1, 2, 3].map((value) => driver.publish("q", value, {}));
+      const bodies: unknown[] = [];
+      await driver.consume("q", { prefetch: 1 }, (delivery) => {
+        bodies.push(delivery.message.body);
+        void delivery.ack();
+      });
+      await Promise.all(waiting);
+      await waitUntil(() => bodies.length === 4, "4 deliveries");
+      assert.deepEqual(bodies, [0, 1, 2, 3]);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("a retry re-enters a full queue instead of being dropped", async () => {
+    const { driver } = makeDriver(1);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", "first", {});
+      const deliveries: Delivery[] = [];
+      const subscription = await driver.consume("q", { prefetch: 1 }, (delivery) => deliveries.push(delivery));
+      await waitUntil(() => deliveries.length === 1, "first delivery");
+      await subscription.cancel();
+      await driver.publish("q", "second", {});
+      await deliveries[0].retry(0, "failed");
+      assert.deepEqual(await driver.stats("q"), { ready: 2, inFlight: 0, delayed: 0, dead: 0 });
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("stop rejects publishers waiting for room, and later publishes", async () => {
+    const { driver, lines } = makeDriver(1);
+    await driver.start();
+    await driver.declare("q");
+    await driver.publish("q", 1, {});
+    const waiting = driver.publish("q", 2, {});
+    await sleep(5);
+    await driver.stop();
+    await assert.rejects(waiting, {
+      code: "E_QUEUE_STOPPED",
+      message: "queue driver app:memory is stopped: queue 'q' is unavailable",
+    });
+    await assert.rejects(driver.publish("q", 3, {}), { code: "E_QUEUE_STOPPED" });
+    assert.ok(lines.some((line) => line.level === "warn" && line.msg === "stopped with 1 message not yet processed; they are lost"));
+  });
+
+  test("a queue's driver_options.memory.max_length overrides the driver's bound", async () => {
+    const { driver } = makeDriver(1);
+    await driver.start();
+    try {
+      await driver.declare("q", { max_length: 3 });
+      for (let index = 0; index < 3; index++) await driver.publish("q", index, {});
+      assert.equal((await driver.stats("q")).ready, 3);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("an invalid driver_options.memory.max_length is refused with the field named", async () => {
+    const { driver } = makeDriver();
+    await assert.rejects(driver.declare("q", { max_length: 0 }), {
+      code: "E_QUEUE_OPTIONS",
+      message: "queue 'q': driver_options.memory.max_length must be a positive integer, got 0",
+    });
+  });
+
+  test("publishing to an undeclared queue names the queue and the driver", async () => {
+    const { driver } = makeDriver();
+    await assert.rejects(driver.publish("nope", 1, {}), {
+      code: "E_QUEUE_NOT_DECLARED",
+      message: "queue 'nope' is not declared on driver app:memory",
+    });
+    await assert.rejects(driver.stats("nope"), { code: "E_QUEUE_NOT_DECLARED" });
+  });
+
+  test("a prefetch below 1 is refused", async () => {
+    const { driver } = makeDriver();
+    await driver.declare("q");
+    await assert.rejects(driver.consume("q", { prefetch: 0 }, () => {}), {
+      code: "E_QUEUE_PREFETCH",
+      message: "prefetch must be a positive integer, got 0",
+    });
+  });
+
+  test("a body that cannot be copied is refused", async () => {
+    const { driver } = makeDriver();
+    await driver.declare("q");
+    await assert.rejects(driver.publish("q", { callback: () => 1 }, {}), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "E_INVALID_MESSAGE");
+      assert.match(error.message, /^message body cannot be copied: /);
+      return true;
+    });
+  });
+
+  test("the publisher changing its object after publish does not change the message", async () => {
+    const { driver } = makeDriver();
+    await driver.start();
+    try {
+      await driver.declare("q");
+      const body = { count: 1 };
+      await driver.publish("q", body, {});
+      body.count = 2;
+      const bodies: unknown[] = [];
+      await driver.consume("q", { prefetch: 1 }, (delivery) => bodies.push(delivery.message.body));
+      await waitUntil(() => bodies.length === 1, "delivery");
+      assert.deepEqual(bodies, [{ count: 1 }]);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("a publisher's own timestamp header is kept", async () => {
+    const { driver } = makeDriver();
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", 1, { timestamp: 42 });
+      const headers: unknown[] = [];
+      await driver.consume("q", { prefetch: 1 }, (delivery) => headers.push(delivery.message.headers));
+      await waitUntil(() => headers.length === 1, "delivery");
+      assert.deepEqual(headers, [{ timestamp: 42 }]);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("buried messages are kept with their error, at most DEAD_MESSAGES_KEPT of them", async () => {
+    const { driver } = makeDriver(DEAD_MESSAGES_KEPT + 10);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      for (let index = 0; index < DEAD_MESSAGES_KEPT + 5; index++) await driver.publish("q", { index }, {});
+      await driver.consume("q", { prefetch: 100 }, (delivery) => void delivery.bury(`bad ${(delivery.message.body as { index: number }).index}`));
+      await waitUntil(() => driver.deadMessages("q").length === DEAD_MESSAGES_KEPT && driver.deadMessages("q")[0].error === "bad 5", "dead list");
+      const dead = driver.deadMessages("q");
+      assert.deepEqual(dead[0].body, { index: 5 });
+      assert.equal(dead[0].attempts, 1);
+      assert.equal(dead.at(-1)!.error, `bad ${DEAD_MESSAGES_KEPT + 4}`);
+      assert.equal((await driver.stats("q")).dead, DEAD_MESSAGES_KEPT);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("a consumer callback that throws is logged and does not stop other deliveries", async () => {
+    const { driver, lines } = makeDriver();
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", 1, {});
+      await driver.publish("q", 2, {});
+      const seen: unknown[] = [];
+      await driver.consume("q", { prefetch: 5 }, (delivery) => {
+        seen.push(delivery.message.body);
+        if (delivery.message.body === 1) throw new Error("callback bug");
+      });
+      await waitUntil(() => seen.length === 2, "two deliveries");
+      const line = lines.find((record) => record.level === "error");
+      assert.equal(line?.msg, "consumer of queue 'q' threw on delivery: callback bug");
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("a delivery settled after the driver stopped resolves without effect", async () => {
+    const { driver } = makeDriver();
+    await driver.start();
+    await driver.declare("q");
+    await driver.publish("q", 1, {});
+    const deliveries: Delivery[] = [];
+    await driver.consume("q", { prefetch: 1 }, (delivery) => deliveries.push(delivery));
+    await waitUntil(() => deliveries.length === 1, "delivery");
+    await driver.stop();
+    await driver.start();
+    await deliveries[0].retry(0, "late");
+    assert.deepEqual(await driver.stats("q"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+    await driver.stop();
+  });
+
+  test("describe says it is not durable and counts queues and ready messages", async () => {
+    const { driver } = makeDriver();
+    await driver.declare("a");
+    await driver.declare("b");
+    await driver.publish("a", 1, {});
+    assert.equal(driver.describe(), "in memory, not durable: 2 queues, 1 ready");
+  });
+});

@@ -1,0 +1,435 @@
+/**
+ * @module drivers/queue/memory — the in-process queue driver: a bounded buffer per queue with
+ * publisher backpressure, delayed and prioritised messages and prefetch-bounded consumers. Not
+ * durable: whatever it holds is lost when the process exits or the driver stops.
+ *
+ * Lifecycle: CREATED → start → RUNNING → stop → STOPPED → start → RUNNING …
+ * - Publishing and consuming work from creation (there is nothing to open), so a queue used before
+ *   the supervisor reaches the driver still works.
+ * - `stop()` drops every message (ready, delayed, in flight, dead), rejects waiting publishers and
+ *   ends subscriptions; deliveries handed out before it settle as no-ops. Queue declarations stay,
+ *   so a restarted driver serves the same queues (their `queue.queue` entries declared them once).
+ *
+ * Bound: `max_length` counts ready plus delayed messages from publishers; `publish` waits while the
+ * queue holds that many. Retries and releases always re-enter, even over the bound: a failing
+ * message is never dropped because the queue is busy (Wippy loses it then).
+ */
+import { randomUUID } from "node:crypto";
+import { TaskrtError, errorMessage } from "../../errors.ts";
+import type { Logger } from "../../logger.ts";
+import { Deque, ReadyBuffer } from "../../queue/ready-buffer.ts";
+import type {
+  ConsumeOptions,
+  Delivery,
+  Headers,
+  PublishOptions,
+  QueueDriver,
+  QueueMessage,
+  QueueStats,
+  Subscription,
+} from "./driver.ts";
+
+export const MEMORY_DRIVER_STATES = { CREATED: "created", RUNNING: "running", STOPPED: "stopped" } as const;
+type DriverState = (typeof MEMORY_DRIVER_STATES)[keyof typeof MEMORY_DRIVER_STATES];
+
+/** Dead messages kept per queue; older ones are dropped so a poison stream cannot fill memory. */
+export const DEAD_MESSAGES_KEPT = 1000;
+
+export interface MemoryQueueDriverOptions {
+  /** The driver entry's id, for log lines and errors. */
+  id: string;
+  /** Messages held per queue unless the queue's `driver_options.memory.max_length` says otherwise. */
+  maxLength: number;
+  logger: Logger;
+}
+
+/** A buried message, kept for inspection. */
+export interface DeadMessage {
+  id: string;
+  body: unknown;
+  headers: Headers;
+  attempts: number;
+  error: string;
+  diedAt: Date;
+}
+
+interface StoredMessage {
+  id: string;
+  body: unknown;
+  /** Owned by the driver: deliveries get a copy. */
+  headers: Headers;
+  /** Counted attempts that failed; a delivery reports this plus one. */
+  failures: number;
+  priority: number;
+}
+
+interface ConsumerState {
+  prefetch: number;
+  unsettled: number;
+  onDelivery: (delivery: Delivery) => void;
+}
+
+interface WaitingPublish {
+  stored: StoredMessage;
+  delayMs: number;
+  resolve(id: string): void;
+  reject(error: Error): void;
+}
+
+interface QueueState {
+  name: string;
+  maxLength: number;
+  ready: ReadyBuffer<StoredMessage>;
+  delayed: Set<NodeJS.Timeout>;
+  inFlight: number;
+  dead: DeadMessage[];
+  consumers: ConsumerState[];
+  /** Round-robin position, so competing consumers share the work. */
+  nextConsumer: number;
+  waiters: Deque<WaitingPublish>;
+  pumpScheduled: boolean;
+}
+
+type Outcome = "ack" | "retry" | "bury" | "release";
+
+export class MemoryQueueDriver implements QueueDriver {
+  readonly id: string;
+  readonly durable = false;
+  private readonly defaultMaxLength: number;
+  private readonly logger: Logger;
+  private readonly queues = new Map<string, QueueState>();
+  private state: DriverState = MEMORY_DRIVER_STATES.CREATED;
+  /** Bumped by stop(): deliveries from an earlier generation refer to dropped messages. */
+  private generation = 0;
+  private warned = false;
+
+  constructor(options: MemoryQueueDriverOptions) {
+    this.id = options.id;
+    this.defaultMaxLength = options.maxLength;
+    this.logger = options.logger;
+  }
+
+  async start(): Promise<void> {
+    if (!this.warned) {
+      this.warned = true;
+      this.logger.warn("queued messages are lost on exit: the memory driver keeps them in this process only", {
+        hint: "use a durable driver (queue.driver.sqlite) where a message must survive a restart",
+      });
+    }
+    this.state = MEMORY_DRIVER_STATES.RUNNING;
+  }
+
+  async stop(): Promise<void> {
+    this.state = MEMORY_DRIVER_STATES.STOPPED;
+    this.generation++;
+    let lost = 0;
+    for (const queue of this.queues.values()) {
+      lost += queue.ready.size + queue.delayed.size + queue.inFlight;
+      for (const timer of queue.delayed) clearTimeout(timer);
+      queue.delayed.clear();
+      queue.ready.clear();
+      queue.inFlight = 0;
+      queue.dead = [];
+      queue.consumers = [];
+      for (let waiter = queue.waiters.shift(); waiter; waiter = queue.waiters.shift()) waiter.reject(this.stoppedError(queue.name));
+    }
+    if (lost > 0) this.logger.warn(`stopped with ${lost} message${lost === 1 ? "" : "s"} not yet processed; they are lost`);
+  }
+
+  /**
+   * Declares (or re-declares) a queue. `options` is the queue entry's `driver_options.memory`;
+   * re-declaring replaces the bound and keeps the messages, as Wippy does.
+   */
+  async declare(queueName: string, options?: Record<string, unknown>): Promise<void> {
+    const maxLength = this.maxLengthFrom(queueName, options);
+    const existing = this.queues.get(queueName);
+    if (existing) {
+      existing.maxLength = maxLength;
+      this.schedulePump(existing);
+      return;
+    }
+    this.queues.set(queueName, {
+      name: queueName,
+      maxLength,
+      ready: new ReadyBuffer<StoredMessage>(),
+      delayed: new Set(),
+      inFlight: 0,
+      dead: [],
+      consumers: [],
+      nextConsumer: 0,
+      waiters: new Deque<WaitingPublish>(),
+      pumpScheduled: false,
+    });
+  }
+
+  /** Resolves once the message is buffered; waits while the queue is full. */
+  async publish(queueName: string, body: unknown, headers: Headers, options: PublishOptions = {}): Promise<string> {
+    const queue = this.usableQueue(queueName);
+    const stored: StoredMessage = {
+      id: randomUUID(),
+      body: copyBody(body),
+      headers: withTimestamp(headers),
+      failures: 0,
+      priority: options.priority ?? 0,
+    };
+    const delayMs = options.delayMs ?? 0;
+    // Behind earlier waiters: a publisher arriving as space frees up must not jump the line.
+    if (queue.waiters.size === 0 && buffered(queue) < queue.maxLength) {
+      this.admit(queue, stored, delayMs);
+      return stored.id;
+    }
+    return new Promise<string>((resolve, reject) => queue.waiters.push({ stored, delayMs, resolve, reject }));
+  }
+
+  async consume(queueName: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    const queue = this.usableQueue(queueName);
+    if (!Number.isInteger(options.prefetch) || options.prefetch < 1) {
+      throw new TaskrtError("E_QUEUE_PREFETCH", `prefetch must be a positive integer, got ${String(options.prefetch)}`, {
+        entryId: this.id,
+      });
+    }
+    const consumer: ConsumerState = { prefetch: options.prefetch, unsettled: 0, onDelivery };
+    queue.consumers.push(consumer);
+    this.schedulePump(queue);
+    return {
+      cancel: async () => {
+        const index = queue.consumers.indexOf(consumer);
+        if (index >= 0) queue.consumers.splice(index, 1);
+      },
+    };
+  }
+
+  async stats(queueName: string): Promise<QueueStats> {
+    const queue = this.declaredQueue(queueName);
+    return { ready: queue.ready.size, inFlight: queue.inFlight, delayed: queue.delayed.size, dead: queue.dead.length };
+  }
+
+  /** The last buried messages of a queue, oldest first (at most DEAD_MESSAGES_KEPT). */
+  deadMessages(queueName: string): readonly DeadMessage[] {
+    return this.declaredQueue(queueName).dead;
+  }
+
+  describe(): string {
+    let ready = 0;
+    for (const queue of this.queues.values()) ready += queue.ready.size;
+    return `in memory, not durable: ${this.queues.size} queue${this.queues.size === 1 ? "" : "s"}, ${ready} ready`;
+  }
+
+  /** Called by a delivery (not for other callers); throws when it was settled already. */
+  settle(delivery: MemoryDelivery, outcome: Outcome, delayMs = 0, error = ""): void {
+    if (delivery.settled) {
+      throw new TaskrtError("E_ALREADY_SETTLED", "message already settled", {
+        entryId: this.id,
+        hint: "settle each delivery once: ack, retry, bury or release",
+      });
+    }
+    delivery.settled = true;
+    if (delivery.generation !== this.generation) return; // the driver stopped since: the message is gone
+    const { queue, consumer, stored } = delivery;
+    consumer.unsettled--;
+    queue.inFlight--;
+    switch (outcome) {
+      case "ack":
+        break;
+      case "retry":
+        stored.failures++;
+        stored.headers.x_last_error = error;
+        this.admit(queue, stored, delayMs);
+        break;
+      case "bury":
+        queue.dead.push({
+          id: stored.id,
+          body: stored.body,
+          headers: stored.headers,
+          attempts: stored.failures + 1,
+          error,
+          diedAt: new Date(),
+        });
+        if (queue.dead.length > DEAD_MESSAGES_KEPT) queue.dead.shift();
+        break;
+      case "release":
+        queue.ready.unshift(stored.priority, stored);
+        break;
+      default: {
+        const unknown: never = outcome;
+        throw new Error(`unknown settlement ${String(unknown)}`);
+      }
+    }
+    this.schedulePump(queue);
+  }
+
+  private admit(queue: QueueState, stored: StoredMessage, delayMs: number): void {
+    if (delayMs > 0) {
+      const timer = setTimeout(() => {
+        queue.delayed.delete(timer);
+        queue.ready.push(stored.priority, stored);
+        this.schedulePump(queue);
+      }, delayMs);
+      queue.delayed.add(timer);
+      return;
+    }
+    queue.ready.push(stored.priority, stored);
+    this.schedulePump(queue);
+  }
+
+  /** One pump per queue per tick: publishes and settlements in a burst share it. */
+  private schedulePump(queue: QueueState): void {
+    if (queue.pumpScheduled) return;
+    queue.pumpScheduled = true;
+    queueMicrotask(() => {
+      queue.pumpScheduled = false;
+      this.pump(queue);
+    });
+  }
+
+  private pump(queue: QueueState): void {
+    if (this.state === MEMORY_DRIVER_STATES.STOPPED) return;
+    for (;;) {
+      while (queue.ready.size > 0) {
+        const consumer = nextConsumerWithRoom(queue);
+        if (!consumer) break;
+        this.deliver(queue, consumer, queue.ready.shift()!);
+      }
+      let admitted = false;
+      while (queue.waiters.size > 0 && buffered(queue) < queue.maxLength) {
+        const waiter = queue.waiters.shift()!;
+        this.admitWithoutPump(queue, waiter);
+        admitted = true;
+      }
+      if (!admitted) return;
+    }
+  }
+
+  private admitWithoutPump(queue: QueueState, waiter: WaitingPublish): void {
+    if (waiter.delayMs > 0) this.admit(queue, waiter.stored, waiter.delayMs);
+    else queue.ready.push(waiter.stored.priority, waiter.stored);
+    waiter.resolve(waiter.stored.id);
+  }
+
+  private deliver(queue: QueueState, consumer: ConsumerState, stored: StoredMessage): void {
+    consumer.unsettled++;
+    queue.inFlight++;
+    const message: QueueMessage = {
+      id: stored.id,
+      body: copyBody(stored.body),
+      headers: { ...stored.headers },
+      attempts: stored.failures + 1,
+    };
+    const delivery = new MemoryDelivery(this, queue, consumer, stored, message, this.generation);
+    try {
+      consumer.onDelivery(delivery);
+    } catch (error) {
+      // The consumer owns the delivery now; a throwing callback is its bug, reported, not retried here.
+      this.logger.error(`consumer of queue '${queue.name}' threw on delivery: ${errorMessage(error)}`, { messageId: stored.id });
+    }
+  }
+
+  private usableQueue(queueName: string): QueueState {
+    if (this.state === MEMORY_DRIVER_STATES.STOPPED) throw this.stoppedError(queueName);
+    return this.declaredQueue(queueName);
+  }
+
+  private declaredQueue(queueName: string): QueueState {
+    const queue = this.queues.get(queueName);
+    if (!queue) {
+      throw new TaskrtError("E_QUEUE_NOT_DECLARED", `queue '${queueName}' is not declared on driver ${this.id}`, {
+        entryId: this.id,
+        hint: "a queue.queue entry declares its queue on first use; publish through it",
+      });
+    }
+    return queue;
+  }
+
+  private stoppedError(queueName: string): TaskrtError {
+    return new TaskrtError("E_QUEUE_STOPPED", `queue driver ${this.id} is stopped: queue '${queueName}' is unavailable`, {
+      entryId: this.id,
+    });
+  }
+
+  private maxLengthFrom(queueName: string, options: Record<string, unknown> | undefined): number {
+    const value = options?.max_length;
+    if (value === undefined) return this.defaultMaxLength;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+      throw new TaskrtError(
+        "E_QUEUE_OPTIONS",
+        `queue '${queueName}': driver_options.memory.max_length must be a positive integer, got ${JSON.stringify(value)}`,
+        { entryId: this.id, hint: "write e.g. driver_options: { memory: { max_length: 5000 } }" },
+      );
+    }
+    return value;
+  }
+}
+
+class MemoryDelivery implements Delivery {
+  settled = false;
+
+  constructor(
+    private readonly driver: MemoryQueueDriver,
+    readonly queue: QueueState,
+    readonly consumer: ConsumerState,
+    readonly stored: StoredMessage,
+    readonly message: QueueMessage,
+    readonly generation: number,
+  ) {}
+
+  async ack(): Promise<void> {
+    this.driver.settle(this, "ack");
+  }
+
+  async retry(delayMs: number, error: string): Promise<void> {
+    this.driver.settle(this, "retry", delayMs, error);
+  }
+
+  async bury(error: string): Promise<void> {
+    this.driver.settle(this, "bury", 0, error);
+  }
+
+  async release(): Promise<void> {
+    this.driver.settle(this, "release");
+  }
+}
+
+export function createMemoryQueueDriver(options: MemoryQueueDriverOptions): MemoryQueueDriver {
+  return new MemoryQueueDriver(options);
+}
+
+function buffered(queue: QueueState): number {
+  return queue.ready.size + queue.delayed.size;
+}
+
+function nextConsumerWithRoom(queue: QueueState): ConsumerState | undefined {
+  const count = queue.consumers.length;
+  for (let offset = 0; offset < count; offset++) {
+    const index = (queue.nextConsumer + offset) % count;
+    const consumer = queue.consumers[index];
+    if (consumer.unsettled < consumer.prefetch) {
+      queue.nextConsumer = (index + 1) % count;
+      return consumer;
+    }
+  }
+  return undefined;
+}
+
+/** As Wippy: every message carries the unix second it was published at, unless the publisher set one. */
+function withTimestamp(headers: Headers): Headers {
+  const copy: Headers = { ...headers };
+  if (copy.timestamp === undefined) copy.timestamp = Math.floor(Date.now() / 1000);
+  return copy;
+}
+
+/**
+ * Publisher and handler each get their own copy: a publisher reusing its object, or a handler
+ * mutating the body before failing, must not change what a retry delivers.
+ */
+function copyBody(body: unknown): unknown {
+  const type = typeof body;
+  if (body === null || type === "string" || type === "number" || type === "boolean" || type === "undefined") return body;
+  try {
+    return structuredClone(body);
+  } catch (error) {
+    throw new TaskrtError("E_INVALID_MESSAGE", `message body cannot be copied: ${errorMessage(error)}`, {
+      cause: error,
+      hint: "message bodies are plain data: objects, arrays, strings, numbers, booleans and null",
+    });
+  }
+}

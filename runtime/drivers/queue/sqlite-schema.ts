@@ -1,0 +1,146 @@
+/**
+ * @module drivers/queue/sqlite-schema — the SQLite queue's table, its fetch index, and every
+ * statement the driver runs, prepared once per connection.
+ */
+import type BetterSqlite3 from "better-sqlite3";
+
+/** Prefixed so the queue can live in the application's own database without clashing. */
+export const MESSAGES_TABLE = "taskrt_queue_messages";
+
+export const MESSAGE_STATE = {
+  READY: "ready",
+  LEASED: "leased",
+  DEAD: "dead",
+} as const;
+
+// `seq` (the rowid) is the insertion order: unlike an implicit rowid, an INTEGER PRIMARY KEY is
+// never renumbered by VACUUM. A delayed message is a ready one whose `available_at` is in the future.
+const DDL = `
+CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  queue TEXT NOT NULL,
+  body TEXT NOT NULL,
+  headers TEXT,
+  priority INTEGER NOT NULL DEFAULT 0,
+  available_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lease_until INTEGER,
+  lease_owner TEXT,
+  last_error TEXT,
+  state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')),
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_fetch
+  ON ${MESSAGES_TABLE} (queue, state, priority DESC, available_at, seq);
+`;
+
+export function createSchema(connection: BetterSqlite3.Database): void {
+  connection.exec(DDL);
+}
+
+/** A leased row as the fetch statement returns it. */
+export interface LeasedRow {
+  seq: number;
+  id: string;
+  body: string;
+  headers: string | null;
+  priority: number;
+  available_at: number;
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+}
+
+/** How a consumer settles a delivery; each has one guarded statement. */
+export type SettlementKind = "ack" | "retry" | "bury" | "release";
+
+// Every settlement is guarded by the lease owner: a consumer whose lease expired and whose message
+// went to another consumer must not ack, retry or bury that other consumer's delivery. Parameters:
+// ack and release (seq, lease_owner); retry (available_at, last_error, seq, lease_owner);
+// bury (last_error, seq, lease_owner).
+export const SETTLEMENT_SQL: Readonly<Record<SettlementKind, string>> = {
+  ack: `DELETE FROM ${MESSAGES_TABLE} WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
+  retry: `UPDATE ${MESSAGES_TABLE} SET state = 'ready', available_at = ?, last_error = ?, lease_until = NULL, lease_owner = NULL
+    WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
+  bury: `UPDATE ${MESSAGES_TABLE} SET state = 'dead', last_error = ?, lease_until = NULL, lease_owner = NULL
+    WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
+  release: `UPDATE ${MESSAGES_TABLE} SET state = 'ready', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL
+    WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
+};
+
+export const INSERT_SQL = `INSERT INTO ${MESSAGES_TABLE} (id, queue, body, headers, priority, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+export interface QueueStatements {
+  /** (id, queue, body, headers, priority, available_at, created_at) */
+  insert: BetterSqlite3.Statement<[string, string, string, string | null, number, number, number]>;
+  /** (lease_until, lease_owner, queue, now, limit) → LeasedRow[], in no particular order. */
+  lease: BetterSqlite3.Statement<[number, string, string, number, number], LeasedRow>;
+  /** (queue, now): expired leases become ready again; the attempt they used stays counted, and the last error says why. */
+  reclaim: BetterSqlite3.Statement<[string, number]>;
+  /** (lease_until, JSON array of seq, lease_owner): extends the leases of a consumer's unsettled deliveries. */
+  extend: BetterSqlite3.Statement<[number, string, string]>;
+  settle: Readonly<Record<SettlementKind, BetterSqlite3.Statement<unknown[]>>>;
+  /** (queue, lease_owner GLOB pattern): a stopping driver hands back what its consumers still hold. */
+  releaseOwned: BetterSqlite3.Statement<[string, string]>;
+  /** (queue, now) → the earliest time a delayed message becomes deliverable. */
+  nextAvailable: BetterSqlite3.Statement<[string, number], { next: number | null }>;
+  /** (now, now, now, now, queue) */
+  stats: BetterSqlite3.Statement<[number, number, number, number, string], StatsRow>;
+}
+
+export interface StatsRow {
+  ready: number | null;
+  in_flight: number | null;
+  delayed: number | null;
+  dead: number | null;
+}
+
+export function prepareStatements(connection: BetterSqlite3.Database): QueueStatements {
+  const table = MESSAGES_TABLE;
+  return {
+    insert: connection.prepare(INSERT_SQL),
+    // The subquery walks the fetch index in delivery order and stops at the limit; the outer
+    // UPDATE leases exactly those rows in the same statement, so two fetchers never share one.
+    lease: connection.prepare(
+      `UPDATE ${table} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1
+       WHERE seq IN (
+         SELECT seq FROM ${table}
+         WHERE queue = ? AND state = 'ready' AND available_at <= ?
+         ORDER BY priority DESC, available_at, seq
+         LIMIT ?
+       )
+       RETURNING seq, id, body, headers, priority, available_at, attempts, last_error, created_at`,
+    ),
+    reclaim: connection.prepare(
+      `UPDATE ${table} SET state = 'ready', lease_until = NULL, lease_owner = NULL,
+         last_error = 'lease expired before the message was settled'
+       WHERE queue = ? AND state = 'leased' AND lease_until < ?`,
+    ),
+    extend: connection.prepare(
+      `UPDATE ${table} SET lease_until = ?
+       WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'leased' AND lease_owner = ?`,
+    ),
+    settle: {
+      ack: connection.prepare(SETTLEMENT_SQL.ack),
+      retry: connection.prepare(SETTLEMENT_SQL.retry),
+      bury: connection.prepare(SETTLEMENT_SQL.bury),
+      release: connection.prepare(SETTLEMENT_SQL.release),
+    },
+    releaseOwned: connection.prepare(
+      `UPDATE ${table} SET state = 'ready', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL
+       WHERE queue = ? AND state = 'leased' AND lease_owner GLOB ?`,
+    ),
+    nextAvailable: connection.prepare(
+      `SELECT MIN(available_at) AS next FROM ${table} WHERE queue = ? AND state = 'ready' AND available_at > ?`,
+    ),
+    stats: connection.prepare(
+      `SELECT
+         SUM(CASE WHEN (state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until < ?) THEN 1 ELSE 0 END) AS ready,
+         SUM(CASE WHEN state = 'leased' AND lease_until >= ? THEN 1 ELSE 0 END) AS in_flight,
+         SUM(CASE WHEN state = 'ready' AND available_at > ? THEN 1 ELSE 0 END) AS delayed,
+         SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS dead
+       FROM ${table} WHERE queue = ?`,
+    ),
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * @module drivers/queue/sqlite-tick — what one tick of the SQLite queue does inside its
+ * transaction: insert the publishes, apply the settlements, extend held leases, reclaim expired
+ * ones and lease the next messages for each consumer that asked. Synchronous; commits are the caller's.
+ */
+import type { LeasedRow, QueueStatements, SettlementKind } from "./sqlite-schema.ts";
+import type { SqliteConsumer, SqliteDelivery } from "./sqlite-consumer.ts";
+
+export interface PendingInsert {
+  params: [string, string, string, string | null, number, number, number];
+  resolve(id: string): void;
+  reject(error: unknown): void;
+}
+
+export interface Settlement {
+  kind: SettlementKind;
+  delivery: SqliteDelivery;
+  availableAt: number;
+  error: string;
+}
+
+export interface PendingSettlement extends Settlement {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export interface Tick {
+  now: number;
+  inserts: PendingInsert[];
+  settlements: PendingSettlement[];
+  extensions: SqliteConsumer[];
+  fetches: SqliteConsumer[];
+}
+
+export interface TickResult {
+  /** Per settlement: did it find the message still leased to its consumer? */
+  applied: boolean[];
+  leased: LeasedRow[][];
+  /** Per fetch: how many it asked for. */
+  wanted: number[];
+  /** Per fetch that came back short: when the next delayed message becomes deliverable. */
+  nextAvailable: (number | null)[];
+}
+
+/**
+ * Runs the tick's statements in order. `reclaimDue(queue)` says whether to turn the queue's
+ * expired leases back into ready messages before fetching from it.
+ */
+export function applyTick(statements: QueueStatements, tick: Tick, leaseUntil: number, reclaimDue: (queueName: string) => boolean): TickResult {
+  const { now } = tick;
+  for (const insert of tick.inserts) statements.insert.run(...insert.params);
+  const applied: boolean[] = [];
+  for (const settlement of tick.settlements) {
+    applied.push(statements.settle[settlement.kind].run(...settlementParams(settlement)).changes > 0);
+  }
+  for (const consumer of tick.extensions) statements.extend.run(leaseUntil, consumer.heldRows(), consumer.owner);
+  const leased: LeasedRow[][] = [];
+  const wanted: number[] = [];
+  const nextAvailable: (number | null)[] = [];
+  for (const consumer of tick.fetches) {
+    if (reclaimDue(consumer.queue)) statements.reclaim.run(consumer.queue, now);
+    const want = consumer.freeSlots();
+    const rows = statements.lease.all(leaseUntil, consumer.owner, consumer.queue, now, want);
+    leased.push(rows);
+    wanted.push(want);
+    nextAvailable.push(rows.length < want ? (statements.nextAvailable.get(consumer.queue, now)?.next ?? null) : null);
+  }
+  return { applied, leased, wanted, nextAvailable };
+}
+
+/** Parameters of the settlement's statement, in the order `SETTLEMENT_SQL` documents. */
+export function settlementParams(settlement: Settlement): unknown[] {
+  const { seq, consumer } = settlement.delivery;
+  switch (settlement.kind) {
+    case "ack":
+    case "release":
+      return [seq, consumer.owner];
+    case "retry":
+      return [settlement.availableAt, settlement.error, seq, consumer.owner];
+    case "bury":
+      return [settlement.error, seq, consumer.owner];
+    default: {
+      const unknownKind: never = settlement.kind;
+      throw new Error(`internal: unknown settlement ${String(unknownKind)}`);
+    }
+  }
+}
+

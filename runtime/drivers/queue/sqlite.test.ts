@@ -1,0 +1,633 @@
+import { test, describe, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
+import { queueDriverContract } from "./contract.ts";
+import { SqliteQueueDriver, type SharedSqliteDatabase, type SqliteQueueDriverOptions } from "./sqlite.ts";
+import { MESSAGES_TABLE } from "./sqlite-schema.ts";
+import type { Delivery } from "./driver.ts";
+import { SqliteDatabase } from "../sql/sqlite.ts";
+import { captureLogger, sleep, waitUntil } from "../../queue/testing.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repositoryRoot = path.resolve(here, "../../..");
+const root = mkdtempSync(path.join(tmpdir(), "taskrt-sqlite-queue-"));
+const openDatabases: { close(): unknown }[] = [];
+after(() => {
+  for (const database of openDatabases) database.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+let fileCounter = 0;
+function freshFile(): string {
+  return path.join(root, `case-${++fileCounter}`, "queue.db");
+}
+
+type Overrides = Partial<Omit<SqliteQueueDriverOptions, "storage">>;
+
+function driverOptions(storage: SqliteQueueDriverOptions["storage"], overrides: Overrides = {}): SqliteQueueDriverOptions {
+  return { id: "app:queue", storage, ackTimeoutMs: 30_000, pollIntervalMs: 1000, commitWindowMs: 0, logger: captureLogger().logger, ...overrides };
+}
+
+function fileDriver(file = freshFile(), overrides: Overrides = {}): SqliteQueueDriver {
+  return new SqliteQueueDriver(driverOptions({ file, synchronous: "FULL", busyTimeoutMs: 5000 }, overrides));
+}
+
+function sharedDriver(database: SharedSqliteDatabase, overrides: Overrides = {}): SqliteQueueDriver {
+  return new SqliteQueueDriver(driverOptions({ database }, overrides));
+}
+
+/**
+ * The app database (the real `db.sql.sqlite` driver) with a `tasks` table of the app's own. It
+ * counts the transactions the queue driver opens on the shared connection by itself, which is
+ * how the group-commit tests observe batching.
+ */
+interface AppDatabase {
+  database: SqliteDatabase;
+  /** `BEGIN IMMEDIATE` transactions the queue driver ran on the connection so far. */
+  driverTransactions(): number;
+  messageCount(queue: string): number;
+}
+
+async function openAppDatabase(): Promise<AppDatabase> {
+  const database = new SqliteDatabase({ id: "app:db", file: freshFile(), busyTimeoutMs: 5000, synchronous: "FULL", closeTimeoutMs: 1000 });
+  await database.open();
+  openDatabases.push(database);
+  await database.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT)");
+  const connection = database.raw();
+  const original = connection.transaction.bind(connection);
+  let count = 0;
+  const counting = (fn: (...args: unknown[]) => unknown) => {
+    const wrapped = original(fn);
+    return Object.assign((...args: unknown[]) => wrapped(...args), {
+      immediate: (...args: unknown[]) => {
+        count++;
+        return wrapped.immediate(...args);
+      },
+    });
+  };
+  (connection as unknown as { transaction: unknown }).transaction = counting;
+  return {
+    database,
+    driverTransactions: () => count,
+    messageCount: (queue) => (connection.prepare(`SELECT COUNT(*) AS n FROM ${MESSAGES_TABLE} WHERE queue = ?`).get(queue) as { n: number }).n,
+  };
+}
+
+/** Records deliveries; acks each one when asked to. */
+function collect(options: { ack?: boolean } = {}): { deliveries: Delivery[]; onDelivery: (delivery: Delivery) => void } {
+  const deliveries: Delivery[] = [];
+  return {
+    deliveries,
+    onDelivery: (delivery) => {
+      deliveries.push(delivery);
+      if (options.ack) void delivery.ack();
+    },
+  };
+}
+
+async function withStarted(driver: SqliteQueueDriver, run: (driver: SqliteQueueDriver) => Promise<void>): Promise<void> {
+  await driver.start();
+  try {
+    await run(driver);
+  } finally {
+    await driver.stop();
+  }
+}
+
+queueDriverContract("sqlite, own file", async () => fileDriver(), { durable: true });
+queueDriverContract("sqlite, in the app database", async () => sharedDriver((await openAppDatabase()).database), { durable: true });
+
+describe("sqlite queue driver: storage", () => {
+  test("describe() says the driver is durable and where it stores", async () => {
+    const file = path.join(root, "described", "queue.db");
+    assert.equal(fileDriver(file).describe(), `durable, in ${file}`);
+    assert.equal(sharedDriver((await openAppDatabase()).database).describe(), "durable, in app:db");
+    const inMemory = fileDriver(":memory:");
+    assert.equal(inMemory.durable, false);
+    assert.equal(inMemory.describe(), "not durable, in :memory:");
+  });
+
+  test("its own file is opened in WAL mode with the configured synchronous level", async () => {
+    const file = freshFile();
+    const driver = new SqliteQueueDriver(driverOptions({ file, synchronous: "NORMAL", busyTimeoutMs: 5000 }));
+    await withStarted(driver, async () => {
+      const reader = new Database(file, { readonly: true });
+      try {
+        assert.equal(reader.pragma("journal_mode", { simple: true }), "wal");
+      } finally {
+        reader.close();
+      }
+      const connection = (driver as unknown as { connection: BetterSqlite3.Database }).connection;
+      assert.equal(connection.pragma("synchronous", { simple: true }), 1);
+      assert.equal(connection.pragma("busy_timeout", { simple: true }), 5000);
+    });
+  });
+
+  test("a file that cannot be opened fails start with the driver, the path and the fix", async () => {
+    const folder = path.join(root, "a-folder");
+    mkdirSync(folder, { recursive: true });
+    const driver = fileDriver(folder);
+    await assert.rejects(driver.start(), {
+      code: "E_QUEUE_STORAGE",
+      message: `queue driver app:queue cannot open ${folder}: unable to open database file`,
+      hint: "check that the path names a writable folder and that the file is an SQLite database",
+    });
+  });
+
+  test("a table of the same name with another shape fails start with a clear message", async () => {
+    const file = freshFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const other = new Database(file);
+    other.exec(`CREATE TABLE ${MESSAGES_TABLE} (something TEXT)`);
+    other.close();
+    await assert.rejects(fileDriver(file).start(), {
+      code: "E_QUEUE_STORAGE",
+      message: `queue driver app:queue cannot create its table ${MESSAGES_TABLE} in ${file}: no such column: queue`,
+    });
+  });
+
+  test("a shared database that is not open fails start, naming the database", async () => {
+    const { database } = await openAppDatabase();
+    await database.close();
+    await assert.rejects(sharedDriver(database).start(), {
+      code: "E_QUEUE_STORAGE",
+      message: "queue driver app:queue cannot use database app:db: database app:db is not open",
+      hint: "the database app:db must be started before the queue driver",
+    });
+  });
+
+  test("the table lives in the app database next to the app's own tables, and stop leaves that database open", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      await driver.publish("jobs", { n: 1 }, {});
+    });
+    assert.equal(app.messageCount("jobs"), 1);
+    assert.deepEqual(await database.query("SELECT COUNT(*) AS n FROM tasks"), [{ n: 0 }]);
+  });
+
+  test("messages published just before stop are committed before stop resolves", async () => {
+    const file = freshFile();
+    const driver = fileDriver(file);
+    await driver.start();
+    const published = [driver.publish("jobs", 1, {}), driver.publish("jobs", 2, {})];
+    await driver.stop();
+    const ids = await Promise.all(published);
+    const reader = new Database(file, { readonly: true });
+    try {
+      assert.deepEqual(reader.prepare(`SELECT id FROM ${MESSAGES_TABLE} ORDER BY seq`).pluck().all(), ids);
+    } finally {
+      reader.close();
+    }
+  });
+});
+
+describe("sqlite queue driver: refusals", () => {
+  test("publishing before start is refused", async () => {
+    await assert.rejects(fileDriver().publish("jobs", 1, {}), {
+      code: "E_QUEUE_STOPPED",
+      message: 'queue driver app:queue cannot publish to queue "jobs": it is not started',
+      hint: "start app:queue first: give it lifecycle.auto_start: true, or list it in lifecycle.requires of the entry that uses it",
+    });
+  });
+
+  test("publishing, consuming and reading stats after stop are refused", async () => {
+    const driver = fileDriver();
+    await driver.start();
+    await driver.stop();
+    await assert.rejects(driver.publish("jobs", 1, {}), { message: 'queue driver app:queue cannot publish to queue "jobs": it is stopped' });
+    await assert.rejects(driver.consume("jobs", { prefetch: 1 }, () => {}), {
+      message: 'queue driver app:queue cannot consume from queue "jobs": it is stopped',
+    });
+    await assert.rejects(driver.stats("jobs"), { message: 'queue driver app:queue cannot read the stats of queue "jobs": it is stopped' });
+  });
+
+  test("a body without a JSON form is refused with the reason", async () => {
+    await withStarted(fileDriver(), async (driver) => {
+      await assert.rejects(driver.publish("jobs", { big: 1n }, {}), {
+        code: "E_INVALID_MESSAGE",
+        message: 'queue driver app:queue cannot store the message body for queue "jobs": Do not know how to serialize a BigInt',
+        hint: "publish JSON values: objects, arrays, strings, numbers, booleans or null",
+      });
+      await assert.rejects(driver.publish("jobs", () => 1, {}), {
+        code: "E_INVALID_MESSAGE",
+        message: 'queue driver app:queue cannot store the message body for queue "jobs": a function has no JSON form',
+      });
+      assert.deepEqual(await driver.stats("jobs"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+    });
+  });
+
+  test("an undefined body is stored and delivered as null", async () => {
+    await withStarted(fileDriver(), async (driver) => {
+      await driver.publish("jobs", undefined, {});
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "one delivery");
+      assert.equal(consumer.deliveries[0].message.body, null);
+    });
+  });
+
+  test("a fractional priority, a negative delay and a prefetch below 1 are refused", async () => {
+    await withStarted(fileDriver(), async (driver) => {
+      await assert.rejects(driver.publish("jobs", 1, {}, { priority: 1.5 }), {
+        code: "E_QUEUE_OPTIONS",
+        message: 'queue driver app:queue: priority for queue "jobs" must be a whole number, found 1.5',
+      });
+      await assert.rejects(driver.publish("jobs", 1, {}, { delayMs: -5 }), {
+        code: "E_QUEUE_OPTIONS",
+        message: 'queue driver app:queue: delay for queue "jobs" must be a number of milliseconds of at least 0, found -5',
+      });
+      await assert.rejects(driver.consume("jobs", { prefetch: 0 }, () => {}), {
+        code: "E_QUEUE_PREFETCH",
+        message: 'queue driver app:queue: prefetch for queue "jobs" must be a whole number of at least 1, found 0',
+      });
+    });
+  });
+
+  test("a second settlement of one delivery is refused, naming the first", async () => {
+    await withStarted(fileDriver(), async (driver) => {
+      const id = await driver.publish("jobs", 1, {});
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "one delivery");
+      await consumer.deliveries[0].bury("bad");
+      await assert.rejects(consumer.deliveries[0].release(), {
+        code: "E_ALREADY_SETTLED",
+        message: `message ${id} of queue "jobs" is already settled (bury); release refused`,
+      });
+    });
+  });
+
+  test("a delivery settled after the driver stopped is refused: stop handed it back to the queue", async () => {
+    const file = freshFile();
+    const driver = fileDriver(file);
+    await driver.start();
+    const id = await driver.publish("jobs", 1, {});
+    const consumer = collect();
+    await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+    await waitUntil(() => consumer.deliveries.length === 1, "one delivery");
+    await driver.stop();
+    await assert.rejects(consumer.deliveries[0].ack(), {
+      code: "E_QUEUE_STOPPED",
+      message: `queue driver app:queue cannot ack message ${id} of queue "jobs": it stopped after the delivery, which went back to the queue`,
+    });
+    await withStarted(fileDriver(file), async (again) => {
+      assert.deepEqual(await again.stats("jobs"), { ready: 1, inFlight: 0, delayed: 0, dead: 0 });
+      const next = collect({ ack: true });
+      await again.consume("jobs", { prefetch: 1 }, next.onDelivery);
+      await waitUntil(() => next.deliveries.length === 1, "the message again");
+      assert.equal(next.deliveries[0].message.attempts, 1, "a stop counts no attempt");
+    });
+  });
+
+  test("a write that fails rejects every publish of its batch with the storage error", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      database.raw().pragma("query_only = ON");
+      const results = await Promise.allSettled([driver.publish("jobs", 1, {}), driver.publish("jobs", 2, {})]);
+      database.raw().pragma("query_only = OFF");
+      for (const result of results) {
+        assert.equal(result.status, "rejected");
+        assert.equal((result as PromiseRejectedResult).reason.code, "E_QUEUE_STORAGE");
+        assert.equal((result as PromiseRejectedResult).reason.message, "queue driver app:queue could not write to database app:db: attempt to write a readonly database");
+      }
+      assert.equal(app.messageCount("jobs"), 0);
+      await driver.publish("jobs", 3, {});
+      assert.equal(app.messageCount("jobs"), 1);
+    });
+  });
+});
+
+describe("sqlite queue driver: group commit", () => {
+  test("publishes made in one turn of the event loop share one transaction, and each resolves with its own id", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      const before = app.driverTransactions();
+      const ids = await Promise.all(Array.from({ length: 100 }, (_, index) => driver.publish("jobs", { index }, {})));
+      assert.equal(app.driverTransactions() - before, 1);
+      assert.equal(new Set(ids).size, 100);
+      assert.equal(app.messageCount("jobs"), 100);
+    });
+  });
+
+  test("with commit_window, publishes within the window share one transaction", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database, { commitWindowMs: 80 }), async (driver) => {
+      const before = app.driverTransactions();
+      const first = driver.publish("jobs", 1, {});
+      await sleep(10);
+      const second = driver.publish("jobs", 2, {});
+      assert.equal(app.messageCount("jobs"), 0, "nothing committed inside the window");
+      await Promise.all([first, second]);
+      assert.equal(app.driverTransactions() - before, 1);
+      assert.equal(app.messageCount("jobs"), 2);
+    });
+  });
+
+  test("acks of many deliveries share one transaction with the next fetch", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      for (let index = 0; index < 20; index++) await driver.publish("jobs", index, {});
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 10 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 10, "ten deliveries");
+      const before = app.driverTransactions();
+      await Promise.all(consumer.deliveries.map((delivery) => delivery.ack()));
+      assert.equal(app.driverTransactions() - before, 1);
+      assert.equal(consumer.deliveries.length, 20, "the same commit leased the next ten");
+    });
+  });
+});
+
+describe("sqlite queue driver: in the app database", () => {
+  test("a publish inside the handler's transaction commits with it", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database, { pollIntervalMs: 60_000 }), async (driver) => {
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 5 }, consumer.onDelivery);
+      let id = "";
+      await database.transaction(async (tx) => {
+        await tx.execute("INSERT INTO tasks (title) VALUES (?)", ["first"]);
+        id = await driver.publish("jobs", { task: "first" }, {});
+      });
+      // The consumer is woken by the commit, not by its (one minute) poll.
+      await waitUntil(() => consumer.deliveries.length === 1, "the published message");
+      assert.equal(consumer.deliveries[0].message.id, id);
+    });
+  });
+
+  test("a publish inside a handler's transaction that rolls back leaves no message", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      await assert.rejects(
+        database.transaction(async (tx) => {
+          await tx.execute("INSERT INTO tasks (title) VALUES (?)", ["doomed"]);
+          await driver.publish("jobs", { task: "doomed" }, {});
+          throw new Error("handler failed");
+        }),
+        { message: "handler failed" },
+      );
+      assert.equal(app.messageCount("jobs"), 0);
+      assert.deepEqual(await database.query("SELECT COUNT(*) AS n FROM tasks"), [{ n: 0 }]);
+    });
+  });
+
+  test("an ack inside the handler's transaction is undone when the transaction rolls back", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      await driver.publish("jobs", 1, {});
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "one delivery");
+      await assert.rejects(
+        database.transaction(async () => {
+          await consumer.deliveries[0].ack();
+          throw new Error("handler failed");
+        }),
+        { message: "handler failed" },
+      );
+      assert.equal(app.messageCount("jobs"), 1);
+    });
+  });
+
+  test("a publish from outside waits for another caller's open transaction and is not part of it", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      let finishHandler!: () => void;
+      const handlerMayFinish = new Promise<void>((resolve) => (finishHandler = resolve));
+      const handler = database.transaction(async (tx) => {
+        await tx.execute("INSERT INTO tasks (title) VALUES (?)", ["rolled back"]);
+        await handlerMayFinish;
+        throw new Error("handler failed");
+      });
+      await sleep(5);
+      let published = false;
+      const publish = driver.publish("jobs", "outside", {}).then(() => (published = true));
+      await sleep(30);
+      assert.equal(published, false, "the publish waits while the other transaction is open");
+      finishHandler();
+      await assert.rejects(handler, { message: "handler failed" });
+      await publish;
+      assert.equal(app.messageCount("jobs"), 1);
+      assert.deepEqual(await database.query("SELECT COUNT(*) AS n FROM tasks"), [{ n: 0 }]);
+    });
+  });
+});
+
+describe("sqlite queue driver: consuming", () => {
+  test("a consumer waiting on an empty queue is woken by a local publish, not its poll", async () => {
+    await withStarted(fileDriver(freshFile(), { pollIntervalMs: 60_000 }), async (driver) => {
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await sleep(20);
+      await driver.publish("jobs", "wake up", {});
+      await waitUntil(() => consumer.deliveries.length === 1, "the published message", 2000);
+    });
+  });
+
+  test("a consumer finds messages another process published by polling", async () => {
+    const file = freshFile();
+    await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (driver) => {
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await withStarted(fileDriver(file), async (other) => {
+        await other.publish("jobs", "from elsewhere", {});
+      });
+      await waitUntil(() => consumer.deliveries.length === 1, "the message published elsewhere");
+      assert.equal(consumer.deliveries[0].message.body, "from elsewhere");
+    });
+  });
+
+  // The lease would lapse 2.5 times over during the wait; only the extensions (every 200ms) keep it.
+  test("a lease is extended while its delivery is unsettled, so nobody else receives it", async () => {
+    const file = freshFile();
+    await withStarted(fileDriver(file, { ackTimeoutMs: 600, pollIntervalMs: 15 }), async (holder) => {
+      await holder.publish("jobs", "long job", {});
+      const first = collect();
+      await holder.consume("jobs", { prefetch: 1 }, first.onDelivery);
+      await waitUntil(() => first.deliveries.length === 1, "the first delivery");
+      await withStarted(fileDriver(file, { ackTimeoutMs: 600, pollIntervalMs: 15 }), async (other) => {
+        const second = collect();
+        await other.consume("jobs", { prefetch: 1 }, second.onDelivery);
+        await sleep(1500);
+        assert.equal(second.deliveries.length, 0);
+        assert.deepEqual(await other.stats("jobs"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+      });
+      await first.deliveries[0].ack();
+    });
+  });
+
+  test("settling a message whose lease expired and went to another consumer has no effect and is logged", async () => {
+    const file = freshFile();
+    const { logger, lines } = captureLogger();
+    await withStarted(fileDriver(file, { ackTimeoutMs: 30_000, logger: logger.forEntry("app:queue") }), async (driver) => {
+      const id = await driver.publish("jobs", 1, {});
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "one delivery");
+      const writer = new Database(file);
+      writer.prepare(`UPDATE ${MESSAGES_TABLE} SET lease_owner = 'someone-else'`).run();
+      writer.close();
+      await consumer.deliveries[0].ack();
+      const warning = lines.find((line) => line.level === "warn");
+      assert.deepEqual(warning && { msg: warning.msg, entry: warning.entry, queue: warning.queue }, {
+        msg: `ack of message ${id} had no effect: its lease expired and it was delivered again`,
+        entry: "app:queue",
+        queue: "jobs",
+      });
+      assert.deepEqual(await driver.stats("jobs"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+    });
+  });
+
+  test("a stored message that is not valid JSON is buried, never handed out", async () => {
+    const file = freshFile();
+    await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (driver) => {
+      await driver.publish("jobs", "fine", {});
+      const writer = new Database(file);
+      writer.prepare(`UPDATE ${MESSAGES_TABLE} SET body = '{broken'`).run();
+      writer.close();
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => {
+        const row = new Database(file, { readonly: true });
+        try {
+          return (row.prepare(`SELECT state FROM ${MESSAGES_TABLE}`).pluck().get() as string) === "dead";
+        } finally {
+          row.close();
+        }
+      }, "the message to be buried");
+      assert.equal(consumer.deliveries.length, 0);
+      const reader = new Database(file, { readonly: true });
+      try {
+        const lastError = reader.prepare(`SELECT last_error FROM ${MESSAGES_TABLE}`).pluck().get() as string;
+        assert.match(lastError, /^stored message is not valid JSON: /);
+      } finally {
+        reader.close();
+      }
+    });
+  });
+
+  test("a consumer callback that throws gets the message again later, as a counted attempt", async () => {
+    await withStarted(fileDriver(freshFile(), { pollIntervalMs: 20 }), async (driver) => {
+      await driver.publish("jobs", 1, {});
+      const seen: Delivery[] = [];
+      await driver.consume("jobs", { prefetch: 1 }, (delivery) => {
+        seen.push(delivery);
+        if (seen.length === 1) throw new Error("callback broke");
+        void delivery.ack();
+      });
+      await waitUntil(() => seen.length === 2, "the second delivery");
+      assert.equal(seen[1].message.attempts, 2);
+      assert.equal(seen[1].message.headers.x_last_error, "consumer callback threw: callback broke");
+    });
+  });
+
+  test("a publisher's own timestamp header is kept", async () => {
+    await withStarted(fileDriver(), async (driver) => {
+      await driver.publish("jobs", 1, { timestamp: 42 });
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "one delivery");
+      assert.equal(consumer.deliveries[0].message.headers.timestamp, 42);
+    });
+  });
+});
+
+describe("sqlite queue driver: crashes", () => {
+  const script = path.join(root, "child.mts");
+  writeFileSync(
+    script,
+    `import { SqliteQueueDriver } from ${JSON.stringify(path.join(here, "sqlite.ts"))};
+import { createLogger } from ${JSON.stringify(path.join(repositoryRoot, "runtime/logger.ts"))};
+const [mode, file, argument] = process.argv.slice(2);
+const driver = new SqliteQueueDriver({
+  id: "app:queue",
+  storage: { file, synchronous: "FULL", busyTimeoutMs: 5000 },
+  ackTimeoutMs: mode === "lease" ? Number(argument) : 30000,
+  pollIntervalMs: 20,
+  commitWindowMs: 0,
+  logger: createLogger({ level: "error", format: "json" }),
+});
+await driver.start();
+if (mode === "publish") {
+  const ids = await Promise.all(Array.from({ length: Number(argument) }, (_, index) => driver.publish("jobs", { index }, {})));
+  process.stdout.write(JSON.stringify(ids) + "\\n");
+} else {
+  await driver.consume("jobs", { prefetch: 1 }, (delivery) => process.stdout.write(JSON.stringify(delivery.message) + "\\n"));
+}
+setInterval(() => {}, 1000);
+`,
+  );
+
+  /** Runs the child until it prints its first line, then kills it with SIGKILL; resolves with that line. */
+  async function runAndKill(...args: string[]): Promise<string> {
+    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: repositoryRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let errors = "";
+    child.stderr.on("data", (chunk: Buffer) => (errors += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const newline = output.indexOf("\n");
+        if (newline >= 0) resolve(output.slice(0, newline));
+      });
+      void exited.then(() => reject(new Error(`child exited before printing: ${errors}`)));
+    });
+    child.kill("SIGKILL");
+    assert.equal(await exited, "SIGKILL");
+    return line;
+  }
+
+  test("every publish that resolved survives a SIGKILL right after (synchronous FULL)", async () => {
+    const file = freshFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const ids = JSON.parse(await runAndKill("publish", file, "500")) as string[];
+    assert.equal(ids.length, 500);
+    await withStarted(fileDriver(file), async (driver) => {
+      assert.deepEqual(await driver.stats("jobs"), { ready: 500, inFlight: 0, delayed: 0, dead: 0 });
+    });
+    const reader = new Database(file, { readonly: true });
+    try {
+      assert.deepEqual(new Set(reader.prepare(`SELECT id FROM ${MESSAGES_TABLE}`).pluck().all()), new Set(ids));
+    } finally {
+      reader.close();
+    }
+  });
+
+  test("a message leased by a process that died is delivered again after its lease expires, as attempt 2", async () => {
+    const file = freshFile();
+    let id = "";
+    await withStarted(fileDriver(file), async (driver) => {
+      id = await driver.publish("jobs", { job: "survives" }, { source: "test" });
+    });
+    const leased = JSON.parse(await runAndKill("lease", file, "300")) as { id: string; attempts: number };
+    assert.deepEqual({ id: leased.id, attempts: leased.attempts }, { id, attempts: 1 });
+    await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (driver) => {
+      assert.equal((await driver.stats("jobs")).inFlight + (await driver.stats("jobs")).ready, 1);
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "the redelivery");
+      const { message } = consumer.deliveries[0];
+      assert.equal(message.id, id);
+      assert.equal(message.attempts, 2);
+      assert.deepEqual(message.body, { job: "survives" });
+      assert.equal(message.headers.source, "test");
+      assert.equal(message.headers.x_last_error, "lease expired before the message was settled");
+    });
+  });
+});

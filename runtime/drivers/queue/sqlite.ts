@@ -1,0 +1,479 @@
+/**
+ * @module drivers/queue/sqlite — the durable queue driver on SQLite: its own file or the app's
+ * database, group-committed publishes and settlements, leased fetches, lease expiry and extension.
+ *
+ * Every write the driver makes on its own goes through one "tick": a single transaction that inserts
+ * the publishes, applies the settlements (ack deletes the row; retry, bury and release update it),
+ * extends the leases of consumers still working, and leases the next messages for consumers with
+ * free slots. A tick runs on the next turn of the event loop after the first request (or after
+ * `commitWindowMs`), so everything asked for in between shares one commit and one fsync. Each
+ * publish and settlement promise resolves after that commit; deliveries are handed out after it.
+ *
+ * On the app's database, a publish or settlement made while the caller's async context has a
+ * transaction open goes into that transaction instead (atomic with the handler's own writes), and
+ * a tick that finds another transaction open waits for it through the database's `transaction()`.
+ *
+ * Driver states: CREATED → (start) STARTED → (stop) STOPPED. Publishing or settling outside STARTED
+ * is refused; stop flushes what is pending before closing.
+ */
+import { AsyncResource } from "node:async_hooks";
+import type BetterSqlite3 from "better-sqlite3";
+import { nanoid } from "nanoid";
+import { TaskrtError, errorMessage } from "../../errors.ts";
+import type { Logger } from "../../logger.ts";
+import type { Component } from "../../kinds/kind.ts";
+import type { SqlExecutor } from "../sql/driver.ts";
+import type {
+  ConsumeOptions,
+  Delivery,
+  Headers,
+  PublishOptions,
+  QueueDriver,
+  QueueStats,
+  Subscription,
+} from "./driver.ts";
+import { INSERT_SQL, MESSAGES_TABLE, SETTLEMENT_SQL, createSchema, prepareStatements, type QueueStatements, type SettlementKind } from "./sqlite-schema.ts";
+import { applyTick, settlementParams, type PendingInsert, type PendingSettlement, type Settlement, type Tick, type TickResult } from "./sqlite-tick.ts";
+import { SQLITE_QUEUE_ERROR, describeStorage, openQueueConnection, type SqliteQueueStorage } from "./sqlite-storage.ts";
+import { SqliteConsumer, type SqliteDelivery } from "./sqlite-consumer.ts";
+
+export { SQLITE_QUEUE_ERROR, type SharedSqliteDatabase, type SqliteQueueStorage, type SqliteSynchronous } from "./sqlite-storage.ts";
+
+export interface SqliteQueueDriverOptions {
+  id: string;
+  storage: SqliteQueueStorage;
+  ackTimeoutMs: number;
+  pollIntervalMs: number;
+  /** 0: commit on the next turn of the event loop. */
+  commitWindowMs: number;
+  logger: Logger;
+}
+
+export class SqliteQueueDriver implements QueueDriver, Component {
+  readonly id: string;
+  private readonly options: SqliteQueueDriverOptions;
+  private readonly logger: Logger;
+  private connection: BetterSqlite3.Database | undefined;
+  private statements: QueueStatements | undefined;
+  private transactionOf: BetterSqlite3.Transaction<(work: () => unknown) => unknown> = undefined as never;
+  private state: "created" | "started" | "stopped" = "created";
+  private readonly consumers = new Map<string, Set<SqliteConsumer>>();
+  private inserts: PendingInsert[] = [];
+  private settlements: PendingSettlement[] = [];
+  private readonly fetchRequests = new Set<SqliteConsumer>();
+  private readonly extendRequests = new Set<SqliteConsumer>();
+  private tickScheduled = false;
+  private tickRunning: Promise<void> | undefined;
+  private readonly reclaimDueAt = new Map<string, number>();
+  private readonly commitWatch = new Set<string>();
+  private commitWatchTimer: NodeJS.Timeout | undefined;
+  private consumerCount = 0;
+  private readonly ownerPrefix = nanoid(10);
+  // Ticks must not run in a handler's async context: there `currentTransaction()` would name the
+  // handler's transaction and the shared database would treat our batch as part of it.
+  private readonly tickInCleanContext: () => void;
+
+  constructor(options: SqliteQueueDriverOptions) {
+    this.id = options.id;
+    this.options = options;
+    this.logger = options.logger;
+    this.tickInCleanContext = AsyncResource.bind(() => this.runScheduledTick());
+  }
+
+  get durable(): boolean {
+    const storage = this.options.storage;
+    if ("file" in storage) return storage.file !== ":memory:";
+    return this.connection ? !this.connection.memory : true;
+  }
+
+  describe(): string {
+    const storage = this.options.storage;
+    return `${this.durable ? "durable" : "not durable"}, in ${"file" in storage ? storage.file : storage.database.id}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.state === "started") return;
+    const connection = openQueueConnection(this.id, this.options.storage);
+    try {
+      createSchema(connection);
+      this.statements = prepareStatements(connection);
+    } catch (cause) {
+      if ("file" in this.options.storage) connection.close();
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} cannot create its table ${MESSAGES_TABLE} in ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+        entryId: this.id,
+        hint: "the database must be writable; if the table exists with another shape, drop or rename it",
+        cause,
+      });
+    }
+    this.connection = connection;
+    this.transactionOf = connection.transaction((work: () => unknown) => work());
+    this.state = "started";
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== "started") return;
+    for (const consumers of this.consumers.values()) for (const consumer of consumers) consumer.close();
+    this.fetchRequests.clear();
+    this.extendRequests.clear();
+    clearTimeout(this.commitWatchTimer);
+    this.commitWatchTimer = undefined;
+    this.commitWatch.clear();
+    // Flush what was published or settled before stop: those callers are waiting for a commit.
+    while (this.tickRunning || this.inserts.length > 0 || this.settlements.length > 0) {
+      if (this.tickRunning) await this.tickRunning;
+      else await this.runTick();
+    }
+    await this.releaseHeldLeases();
+    this.consumers.clear();
+    this.state = "stopped";
+    this.statements = undefined;
+    if ("file" in this.options.storage) this.connection?.close();
+    this.connection = undefined;
+  }
+
+  // Deliveries still unsettled at stop go back to their queues now, as releases (no attempt
+  // counted), rather than waiting out their leases after the next start.
+  private async releaseHeldLeases(): Promise<void> {
+    const queues = [...this.consumers.keys()];
+    if (queues.length === 0) return;
+    const statements = this.statements!;
+    try {
+      await this.inOwnTransaction(() => {
+        for (const queueName of queues) statements.releaseOwned.run(queueName, `${this.ownerPrefix}:*`);
+      });
+    } catch (cause) {
+      this.logger.warn("could not hand back unsettled messages at stop; they are delivered again once their leases expire", {
+        error: errorMessage(cause),
+      });
+    }
+  }
+
+  /** Queues share one table: there is nothing to create per queue. */
+  async declare(_queueName: string): Promise<void> {}
+
+  publish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): Promise<string> {
+    try {
+      this.requireStarted(`publish to queue "${queueName}"`);
+      const now = Date.now();
+      const params: PendingInsert["params"] = [
+        nanoid(),
+        queueName,
+        this.serializeBody(queueName, body),
+        headers && hasKeys(headers) ? JSON.stringify(headers) : null,
+        this.priorityOf(queueName, options?.priority),
+        now + this.delayOf(queueName, options?.delayMs),
+        now,
+      ];
+      const transaction = this.currentTransaction();
+      if (transaction) return this.publishInTransaction(transaction, params);
+      return new Promise((resolve, reject) => {
+        this.inserts.push({ params, resolve, reject });
+        this.scheduleTick();
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async consume(queueName: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    this.requireStarted(`consume from queue "${queueName}"`);
+    if (!Number.isInteger(options.prefetch) || options.prefetch < 1) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.PREFETCH, `queue driver ${this.id}: prefetch for queue "${queueName}" must be a whole number of at least 1, found ${String(options.prefetch)}`, {
+        entryId: this.id,
+      });
+    }
+    const consumer = new SqliteConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery);
+    let consumers = this.consumers.get(queueName);
+    if (!consumers) this.consumers.set(queueName, (consumers = new Set()));
+    consumers.add(consumer);
+    this.requestFetch(consumer);
+    return {
+      cancel: async () => {
+        consumer.cancel();
+        this.consumers.get(queueName)?.delete(consumer);
+        this.fetchRequests.delete(consumer);
+      },
+    };
+  }
+
+  async stats(queueName: string): Promise<QueueStats> {
+    const statements = this.requireStarted(`read the stats of queue "${queueName}"`);
+    const now = Date.now();
+    const row = statements.stats.get(now, now, now, now, queueName);
+    return { ready: row?.ready ?? 0, inFlight: row?.in_flight ?? 0, delayed: row?.delayed ?? 0, dead: row?.dead ?? 0 };
+  }
+
+  /** Called by a delivery: queues its settlement for the next tick, which resolves it after commit. */
+  settle(delivery: SqliteDelivery, kind: SettlementKind, delayMs: number, error: string): Promise<void> {
+    if (this.state !== "started" || delivery.consumer.closed) {
+      return Promise.reject(this.notRunning(`${kind} message ${delivery.message.id} of queue "${delivery.consumer.queue}"`, delivery.consumer.closed));
+    }
+    const transaction = this.currentTransaction();
+    if (transaction) return this.settleInTransaction(transaction, { kind, delivery, availableAt: Date.now() + delayMs, error });
+    return new Promise((resolve, reject) => {
+      this.settlements.push({ kind, delivery, availableAt: Date.now() + delayMs, error, resolve, reject });
+      delivery.consumer.settled(delivery);
+      this.scheduleTick();
+    });
+  }
+
+  requestFetch(consumer: SqliteConsumer): void {
+    if (this.state !== "started" || consumer.cancelled) return;
+    this.fetchRequests.add(consumer);
+    this.scheduleTick();
+  }
+
+  requestExtension(consumer: SqliteConsumer): void {
+    if (this.state !== "started") return;
+    this.extendRequests.add(consumer);
+    this.scheduleTick();
+  }
+
+  get ackTimeoutMs(): number {
+    return this.options.ackTimeoutMs;
+  }
+
+  get pollIntervalMs(): number {
+    return this.options.pollIntervalMs;
+  }
+
+  private scheduleTick(): void {
+    if (this.tickScheduled || this.tickRunning) return;
+    this.tickScheduled = true;
+    const window = this.options.commitWindowMs;
+    if (window > 0 && (this.inserts.length > 0 || this.settlements.length > 0)) setTimeout(this.tickInCleanContext, window);
+    else setImmediate(this.tickInCleanContext);
+  }
+
+  private runScheduledTick(): void {
+    this.tickScheduled = false;
+    if (this.state !== "started" || this.tickRunning) return;
+    void this.runTick();
+  }
+
+  /** Runs one tick now: synchronously, unless the shared database is inside another transaction. */
+  private runTick(): Promise<void> {
+    const tick: Tick = {
+      now: Date.now(),
+      inserts: this.inserts,
+      settlements: this.settlements,
+      extensions: [...this.extendRequests],
+      fetches: [...this.fetchRequests].filter((consumer) => consumer.freeSlots() > 0),
+    };
+    this.inserts = [];
+    this.settlements = [];
+    this.extendRequests.clear();
+    this.fetchRequests.clear();
+    if (tick.inserts.length === 0 && tick.settlements.length === 0 && tick.extensions.length === 0 && tick.fetches.length === 0) {
+      return Promise.resolve();
+    }
+    let outcome: TickResult | Promise<TickResult>;
+    try {
+      const statements = this.statements!;
+      const leaseUntil = tick.now + this.options.ackTimeoutMs;
+      outcome = this.inOwnTransaction(() => applyTick(statements, tick, leaseUntil, (queueName) => this.reclaimDue(queueName, tick.now)));
+    } catch (cause) {
+      this.tickFailed(tick, cause);
+      return Promise.resolve();
+    }
+    if (!(outcome instanceof Promise)) {
+      this.tickCommitted(tick, outcome);
+      return Promise.resolve();
+    }
+    const running = outcome
+      .then(
+        (result) => this.tickCommitted(tick, result),
+        (cause) => this.tickFailed(tick, cause),
+      )
+      .finally(() => {
+        this.tickRunning = undefined;
+        if (this.inserts.length > 0 || this.settlements.length > 0 || this.fetchRequests.size > 0 || this.extendRequests.size > 0) {
+          this.scheduleTick();
+        }
+      });
+    this.tickRunning = running;
+    return running;
+  }
+
+  /**
+   * Runs `work` in a transaction: at once (BEGIN IMMEDIATE, so a writer never has to upgrade a
+   * read lock), or, when a handler's transaction is open on the shared connection, after it,
+   * through the database's `transaction()` (better-sqlite3 then nests ours as a savepoint).
+   */
+  private inOwnTransaction<T>(work: () => T): T | Promise<T> {
+    const storage = this.options.storage;
+    if ("file" in storage || !this.connection!.inTransaction) return this.transactionOf.immediate(work) as T;
+    return storage.database.transaction(async () => this.transactionOf(work) as T);
+  }
+
+  // Expired leases (a consumer that died or stalled) become ready again, at most once per poll
+  // interval per queue: scanning the leased rows on every fetch would cost more than it finds.
+  private reclaimDue(queueName: string, now: number): boolean {
+    if ((this.reclaimDueAt.get(queueName) ?? 0) > now) return false;
+    this.reclaimDueAt.set(queueName, now + this.options.pollIntervalMs);
+    return true;
+  }
+
+  private tickCommitted(tick: Tick, result: TickResult): void {
+    for (const insert of tick.inserts) insert.resolve(insert.params[0]);
+    tick.settlements.forEach((settlement, index) => {
+      if (!result.applied[index]) this.warnLostLease(settlement);
+      else if (settlement.kind === "retry" || settlement.kind === "release") this.wakeAt(settlement.delivery.consumer.queue, settlement.availableAt);
+      settlement.resolve();
+    });
+    const fetched = new Set<SqliteConsumer>();
+    tick.fetches.forEach((consumer, index) => {
+      fetched.add(consumer);
+      consumer.deliver(result.leased[index], result.wanted[index], result.nextAvailable[index], tick.now);
+    });
+    this.notifyPublished(tick.inserts, fetched);
+  }
+
+  private tickFailed(tick: Tick, cause: unknown): void {
+    const error = new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not write to ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+      entryId: this.id,
+      hint: "check the disk (space, permissions) and whether another process holds a long write lock",
+      cause,
+    });
+    for (const insert of tick.inserts) insert.reject(error);
+    for (const settlement of tick.settlements) settlement.reject(error);
+    if (tick.fetches.length > 0 || tick.extensions.length > 0) this.logger.error("queue fetch failed; retrying after the poll interval", { error: error.message });
+    for (const consumer of tick.fetches) consumer.deliver([], 1, null, tick.now);
+  }
+
+  private warnLostLease(settlement: Settlement): void {
+    const { message, consumer } = settlement.delivery;
+    this.logger.warn(`${settlement.kind} of message ${message.id} had no effect: its lease expired and it was delivered again`, {
+      queue: consumer.queue,
+      hint: "raise ack_timeout above the longest handler run",
+    });
+  }
+
+  // In-process wake-up: consumers waiting on a queue that just got messages fetch right away.
+  private notifyPublished(inserts: readonly PendingInsert[], alreadyFetched: ReadonlySet<SqliteConsumer>): void {
+    let lastQueue: string | undefined;
+    for (const insert of inserts) {
+      const queueName = insert.params[1];
+      if (queueName === lastQueue) continue;
+      lastQueue = queueName;
+      const consumers = this.consumers.get(queueName);
+      if (consumers) for (const consumer of consumers) if (!alreadyFetched.has(consumer)) consumer.wake();
+    }
+  }
+
+  // A retried or released message is deliverable again at `availableAt`: waiting consumers of its
+  // queue wake then rather than at their next poll.
+  private wakeAt(queueName: string, availableAt: number): void {
+    for (const consumer of this.consumers.get(queueName) ?? []) consumer.wakeAt(availableAt);
+  }
+
+  private currentTransaction(): SqlExecutor | undefined {
+    const storage = this.options.storage;
+    return "database" in storage ? storage.database.currentTransaction() : undefined;
+  }
+
+  private publishInTransaction(transaction: SqlExecutor, params: PendingInsert["params"]): Promise<string> {
+    return transaction.execute(INSERT_SQL, params).then(
+      () => {
+        this.watchCommit(params[1]);
+        return params[0];
+      },
+      (cause) => {
+        throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not publish to queue "${params[1]}" inside the open transaction on ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+          entryId: this.id,
+          cause,
+        });
+      },
+    );
+  }
+
+  // Settling inside the caller's transaction makes the settlement part of it (an ack commits with the
+  // handler's writes), and keeps a handler that awaits its ack inside a transaction from waiting on a
+  // tick that itself waits for that transaction to end.
+  private settleInTransaction(transaction: SqlExecutor, settlement: Settlement): Promise<void> {
+    const { delivery } = settlement;
+    delivery.consumer.settled(delivery);
+    return transaction.execute(SETTLEMENT_SQL[settlement.kind], settlementParams(settlement)).then(
+      (result) => {
+        if (result.rowsAffected === 0) this.warnLostLease(settlement);
+        else if (settlement.kind === "retry" || settlement.kind === "release") this.watchCommit(delivery.consumer.queue);
+      },
+      (cause) => {
+        throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not ${settlement.kind} message ${delivery.message.id} inside the open transaction on ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+          entryId: this.id,
+          cause,
+        });
+      },
+    );
+  }
+
+  // A message published inside a handler's transaction becomes visible when that transaction
+  // commits, which the driver is not told about: it watches the connection leave the transaction
+  // (checking at growing intervals up to the poll interval) and then wakes the local consumers.
+  private watchCommit(queueName: string): void {
+    this.commitWatch.add(queueName);
+    if (this.commitWatchTimer) return;
+    const check = (delay: number): void => {
+      this.commitWatchTimer = setTimeout(() => {
+        if (this.state !== "started") return;
+        if (this.connection?.inTransaction) return check(Math.min(delay * 2, this.options.pollIntervalMs));
+        this.commitWatchTimer = undefined;
+        for (const queue of this.commitWatch) for (const consumer of this.consumers.get(queue) ?? []) consumer.wake();
+        this.commitWatch.clear();
+      }, delay);
+    };
+    check(1);
+  }
+
+  private requireStarted(action: string): QueueStatements {
+    if (this.state !== "started" || !this.statements) throw this.notRunning(action);
+    return this.statements;
+  }
+
+  private notRunning(action: string, stoppedSinceDelivery = false): TaskrtError {
+    const why = stoppedSinceDelivery ? "it stopped after the delivery, which went back to the queue" : this.state === "created" ? "it is not started" : "it is stopped";
+    return new TaskrtError(SQLITE_QUEUE_ERROR.STOPPED, `queue driver ${this.id} cannot ${action}: ${why}`, {
+      entryId: this.id,
+      hint:
+        this.state === "created"
+          ? `start ${this.id} first: give it lifecycle.auto_start: true, or list it in lifecycle.requires of the entry that uses it`
+          : "settle deliveries before the driver stops; a stopped driver hands unsettled messages back to their queues",
+    });
+  }
+
+  private serializeBody(queueName: string, body: unknown): string {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(body === undefined ? null : body);
+    } catch (cause) {
+      throw bodyError(this.id, queueName, errorMessage(cause), cause);
+    }
+    if (text === undefined) throw bodyError(this.id, queueName, `a ${typeof body} has no JSON form`);
+    return text;
+  }
+
+  private priorityOf(queueName: string, priority: number | undefined): number {
+    if (priority === undefined) return 0;
+    if (Number.isInteger(priority)) return priority;
+    throw new TaskrtError(SQLITE_QUEUE_ERROR.OPTIONS, `queue driver ${this.id}: priority for queue "${queueName}" must be a whole number, found ${String(priority)}`, { entryId: this.id });
+  }
+
+  private delayOf(queueName: string, delayMs: number | undefined): number {
+    if (delayMs === undefined) return 0;
+    if (Number.isFinite(delayMs) && delayMs >= 0) return Math.round(delayMs);
+    throw new TaskrtError(SQLITE_QUEUE_ERROR.OPTIONS, `queue driver ${this.id}: delay for queue "${queueName}" must be a number of milliseconds of at least 0, found ${String(delayMs)}`, { entryId: this.id });
+  }
+}
+
+function bodyError(driverId: string, queueName: string, reason: string, cause?: unknown): TaskrtError {
+  return new TaskrtError(SQLITE_QUEUE_ERROR.INVALID_MESSAGE, `queue driver ${driverId} cannot store the message body for queue "${queueName}": ${reason}`, {
+    entryId: driverId,
+    hint: "publish JSON values: objects, arrays, strings, numbers, booleans or null",
+    cause,
+  });
+}
+
+function hasKeys(object: object): boolean {
+  for (const _key in object) return true;
+  return false;
+}

@@ -1,0 +1,522 @@
+import { describe, test, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { sqlDriverContract } from "./contract.ts";
+import { SqliteDatabase, STATEMENT_CACHE_SIZE, type SqliteOptions } from "./sqlite.ts";
+import type { Logger, LogFields } from "../../logger.ts";
+
+const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), "taskrt-sqlite-"));
+after(() => fs.rmSync(temporaryRoot, { recursive: true, force: true }));
+let fileCounter = 0;
+
+function temporaryFile(name = "test.db"): string {
+  return path.join(temporaryRoot, `case-${++fileCounter}`, name);
+}
+
+function makeSqlite(overrides: Partial<SqliteOptions> = {}): SqliteDatabase {
+  return new SqliteDatabase({ id: "app:db", file: ":memory:", busyTimeoutMs: 1000, synchronous: "NORMAL", closeTimeoutMs: 5000, ...overrides });
+}
+
+async function openSqlite(overrides: Partial<SqliteOptions> = {}): Promise<SqliteDatabase> {
+  const db = makeSqlite(overrides);
+  await db.open();
+  return db;
+}
+
+function pending(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+function capturingLogger(lines: { level: string; message: string; fields?: LogFields }[]): Logger {
+  const logger: Logger = {
+    debug: (message, fields) => lines.push({ level: "debug", message, fields }),
+    info: (message, fields) => lines.push({ level: "info", message, fields }),
+    warn: (message, fields) => lines.push({ level: "warn", message, fields }),
+    error: (message, fields) => lines.push({ level: "error", message, fields }),
+    forEntry: () => logger,
+  };
+  return logger;
+}
+
+sqlDriverContract("sqlite (memory)", async () => makeSqlite());
+sqlDriverContract("sqlite (file)", async () => makeSqlite({ file: temporaryFile() }));
+
+describe("sqlite driver: opening", () => {
+  test("open creates the parent folders and configures WAL, busy_timeout, synchronous and foreign keys", async () => {
+    const file = temporaryFile("nested/deeper/tasks.db");
+    const db = await openSqlite({ file, busyTimeoutMs: 1234, synchronous: "FULL" });
+    try {
+      assert.ok(fs.existsSync(file));
+      assert.equal(db.path, file);
+      assert.equal(db.journalMode, "wal");
+      assert.deepEqual(await db.query("PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
+      assert.deepEqual(await db.query("PRAGMA busy_timeout"), [{ timeout: 1234 }]);
+      assert.deepEqual(await db.query("PRAGMA synchronous"), [{ synchronous: 2 }]);
+      assert.deepEqual(await db.query("PRAGMA foreign_keys"), [{ foreign_keys: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a relative file resolves against the working directory", () => {
+    const db = makeSqlite({ file: "./data/tasks.db" });
+    assert.equal(db.path, path.join(process.cwd(), "data", "tasks.db"));
+    assert.equal(db.file, "./data/tasks.db");
+  });
+
+  test(":memory: opens without touching the disk, in memory journal mode", async () => {
+    const db = await openSqlite();
+    try {
+      assert.equal(db.path, ":memory:");
+      assert.equal(db.journalMode, "memory");
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("foreign keys are enforced", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))");
+      await assert.rejects(db.execute("INSERT INTO child (parent_id) VALUES (?)", [1]), {
+        code: "E_SQL_CONSTRAINT",
+        message: "sql failed on app:db: FOREIGN KEY constraint failed",
+      });
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a path that is a directory cannot be opened: E_DB_UNAVAILABLE with the path and reason", async () => {
+    const folder = path.dirname(temporaryFile());
+    fs.mkdirSync(folder, { recursive: true });
+    const db = makeSqlite({ file: folder });
+    await assert.rejects(db.open(), {
+      name: "TaskrtError",
+      code: "E_DB_UNAVAILABLE",
+      message: `cannot open database app:db at ${folder}: the path is a directory`,
+    });
+    await assert.rejects(db.query("SELECT 1"), { code: "E_DB_UNAVAILABLE", message: "database app:db is not open" });
+  });
+
+  test("a parent folder that cannot be created: E_DB_UNAVAILABLE with the OS reason", async () => {
+    const blocker = temporaryFile("a-file");
+    fs.mkdirSync(path.dirname(blocker), { recursive: true });
+    fs.writeFileSync(blocker, "not a folder");
+    const file = path.join(blocker, "sub", "tasks.db");
+    await assert.rejects(makeSqlite({ file }).open(), {
+      code: "E_DB_UNAVAILABLE",
+      message: `cannot open database app:db at ${file}: cannot create its folder: ENOTDIR: not a directory, mkdir '${path.join(blocker, "sub")}'`,
+    });
+  });
+
+  test("a file that is not a database: E_DB_UNAVAILABLE, and the connection is not kept", async () => {
+    const file = temporaryFile("garbage.db");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, "x".repeat(4096));
+    const db = makeSqlite({ file });
+    await assert.rejects(db.open(), { code: "E_DB_UNAVAILABLE", message: `cannot open database app:db at ${file}: file is not a database` });
+    assert.equal(db.state, "CLOSED");
+  });
+
+  test("a database can be opened again after close and keeps its data", async () => {
+    const file = temporaryFile();
+    const db = await openSqlite({ file });
+    await db.execute("CREATE TABLE items (name TEXT)");
+    await db.execute("INSERT INTO items (name) VALUES (?)", ["kept"]);
+    await db.close();
+    await db.open();
+    try {
+      assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "kept" }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe("sqlite driver: statements", () => {
+  test("parameters convert: booleans to 1/0, undefined to NULL, Date to ISO text, objects and arrays to JSON", async () => {
+    const db = await openSqlite();
+    try {
+      const when = new Date("2024-05-06T07:08:09.010Z");
+      const rows = await db.query("SELECT ? AS yes, ? AS no, ? AS missing, ? AS at, ? AS object, ? AS list, ? AS big", [
+        true,
+        false,
+        undefined,
+        when,
+        { a: 1, b: [2] },
+        [1, "x"],
+        2n ** 40n,
+      ]);
+      assert.deepEqual(rows, [{ yes: 1, no: 0, missing: null, at: "2024-05-06T07:08:09.010Z", object: '{"a":1,"b":[2]}', list: '[1,"x"]', big: 2 ** 40 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("byte arrays round-trip as blobs", async () => {
+    const db = await openSqlite();
+    try {
+      const [row] = await db.query("SELECT ? AS bytes", [new Uint8Array([0, 1, 255])]);
+      assert.deepEqual([...(row.bytes as Uint8Array)], [0, 1, 255]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("parameters that cannot be bound are refused with the parameter's position", async () => {
+    const db = await openSqlite();
+    try {
+      await assert.rejects(db.query("SELECT ?, ?", [1, () => 2]), {
+        code: "E_SQL",
+        message: "sql failed on app:db: cannot bind parameter 2, a function",
+      });
+      await assert.rejects(db.query("SELECT ?", [new Date("nonsense")]), {
+        code: "E_SQL",
+        message: "sql failed on app:db: cannot bind parameter 1, an invalid Date",
+      });
+      await assert.rejects(db.query("SELECT ?", 5 as unknown as unknown[]), {
+        code: "E_SQL",
+        message: "sql failed on app:db: parameters must be an array, got number",
+      });
+      await assert.rejects(db.query("SELECT ?", { a: 1 } as unknown as unknown[]), {
+        code: "E_SQL",
+        message: "sql failed on app:db: parameters must be an array, got Object",
+      });
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("SQLite's own errors are pinned: syntax, missing parameters, constraint", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT UNIQUE)");
+      await db.execute("INSERT INTO items (name) VALUES (?)", ["a"]);
+      await assert.rejects(db.query("SELEC 1"), { code: "E_SQL", message: 'sql failed on app:db: near "SELEC": syntax error' });
+      await assert.rejects(db.query("SELECT ?"), { code: "E_SQL", message: "sql failed on app:db: Too few parameter values were provided" });
+      await assert.rejects(db.query("SELECT ?; SELECT 2"), {
+        code: "E_SQL",
+        message: "sql failed on app:db: The supplied SQL string contains more than one statement",
+      });
+      await assert.rejects(db.execute("INSERT INTO items (name) VALUES (?)", ["a"]), (error: Error & { code?: string; cause?: { code?: string } }) => {
+        assert.equal(error.code, "E_SQL_CONSTRAINT");
+        assert.equal(error.message, "sql failed on app:db: UNIQUE constraint failed: items.name");
+        assert.equal(error.cause?.code, "SQLITE_CONSTRAINT_UNIQUE");
+        return true;
+      });
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("lastInsertId is the new rowid of an INSERT (the last row of several), null when nothing was inserted", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT UNIQUE)");
+      assert.deepEqual(await db.execute("INSERT INTO items (name) VALUES (?)", ["a"]), { lastInsertId: 1, rowsAffected: 1 });
+      assert.deepEqual(await db.execute("INSERT INTO items (name) VALUES (?), (?)", ["b", "c"]), { lastInsertId: 3, rowsAffected: 2 });
+      assert.deepEqual(await db.execute("/* upsert */ INSERT OR IGNORE INTO items (name) VALUES (?)", ["a"]), { lastInsertId: null, rowsAffected: 0 });
+      assert.deepEqual(await db.execute("WITH n(v) AS (SELECT 'd') INSERT INTO items (name) SELECT v FROM n"), { lastInsertId: 4, rowsAffected: 1 });
+      assert.deepEqual(await db.execute("UPDATE items SET name = name || '!' WHERE id = ?", [1]), { lastInsertId: null, rowsAffected: 1 });
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a statement is prepared once per SQL text and reused", async (t) => {
+    const db = await openSqlite();
+    try {
+      const prepare = t.mock.method(BetterSqlite3.prototype, "prepare");
+      for (let index = 0; index < 3; index++) await db.execute("SELECT ? AS n", [index]);
+      assert.equal(prepare.mock.callCount(), 1);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("the statement cache keeps the most recently used statements only", async () => {
+    const db = await openSqlite();
+    try {
+      for (let index = 0; index < STATEMENT_CACHE_SIZE + 50; index++) await db.query(`SELECT ${index} AS n`);
+      assert.equal(db.cachedStatementCount, STATEMENT_CACHE_SIZE);
+      assert.deepEqual(await db.query("SELECT 3 AS n"), [{ n: 3 }], "an evicted statement is prepared again");
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe("sqlite driver: read-only database", () => {
+  test("writes to a database that became read-only reject with a clear E_SQL, reads keep working", async () => {
+    const db = await openSqlite({ file: temporaryFile() });
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      await db.execute("PRAGMA query_only = 1");
+      await assert.rejects(db.execute("INSERT INTO items (name) VALUES (?)", ["x"]), (error: Error & { code?: string; hint?: string }) => {
+        assert.equal(error.code, "E_SQL");
+        assert.equal(error.message, "sql failed on app:db: attempt to write a readonly database");
+        assert.equal(error.hint, `the database is read-only: check that ${db.path} and its folder are writable, the disk has space, and PRAGMA query_only is off`);
+        return true;
+      });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.execute("INSERT INTO items (name) VALUES (?)", ["y"]);
+        }),
+        { code: "E_SQL", message: "sql failed on app:db: attempt to write a readonly database" },
+      );
+      assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM items"), [{ n: 0 }]);
+      await db.execute("PRAGMA query_only = 0");
+      await db.execute("INSERT INTO items (name) VALUES (?)", ["z"]);
+      assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "z" }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test(
+    "a database file made read-only on disk rejects writes with E_SQL",
+    { skip: process.getuid?.() === 0 ? "root ignores file permissions; the query_only test covers the error path" : false },
+    async () => {
+      const file = temporaryFile();
+      const setup = await openSqlite({ file });
+      await setup.execute("CREATE TABLE items (name TEXT)");
+      await setup.close();
+      fs.chmodSync(file, 0o444);
+      const db = await openSqlite({ file });
+      try {
+        await assert.rejects(db.execute("INSERT INTO items (name) VALUES (?)", ["x"]), {
+          code: "E_SQL",
+          message: "sql failed on app:db: attempt to write a readonly database",
+        });
+      } finally {
+        await db.close();
+        fs.chmodSync(file, 0o644);
+      }
+    },
+  );
+});
+
+describe("sqlite driver: transactions and concurrency", () => {
+  test("a statement from another async context waits until the open transaction finished", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      const started = pending();
+      const finish = pending();
+      let outsideDone = false;
+      const transaction = db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO items (name) VALUES (?)", ["inside"]);
+        started.resolve();
+        await finish.promise;
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(outsideDone, false, "the outside statement is still waiting");
+        assert.deepEqual(await tx.query("SELECT name FROM items"), [{ name: "inside" }]);
+      });
+      await started.promise;
+      const outside = db.execute("INSERT INTO items (name) VALUES (?)", ["outside"]).then(() => (outsideDone = true));
+      finish.resolve();
+      await transaction;
+      await outside;
+      assert.deepEqual(await db.query("SELECT name FROM items ORDER BY rowid"), [{ name: "inside" }, { name: "outside" }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("transactions from different async contexts run one after another, never interleaved", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE counter (value INTEGER); INSERT INTO counter (value) VALUES (0)");
+      const increment = () =>
+        db.transaction(async (tx) => {
+          const [{ value }] = await tx.query("SELECT value FROM counter");
+          await new Promise((resolve) => setImmediate(resolve));
+          await tx.execute("UPDATE counter SET value = ?", [Number(value) + 1]);
+        });
+      await Promise.all([increment(), increment(), increment()]);
+      assert.deepEqual(await db.query("SELECT value FROM counter"), [{ value: 3 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("statements and transactions queued behind a transaction run in arrival order", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE log (entry TEXT)");
+      const finish = pending();
+      const first = db.transaction(async (tx) => {
+        await finish.promise;
+        await tx.execute("INSERT INTO log (entry) VALUES ('first transaction')");
+      });
+      const second = db.execute("INSERT INTO log (entry) VALUES ('statement')");
+      const third = db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO log (entry) VALUES ('second transaction')");
+      });
+      const fourth = db.execute("INSERT INTO log (entry) VALUES ('last statement')");
+      finish.resolve();
+      await Promise.all([first, second, third, fourth]);
+      const entries = (await db.query("SELECT entry FROM log ORDER BY rowid")).map((row) => row.entry);
+      assert.deepEqual(entries, ["first transaction", "statement", "second transaction", "last statement"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a statement on the database from inside the transaction's async context joins the transaction", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      await assert.rejects(
+        db.transaction(async () => {
+          await db.execute("INSERT INTO items (name) VALUES (?)", ["joined"]);
+          assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "joined" }]);
+          throw new Error("undo");
+        }),
+        /undo/,
+      );
+      assert.deepEqual(await db.query("SELECT name FROM items"), []);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("work a transaction scheduled runs outside it through runOutsideTransaction, and is not rolled back with it", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      let scheduled: Promise<void> | undefined;
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.execute("INSERT INTO items (name) VALUES ('handler')");
+          scheduled = db.runOutsideTransaction(() => {
+            assert.equal(db.currentTransaction(), undefined);
+            return db.transaction(async (own) => void (await own.execute("INSERT INTO items (name) VALUES ('scheduled')")));
+          });
+          throw new Error("handler failed");
+        }),
+        /handler failed/,
+      );
+      await scheduled;
+      assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "scheduled" }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a transaction ended inside SQLite refuses further statements instead of running them in autocommit", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      const endedInside = {
+        code: "E_SQL",
+        message: "sql failed on app:db: the transaction was ended inside SQLite (rolled back after an error, or by a COMMIT/ROLLBACK statement)",
+      };
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.execute("ROLLBACK");
+          await tx.execute("INSERT INTO items (name) VALUES (?)", ["stray"]);
+        }),
+        endedInside,
+      );
+      await assert.rejects(db.transaction(async (tx) => void (await tx.execute("COMMIT"))), endedInside);
+      assert.deepEqual(await db.query("SELECT name FROM items"), []);
+      assert.equal(await db.transaction(async () => "usable again"), "usable again");
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a transaction that cannot take the write lock within busy_timeout rejects with E_SQL and frees the connection", async () => {
+    const file = temporaryFile();
+    const db = await openSqlite({ file, busyTimeoutMs: 10 });
+    const other = new BetterSqlite3(file);
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      other.exec("BEGIN IMMEDIATE");
+      await assert.rejects(db.transaction(async () => undefined), (error: Error & { code?: string; hint?: string }) => {
+        assert.equal(error.code, "E_SQL");
+        assert.equal(error.message, "sql failed on app:db: database is locked");
+        assert.equal(error.hint, "another connection held the database lock longer than busy_timeout");
+        return true;
+      });
+      other.exec("COMMIT");
+      await db.transaction(async (tx) => void (await tx.execute("INSERT INTO items (name) VALUES ('after')")));
+      assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "after" }]);
+    } finally {
+      other.close();
+      await db.close();
+    }
+  });
+
+  test("nested savepoints opened concurrently inside one transaction run one at a time", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      await db.transaction(async (tx) => {
+        await Promise.all([
+          tx.transaction(async (inner) => {
+            await inner.execute("INSERT INTO items (name) VALUES ('a')");
+            await new Promise((resolve) => setImmediate(resolve));
+            throw new Error("undo a");
+          }).catch(() => undefined),
+          tx.transaction(async (inner) => {
+            await inner.execute("INSERT INTO items (name) VALUES ('b')");
+          }),
+        ]);
+      });
+      assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "b" }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("close gives up waiting after closeTimeoutMs: the stuck transaction is rolled back and later fails", async () => {
+    const file = temporaryFile();
+    const lines: { level: string; message: string; fields?: LogFields }[] = [];
+    const db = await openSqlite({ file, closeTimeoutMs: 20, logger: capturingLogger(lines) });
+    await db.execute("CREATE TABLE items (name TEXT)");
+    const started = pending();
+    const finish = pending();
+    const transaction = db.transaction(async (tx) => {
+      await tx.execute("INSERT INTO items (name) VALUES ('stuck')");
+      started.resolve();
+      await finish.promise;
+      await tx.execute("INSERT INTO items (name) VALUES ('too late')");
+    });
+    await started.promise;
+    await db.close();
+    assert.equal(db.state, "CLOSED");
+    assert.deepEqual(lines, [{ level: "warn", message: "closing with a transaction still open; SQLite rolls it back", fields: { waited_ms: 20 } }]);
+    finish.resolve();
+    await assert.rejects(transaction, { code: "E_DB_UNAVAILABLE", message: "database app:db is not open" });
+    await db.open();
+    try {
+      assert.deepEqual(await db.query("SELECT name FROM items"), []);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("statements issued while close is waiting are refused", async () => {
+    const db = await openSqlite();
+    const finish = pending();
+    const started = pending();
+    const transaction = db.transaction(async () => {
+      started.resolve();
+      await finish.promise;
+    });
+    await started.promise;
+    const closed = db.close();
+    await assert.rejects(db.query("SELECT 1"), { code: "E_DB_UNAVAILABLE", message: "database app:db is not open" });
+    finish.resolve();
+    await transaction;
+    await closed;
+  });
+});

@@ -1,0 +1,462 @@
+/**
+ * @module handlers/lua/engine — one Lua state per entry: loads the prelude and the entry's source
+ * once, then runs each call in its own coroutine, resuming it whenever a module call it waits on
+ * settles, so calls interleave and the event loop never blocks.
+ *
+ * States: OPEN (calls run) → CLOSING (close() called while calls are in flight: no new calls, the
+ * running ones end with an error at their next resume) → CLOSED (the Lua state is freed).
+ */
+import { readFileSync } from "node:fs";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { TaskrtError } from "../../errors.ts";
+import type { CallResult } from "../handler.ts";
+import { LuaErrorObjects } from "./error-objects.ts";
+import { LuaErrorValue, toLuaError } from "./errors.ts";
+import { LuaHandle, pushHandle } from "./handles.ts";
+import type { LuaModule } from "./module.ts";
+import { raisedError, returnedOutcome, typeName } from "./outcome.ts";
+import {
+  installHook,
+  pushNative,
+  runAs,
+  runWithBudget,
+  whereAt,
+  type LuaCall,
+  type NativeFunction,
+  type NativeHost,
+  type NativeValues,
+  type RunBudget,
+} from "./native.ts";
+import { NOT_SPECIAL, pushReference, pushValue, type ValueExtensions } from "./values.ts";
+import { LUA_REGISTRYINDEX, LUA_STATUS, LUA_TYPE, loadLuaWasm, type LuaWasm } from "./wasm.ts";
+
+const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
+
+/** Pushed to Lua as `sql.NULL`; read back from Lua as null. */
+export const LUA_NULL: object = Object.freeze({ luaNull: true });
+
+/** Finished coroutines kept for reuse; enough for a consumer's usual concurrency. */
+const THREAD_POOL_SIZE = 64;
+
+export interface LuaEngineOptions {
+  entryId: string;
+  code: string;
+  /** For a file: its path relative to the project root (`create_task.lua`), so messages read `create_task.lua:12:`. */
+  fileName?: string;
+  /** Modules the entry declared; `require` refuses the others. */
+  modules: ReadonlySet<string>;
+  /** Modules `require` can build, by name. */
+  library: ReadonlyMap<string, LuaModule>;
+  /** Longest stretch of Lua code, in milliseconds, that may run without yielding. */
+  maxRunMs: number;
+}
+
+/** A function exported by the source, ready to call. */
+export interface LuaMethod {
+  name: string;
+  reference: number;
+  /** `create_task.lua:5`: where it is defined, for errors it returns. */
+  definedAt: string;
+}
+
+interface Pending {
+  L: number;
+  outcome: Promise<{ values: NativeValues } | { error: unknown }>;
+}
+
+interface Thread {
+  state: number;
+  reference: number;
+}
+
+class CallState implements LuaCall {
+  private cleanups: (() => unknown)[] | undefined;
+
+  constructor(readonly signal: AbortSignal | undefined) {}
+
+  defer(cleanup: () => unknown): void {
+    (this.cleanups ??= []).push(cleanup);
+  }
+
+  async end(): Promise<void> {
+    const cleanups = this.cleanups;
+    this.cleanups = undefined;
+    if (!cleanups) return;
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  }
+}
+
+export class LuaEngine implements NativeHost {
+  readonly entryId: string;
+  readonly extensions: ValueExtensions;
+  call: LuaCall | undefined;
+
+  private readonly L: number;
+  private readonly resultSlot: number;
+  private readonly budget: RunBudget;
+  private readonly threads: Thread[] = [];
+  private readonly methods = new Map<string, LuaMethod>();
+  private pending: Pending | undefined;
+  private references = { error: 0, null: 0, await: 0, internals: 0, exports: 0 };
+  errors: LuaErrorObjects | undefined;
+  private inFlight = 0;
+  private state: "OPEN" | "CLOSING" | "CLOSED" = "OPEN";
+
+  /** Creates the state and runs the prelude and the source. Throws TaskrtError E_SOURCE_INVALID. */
+  static async create(options: LuaEngineOptions): Promise<LuaEngine> {
+    const engine = new LuaEngine(await loadLuaWasm(), options);
+    try {
+      await engine.load();
+    } catch (error) {
+      engine.close();
+      throw error;
+    }
+    return engine;
+  }
+
+  private constructor(
+    readonly wasm: LuaWasm,
+    private readonly options: LuaEngineOptions,
+  ) {
+    this.entryId = options.entryId;
+    const api = wasm.api;
+    this.L = api._luaL_newstate();
+    api._luaL_openlibs(this.L);
+    installHook(wasm, this.L);
+    this.resultSlot = api._malloc(4);
+    this.budget = {
+      deadline: 0,
+      signal: undefined,
+      tripped: false,
+      exceeded: () => `lua handler ${this.entryId} exceeded ${this.options.maxRunMs}ms without yielding`,
+      cancelled: () => `lua handler ${this.entryId} was cancelled`,
+    };
+    this.extensions = {
+      pushSpecial: (L, value) => this.pushSpecial(L, value),
+      readSpecial: (L, index, type) => this.readSpecial(L, index, type),
+    };
+  }
+
+  // ---- loading ----------------------------------------------------------------------------
+
+  private async load(): Promise<void> {
+    const { wasm, L } = this;
+    const api = wasm.api;
+    this.references.internals = await this.runChunk(PRELUDE, "=taskrt", (T) => {
+      pushValue(wasm, T, { load_module: loadModule }, this.extensions);
+      return 1;
+    });
+    for (const [slot, name] of [
+      ["error", "taskrt.error"],
+      ["null", "taskrt.null"],
+      ["await", "taskrt.await"],
+    ] as const) {
+      api._lua_getfield(L, LUA_REGISTRYINDEX, wasm.cString(name));
+      this.references[slot] = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    this.errors = new LuaErrorObjects(wasm, this.references.error);
+    const { code, fileName, entryId } = this.options;
+    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0);
+    pushReference(wasm, L, this.references.exports);
+    const type = api._lua_type(L, -1);
+    api._lua_settop(L, -2);
+    if (type !== LUA_TYPE.TABLE) {
+      throw new TaskrtError("E_SOURCE_INVALID", `${entryId}: ${this.sourceName()} must return a table of functions, but returned ${typeName(type)}`, {
+        entryId,
+        hint: "end the file with `return { handler = handler }`",
+      });
+    }
+  }
+
+  /** Compiles and runs a chunk on a fresh coroutine; returns a reference to its first result. */
+  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number): Promise<number> {
+    const { wasm, L } = this;
+    const api = wasm.api;
+    const status = wasm.loadChunk(L, code, chunkName);
+    if (status !== LUA_STATUS.OK) {
+      const message = wasm.readString(L, -1);
+      api._lua_settop(L, -2);
+      throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: ${message}`, { entryId: this.entryId });
+    }
+    const chunk = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    try {
+      return await this.drive(
+        undefined,
+        (T) => {
+          pushReference(wasm, T, chunk);
+          return pushArguments(T);
+        },
+        (T, count) => {
+          if (count === 0) api._lua_pushnil(T);
+          else api._lua_settop(T, api._lua_gettop(T) - count + 1);
+          return api._luaL_ref(T, LUA_REGISTRYINDEX);
+        },
+        (failure) => {
+          throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: running ${this.sourceName()} failed: ${failure.message}`, {
+            entryId: this.entryId,
+          });
+        },
+      );
+    } finally {
+      api._luaL_unref(L, LUA_REGISTRYINDEX, chunk);
+    }
+  }
+
+  private sourceName(): string {
+    return this.options.fileName ?? "the inline source";
+  }
+
+  /** Names of the functions the source exports. */
+  exportedFunctions(): string[] {
+    const { wasm, L } = this;
+    const api = wasm.api;
+    const names: string[] = [];
+    pushReference(wasm, L, this.references.exports);
+    api._lua_pushnil(L);
+    while (api._lua_next(L, -2) !== 0) {
+      if (api._lua_type(L, -2) === LUA_TYPE.STRING && api._lua_type(L, -1) === LUA_TYPE.FUNCTION) names.push(wasm.readString(L, -2));
+      api._lua_settop(L, -2);
+    }
+    api._lua_settop(L, -2);
+    return names.sort();
+  }
+
+  /** The exported function `name`; throws E_METHOD_MISSING listing what is exported. */
+  method(name: string): LuaMethod {
+    const cached = this.methods.get(name);
+    if (cached) return cached;
+    const { wasm, L } = this;
+    const api = wasm.api;
+    pushReference(wasm, L, this.references.exports);
+    wasm.pushString(L, name);
+    api._lua_rawget(L, -2);
+    if (api._lua_type(L, -1) !== LUA_TYPE.FUNCTION) {
+      api._lua_settop(L, -3);
+      const exported = this.exportedFunctions();
+      throw new TaskrtError("E_METHOD_MISSING", `${this.entryId}: method '${name}' is not exported by ${this.sourceName()}`, {
+        entryId: this.entryId,
+        hint: exported.length ? `exported functions: ${exported.join(", ")}` : "the source exports no functions: end it with `return { handler = handler }`",
+      });
+    }
+    api._lua_pushvalue(L, -1);
+    const reference = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    // describe(fn) from the prelude: where the function is defined
+    pushReference(wasm, L, this.references.internals);
+    api._lua_getfield(L, -1, wasm.cString("describe"));
+    api._lua_pushvalue(L, -3);
+    const status = api._lua_pcallk(L, 1, 1, 0, 0, 0);
+    const definedAt = status === LUA_STATUS.OK ? wasm.readString(L, -1) : this.sourceName();
+    api._lua_settop(L, -5);
+    const method = { name, reference, definedAt };
+    this.methods.set(name, method);
+    return method;
+  }
+
+  // ---- calling ----------------------------------------------------------------------------
+
+  /**
+   * Calls `method` with `args` in a new coroutine. Run it inside `runInContext`: the module
+   * functions Lua calls read the call's context, and every resume happens inside this promise chain.
+   */
+  async callMethod(method: LuaMethod, args: readonly unknown[], signal?: AbortSignal): Promise<CallResult> {
+    if (this.state !== "OPEN") return { value: undefined, error: this.closedError() };
+    const call = new CallState(signal);
+    const { wasm } = this;
+    try {
+      return await this.drive<CallResult>(
+        call,
+        (T) => {
+          wasm.api._lua_checkstack(T, args.length + 2);
+          pushReference(wasm, T, method.reference);
+          for (const arg of args) pushValue(wasm, T, arg, this.extensions);
+          return args.length;
+        },
+        (T, count) => returnedOutcome(this, T, count, method),
+        (failure) => ({ value: undefined, error: failure }),
+      );
+    } catch (error) {
+      return { value: undefined, error: error instanceof Error ? error : new Error(String(error)) };
+    } finally {
+      await call.end();
+    }
+  }
+
+  /**
+   * Runs one coroutine to its end: resume, and while it waits on a module call, await that
+   * call's promise and resume it with the outcome. `finish` reads the results off the coroutine
+   * before it goes back to the pool.
+   */
+  private async drive<R>(
+    call: CallState | undefined,
+    prepare: (T: number) => number,
+    finish: (T: number, count: number) => R,
+    fail: (failure: TaskrtError) => R,
+  ): Promise<R> {
+    const { wasm } = this;
+    const api = wasm.api;
+    const thread = this.takeThread();
+    const T = thread.state;
+    let reusable = false;
+    this.inFlight++;
+    try {
+      let count = prepare(T);
+      for (;;) {
+        const status = this.resume(T, count, call);
+        const results = api.HEAP32[this.resultSlot >> 2];
+        const pending = this.pending;
+        this.pending = undefined;
+        if (status === LUA_STATUS.YIELD) {
+          api._lua_settop(T, api._lua_gettop(T) - results);
+          let values: NativeValues;
+          if (pending) {
+            const outcome = await pending.outcome;
+            if (this.state !== "OPEN") return fail(this.closedError());
+            values = "error" in outcome ? [undefined, toLuaError(outcome.error, whereAt(wasm, pending.L, 1))] : outcome.values;
+          } else {
+            // A bare coroutine.yield() in the handler's own coroutine: give the event loop a turn.
+            await nextTurn();
+            if (this.state !== "OPEN") return fail(this.closedError());
+            values = undefined;
+          }
+          count = this.pushResumeValues(T, values);
+          continue;
+        }
+        if (status === LUA_STATUS.OK) {
+          const result = finish(T, results);
+          api._lua_settop(T, 0);
+          reusable = !this.budget.tripped;
+          return result;
+        }
+        return fail(raisedError(this, this.L, T, status, this.budget.tripped ? (this.budget.signal?.aborted ? "cancelled" : "timeout") : undefined));
+      }
+    } finally {
+      this.inFlight--;
+      this.releaseThread(thread, reusable);
+      if (this.state === "CLOSING" && this.inFlight === 0) this.free();
+    }
+  }
+
+  private resume(T: number, count: number, call: CallState | undefined): number {
+    const budget = this.budget;
+    budget.deadline = performance.now() + this.options.maxRunMs;
+    budget.signal = call?.signal;
+    budget.tripped = false;
+    this.call = call;
+    try {
+      return runAs(this, () => runWithBudget(budget, () => this.wasm.api._lua_resume(T, 0, count, this.resultSlot)));
+    } finally {
+      this.call = undefined;
+    }
+  }
+
+  private pushResumeValues(T: number, values: NativeValues): number {
+    if (!values) return 0;
+    this.wasm.api._lua_checkstack(T, values.length + 2);
+    let pushed = 0;
+    try {
+      for (const value of values) {
+        pushValue(this.wasm, T, value, this.extensions);
+        pushed++;
+      }
+      return pushed;
+    } catch (error) {
+      this.wasm.api._lua_settop(T, this.wasm.api._lua_gettop(T) - pushed);
+      pushValue(this.wasm, T, undefined);
+      pushValue(this.wasm, T, toLuaError(error), this.extensions);
+      return 2;
+    }
+  }
+
+  private closedError(): TaskrtError {
+    return new TaskrtError("E_STOPPED", `${this.entryId} is stopped: its Lua state was closed`, { entryId: this.entryId });
+  }
+
+  private takeThread(): Thread {
+    const pooled = this.threads.pop();
+    if (pooled) return pooled;
+    const api = this.wasm.api;
+    const state = api._lua_newthread(this.L);
+    return { state, reference: api._luaL_ref(this.L, LUA_REGISTRYINDEX) };
+  }
+
+  private releaseThread(thread: Thread, reusable: boolean): void {
+    if (this.state === "CLOSED") return;
+    if (reusable && this.threads.length < THREAD_POOL_SIZE) this.threads.push(thread);
+    else this.wasm.api._luaL_unref(this.L, LUA_REGISTRYINDEX, thread.reference);
+  }
+
+  // ---- natives' side (NativeHost) -------------------------------------------------------------
+
+  suspend(L: number, promise: PromiseLike<NativeValues>): void {
+    this.pending = {
+      L,
+      outcome: Promise.resolve(promise).then(
+        (values) => ({ values }),
+        (error: unknown) => ({ error }),
+      ),
+    };
+    pushReference(this.wasm, L, this.references.await);
+  }
+
+  loadModule(name: string): { value: unknown } | { error: string } {
+    const module = this.options.library.get(name);
+    if (!module) {
+      return { error: `module '${name}' not found (taskrt provides: ${[...this.options.library.keys()].join(", ")})` };
+    }
+    if (!this.options.modules.has(name)) return { error: `module '${name}' is not declared by entry ${this.entryId} (add it to modules)` };
+    return { value: module.create() };
+  }
+
+  private pushSpecial(L: number, value: object): boolean {
+    if (typeof value === "function") {
+      pushNative(this.wasm, L, value as NativeFunction);
+      return true;
+    }
+    if (value instanceof LuaHandle) {
+      pushHandle(this.wasm, L, value);
+      return true;
+    }
+    if (value instanceof LuaErrorValue) {
+      this.errors!.push(L, value);
+      return true;
+    }
+    if (value === LUA_NULL) {
+      pushReference(this.wasm, L, this.references.null);
+      return true;
+    }
+    return false;
+  }
+
+  /** Error objects read as their message, sql.NULL as null; handles are not plain values. */
+  private readSpecial(L: number, index: number, type: number): unknown {
+    if (type !== LUA_TYPE.TABLE) return NOT_SPECIAL;
+    if (this.errors?.is(L, index)) return this.errors.message(L, index);
+    const api = this.wasm.api;
+    pushReference(this.wasm, L, this.references.null);
+    const isNull = api._lua_rawequal(L, index, -1) !== 0;
+    api._lua_settop(L, -2);
+    return isNull ? null : NOT_SPECIAL;
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  /** Frees the state now, or once the calls in flight end (they fail with E_STOPPED at their next resume). */
+  close(): void {
+    if (this.state !== "OPEN") return;
+    this.state = "CLOSING";
+    if (this.inFlight === 0) this.free();
+  }
+
+  private free(): void {
+    this.state = "CLOSED";
+    this.threads.length = 0;
+    this.wasm.api._lua_close(this.L);
+    this.wasm.api._free(this.resultSlot);
+  }
+}
+
+const loadModule: NativeFunction = (args) => {
+  const loaded = args.host.loadModule(args.string(1));
+  return "error" in loaded ? [undefined, loaded.error] : [loaded.value];
+};
+Object.defineProperty(loadModule, "name", { value: "require" });

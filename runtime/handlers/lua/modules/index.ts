@@ -1,0 +1,14 @@
+/**
+ * @module handlers/lua/modules — the modules Lua's `require` can build, by name: the same seven as
+ * TypeScript handlers import, each a thin wrapper over its TypeScript module.
+ */
+import type { LuaModule } from "../module.ts";
+import http from "./http.ts";
+import json from "./json.ts";
+import logger from "./logger.ts";
+import queue from "./queue.ts";
+import sql from "./sql.ts";
+import time from "./time.ts";
+import uuid from "./uuid.ts";
+
+export const LUA_MODULES: ReadonlyMap<string, LuaModule> = new Map([http, queue, sql, uuid, logger, time, json].map((module) => [module.name, module]));

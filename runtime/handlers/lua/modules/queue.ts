@@ -1,0 +1,52 @@
+/**
+ * @module handlers/lua/modules/queue — Lua's `queue` module (Wippy's API) over the TypeScript
+ * `queue` module: `publish(id, data, headers?)` → `true` or `nil, err`; `message()` → the
+ * delivery's message, whose methods stop working once the handler returns.
+ */
+import { TaskrtError } from "../../../errors.ts";
+import { queue, type Headers, type Message } from "../../../modules/queue.ts";
+import { defineLuaClass, handle, type LuaClass, type LuaMethod } from "../handles.ts";
+import { defineLuaModule } from "../module.ts";
+import type { LuaArguments, NativeFunction, NativeResult } from "../native.ts";
+import { LUA_TYPE } from "../wasm.ts";
+
+interface MessageState {
+  message: Message;
+  released: boolean;
+}
+
+/** As Wippy: the Message is only valid during the handler's call. */
+function live(method: (message: Message, args: LuaArguments) => NativeResult): LuaMethod<MessageState> {
+  return (self, args) => {
+    if (self.released) throw new TaskrtError("E_RELEASED", "queue.Message released: it is valid only while its handler runs");
+    return method(self.message, args);
+  };
+}
+
+const MessageClass: LuaClass<MessageState> = defineLuaClass<MessageState>("queue.Message", "msg", {
+  id: live((message) => [message.id()]),
+  header: live((message, args) => [message.header(args.string(2))]),
+  headers: live((message) => [message.headers()]),
+  attempts: live((message) => [message.attempts()]),
+  body: live((message) => [message.body()]),
+  ack: live((message) => message.ack().then(() => [true])),
+  nack: live((message) => message.nack().then(() => [true])),
+});
+
+const QUEUE: Record<string, NativeFunction> = {
+  publish: (args) => {
+    const queueId = args.string(1);
+    const data = args.value(2);
+    let headers: Headers | undefined;
+    if (args.type(3) === LUA_TYPE.TABLE) headers = args.value(3, { emptyTable: "object" }) as Headers;
+    else if (!args.isNil(3)) throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #3 to 'publish' (table of headers expected, got ${args.typeName(3)})`);
+    return queue.publish(queueId, data, headers === undefined ? undefined : { headers }).then(() => [true]);
+  },
+  message: (args) => {
+    const state: MessageState = { message: queue.message(), released: false };
+    args.call?.defer(() => (state.released = true));
+    return [handle(MessageClass, state)];
+  },
+};
+
+export default defineLuaModule("queue", () => QUEUE);

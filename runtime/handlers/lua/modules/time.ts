@@ -1,0 +1,77 @@
+/**
+ * @module handlers/lua/modules/time — Lua's `time` module (Wippy's API) over the TypeScript `time`
+ * module. As in Wippy, a number given as a duration counts nanoseconds (`time.sleep(time.SECOND)`);
+ * a string is a duration such as "100ms".
+ */
+import { parseDuration } from "../../../duration.ts";
+import { TaskrtError } from "../../../errors.ts";
+import { time } from "../../../modules/time.ts";
+import { defineLuaClass, handle, handleArgument, type LuaClass } from "../handles.ts";
+import { defineLuaModule } from "../module.ts";
+import type { LuaArguments, NativeFunction } from "../native.ts";
+import { LUA_TYPE } from "../wasm.ts";
+
+const NANOSECONDS_PER_MS = 1_000_000;
+
+/** A duration argument as the TypeScript module takes it: the string as written, or milliseconds. */
+function durationArgument(args: LuaArguments, position: number): string | number {
+  const type = args.type(position);
+  if (type === LUA_TYPE.STRING) return args.string(position);
+  if (type === LUA_TYPE.NUMBER) return args.number(position) / NANOSECONDS_PER_MS;
+  throw new TaskrtError("E_DURATION", `invalid duration: expected a string such as "100ms" or a number of nanoseconds, got ${args.typeName(position)}`);
+}
+
+function otherTime(args: LuaArguments, position: number): Date {
+  const found = handleArgument(args, position, TimeClass);
+  if (!found) throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #${position - 1} (time.Time expected, got ${args.typeName(position)})`);
+  return found.value as Date;
+}
+
+const TimeClass: LuaClass<Date> = defineLuaClass<Date>(
+  "time.Time",
+  "t",
+  {
+    unix: (self) => [Math.floor(self.getTime() / 1000)],
+    unix_milli: (self) => [self.getTime()],
+    unix_nano: (self) => [self.getTime() * NANOSECONDS_PER_MS],
+    format_rfc3339: (self) => [self.toISOString().replace(/\.\d{3}Z$/, "Z")],
+    year: (self) => [self.getUTCFullYear()],
+    month: (self) => [self.getUTCMonth() + 1],
+    day: (self) => [self.getUTCDate()],
+    hour: (self) => [self.getUTCHours()],
+    minute: (self) => [self.getUTCMinutes()],
+    second: (self) => [self.getUTCSeconds()],
+    weekday: (self) => [self.getUTCDay()],
+    utc: (self) => [handle(TimeClass, self)],
+    before: (self, args) => [self.getTime() < otherTime(args, 2).getTime()],
+    after: (self, args) => [self.getTime() > otherTime(args, 2).getTime()],
+    equal: (self, args) => [self.getTime() === otherTime(args, 2).getTime()],
+    /** Nanoseconds between the two times, as Wippy's Duration counts. */
+    sub: (self, args) => [(self.getTime() - otherTime(args, 2).getTime()) * NANOSECONDS_PER_MS],
+    add: (self, args) => {
+      const duration = durationArgument(args, 2);
+      const ms = typeof duration === "number" ? duration : parseDuration(duration);
+      return [handle(TimeClass, new Date(self.getTime() + ms))];
+    },
+  },
+  (self) => self.toISOString(),
+);
+
+const TIME: Record<string, NativeFunction | number> = {
+  sleep: (args) => time.sleep(durationArgument(args, 1)).then(() => []),
+  now: () => [handle(TimeClass, time.now())],
+  /** Wippy's constructor: `time.unix(seconds, nanoseconds)`. */
+  unix: (args) => {
+    const seconds = args.isNil(1) ? 0 : args.number(1);
+    const nanoseconds = args.isNil(2) ? 0 : args.number(2);
+    return [handle(TimeClass, new Date(seconds * 1000 + nanoseconds / NANOSECONDS_PER_MS))];
+  },
+  NANOSECOND: 1,
+  MICROSECOND: 1000,
+  MILLISECOND: NANOSECONDS_PER_MS,
+  SECOND: 1000 * NANOSECONDS_PER_MS,
+  MINUTE: 60 * 1000 * NANOSECONDS_PER_MS,
+  HOUR: 3600 * 1000 * NANOSECONDS_PER_MS,
+};
+
+export default defineLuaModule("time", () => TIME);

@@ -1,0 +1,41 @@
+/**
+ * @module http/endpoint — the component of an `http.endpoint`: its route, and the function it calls,
+ * whose callable is fetched on the first request (function components load their code at start).
+ */
+import type { Callable, CallableComponent, CallResult } from "../handlers/handler.ts";
+import type { Logger } from "../logger.ts";
+import type { Component } from "../kinds/kind.ts";
+import type { HttpExchange } from "../modules/context.ts";
+
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
+export class HttpEndpoint implements Component {
+  readonly entryId: string;
+  /** Upper-case. */
+  readonly method: string;
+  /** As written, relative to the router's prefix. */
+  readonly path: string;
+  readonly funcId: string;
+  readonly logger: Logger;
+  readonly #function: CallableComponent;
+  #callable: Callable | undefined;
+
+  constructor(options: { entryId: string; method: string; path: string; funcId: string; function: CallableComponent; logger: Logger }) {
+    this.entryId = options.entryId;
+    this.method = options.method;
+    this.path = options.path;
+    this.funcId = options.funcId;
+    this.#function = options.function;
+    this.logger = options.logger;
+  }
+
+  /** Wippy calls endpoint functions with no arguments: request and response come from the `http` module. */
+  call(exchange: HttpExchange, signal: AbortSignal): Promise<CallResult> {
+    const callable = (this.#callable ??= this.#function.callable());
+    return callable.call(NO_ARGS, { http: exchange, signal });
+  }
+
+  describe(): string {
+    return `${this.method} ${this.path} → ${this.funcId}`;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * @module kinds/db-sql-sqlite — `db.sql.sqlite`: an embedded SQLite database, opened on start and
+ * closed on stop; the component is the `SqlDatabase` that `sql.get` and `services.database` return.
+ */
+import { parseDuration } from "../duration.ts";
+import { readLifecycle } from "../lifecycle.ts";
+import { SqliteDatabase, type SqliteSynchronous } from "../drivers/sql/sqlite.ts";
+import { defineKind, type Component } from "./kind.ts";
+
+/** `entry.data` after validation filled the schema's defaults. */
+interface SqliteEntryData {
+  file: string;
+  busy_timeout: string | number;
+  synchronous: SqliteSynchronous;
+}
+
+/** The database as a supervised service: start opens it, stop closes it (letting a transaction finish). */
+export class SqliteComponent extends SqliteDatabase implements Component {
+  start(): Promise<void> {
+    return this.open();
+  }
+
+  stop(): Promise<void> {
+    return this.close();
+  }
+
+  describe(): string {
+    if (this.state !== "OPEN") return `sqlite ${this.file} (${this.state.toLowerCase()})`;
+    return this.path === ":memory:" ? `sqlite ${this.file} (in memory: lost on exit)` : `sqlite ${this.file} (${this.journalMode.toUpperCase()})`;
+  }
+}
+
+export default defineKind({
+  kind: "db.sql.sqlite",
+  summary: "Embedded SQLite database (WAL, one connection); `file` is relative to the working directory.",
+  references: [],
+  service: true,
+  create(entry, context): SqliteComponent {
+    const data = entry.data as unknown as SqliteEntryData;
+    return new SqliteComponent({
+      id: entry.id,
+      file: data.file,
+      busyTimeoutMs: parseDuration(data.busy_timeout),
+      synchronous: data.synchronous,
+      // An open transaction gets most of stop_timeout to finish; the last tenth closes the file, so
+      // stop() ends within the limit the supervisor holds it to instead of racing it.
+      closeTimeoutMs: readLifecycle(entry).stopTimeoutMs * 0.9,
+      logger: context.logger.forEntry(entry.id),
+    });
+  },
+});

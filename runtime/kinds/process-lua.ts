@@ -1,0 +1,6 @@
+/**
+ * @module kinds/process-lua — `process.lua`: a Lua 5.4 process, run by a `process.service`.
+ */
+import { defineLuaCodeKind } from "../handlers/lua/code-kind.ts";
+
+export default defineLuaCodeKind("process.lua", "A Lua 5.4 process, run by a process.service.");

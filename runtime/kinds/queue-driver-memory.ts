@@ -1,0 +1,19 @@
+/**
+ * @module kinds/queue-driver-memory — `queue.driver.memory`: the in-process queue driver as a
+ * supervised entry. Its component is the driver itself (a `QueueDriver`), which `queue.queue` uses.
+ */
+import { createMemoryQueueDriver } from "../drivers/queue/memory.ts";
+import { defineKind } from "./kind.ts";
+
+export default defineKind({
+  kind: "queue.driver.memory",
+  summary: "In-process queue driver: fast and bounded; queued messages are lost on exit",
+  references: [],
+  service: true,
+  create: (entry, context) =>
+    createMemoryQueueDriver({
+      id: entry.id,
+      maxLength: entry.data.max_length as number,
+      logger: context.logger.forEntry(entry.id),
+    }),
+});

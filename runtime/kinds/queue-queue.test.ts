@@ -1,0 +1,202 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import queueKind, { createQueueEntry, type QueueEntry } from "./queue-queue.ts";
+import driverKind from "./queue-driver-memory.ts";
+import type { Component } from "./kind.ts";
+import type { Delivery, QueueDriver, QueueMessage } from "../drivers/queue/driver.ts";
+import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
+import { captureLogger, makeBuildContext, makeEntry, waitUntil } from "../queue/testing.ts";
+
+const FAST_BACKOFF = { initial: "5ms", factor: 2, max: "20ms", jitter: 0 };
+
+/** A memory driver, the queue under test and an optional dead-letter queue, wired as the supervisor would. */
+function build(queueData: Record<string, unknown>, options: { random?: () => number } = {}) {
+  const { logger, lines } = captureLogger();
+  const entries = [
+    makeEntry("app:driver", "queue.driver.memory"),
+    makeEntry("app:tasks", "queue.queue", { driver: "app:driver", ...queueData }),
+    makeEntry("app:dlq", "queue.queue", { driver: "app:driver" }),
+  ];
+  const components = new Map<string, Component>();
+  const context = makeBuildContext(entries, components, logger);
+  const driver = driverKind.create(entries[0], context) as MemoryQueueDriver;
+  components.set("app:driver", driver);
+  const tasks = createQueueEntry(entries[1], context, options);
+  components.set("app:tasks", tasks);
+  components.set("app:dlq", queueKind.create(entries[2], context));
+  return { driver, tasks, dlq: components.get("app:dlq") as QueueEntry, lines, context, entries };
+}
+
+/** A delivery that records how it was settled, for exact policy checks. */
+function fakeDelivery(attempts: number, headers: Record<string, string> = {}) {
+  const settled: unknown[][] = [];
+  const message: QueueMessage = { id: "m-1", body: { job: 1 }, headers: { timestamp: 1700000000, ...headers }, attempts };
+  const delivery: Delivery = {
+    message,
+    ack: async () => void settled.push(["ack"]),
+    retry: async (delayMs, error) => void settled.push(["retry", delayMs, error]),
+    bury: async (error) => void settled.push(["bury", error]),
+    release: async () => void settled.push(["release"]),
+  };
+  return { delivery, settled };
+}
+
+async function nextDelivery(queue: QueueEntry): Promise<{ delivery: Delivery; cancel: () => Promise<void> }> {
+  const deliveries: Delivery[] = [];
+  const subscription = await queue.consume({ prefetch: 1 }, (delivery) => deliveries.push(delivery));
+  await waitUntil(() => deliveries.length > 0, "a delivery");
+  return { delivery: deliveries[0], cancel: () => subscription.cancel() };
+}
+
+describe("queue.queue", () => {
+  test("declares its queue on first publish, named after the entry unless queue_name says otherwise", async () => {
+    const plain = build({});
+    await assert.rejects(plain.driver.stats("tasks"), { code: "E_QUEUE_NOT_DECLARED" });
+    const id = await plain.tasks.publish({ job: 1 }, { source: "test" });
+    assert.deepEqual(await plain.driver.stats("tasks"), { ready: 1, inFlight: 0, delayed: 0, dead: 0 });
+    const { delivery } = await nextDelivery(plain.tasks);
+    assert.equal(delivery.message.id, id);
+    assert.equal(delivery.message.headers.source, "test");
+
+    const named = build({ queue_name: "jobs" });
+    await named.tasks.publish(1);
+    assert.equal((await named.driver.stats("jobs")).ready, 1);
+    assert.deepEqual(await named.tasks.stats(), { ready: 1, inFlight: 0, delayed: 0, dead: 0 });
+  });
+
+  test("passes driver_options.memory to the memory driver", async () => {
+    const { tasks, driver } = build({ driver_options: { memory: { max_length: 1 } } });
+    await driver.start();
+    await tasks.publish(1);
+    let second = false;
+    void tasks.publish(2).then(() => (second = true), () => (second = true));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(second, false);
+    await driver.stop();
+  });
+
+  test("a failed declare is reported with the queue and driver, and tried again on the next publish", async () => {
+    const { logger } = captureLogger();
+    let declares = 0;
+    const flaky = {
+      id: "app:flaky",
+      durable: false,
+      declare: async () => {
+        if (++declares === 1) throw new Error("disk full");
+      },
+      publish: async () => "id-1",
+      consume: async () => ({ cancel: async () => {} }),
+      stats: async () => ({ ready: 0, inFlight: 0, delayed: 0, dead: 0 }),
+      start: async () => {},
+      stop: async () => {},
+    } satisfies QueueDriver;
+    const entries = [makeEntry("app:flaky", "queue.driver.memory"), makeEntry("app:tasks", "queue.queue", { driver: "app:flaky" })];
+    const context = makeBuildContext(entries, new Map<string, Component>([["app:flaky", flaky]]), logger);
+    const tasks = createQueueEntry(entries[1], context);
+    await assert.rejects(tasks.publish(1), {
+      code: "E_QUEUE_DECLARE",
+      message: "queue app:tasks: declaring 'tasks' on app:flaky failed: disk full",
+    });
+    assert.equal(await tasks.publish(1), "id-1");
+    assert.equal(declares, 2);
+  });
+
+  test("refuses a driver reference that is not a queue driver", () => {
+    const { logger } = captureLogger();
+    const entries = [makeEntry("app:tasks", "queue.queue", { driver: "app:db" })];
+    const context = makeBuildContext(entries, new Map<string, Component>([["app:db", {}]]), logger);
+    assert.throws(() => createQueueEntry(entries[0], context), {
+      code: "E_QUEUE_DRIVER",
+      message: "queue app:tasks: app:db is not a queue driver",
+    });
+  });
+
+  test("fail() below max_attempts retries after the backoff delay for that attempt, with jitter", async () => {
+    // random 0.75 spreads by +0.5 of the jitter (0.5): every delay × 1.25, capped at max.
+    const { tasks } = build({ max_attempts: 5, backoff: { initial: "100ms", factor: 2, max: "300ms", jitter: 0.5 } }, { random: () => 0.75 });
+    const delays: unknown[] = [];
+    for (const attempts of [1, 2, 3, 4]) {
+      const { delivery, settled } = fakeDelivery(attempts);
+      await tasks.fail(delivery, "boom");
+      delays.push(settled[0]);
+    }
+    assert.deepEqual(delays, [
+      ["retry", 125, "boom"],
+      ["retry", 250, "boom"],
+      ["retry", 300, "boom"],
+      ["retry", 300, "boom"],
+    ]);
+  });
+
+  test("counts attempts through the driver and buries after max_attempts with an error line", async () => {
+    const { tasks, driver, lines } = build({ max_attempts: 3, backoff: FAST_BACKOFF });
+    const id = await tasks.publish({ job: "poison" });
+    const seen: number[] = [];
+    await tasks.consume({ prefetch: 1 }, (delivery) => {
+      seen.push(delivery.message.attempts);
+      void tasks.fail(delivery, `failure ${delivery.message.attempts}`);
+    });
+    await waitUntil(() => driver.deadMessages("tasks").length === 1, "the message to be buried");
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.equal(driver.deadMessages("tasks")[0].error, "failure 3");
+    const line = lines.find((record) => record.level === "error");
+    assert.deepEqual(
+      { entry: line?.entry, msg: line?.msg, messageId: line?.messageId },
+      { entry: "app:tasks", msg: `message ${id} failed 3 of 3 attempts and was buried: failure 3`, messageId: id },
+    );
+  });
+
+  test("after max_attempts a dead_letter queue receives the body with the original headers and why it died", async () => {
+    const { tasks, dlq, driver, lines } = build({ max_attempts: 2, backoff: FAST_BACKOFF, dead_letter: "dlq" });
+    const before = Math.floor(Date.now() / 1000);
+    const id = await tasks.publish({ job: "poison" }, { correlation_id: "c-9" });
+    await tasks.consume({ prefetch: 1 }, (delivery) => void tasks.fail(delivery, "cannot parse"));
+    const { delivery } = await nextDelivery(dlq);
+    assert.deepEqual(delivery.message.body, { job: "poison" });
+    const headers = delivery.message.headers;
+    assert.equal(headers.correlation_id, "c-9");
+    assert.equal(headers.x_dead_reason, "cannot parse");
+    assert.equal(headers.x_attempts, 2);
+    assert.equal(headers.x_original_queue, "app:tasks");
+    assert.ok(typeof headers.x_failed_at === "number" && headers.x_failed_at >= before);
+    assert.equal(headers.x_last_error, "cannot parse");
+    assert.deepEqual(await driver.stats("tasks"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+    assert.ok(lines.some((line) => line.level === "warn" && line.msg === `message ${id} failed 2 attempts and was moved to app:dlq: cannot parse`));
+  });
+
+  test("dead_letter.max_attempts takes precedence over max_attempts", async () => {
+    const { tasks } = build({ max_attempts: 5, dead_letter: { queue: "app:dlq", max_attempts: 2 } }, { random: () => 0.5 });
+    const first = fakeDelivery(1);
+    await tasks.fail(first.delivery, "e");
+    assert.equal(first.settled[0][0], "retry");
+    const second = fakeDelivery(2);
+    await tasks.fail(second.delivery, "e");
+    assert.deepEqual(second.settled, [["ack"]]);
+  });
+
+  test("a dead-letter publish that fails buries the message with both errors", async () => {
+    const { tasks, lines } = build({ max_attempts: 1, dead_letter: "app:gone" });
+    const { delivery, settled } = fakeDelivery(1);
+    await tasks.fail(delivery, "boom");
+    const reason = "boom; dead-letter publish to app:gone failed: no queue.queue entry app:gone";
+    assert.deepEqual(settled, [["bury", reason]]);
+    assert.ok(lines.some((line) => line.level === "error" && line.msg === `message m-1 failed 1 attempt and was buried: ${reason}`));
+  });
+
+  test("an unparsable backoff duration names the entry and field", () => {
+    assert.throws(() => build({ backoff: { initial: "soon" } }), {
+      code: "E_QUEUE_BACKOFF",
+      message: 'entry app:tasks: backoff.initial invalid duration "soon"',
+    });
+  });
+
+  test("describe names the queue, driver and what happens to failures", () => {
+    assert.equal(build({}).tasks.describe(), "queue 'tasks' on app:driver, 5 attempts, then buried");
+    assert.equal(build({ dead_letter: "dlq" }).tasks.describe(), "queue 'tasks' on app:driver, 5 attempts, dead letters to app:dlq");
+  });
+
+  test("declares its references: a queue.driver.* driver and a queue.queue dead letter", () => {
+    assert.deepEqual(queueKind.references.map((reference) => reference.path.join(".")), ["driver", "dead_letter", "dead_letter.queue"]);
+    assert.equal(queueKind.service, false);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * @module kinds/queue-queue — `queue.queue`: a named queue on a driver, offering publish and
+ * consume with the entry's retry, backoff and dead-letter policy applied the same way on every driver.
+ *
+ * Not a service: the queue is declared on its driver lazily, on first publish or consume (one shared
+ * promise; a failed declare is tried again next time), because functions publish by id at run
+ * time and nothing guarantees a start() would run first.
+ */
+import { TaskrtError, errorMessage } from "../errors.ts";
+import { resolveId, type Entry } from "../registry/entry.ts";
+import type { Logger } from "../logger.ts";
+import { defineKind, type BuildContext, type Component } from "./kind.ts";
+import type {
+  ConsumeOptions,
+  Delivery,
+  Headers,
+  PublishOptions,
+  QueueDriver,
+  QueueHandle,
+  QueueStats,
+  Subscription,
+} from "../drivers/queue/driver.ts";
+import { deadLetterHeaders, decideFailure, parseRetryPolicy, type RetryPolicy } from "../queue/retry-policy.ts";
+
+const DRIVER_KIND_PREFIX = "queue.driver.";
+
+/**
+ * A driver may take the queue's `driver_options.<driver>` map (e.g. `memory` for
+ * `queue.driver.memory`) as a second `declare` argument; drivers that take none ignore it.
+ */
+type DeclareWithOptions = (queueName: string, options?: Record<string, unknown>) => Promise<void>;
+
+export interface QueueEntryOptions {
+  /** Jitter source for backoff; tests pass a fixed one. */
+  random?: () => number;
+}
+
+export class QueueEntry implements Component, QueueHandle {
+  readonly id: string;
+  readonly queueName: string;
+  private readonly policy: RetryPolicy;
+  private readonly driverOptions: Record<string, unknown> | undefined;
+  private readonly random: () => number;
+  private declaration: Promise<void> | undefined;
+  private declared = false;
+
+  constructor(
+    entry: Entry,
+    private readonly driver: QueueDriver,
+    private readonly context: BuildContext,
+    private readonly logger: Logger,
+    options: QueueEntryOptions = {},
+  ) {
+    this.id = entry.id;
+    this.queueName = (entry.data.queue_name as string | undefined) ?? entry.name;
+    this.policy = parseRetryPolicy(entry);
+    this.driverOptions = driverOptionsFor(entry, resolveId(entry.data.driver as string, entry.namespace), context);
+    this.random = options.random ?? Math.random;
+  }
+
+  async publish(body: unknown, headers: Headers = {}, options?: PublishOptions): Promise<string> {
+    if (!this.declared) await this.declare();
+    return this.driver.publish(this.queueName, body, headers, options);
+  }
+
+  async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    if (!this.declared) await this.declare();
+    return this.driver.consume(this.queueName, options, onDelivery);
+  }
+
+  async stats(): Promise<QueueStats> {
+    if (!this.declared) await this.declare();
+    return this.driver.stats(this.queueName);
+  }
+
+  async fail(delivery: Delivery, error: string): Promise<void> {
+    const { message } = delivery;
+    const decision = decideFailure(this.policy, message.attempts, this.random);
+    switch (decision.action) {
+      case "retry":
+        return delivery.retry(decision.delayMs, error);
+      case "dead_letter":
+        return this.deadLetter(delivery, decision.queueId, error);
+      case "bury":
+        this.logger.error(`message ${message.id} failed ${message.attempts} of ${this.policy.maxAttempts} attempts and was buried: ${error}`, {
+          messageId: message.id,
+          attempts: message.attempts,
+          error,
+        });
+        return delivery.bury(error);
+      default: {
+        const unknown: never = decision;
+        throw new Error(`unknown failure decision ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  describe(): string {
+    const after = this.policy.deadLetterQueueId ? `dead letters to ${this.policy.deadLetterQueueId}` : "then buried";
+    return `queue '${this.queueName}' on ${this.driver.id}, ${this.policy.maxAttempts} attempts, ${after}`;
+  }
+
+  /** Publish to the dead-letter queue first, then ack: a crash in between duplicates, never loses. */
+  private async deadLetter(delivery: Delivery, queueId: string, error: string): Promise<void> {
+    const { message } = delivery;
+    try {
+      const target = this.context.services.queue(queueId);
+      await target.publish(message.body, deadLetterHeaders(message, error, this.id, new Date()));
+    } catch (publishError) {
+      const reason = `${error}; dead-letter publish to ${queueId} failed: ${errorMessage(publishError)}`;
+      this.logger.error(`message ${message.id} failed ${attemptsText(message.attempts)} and was buried: ${reason}`, {
+        messageId: message.id,
+        attempts: message.attempts,
+        error: reason,
+      });
+      return delivery.bury(reason);
+    }
+    this.logger.warn(`message ${message.id} failed ${attemptsText(message.attempts)} and was moved to ${queueId}: ${error}`, {
+      messageId: message.id,
+      attempts: message.attempts,
+      error,
+    });
+    return delivery.ack();
+  }
+
+  private declare(): Promise<void> {
+    this.declaration ??= (this.driver.declare as DeclareWithOptions)
+      .call(this.driver, this.queueName, this.driverOptions)
+      .then(
+        () => {
+          this.declared = true;
+        },
+        (error: unknown) => {
+          this.declaration = undefined;
+          throw new TaskrtError("E_QUEUE_DECLARE", `queue ${this.id}: declaring '${this.queueName}' on ${this.driver.id} failed: ${errorMessage(error)}`, {
+            entryId: this.id,
+            cause: error,
+          });
+        },
+      );
+    return this.declaration;
+  }
+}
+
+export function isQueueDriver(value: unknown): value is QueueDriver {
+  const driver = value as Partial<QueueDriver> | undefined;
+  return typeof driver?.declare === "function" && typeof driver.publish === "function" && typeof driver.consume === "function";
+}
+
+export function isQueueHandle(value: unknown): value is QueueHandle {
+  const handle = value as Partial<QueueHandle> | undefined;
+  return typeof handle?.publish === "function" && typeof handle.consume === "function" && typeof handle.fail === "function";
+}
+
+/** Builds the component; the kind's factory is this without test options. */
+export function createQueueEntry(entry: Entry, context: BuildContext, options: QueueEntryOptions = {}): QueueEntry {
+  const driverId = resolveId(entry.data.driver as string, entry.namespace);
+  const driver = context.component(driverId);
+  if (!isQueueDriver(driver)) {
+    throw new TaskrtError("E_QUEUE_DRIVER", `queue ${entry.id}: ${driverId} is not a queue driver`, {
+      entryId: entry.id,
+      location: entry.locate(["driver"]),
+      hint: "point driver at a queue.driver.* entry, e.g. queue.driver.memory",
+    });
+  }
+  return new QueueEntry(entry, driver, context, context.logger.forEntry(entry.id), options);
+}
+
+function attemptsText(attempts: number): string {
+  return `${attempts} attempt${attempts === 1 ? "" : "s"}`;
+}
+
+/** `driver_options.memory` for a `queue.driver.memory` driver, and so on. */
+function driverOptionsFor(entry: Entry, driverId: string, context: BuildContext): Record<string, unknown> | undefined {
+  const driverKind = context.registry.byId.get(driverId)?.kind ?? "";
+  const key = driverKind.startsWith(DRIVER_KIND_PREFIX) ? driverKind.slice(DRIVER_KIND_PREFIX.length) : driverKind;
+  const options = (entry.data.driver_options as Record<string, unknown> | undefined)?.[key];
+  return typeof options === "object" && options !== null ? (options as Record<string, unknown>) : undefined;
+}
+
+export default defineKind({
+  kind: "queue.queue",
+  summary: "A named queue on a driver, with its retry, backoff and dead-letter policy",
+  references: [
+    { path: ["driver"], kinds: ["queue.driver.*"] },
+    // dead_letter is a queue id or {queue}; a reference checker reads whichever of the two holds a string.
+    { path: ["dead_letter"], kinds: ["queue.queue"] },
+    { path: ["dead_letter", "queue"], kinds: ["queue.queue"] },
+  ],
+  service: false,
+  create: (entry, context) => createQueueEntry(entry, context),
+});

@@ -1,0 +1,173 @@
+/**
+ * @module modules/queue — the handler module for queues: publish to a `queue.queue` by id, and
+ * read or settle the message a consumer is handling.
+ *
+ * `publish`'s third argument is either headers or `{headers, delay, priority}`: it is read as the
+ * options form when its keys are only `headers`, `delay` and `priority` with the types those take
+ * (headers an object, delay a duration, priority a number); anything else is headers. So a lone
+ * `{priority: 5}` sets the priority, as a `priority` header would mean anyway.
+ */
+import { TaskrtError, errorMessage } from "../errors.ts";
+import { parseDuration } from "../duration.ts";
+import type { HeaderValue, Headers, PublishOptions, QueueHandle } from "../drivers/queue/driver.ts";
+import { useModule, type CallContext } from "./context.ts";
+
+export type { HeaderValue, Headers } from "../drivers/queue/driver.ts";
+
+export interface PublishSettings {
+  headers?: Headers;
+  /** Milliseconds or a duration such as "30s". */
+  delay?: string | number;
+  /** Higher is delivered first. */
+  priority?: number;
+}
+
+/** The message a consumer's handler is processing. */
+export interface Message {
+  id(): string;
+  header(key: string): HeaderValue | undefined;
+  headers(): Headers;
+  /** Deliveries so far, this one included. */
+  attempts(): number;
+  body(): unknown;
+  ack(): Promise<void>;
+  /** Failure: the queue retries with backoff, or dead-letters after its max attempts. */
+  nack(): Promise<void>;
+}
+
+const OPTION_KEYS = new Set(["headers", "delay", "priority"]);
+
+export const queue = {
+  /** Resolves with the message id once the driver holds the message. */
+  async publish(queueId: string, data: unknown, options?: Headers | PublishSettings): Promise<string> {
+    const context = useModule("queue");
+    if (typeof queueId !== "string" || queueId.length === 0) {
+      throw new TaskrtError("E_INVALID_QUEUE_ID", "queue id must be a non-empty string such as app:tasks_queue", {
+        entryId: context.entryId,
+      });
+    }
+    if (isEmpty(data)) {
+      throw new TaskrtError("E_INVALID_MESSAGE", "message data cannot be empty", {
+        entryId: context.entryId,
+        hint: "publish a non-empty object, an array, a string, a number or a boolean",
+      });
+    }
+    const settings = isPublishSettings(options) ? options : { headers: options as Headers | undefined };
+    const headers = checkHeaders(settings.headers ?? {}, context);
+    const publishOptions = toPublishOptions(settings, context);
+    const handle = findQueue(queueId, context);
+    try {
+      return await handle.publish(data, headers, publishOptions);
+    } catch (error) {
+      if (error instanceof TaskrtError) throw error;
+      throw new TaskrtError("E_QUEUE_PUBLISH", `publish to ${queueId} failed: ${errorMessage(error)}`, {
+        entryId: context.entryId,
+        cause: error,
+      });
+    }
+  },
+
+  /** Only inside a consumer's handler. */
+  message(): Message {
+    const context = useModule("queue");
+    const scope = context.message;
+    if (!scope) {
+      throw new TaskrtError("E_NO_DELIVERY", "no message: queue.message() works only inside a queue consumer's handler", {
+        entryId: context.entryId,
+      });
+    }
+    const { message } = scope;
+    return {
+      id: () => message.id,
+      header: (key) => message.headers[key],
+      headers: () => ({ ...message.headers }),
+      attempts: () => message.attempts,
+      body: () => message.body,
+      ack: () => scope.ack(),
+      nack: () => scope.nack(),
+    };
+  },
+};
+
+/** As Wippy: no data, and an empty table (object or array), carry nothing. */
+function isEmpty(data: unknown): boolean {
+  if (data === undefined || data === null) return true;
+  if (Array.isArray(data)) return data.length === 0;
+  if (typeof data === "object") return Object.getPrototypeOf(data) === Object.prototype && Object.keys(data).length === 0;
+  return false;
+}
+
+function isPublishSettings(options: unknown): options is PublishSettings {
+  if (typeof options !== "object" || options === null) return false;
+  const keys = Object.keys(options);
+  if (keys.length === 0 || !keys.every((key) => OPTION_KEYS.has(key))) return false;
+  const { headers, delay, priority } = options as Record<string, unknown>;
+  return (
+    (headers === undefined || (typeof headers === "object" && headers !== null)) &&
+    (delay === undefined || typeof delay === "string" || typeof delay === "number") &&
+    (priority === undefined || typeof priority === "number")
+  );
+}
+
+/** `x_*` and `attempts` belong to the runtime's retry and dead-letter bookkeeping. */
+function checkHeaders(headers: Headers, context: CallContext): Headers {
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
+    throw new TaskrtError("E_INVALID_HEADER", "headers must be an object of string, number or boolean values", {
+      entryId: context.entryId,
+    });
+  }
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.startsWith("x_") || key === "attempts") {
+      throw new TaskrtError("E_RESERVED_HEADER", `header '${key}' is reserved for the runtime (x_* and attempts)`, {
+        entryId: context.entryId,
+        hint: "rename the header; the runtime sets x_* and attempts for retries and dead letters",
+      });
+    }
+    const type = typeof value;
+    if (type !== "string" && type !== "number" && type !== "boolean") {
+      throw new TaskrtError(
+        "E_INVALID_HEADER",
+        `header '${key}' must be a string, number or boolean, got ${value === null ? "null" : Array.isArray(value) ? "array" : type}`,
+        { entryId: context.entryId },
+      );
+    }
+  }
+  return headers;
+}
+
+function toPublishOptions(settings: PublishSettings, context: CallContext): PublishOptions | undefined {
+  if (settings.delay === undefined && settings.priority === undefined) return undefined;
+  const options: PublishOptions = {};
+  if (settings.delay !== undefined) {
+    try {
+      options.delayMs = parseDuration(settings.delay);
+    } catch (error) {
+      throw new TaskrtError("E_INVALID_DELAY", `publish delay: ${errorMessage(error)}`, {
+        entryId: context.entryId,
+        hint: 'write a number of milliseconds or a duration such as "30s"',
+        cause: error,
+      });
+    }
+  }
+  if (settings.priority !== undefined) {
+    if (!Number.isFinite(settings.priority)) {
+      throw new TaskrtError("E_INVALID_PRIORITY", `priority must be a finite number, got ${settings.priority}`, {
+        entryId: context.entryId,
+      });
+    }
+    options.priority = settings.priority;
+  }
+  return options;
+}
+
+function findQueue(queueId: string, context: CallContext): QueueHandle {
+  try {
+    return context.services.queue(queueId);
+  } catch (error) {
+    throw new TaskrtError("E_QUEUE_NOT_FOUND", `queue ${queueId} not found`, {
+      entryId: context.entryId,
+      hint: (error instanceof TaskrtError ? error.hint : undefined) ?? "publish to the full id of a queue.queue entry, e.g. app:tasks_queue",
+      cause: error,
+    });
+  }
+}

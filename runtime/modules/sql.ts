@@ -1,0 +1,81 @@
+/**
+ * @module modules/sql — the `sql` handler module: database handles looked up by entry id, and the
+ * query builder.
+ *
+ * Transactions are explicit: only statements sent through the `tx` passed to
+ * `db.transaction(fn)` belong to it. (On SQLite a statement sent through `db` from inside `fn`
+ * joins the transaction, because the one connection cannot wait for itself; write `tx.query`
+ * so the code means the same on PostgreSQL, where `db` would run outside it.)
+ */
+import { TaskrtError } from "../errors.ts";
+import type { ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
+import { useModule } from "./context.ts";
+import { builder } from "./sql-builder.ts";
+
+export type { ExecResult, SqlDialect, SqlRow as Row };
+export type { PlaceholderFormat, SqlStatement, BoundStatement, WhereCondition } from "./sql-builder.ts";
+
+/** What statements run on: a database handle or a transaction. Parameters are an array for `?` placeholders. */
+export interface Executor {
+  type(): SqlDialect;
+  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]>;
+  execute(sql: string, params?: readonly unknown[]): Promise<ExecResult>;
+}
+
+export interface Database extends Executor {
+  /** Commits when `fn` resolves, rolls back and rethrows when it throws; nested calls are savepoints. */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /** Gives the handle back; later calls on it fail with E_DB_RELEASED. Safe to call more than once. */
+  release(): void;
+}
+
+export const sql = {
+  /** The database entry `dbId` (a full id such as `app:db`), as a handle for this handler. */
+  async get(dbId: string): Promise<Database> {
+    const context = useModule("sql");
+    if (typeof dbId !== "string" || dbId === "") {
+      throw new TaskrtError("E_DB_NOT_FOUND", `sql.get needs a database id such as "app:db", got ${JSON.stringify(dbId) ?? String(dbId)}`, {
+        entryId: context.entryId,
+      });
+    }
+    return createHandle(await context.services.database(dbId));
+  },
+  builder,
+  type: { SQLITE: "sqlite", POSTGRES: "postgres" } as const satisfies Record<string, SqlDialect>,
+};
+
+function createHandle(database: SqlDatabase): Database {
+  let released = false;
+  const checked = (): SqlDatabase => {
+    if (released) {
+      throw new TaskrtError("E_DB_RELEASED", `database handle for ${database.id} was released`, {
+        entryId: database.id,
+        hint: "call sql.get again, or release the handle only after its last statement",
+      });
+    }
+    return database;
+  };
+  return {
+    type: () => database.dialect,
+    async query(text, params) {
+      return checked().query(text, params);
+    },
+    async execute(text, params) {
+      return checked().execute(text, params);
+    },
+    async transaction(fn) {
+      return checked().transaction((tx) => fn(wrapExecutor(tx)));
+    },
+    release() {
+      released = true;
+    },
+  };
+}
+
+function wrapExecutor(executor: SqlExecutor): Executor {
+  return {
+    type: () => executor.dialect,
+    query: (text, params) => executor.query(text, params),
+    execute: (text, params) => executor.execute(text, params),
+  };
+}
