@@ -1,19 +1,27 @@
-/** Creates the tasks table. Runs once under app:migrate-service; a throw makes the supervisor retry it. */
+/** Creates the tasks table and its indexes (SQLite and PostgreSQL alike). A throw makes the supervisor retry. */
 import { logger, sql } from "taskrt";
+
+const STATEMENTS = [
+  `CREATE TABLE IF NOT EXISTS tasks (
+     id TEXT PRIMARY KEY,
+     action TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     status TEXT NOT NULL DEFAULT 'queued',
+     result TEXT,
+     error TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL,
+     processed_at BIGINT
+   )`,
+  // Ids are UUIDv7 (time-ordered): newest first is id DESC, and pages continue below the last id.
+  "CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id)",
+];
 
 export async function main(): Promise<void> {
   const db = await sql.get("app:db");
   try {
-    await db.execute(`
-      CREATE TABLE IF NOT EXISTS tasks (
-        id TEXT PRIMARY KEY,
-        payload TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending',
-        result TEXT,
-        created_at INTEGER NOT NULL,
-        processed_at INTEGER
-      )`);
-    await db.execute("CREATE INDEX IF NOT EXISTS tasks_status_created ON tasks (status, created_at)");
+    for (const statement of STATEMENTS) await db.execute(statement);
   } finally {
     db.release();
   }

@@ -1,6 +1,14 @@
-/** The queue worker: does the task's action and stores the result. A throw gets the message retried. */
-import { json, logger, queue, sql, time } from "taskrt";
-import type { Task } from "./create_task.ts";
+/**
+ * The worker: marks the task running, does its action, stores the result. Delivery is at least
+ * once, so it is idempotent: a task already completed is acknowledged without running it again.
+ * A throw records the error and hands the message back for a retry (with backoff); after the
+ * queue's max_attempts it is dead-lettered and app:mark_failed marks it failed.
+ */
+import { logger, queue, sql, time } from "taskrt";
+import type { Task } from "./tasks.ts";
+
+// The tutorial's simulated work; APP_WORK_DELAY=0 turns it off (benchmarks, crash tests).
+const WORK_DELAY = process.env.APP_WORK_DELAY ?? "100ms";
 
 export function perform(task: Task): { output: unknown } {
   switch (task.action) {
@@ -10,28 +18,47 @@ export function perform(task: Task): { output: unknown } {
       const numbers = Array.isArray(task.data.numbers) ? task.data.numbers : [];
       return { output: numbers.reduce((total: number, value) => total + Number(value), 0) };
     }
+    case "fail":
+      // A demo action that always fails: shows retries, backoff and dead letters.
+      throw new Error(`action 'fail' always fails (attempt ${queue.message().attempts()})`);
     default:
       return { output: "processed" };
   }
 }
 
 export async function main(task: Task): Promise<boolean> {
-  const message = queue.message();
-  logger.debug("processing task", { id: task.id, action: task.action, attempt: message.attempts() });
-
-  await time.sleep("100ms"); // the tutorial's simulated work
-
-  const result = perform(task);
+  const attempt = queue.message().attempts();
   const db = await sql.get("app:db");
   try {
-    // A redelivered task overwrites its earlier row instead of failing on the primary key.
-    await db.execute(
-      `INSERT INTO tasks (id, payload, status, result, created_at, processed_at) VALUES (?, ?, 'completed', ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result, processed_at = excluded.processed_at`,
-      [task.id, json.encode(task), json.encode(result), task.created_at, time.unix()],
-    );
+    const started = await db.execute("UPDATE tasks SET status = 'running', attempts = ?, updated_at = ? WHERE id = ? AND status <> 'completed'", [
+      attempt,
+      Date.now(),
+      task.id,
+    ]);
+    if (started.rowsAffected === 0) {
+      logger.debug("task already completed: acknowledging the redelivery", { id: task.id });
+      return true;
+    }
+
+    let result: { output: unknown };
+    try {
+      if (WORK_DELAY !== "0") await time.sleep(WORK_DELAY);
+      result = perform(task);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await db.execute("UPDATE tasks SET status = 'queued', error = ?, updated_at = ? WHERE id = ? AND status <> 'completed'", [message, Date.now(), task.id]);
+      throw error;
+    }
+
+    const now = Date.now();
+    await db.execute("UPDATE tasks SET status = 'completed', result = ?, error = NULL, processed_at = ?, updated_at = ? WHERE id = ?", [
+      JSON.stringify(result),
+      now,
+      now,
+      task.id,
+    ]);
+    return true;
   } finally {
     db.release();
   }
-  return true;
 }
