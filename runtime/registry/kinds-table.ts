@@ -15,6 +15,13 @@ interface FieldRow {
 }
 
 /** An overview table of the kinds, then one table of fields per kind, then the lifecycle block. */
+/** The one-line-per-kind table the README shows. */
+export function renderKindsSummary(schemas: SchemaSet = projectSchemas()): string {
+  const lines = [KINDS_TABLE_BANNER, "", "| kind | what it is |", "|---|---|"];
+  for (const kind of schemas.kinds()) lines.push(`| [\`${kind}\`](docs/kinds.md#${kind.replaceAll(".", "")}) | ${cell(schemas.kind(kind)!.description ?? "")} |`);
+  return `${lines.join("\n")}\n`;
+}
+
 export function renderKindsTable(schemas: SchemaSet = projectSchemas()): string {
   const kinds = schemas.kinds();
   const lines = [KINDS_TABLE_BANNER, "", "| kind | what it is |", "|---|---|"];
