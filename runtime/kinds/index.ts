@@ -4,6 +4,7 @@
  */
 import type { KindDefinition } from "./kind.ts";
 import dbSqlSqlite from "./db-sql-sqlite.ts";
+import dbSqlPostgres from "./db-sql-postgres.ts";
 import queueDriverMemory from "./queue-driver-memory.ts";
 import queueDriverSqlite from "./queue-driver-sqlite.ts";
 import queueQueue from "./queue-queue.ts";
@@ -20,6 +21,7 @@ import processService from "./process-service.ts";
 
 export const BUILTIN_KINDS: readonly KindDefinition[] = [
   dbSqlSqlite,
+  dbSqlPostgres,
   queueDriverMemory,
   queueDriverSqlite,
   queueQueue,

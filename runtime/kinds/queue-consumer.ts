@@ -53,6 +53,12 @@ export class QueueConsumer implements Component {
   private subscription: Subscription | undefined;
   private waiting: Delivery[] = [];
   private readonly running = new Set<RunningCall>();
+  /**
+   * Settlements under way. A worker slot is freed as soon as its handler returns, not when the
+   * driver has committed the ack: waiting for each commit would make every worker wait one fsync
+   * per message. `prefetch` still bounds the unsettled messages; stop() waits for these.
+   */
+  private readonly settling = new Set<Promise<void>>();
 
   constructor(
     entry: Entry,
@@ -112,6 +118,7 @@ export class QueueConsumer implements Component {
         `${plural(left.length, "handler")} still running after ${formatDuration(this.stopTimeoutMs)}: aborted; their messages stay unsettled`,
       );
     }
+    await Promise.all(this.settling);
     this.state = CONSUMER_STATES.STOPPED;
     this.logger.info("stopped");
   }
@@ -158,7 +165,7 @@ export class QueueConsumer implements Component {
       claimSettlement(scope, failure === undefined ? "ack" : "nack");
     }
     if (failure === undefined) {
-      await this.settleQuietly(delivery, () => delivery.ack());
+      this.settleInBackground(delivery, () => delivery.ack());
       return;
     }
     const { message } = delivery;
@@ -167,7 +174,12 @@ export class QueueConsumer implements Component {
       attempt: message.attempts,
       error: failure,
     });
-    await this.settleQuietly(delivery, () => queue.fail(delivery, failure));
+    this.settleInBackground(delivery, () => queue.fail(delivery, failure));
+  }
+
+  private settleInBackground(delivery: Delivery, settle: () => Promise<void>): void {
+    const settling = this.settleQuietly(delivery, settle).finally(() => this.settling.delete(settling));
+    this.settling.add(settling);
   }
 
   /**

@@ -2,10 +2,10 @@
  * @module modules/sql — the `sql` handler module: database handles looked up by entry id, and the
  * query builder.
  *
- * Transactions are explicit: only statements sent through the `tx` passed to
- * `db.transaction(fn)` belong to it. (On SQLite a statement sent through `db` from inside `fn`
- * joins the transaction, because the one connection cannot wait for itself; write `tx.query`
- * so the code means the same on PostgreSQL, where `db` would run outside it.)
+ * Transactions: statements sent through the `tx` passed to `db.transaction(fn)` belong to it,
+ * and so does a statement sent through `db` from inside `fn` (same async context) — on SQLite,
+ * whose one connection cannot wait for itself, and on PostgreSQL alike. Writing `tx.query`
+ * says so plainly.
  */
 import { TaskrtError } from "../errors.ts";
 import type { ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
