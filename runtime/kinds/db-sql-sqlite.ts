@@ -12,6 +12,9 @@ interface SqliteEntryData {
   file: string;
   busy_timeout: string | number;
   synchronous: SqliteSynchronous;
+  batch_max_transactions: number;
+  batch_max_wait: string | number;
+  read_connection: boolean;
 }
 
 /** The database as a supervised service: start opens it, stop closes it (letting a transaction finish). */
@@ -42,6 +45,9 @@ export default defineKind({
       file: data.file,
       busyTimeoutMs: parseDuration(data.busy_timeout),
       synchronous: data.synchronous,
+      batchMaxTransactions: data.batch_max_transactions,
+      batchMaxMs: parseDuration(data.batch_max_wait),
+      readConnection: data.read_connection,
       // An open transaction gets most of stop_timeout to finish; the last tenth closes the file, so
       // stop() ends within the limit the supervisor holds it to instead of racing it.
       closeTimeoutMs: readLifecycle(entry).stopTimeoutMs * 0.9,

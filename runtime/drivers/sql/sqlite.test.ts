@@ -413,21 +413,58 @@ describe("sqlite driver: transactions and concurrency", () => {
   test("a transaction ended inside SQLite refuses further statements instead of running them in autocommit", async () => {
     const db = await openSqlite();
     try {
-      await db.execute("CREATE TABLE items (name TEXT)");
+      await db.execute("CREATE TABLE items (name TEXT UNIQUE)");
+      await db.execute("INSERT INTO items (name) VALUES ('taken')");
       const endedInside = {
         code: "E_SQL",
         message: "sql failed on app:db: the transaction was ended inside SQLite (rolled back after an error, or by a COMMIT/ROLLBACK statement)",
       };
+      const conflict = { code: "E_SQL_CONSTRAINT", message: "sql failed on app:db: UNIQUE constraint failed: items.name" };
       await assert.rejects(
         db.transaction(async (tx) => {
-          await tx.execute("ROLLBACK");
+          await tx.execute("INSERT INTO items (name) VALUES ('first')");
+          await assert.rejects(tx.execute("INSERT OR ROLLBACK INTO items (name) VALUES ('taken')"), conflict);
           await tx.execute("INSERT INTO items (name) VALUES (?)", ["stray"]);
         }),
         endedInside,
       );
-      await assert.rejects(db.transaction(async (tx) => void (await tx.execute("COMMIT"))), endedInside);
-      assert.deepEqual(await db.query("SELECT name FROM items"), []);
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.execute("INSERT OR ROLLBACK INTO items (name) VALUES ('taken')").catch(() => undefined);
+          return "carried on";
+        }),
+        endedInside,
+      );
+      assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "taken" }]);
       assert.equal(await db.transaction(async () => "usable again"), "usable again");
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("BEGIN, COMMIT, END and ROLLBACK are refused inside a transaction, which stays usable; ROLLBACK TO a savepoint is not", async () => {
+    const db = await openSqlite();
+    try {
+      await db.execute("CREATE TABLE items (name TEXT)");
+      const refused = (keyword: string) => ({
+        code: "E_SQL",
+        message: `sql failed on app:db: ${keyword} cannot run inside transaction(); the transaction commits when its function resolves and rolls back when it throws`,
+      });
+      await db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO items (name) VALUES ('kept')");
+        await assert.rejects(tx.execute("COMMIT"), refused("COMMIT"));
+        await assert.rejects(tx.query("  /* done */ commit transaction"), refused("COMMIT"));
+        await assert.rejects(tx.execute("END"), refused("END"));
+        await assert.rejects(tx.execute("ROLLBACK"), refused("ROLLBACK"));
+        await assert.rejects(tx.execute("ROLLBACK TRANSACTION"), refused("ROLLBACK"));
+        await assert.rejects(db.execute("-- joins the transaction\nBEGIN IMMEDIATE"), refused("BEGIN"));
+        await tx.execute("SAVEPOINT mine");
+        await tx.execute("INSERT INTO items (name) VALUES ('undone')");
+        await tx.execute("ROLLBACK TO mine");
+        await tx.execute("RELEASE mine");
+        await tx.execute("INSERT INTO items (name) VALUES ('also kept')");
+      });
+      assert.deepEqual(await db.query("SELECT name FROM items ORDER BY rowid"), [{ name: "kept" }, { name: "also kept" }]);
     } finally {
       await db.close();
     }
@@ -518,5 +555,410 @@ describe("sqlite driver: transactions and concurrency", () => {
     finish.resolve();
     await transaction;
     await closed;
+  });
+});
+
+describe("sqlite driver: group commit", () => {
+  /** No time bound: batches end only when nobody waits, a statement is next, or the count bound is hit. */
+  const untimed = { batchMaxMs: 60_000 };
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  async function openWithItems(overrides: Partial<SqliteOptions> = {}): Promise<SqliteDatabase> {
+    const db = await openSqlite({ ...untimed, ...overrides });
+    await db.execute("CREATE TABLE items (name TEXT UNIQUE)");
+    return db;
+  }
+
+  const insertItem = (db: SqliteDatabase, name: string) =>
+    db.transaction(async (tx) => {
+      await tx.execute("INSERT INTO items (name) VALUES (?)", [name]);
+      await tx.execute("INSERT INTO items (name) VALUES (?)", [`${name}+`]);
+      return name;
+    });
+
+  async function itemNames(db: SqliteDatabase): Promise<string[]> {
+    return (await db.query("SELECT name FROM items ORDER BY rowid")).map((row) => String(row.name));
+  }
+
+  test("concurrent transactions share one COMMIT, and each resolves with its own value only after it", async () => {
+    const db = await openWithItems({ file: temporaryFile(), synchronous: "FULL" });
+    try {
+      const before = db.commitCount;
+      const commitsSeen: number[] = [];
+      const values = await Promise.all(
+        Array.from({ length: 100 }, (_, index) => insertItem(db, `item ${index}`).then((value) => (commitsSeen.push(db.commitCount), value))),
+      );
+      assert.deepEqual(values, Array.from({ length: 100 }, (_, index) => `item ${index}`));
+      assert.equal(db.commitCount - before, 1);
+      assert.ok(commitsSeen.every((count) => count === before + 1), "no transaction resolved before the COMMIT");
+      assert.equal((await itemNames(db)).length, 200);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a transaction started in the turn of the event loop in which the batch ran dry still joins it", async () => {
+    const db = await openWithItems();
+    try {
+      const before = db.commitCount;
+      let second: Promise<string> | undefined;
+      const first = db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO items (name) VALUES ('first')");
+        // Runs after this transaction ended and nobody waited, before the batch looks again.
+        setImmediate(() => (second = insertItem(db, "second")));
+        return "first";
+      });
+      assert.equal(await first, "first");
+      assert.equal(await second, "second");
+      assert.equal(db.commitCount - before, 1);
+      assert.deepEqual(await itemNames(db), ["first", "second", "second+"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a statement from outside arriving while the batch waits for more ends it: it runs after the COMMIT", async () => {
+    const db = await openWithItems();
+    try {
+      const before = db.commitCount;
+      let statement: Promise<number> | undefined;
+      const first = db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO items (name) VALUES ('first')");
+        setImmediate(() => (statement = db.execute("INSERT INTO items (name) VALUES ('outside')").then(() => db.commitCount)));
+      });
+      await first;
+      assert.equal(await statement, before + 1, "the batch committed before the statement ran");
+      await insertItem(db, "later");
+      assert.equal(db.commitCount - before, 2, "a transaction after the statement opens a new batch");
+      assert.deepEqual(await itemNames(db), ["first", "outside", "later", "later+"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("batchMaxTransactions bounds a batch, and 1 commits every transaction on its own", async () => {
+    for (const [limit, commits] of [
+      [3, 4],
+      [1, 10],
+    ]) {
+      const db = await openWithItems({ batchMaxTransactions: limit });
+      try {
+        const before = db.commitCount;
+        await Promise.all(Array.from({ length: 10 }, (_, index) => insertItem(db, `item ${index}`)));
+        assert.equal(db.commitCount - before, commits, `batchMaxTransactions ${limit}`);
+        assert.equal((await itemNames(db)).length, 20);
+      } finally {
+        await db.close();
+      }
+    }
+  });
+
+  test("batchMaxMs bounds a batch's time: at 0 every transaction commits on its own", async () => {
+    const db = await openWithItems({ batchMaxMs: 0 });
+    try {
+      const before = db.commitCount;
+      await Promise.all(Array.from({ length: 5 }, (_, index) => insertItem(db, `item ${index}`)));
+      assert.equal(db.commitCount - before, 5);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("batch limits that make no sense are refused at open", async () => {
+    await assert.rejects(makeSqlite({ batchMaxTransactions: 0 }).open(), {
+      code: "E_DB_UNAVAILABLE",
+      message: "cannot open database app:db at :memory:: batchMaxTransactions must be a whole number of at least 1, got 0",
+    });
+    await assert.rejects(makeSqlite({ batchMaxMs: -1 }).open(), {
+      code: "E_DB_UNAVAILABLE",
+      message: "cannot open database app:db at :memory:: batchMaxMs must be a number of milliseconds of at least 0, got -1",
+    });
+  });
+
+  test("a function that throws inside a batch is rolled back to its savepoint and rejected at once; the others commit", async () => {
+    const db = await openWithItems();
+    try {
+      const before = db.commitCount;
+      let commitsWhenRejected = -1;
+      const first = insertItem(db, "a");
+      const failing = db
+        .transaction(async (tx) => {
+          await tx.execute("INSERT INTO items (name) VALUES ('undone')");
+          throw new Error("handler failed");
+        })
+        .catch((error: Error) => {
+          commitsWhenRejected = db.commitCount;
+          throw error;
+        });
+      const results = await Promise.allSettled([first, failing, insertItem(db, "c")]);
+      assert.deepEqual(
+        results.map((result) => (result.status === "fulfilled" ? result.value : (result.reason as Error).message)),
+        ["a", "handler failed", "c"],
+      );
+      assert.equal(commitsWhenRejected, before, "rejected before the batch committed");
+      assert.equal(db.commitCount - before, 1);
+      assert.deepEqual(await itemNames(db), ["a", "a+", "c", "c+"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  describe("with a deferred foreign key", () => {
+    async function openWithParents(): Promise<SqliteDatabase> {
+      const db = await openSqlite(untimed);
+      await db.execute(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)",
+      );
+      return db;
+    }
+    const addParent = (db: SqliteDatabase, id: number) => db.transaction(async (tx) => void (await tx.execute("INSERT INTO parent (id) VALUES (?)", [id])));
+    const counts = async (db: SqliteDatabase) => (await db.query("SELECT (SELECT COUNT(*) FROM parent) AS parents, (SELECT COUNT(*) FROM child) AS children"))[0];
+    const foreignKeyFailure = { name: "TaskrtError", code: "E_SQL_CONSTRAINT", message: "sql failed on app:db: FOREIGN KEY constraint failed" };
+
+    test("a failing COMMIT rejects every transaction of the batch with its error and rolls all of them back", async () => {
+      const db = await openWithParents();
+      try {
+        const before = db.commitCount;
+        const results = await Promise.allSettled([
+          addParent(db, 1),
+          db.transaction(async (tx) => {
+            await tx.execute("INSERT INTO parent (id) VALUES (3)");
+            throw new Error("own failure");
+          }),
+          db.transaction(async (tx) => void (await tx.execute("INSERT INTO child (parent_id) VALUES (99)"))),
+          addParent(db, 2),
+        ]);
+        assert.deepEqual(
+          results.map((result) => result.status),
+          ["rejected", "rejected", "rejected", "rejected"],
+        );
+        const [first, own, violating, last] = results.map((result) => (result as PromiseRejectedResult).reason);
+        assert.equal(own.message, "own failure", "a transaction that failed by itself keeps its own error");
+        for (const error of [first, violating, last]) await assert.rejects(Promise.reject(error), foreignKeyFailure);
+        assert.equal(db.commitCount, before);
+        assert.deepEqual(await counts(db), { parents: 0, children: 0 });
+        await addParent(db, 5);
+        assert.deepEqual(await counts(db), { parents: 1, children: 0 }, "the next batch commits");
+      } finally {
+        await db.close();
+      }
+    });
+
+    test("a violation undone with its transaction's savepoint does not fail the batch", async () => {
+      const db = await openWithParents();
+      try {
+        const results = await Promise.allSettled([
+          addParent(db, 1),
+          db.transaction(async (tx) => {
+            await tx.execute("INSERT INTO child (parent_id) VALUES (99)");
+            throw new Error("changed my mind");
+          }),
+          addParent(db, 2),
+        ]);
+        assert.deepEqual(
+          results.map((result) => result.status),
+          ["fulfilled", "rejected", "fulfilled"],
+        );
+        assert.deepEqual(await counts(db), { parents: 2, children: 0 });
+      } finally {
+        await db.close();
+      }
+    });
+
+    test("a statement queued behind a batch runs after its COMMIT and is not rolled back when the COMMIT fails", async () => {
+      const db = await openWithParents();
+      try {
+        await db.execute("CREATE TABLE log (entry TEXT)");
+        const started = pending();
+        const finish = pending();
+        const orphan = db.transaction(async (tx) => {
+          await tx.execute("INSERT INTO child (parent_id) VALUES (99)");
+          started.resolve();
+          await finish.promise;
+        });
+        await started.promise;
+        const outside = db.execute("INSERT INTO log (entry) VALUES ('outside')");
+        const after = addParent(db, 1);
+        finish.resolve();
+        await assert.rejects(orphan, foreignKeyFailure);
+        await outside;
+        await after;
+        assert.deepEqual(await db.query("SELECT entry FROM log"), [{ entry: "outside" }]);
+        assert.deepEqual(await counts(db), { parents: 1, children: 0 }, "the transaction behind the statement ran in a batch of its own");
+      } finally {
+        await db.close();
+      }
+    });
+  });
+
+  test("a transaction that ends the batch inside SQLite takes the batch's finished transactions down, rejected as not committed", async () => {
+    const db = await openWithItems();
+    try {
+      await db.execute("INSERT INTO items (name) VALUES ('taken')");
+      const results = await Promise.allSettled([
+        insertItem(db, "a"),
+        db.transaction(async (tx) => void (await tx.execute("INSERT OR ROLLBACK INTO items (name) VALUES ('taken')"))),
+        insertItem(db, "c"),
+      ]);
+      assert.equal(results[0].status, "rejected");
+      await assert.rejects(Promise.reject((results[0] as PromiseRejectedResult).reason), {
+        name: "TaskrtError",
+        code: "E_SQL",
+        message: "sql failed on app:db: the transaction was rolled back before its commit, because another transaction in the same commit batch ended the batch inside SQLite",
+      });
+      await assert.rejects(Promise.reject((results[1] as PromiseRejectedResult).reason), {
+        code: "E_SQL_CONSTRAINT",
+        message: "sql failed on app:db: UNIQUE constraint failed: items.name",
+      });
+      assert.deepEqual(results[2], { status: "fulfilled", value: "c" }, "the next transaction opens a new batch");
+      assert.deepEqual(await itemNames(db), ["taken", "c", "c+"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("nested transactions of a batched transaction are its savepoints, and currentTransaction names each", async () => {
+    const db = await openWithItems();
+    try {
+      const before = db.commitCount;
+      const first = insertItem(db, "a");
+      const nested = db.transaction(async (tx) => {
+        assert.equal(db.currentTransaction(), tx);
+        await tx.execute("INSERT INTO items (name) VALUES ('outer')");
+        await assert.rejects(
+          tx.transaction(async (inner) => {
+            assert.equal(db.currentTransaction(), inner);
+            await inner.execute("INSERT INTO items (name) VALUES ('inner undone')");
+            throw new Error("inner failed");
+          }),
+          /inner failed/,
+        );
+        await db.transaction(async (inner) => void (await inner.execute("INSERT INTO items (name) VALUES ('inner kept')")));
+        assert.equal(db.currentTransaction(), tx);
+      });
+      await Promise.all([first, nested, insertItem(db, "c")]);
+      assert.equal(db.commitCount - before, 1);
+      assert.deepEqual(await itemNames(db), ["a", "a+", "outer", "inner kept", "c", "c+"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("close that gives up waiting rejects the batch's finished transactions as not committed", async () => {
+    const file = temporaryFile();
+    const db = await openWithItems({ file, closeTimeoutMs: 20, logger: capturingLogger([]) });
+    const started = pending();
+    const finish = pending();
+    const finished = insertItem(db, "finished");
+    const stuck = db.transaction(async (tx) => {
+      started.resolve();
+      await finish.promise;
+      await tx.execute("INSERT INTO items (name) VALUES ('too late')");
+    });
+    await started.promise;
+    await db.close();
+    await assert.rejects(finished, {
+      code: "E_DB_UNAVAILABLE",
+      message: "database app:db was closed before the transaction committed; SQLite rolled it back",
+    });
+    finish.resolve();
+    await assert.rejects(stuck, { code: "E_DB_UNAVAILABLE", message: "database app:db is not open" });
+    await db.open();
+    try {
+      assert.deepEqual(await itemNames(db), []);
+    } finally {
+      await db.close();
+    }
+  });
+
+  describe("reads from outside while a batch is open", () => {
+    /** A batch with one finished transaction waiting for the COMMIT and one still running. */
+    async function openBatch(db: SqliteDatabase) {
+      const started = pending();
+      const finish = pending();
+      const finished = insertItem(db, "finished");
+      const running = db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO items (name) VALUES ('running')");
+        started.resolve();
+        await finish.promise;
+      });
+      await started.promise;
+      return { finish: finish.resolve, done: Promise.all([finished, running]) };
+    }
+
+    test("on a file, a read runs at once on the read connection and sees only committed rows", { timeout: 10_000 }, async () => {
+      const db = await openWithItems({ file: temporaryFile() });
+      try {
+        assert.equal(db.hasReadConnection, true);
+        await db.execute("INSERT INTO items (name) VALUES ('committed')");
+        const batch = await openBatch(db);
+        const before = db.commitCount;
+        assert.deepEqual(await db.query("SELECT name FROM items WHERE name <> ?", [""]), [{ name: "committed" }]);
+        assert.equal(db.commitCount, before, "answered while the batch was still open");
+        batch.finish();
+        await batch.done;
+        assert.deepEqual(await itemNames(db), ["committed", "finished", "finished+", "running"]);
+      } finally {
+        await db.close();
+      }
+      assert.equal(db.hasReadConnection, false);
+    });
+
+    test("a read the read connection cannot answer waits for the COMMIT and runs on the main connection", async () => {
+      const db = await openWithItems({ file: temporaryFile() });
+      try {
+        const started = pending();
+        const finish = pending();
+        const creating = db.transaction(async (tx) => {
+          await tx.execute("CREATE TABLE fresh (value INTEGER); INSERT INTO fresh (value) VALUES (7)");
+          started.resolve();
+          await finish.promise;
+        });
+        await started.promise;
+        const before = db.commitCount;
+        const fresh = db.query("SELECT value FROM fresh").then((rows) => ({ rows, commits: db.commitCount }));
+        const changes = db.query("SELECT total_changes() AS n").then(() => db.commitCount);
+        finish.resolve();
+        await creating;
+        assert.deepEqual(await fresh, { rows: [{ value: 7 }], commits: before + 1 });
+        assert.equal(await changes, before + 1, "connection-bound functions run on the main connection");
+      } finally {
+        await db.close();
+      }
+    });
+
+    test("reads on the read connection fail with the same errors as on the main one", async () => {
+      const db = await openWithItems({ file: temporaryFile() });
+      try {
+        const batch = await openBatch(db);
+        await assert.rejects(db.query("SELECT name FROM items WHERE name = ?"), {
+          code: "E_SQL",
+          message: "sql failed on app:db: Too few parameter values were provided",
+        });
+        await assert.rejects(db.query("SELECT ?", [() => 1]), { code: "E_SQL", message: "sql failed on app:db: cannot bind parameter 1, a function" });
+        batch.finish();
+        await batch.done;
+      } finally {
+        await db.close();
+      }
+    });
+
+    test("in memory, or with readConnection off, a read waits for the COMMIT and then sees the batch's rows", async () => {
+      for (const overrides of [{}, { file: temporaryFile(), readConnection: false }]) {
+        const db = await openWithItems(overrides);
+        try {
+          assert.equal(db.hasReadConnection, false);
+          const batch = await openBatch(db);
+          const before = db.commitCount;
+          const seen = db.query("SELECT name FROM items ORDER BY rowid").then((rows) => ({ names: rows.map((row) => row.name), commits: db.commitCount }));
+          await nextTurn();
+          batch.finish();
+          await batch.done;
+          assert.deepEqual(await seen, { names: ["finished", "finished+", "running"], commits: before + 1 });
+        } finally {
+          await db.close();
+        }
+      }
+    });
   });
 });

@@ -1,32 +1,48 @@
 /**
  * @module drivers/sql/sqlite — the SQLite driver: one better-sqlite3 connection in WAL mode,
- * statements prepared once per SQL text, and transactions that own the connection while other
- * callers wait their turn.
+ * statements prepared once per SQL text, and transactions that take turns on the connection and
+ * share their COMMIT (group commit), so one fsync covers many of them.
  *
  * States: CLOSED → `open()` → OPEN → `close()` → CLOSING → CLOSED; `open()` may run again after
  * a close (a supervisor restart). CLOSING refuses new work from outside a transaction, lets the
- * open transaction (and the statements queued before the close) finish for `closeTimeoutMs`, then
- * closes the connection; SQLite rolls back a transaction still open at that point.
+ * open transaction batch (and the statements queued before the close) finish for `closeTimeoutMs`,
+ * then closes the connection; SQLite rolls back a batch still open at that point, and the callers
+ * of its finished transactions are told nothing was committed.
  *
  * Concurrency: better-sqlite3 answers synchronously, so a statement outside a transaction runs
  * to completion at once and needs no lock. A transaction spans awaits, so it holds a FIFO lock
- * from BEGIN to COMMIT/ROLLBACK; statements from other async contexts queue behind it, while
- * statements from inside it (found through this database's AsyncLocalStorage) run at once.
- * Nested `transaction()` calls inside a transaction become savepoints, one at a time.
+ * while it runs; statements from other async contexts queue behind it, while statements from
+ * inside it (found through this database's AsyncLocalStorage) run at once. Nested `transaction()`
+ * calls inside a transaction become savepoints, one at a time.
  *
- * Parameters are a positional array for `?` placeholders. Booleans bind as 1/0, `undefined` as
- * NULL, a Date as its ISO-8601 text, a plain object or array as its JSON text; strings, numbers,
- * bigints, null and byte arrays bind as they are. Integers read back as JS numbers (lossy past 2^53).
+ * Group commit (rules in sqlite-batch.ts): transactions waiting for the lock run one after another
+ * in one BEGIN … COMMIT, each in a savepoint of its own, and their promises settle when that COMMIT
+ * returned (under synchronous FULL, after its fsync). A statement from outside ends the batch
+ * instead of joining it. So a transaction function must never wait for another caller's
+ * transaction to have committed (an app mutex held across a transaction, say): in one batch, that
+ * COMMIT waits for this function. BEGIN, COMMIT, END and ROLLBACK are refused inside a transaction.
+ *
+ * Reads: on a WAL file, a read from outside any transaction that would have to wait for the lock
+ * runs instead on a second, read-only connection, which sees the last committed state and never
+ * the open batch; on ":memory:" (or with `readConnection: false`) it waits its turn.
+ * Parameters are a positional array for `?` placeholders (converted by sqlite-parameters.ts).
+ * Integers read back as JS numbers (lossy past 2^53).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import fs from "node:fs";
 import path from "node:path";
-import BetterSqlite3 from "better-sqlite3";
-import { TaskrtError, errorMessage } from "../../errors.ts";
+import type BetterSqlite3 from "better-sqlite3";
+import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import type { ExecResult, SqlDatabase, SqlExecutor, SqlRow } from "./driver.ts";
+import { GroupCommit, TURN, WaitQueue, type BatchLimits } from "./sqlite-batch.ts";
+import { openConnection, type SqliteSynchronous } from "./sqlite-connection.ts";
+import * as errors from "./sqlite-errors.ts";
+import { bindParameters } from "./sqlite-parameters.ts";
+import type { SqliteReader } from "./sqlite-reader.ts";
+import { ConnectionStatements } from "./sqlite-statements.ts";
 
-export type SqliteSynchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA";
+export { STATEMENT_CACHE_SIZE } from "./sqlite-statements.ts";
+export type { SqliteSynchronous } from "./sqlite-connection.ts";
 
 export interface SqliteOptions {
   /** Entry id: every error names it. */
@@ -38,7 +54,16 @@ export interface SqliteOptions {
   /** How long `close()` lets an open transaction finish before closing under it. */
   closeTimeoutMs: number;
   logger?: Logger;
+  /** At most this many transactions share one COMMIT; 1 commits each on its own. */
+  batchMaxTransactions?: number;
+  /** A batch open this long commits after the transaction running in it, even with more waiting. */
+  batchMaxMs?: number;
+  /** Serve reads from outside a transaction on a read-only connection while the lock is held (WAL files only). */
+  readConnection?: boolean;
 }
+
+/** Used where the options leave them out; the `db.sql.sqlite` schema should carry the same values. */
+export const SQLITE_BATCH_DEFAULTS = { batchMaxTransactions: 1000, batchMaxMs: 20, readConnection: true } as const;
 
 /** A transaction's executor; `transaction` opens a savepoint inside it. */
 export interface SqliteTransaction extends SqlExecutor {
@@ -48,50 +73,16 @@ export interface SqliteTransaction extends SqlExecutor {
 export const SQLITE_STATE = { CLOSED: "CLOSED", OPEN: "OPEN", CLOSING: "CLOSING" } as const;
 export type SqliteState = (typeof SQLITE_STATE)[keyof typeof SQLITE_STATE];
 
-/** Enough for every distinct statement of an application; a hit costs two Map operations. */
-export const STATEMENT_CACHE_SIZE = 200;
-const SYNCHRONOUS_LEVELS: Record<SqliteSynchronous, number> = { OFF: 0, NORMAL: 1, FULL: 2, EXTRA: 3 };
-const NO_ROWS: SqlRow[] = [];
-const NO_PARAMS: readonly unknown[] = [];
-/** INSERT or REPLACE, possibly after comments or a WITH clause: only these report lastInsertId. */
-const INSERTS = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:INSERT|REPLACE|WITH\b[\s\S]*\b(?:INSERT|REPLACE))\b/i;
-
-interface CachedStatement {
-  statement: BetterSqlite3.Statement;
-  inserts: boolean;
-}
+/** The savepoint each transaction of a batch runs in; nested ones are numbered by depth. */
+const BATCH_SAVEPOINT = "taskrt_transaction";
 
 interface TransactionFrame {
   active: boolean;
   parent: TransactionFrame | undefined;
   depth: number;
   executor: SqliteTransaction;
-  /** Serialises savepoints opened inside this frame, so their BEGIN/RELEASE pairs never interleave. */
-  savepoints: FifoLock;
-}
-
-/** A FIFO lock whose `release` hands the lock straight to the next waiter, so nobody jumps the queue. */
-class FifoLock {
-  #held = false;
-  readonly #waiters: (() => void)[] = [];
-
-  get held(): boolean {
-    return this.#held;
-  }
-
-  acquire(): Promise<void> {
-    if (!this.#held) {
-      this.#held = true;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#held = false;
-  }
+  /** Serialises savepoints opened inside this frame, so their SAVEPOINT/RELEASE pairs never interleave. */
+  savepoints: WaitQueue;
 }
 
 export class SqliteDatabase implements SqlDatabase {
@@ -102,28 +93,43 @@ export class SqliteDatabase implements SqlDatabase {
   /** Absolute path, or ":memory:". */
   readonly path: string;
   readonly #options: SqliteOptions;
-  readonly #lock = new FifoLock();
+  readonly #limits: BatchLimits;
+  readonly #group: GroupCommit;
+  readonly #lock: WaitQueue;
   readonly #frames = new AsyncLocalStorage<TransactionFrame>();
-  readonly #statements = new Map<string, CachedStatement>();
   #connection: BetterSqlite3.Database | undefined;
+  #statements: ConnectionStatements | undefined;
+  #reader: SqliteReader | undefined;
   #state: SqliteState = SQLITE_STATE.CLOSED;
   #closing: Promise<void> | undefined;
   #journalMode = "";
 
   constructor(options: SqliteOptions) {
     this.#options = options;
+    this.#limits = {
+      maxTransactions: options.batchMaxTransactions ?? SQLITE_BATCH_DEFAULTS.batchMaxTransactions,
+      maxMs: options.batchMaxMs ?? SQLITE_BATCH_DEFAULTS.batchMaxMs,
+    };
     this.id = options.id;
     this.file = options.file;
     this.path = options.file === ":memory:" ? ":memory:" : path.resolve(options.file);
+    this.#group = new GroupCommit(this.#limits, {
+      begin: () => this.#run("BEGIN IMMEDIATE"),
+      commit: () => this.#run("COMMIT"),
+      rollback: (reason) => this.#rollback(["ROLLBACK"], reason),
+      inTransaction: () => this.#connection?.inTransaction ?? false,
+      lostError: () => errors.batchRolledBackError(this.id),
+    });
+    this.#lock = this.#group.lock;
   }
 
   get state(): SqliteState {
     return this.#state;
   }
 
-  /** Prepared statements held; at most STATEMENT_CACHE_SIZE. */
+  /** Prepared statements held on the main connection; at most STATEMENT_CACHE_SIZE. */
   get cachedStatementCount(): number {
-    return this.#statements.size;
+    return this.#statements?.size ?? 0;
   }
 
   /** `wal` once open on a file, `memory` for ":memory:". */
@@ -131,34 +137,31 @@ export class SqliteDatabase implements SqlDatabase {
     return this.#journalMode;
   }
 
+  /** COMMITs of transaction batches so far: compared with the transactions run, what group commit saved. */
+  get commitCount(): number {
+    return this.#group.commitCount;
+  }
+
+  /** Whether reads from outside a transaction can run on the read-only connection while the lock is held. */
+  get hasReadConnection(): boolean {
+    return this.#reader !== undefined;
+  }
+
   async open(): Promise<void> {
     if (this.#closing) await this.#closing;
     if (this.#state === SQLITE_STATE.OPEN) return;
-    if (this.path !== ":memory:") {
-      const folder = path.dirname(this.path);
-      try {
-        fs.mkdirSync(folder, { recursive: true });
-      } catch (error) {
-        throw this.#cannotOpen(`cannot create its folder: ${errorMessage(error)}`, error);
-      }
-    }
-    let connection: BetterSqlite3.Database;
-    try {
-      connection = new BetterSqlite3(this.path, { timeout: this.#options.busyTimeoutMs });
-    } catch (error) {
-      throw this.#cannotOpen(diagnoseOpenFailure(this.path, error), error);
-    }
-    try {
-      const level = SYNCHRONOUS_LEVELS[this.#options.synchronous];
-      if (level === undefined) throw new Error(`synchronous must be one of OFF, NORMAL, FULL, EXTRA, got ${JSON.stringify(this.#options.synchronous)}`);
-      this.#journalMode = String(connection.pragma("journal_mode = WAL", { simple: true }));
-      connection.pragma(`synchronous = ${level}`);
-      connection.pragma("foreign_keys = ON");
-    } catch (error) {
-      connection.close();
-      throw this.#cannotOpen(errorMessage(error), error);
-    }
-    this.#connection = connection;
+    const opened = openConnection({
+      id: this.id,
+      path: this.path,
+      busyTimeoutMs: this.#options.busyTimeoutMs,
+      synchronous: this.#options.synchronous,
+      readConnection: this.#options.readConnection ?? SQLITE_BATCH_DEFAULTS.readConnection,
+      check: () => checkLimits(this.#limits),
+    });
+    this.#connection = opened.connection;
+    this.#journalMode = opened.journalMode;
+    this.#reader = opened.reader;
+    this.#statements = new ConnectionStatements(opened.connection, this.id, this.path);
     this.#state = SQLITE_STATE.OPEN;
   }
 
@@ -173,18 +176,24 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
-    if (this.#lock.held) return this.#waitOrJoin((executor) => executor.query(sql, params), () => this.#query(sql, params));
+    if (this.#lock.held) {
+      return this.#waitOrJoin(
+        (executor) => executor.query(sql, params),
+        () => this.#query(sql, params, false),
+        () => this.#readElsewhere(sql, params),
+      );
+    }
     try {
-      return Promise.resolve(this.#query(sql, params));
+      return Promise.resolve(this.#query(sql, params, false));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   execute(sql: string, params?: readonly unknown[]): Promise<ExecResult> {
-    if (this.#lock.held) return this.#waitOrJoin((executor) => executor.execute(sql, params), () => this.#execute(sql, params));
+    if (this.#lock.held) return this.#waitOrJoin((executor) => executor.execute(sql, params), () => this.#execute(sql, params, false));
     try {
-      return Promise.resolve(this.#execute(sql, params));
+      return Promise.resolve(this.#execute(sql, params, false));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -193,25 +202,16 @@ export class SqliteDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqliteTransaction) => Promise<T>): Promise<T> {
     const outer = this.#activeFrame();
     if (outer) return this.#savepoint(outer, fn);
-    if (this.#state !== SQLITE_STATE.OPEN) throw this.#notOpen();
-    await this.#lock.acquire();
+    if (this.#state !== SQLITE_STATE.OPEN) throw errors.notOpenError(this.id);
+    const batch = await this.#group.enter();
+    let result: T;
     try {
-      this.#run("BEGIN IMMEDIATE");
-      const frame = this.#newFrame(undefined);
-      let result: T;
-      try {
-        result = await this.#frames.run(frame, () => fn(frame.executor));
-      } catch (error) {
-        frame.active = false;
-        this.#rollback(["ROLLBACK"], error);
-        throw error;
-      }
-      frame.active = false;
-      this.#finish("COMMIT", ["ROLLBACK"]);
-      return result;
+      result = await this.#inSavepoint(BATCH_SAVEPOINT, undefined, fn);
     } finally {
-      this.#lock.release();
+      this.#group.leave(batch);
     }
+    await batch.committed;
+    return result;
   }
 
   currentTransaction(): SqlExecutor | undefined {
@@ -230,18 +230,20 @@ export class SqliteDatabase implements SqlDatabase {
   /**
    * The better-sqlite3 connection, for a driver sharing this database (the SQLite queue). Its
    * statements bypass the queue above: one sent while `connection.inTransaction` lands inside the
-   * open transaction, so such a caller checks that and otherwise goes through `transaction()`.
+   * open batch, so such a caller checks that and otherwise goes through `transaction()`.
    */
   raw(): BetterSqlite3.Database {
     return this.#connectionOrThrow();
   }
 
-  /** The lock is held: join the transaction this call runs inside, or queue behind it. */
-  async #waitOrJoin<T>(inside: (executor: SqlExecutor) => Promise<T>, outside: () => T): Promise<T> {
+  /** The lock is held: join the transaction this call runs inside, read elsewhere, or queue behind it. */
+  async #waitOrJoin<T>(inside: (executor: SqlExecutor) => Promise<T>, outside: () => T, elsewhere?: () => T | undefined): Promise<T> {
     const frame = this.#activeFrame();
     if (frame) return inside(frame.executor);
-    if (this.#state !== SQLITE_STATE.OPEN) throw this.#notOpen();
-    await this.#lock.acquire();
+    if (this.#state !== SQLITE_STATE.OPEN) throw errors.notOpenError(this.id);
+    const answered = elsewhere?.();
+    if (answered !== undefined) return answered;
+    await this.#lock.acquire(TURN.STATEMENT);
     try {
       return outside();
     } finally {
@@ -249,27 +251,36 @@ export class SqliteDatabase implements SqlDatabase {
     }
   }
 
+  #readElsewhere(sql: string, params: readonly unknown[] | undefined): SqlRow[] | undefined {
+    return this.#reader?.tryQuery(sql, bindParameters(this.id, params));
+  }
+
   async #savepoint<T>(parent: TransactionFrame, fn: (tx: SqliteTransaction) => Promise<T>): Promise<T> {
-    await parent.savepoints.acquire();
+    await parent.savepoints.acquire(TURN.TRANSACTION);
     try {
-      if (!parent.active) throw this.#finished();
-      const name = `taskrt_savepoint_${parent.depth + 1}`;
-      this.#run(`SAVEPOINT ${name}`);
-      const frame = this.#newFrame(parent);
-      let result: T;
-      try {
-        result = await this.#frames.run(frame, () => fn(frame.executor));
-      } catch (error) {
-        frame.active = false;
-        this.#rollback([`ROLLBACK TO ${name}`, `RELEASE ${name}`], error);
-        throw error;
-      }
-      frame.active = false;
-      this.#finish(`RELEASE ${name}`, [`ROLLBACK TO ${name}`, `RELEASE ${name}`]);
-      return result;
+      if (!parent.active) throw errors.finishedError(this.id);
+      return await this.#inSavepoint(`taskrt_savepoint_${parent.depth + 1}`, parent, fn);
     } finally {
       parent.savepoints.release();
     }
+  }
+
+  /** Runs `fn` in savepoint `name`: released when it resolves, rolled back to when it throws. */
+  async #inSavepoint<T>(name: string, parent: TransactionFrame | undefined, fn: (tx: SqliteTransaction) => Promise<T>): Promise<T> {
+    this.#run(`SAVEPOINT ${name}`);
+    const frame = this.#newFrame(parent);
+    const undo = [`ROLLBACK TO ${name}`, `RELEASE ${name}`];
+    let result: T;
+    try {
+      result = await this.#frames.run(frame, () => fn(frame.executor));
+    } catch (error) {
+      frame.active = false;
+      this.#rollback(undo, error);
+      throw error;
+    }
+    frame.active = false;
+    this.#finish(`RELEASE ${name}`, undo);
+    return result;
   }
 
   #newFrame(parent: TransactionFrame | undefined): TransactionFrame {
@@ -278,7 +289,7 @@ export class SqliteDatabase implements SqlDatabase {
       parent,
       depth: parent ? parent.depth + 1 : 0,
       executor: undefined as unknown as SqliteTransaction,
-      savepoints: new FifoLock(),
+      savepoints: new WaitQueue(),
     };
     const guarded = <T>(run: () => T): Promise<T> => {
       try {
@@ -290,8 +301,8 @@ export class SqliteDatabase implements SqlDatabase {
     };
     frame.executor = {
       dialect: "sqlite",
-      query: (sql, params) => guarded(() => this.#query(sql, params)),
-      execute: (sql, params) => guarded(() => this.#execute(sql, params)),
+      query: (sql, params) => guarded(() => this.#query(sql, params, true)),
+      execute: (sql, params) => guarded(() => this.#execute(sql, params, true)),
       transaction: (fn) => this.#savepoint(frame, fn),
     };
     return frame;
@@ -299,11 +310,9 @@ export class SqliteDatabase implements SqlDatabase {
 
   /** A statement on a transaction that ended, or that SQLite rolled back on its own, must not run in autocommit. */
   #assertUsable(frame: TransactionFrame): void {
-    if (!frame.active) throw this.#finished();
+    if (!frame.active) throw errors.finishedError(this.id);
     const connection = this.#connection;
-    if (connection && !connection.inTransaction) {
-      throw this.#endedInside();
-    }
+    if (connection && !connection.inTransaction) throw errors.endedInsideError(this.id);
   }
 
   /** The innermost transaction of the current async context that is still open. */
@@ -313,11 +322,9 @@ export class SqliteDatabase implements SqlDatabase {
     return frame;
   }
 
-  /** COMMIT or RELEASE; if that fails while the transaction is still open, undo it and report the failure. */
+  /** RELEASE; if that fails while the transaction is still open, undo it and report the failure. */
   #finish(statement: string, undo: readonly string[]): void {
-    if (!this.#connectionOrThrow().inTransaction) {
-      throw this.#endedInside();
-    }
+    if (!this.#connectionOrThrow().inTransaction) throw errors.endedInsideError(this.id);
     try {
       this.#run(statement);
     } catch (error) {
@@ -340,125 +347,31 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   #run(statement: string): void {
-    const connection = this.#connectionOrThrow();
-    try {
-      this.#prepare(connection, statement).statement.run();
-    } catch (error) {
-      throw this.#sqlError(error);
-    }
+    this.#statementsOrThrow().run(statement);
   }
 
-  #query(sql: string, params: readonly unknown[] | undefined): SqlRow[] {
-    const connection = this.#connectionOrThrow();
-    const values = this.#bindable(params);
-    try {
-      const { statement } = this.#prepare(connection, sql);
-      if (statement.reader) return statement.all(values) as SqlRow[];
-      statement.run(values);
-      return NO_ROWS;
-    } catch (error) {
-      throw this.#sqlError(error);
-    }
+  #query(sql: string, params: readonly unknown[] | undefined, inTransaction: boolean): SqlRow[] {
+    return this.#statementsOrThrow().query(sql, params, inTransaction);
   }
 
-  #execute(sql: string, params: readonly unknown[] | undefined): ExecResult {
-    const connection = this.#connectionOrThrow();
-    const values = this.#bindable(params);
-    let cached: CachedStatement;
-    try {
-      cached = this.#prepare(connection, sql);
-    } catch (error) {
-      if (values.length === 0 && isMultipleStatements(error)) return this.#script(connection, sql);
-      throw this.#sqlError(error);
-    }
-    try {
-      const info = cached.statement.run(values);
-      return { lastInsertId: cached.inserts && info.changes > 0 ? Number(info.lastInsertRowid) : null, rowsAffected: info.changes };
-    } catch (error) {
-      throw this.#sqlError(error);
-    }
-  }
-
-  /** Several statements without parameters (a migration): run as one script, not cached. */
-  #script(connection: BetterSqlite3.Database, sql: string): ExecResult {
-    const totalChanges = this.#prepare(connection, "SELECT total_changes() AS n").statement.pluck();
-    try {
-      const before = totalChanges.get() as number;
-      connection.exec(sql);
-      return { lastInsertId: null, rowsAffected: (totalChanges.get() as number) - before };
-    } catch (error) {
-      throw this.#sqlError(error);
-    }
-  }
-
-  #prepare(connection: BetterSqlite3.Database, sql: string): CachedStatement {
-    const statements = this.#statements;
-    let cached = statements.get(sql);
-    if (cached) {
-      statements.delete(sql);
-      statements.set(sql, cached);
-      return cached;
-    }
-    cached = { statement: connection.prepare(sql), inserts: INSERTS.test(sql) };
-    if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
-    statements.set(sql, cached);
-    return cached;
-  }
-
-  #bindable(params: readonly unknown[] | undefined): readonly unknown[] {
-    if (params === undefined) return NO_PARAMS;
-    if (!Array.isArray(params)) {
-      throw new TaskrtError("E_SQL", `sql failed on ${this.id}: parameters must be an array, got ${describeValue(params)}`, {
-        entryId: this.id,
-        hint: "pass the values for the ? placeholders as an array: query(sql, [a, b])",
-      });
-    }
-    let converted: unknown[] | undefined;
-    for (let index = 0; index < params.length; index++) {
-      const value = params[index];
-      const bound = this.#bindValue(value, index);
-      if (bound !== value) (converted ??= params.slice())[index] = bound;
-    }
-    return converted ?? params;
-  }
-
-  #bindValue(value: unknown, index: number): unknown {
-    switch (typeof value) {
-      case "string":
-      case "number":
-      case "bigint":
-        return value;
-      case "boolean":
-        return value ? 1 : 0;
-      case "undefined":
-        return null;
-      case "object":
-        if (value === null || ArrayBuffer.isView(value)) return value;
-        if (value instanceof Date) {
-          if (Number.isNaN(value.getTime())) throw this.#cannotBind(index, "an invalid Date");
-          return value.toISOString();
-        }
-        return JSON.stringify(value);
-      default:
-        throw this.#cannotBind(index, `a ${typeof value}`);
-    }
-  }
-
-  #cannotBind(index: number, what: string): TaskrtError {
-    return new TaskrtError("E_SQL", `sql failed on ${this.id}: cannot bind parameter ${index + 1}, ${what}`, {
-      entryId: this.id,
-      hint: "parameters may be strings, numbers, bigints, booleans, null, Dates, byte arrays, or JSON-serialisable objects",
-    });
+  #execute(sql: string, params: readonly unknown[] | undefined, inTransaction: boolean): ExecResult {
+    return this.#statementsOrThrow().execute(sql, params, inTransaction);
   }
 
   #connectionOrThrow(): BetterSqlite3.Database {
     const connection = this.#connection;
-    if (!connection) throw this.#notOpen();
+    if (!connection) throw errors.notOpenError(this.id);
     return connection;
   }
 
+  #statementsOrThrow(): ConnectionStatements {
+    const statements = this.#statements;
+    if (!statements) throw errors.notOpenError(this.id);
+    return statements;
+  }
+
   async #closeAfterTransaction(): Promise<void> {
-    const turn = this.#lock.acquire();
+    const turn = this.#lock.acquire(TURN.STATEMENT);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       turn.then(() => false),
@@ -468,92 +381,30 @@ export class SqliteDatabase implements SqlDatabase {
     try {
       if (timedOut) {
         this.#options.logger?.warn("closing with a transaction still open; SQLite rolls it back", { waited_ms: this.#options.closeTimeoutMs });
+        // The batch's finished transactions wait for a COMMIT that will never come.
+        this.#group.abandon(errors.closedBeforeCommitError(this.id));
       }
+      this.#reader?.close();
       this.#connection?.close();
     } catch (error) {
-      throw this.#sqlError(error);
+      throw errors.sqlError(this.id, this.path, error);
     } finally {
       this.#connection = undefined;
-      this.#statements.clear();
+      this.#statements = undefined;
+      this.#reader = undefined;
       this.#state = SQLITE_STATE.CLOSED;
       // A timed-out close still holds a place in the queue; give it back once reached.
       if (timedOut) void turn.then(() => this.#lock.release());
       else this.#lock.release();
     }
   }
-
-  #sqlError(error: unknown): TaskrtError {
-    if (error instanceof TaskrtError) return error;
-    const sqliteCode = (error as { code?: unknown }).code;
-    const code = typeof sqliteCode === "string" && sqliteCode.startsWith("SQLITE_CONSTRAINT") ? "E_SQL_CONSTRAINT" : "E_SQL";
-    return new TaskrtError(code, `sql failed on ${this.id}: ${errorMessage(error)}`, {
-      entryId: this.id,
-      cause: error,
-      hint: typeof sqliteCode === "string" ? hintFor(sqliteCode, this.path) : undefined,
-    });
-  }
-
-  #notOpen(): TaskrtError {
-    return new TaskrtError("E_DB_UNAVAILABLE", `database ${this.id} is not open`, {
-      entryId: this.id,
-      hint: `start ${this.id} before using it (lifecycle.auto_start, or list it in the user's lifecycle.requires)`,
-    });
-  }
-
-  #finished(): TaskrtError {
-    return new TaskrtError("E_TX_FINISHED", `transaction on ${this.id} is already finished`, {
-      entryId: this.id,
-      hint: "use the transaction only inside the function passed to transaction(), and await every statement before it returns",
-    });
-  }
-
-  #endedInside(): TaskrtError {
-    return new TaskrtError("E_SQL", `sql failed on ${this.id}: the transaction was ended inside SQLite (rolled back after an error, or by a COMMIT/ROLLBACK statement)`, {
-      entryId: this.id,
-      hint: "after a failed statement, throw from the transaction function instead of carrying on; never send BEGIN, COMMIT or ROLLBACK yourself",
-    });
-  }
-
-  #cannotOpen(reason: string, cause: unknown): TaskrtError {
-    return new TaskrtError("E_DB_UNAVAILABLE", `cannot open database ${this.id} at ${this.path}: ${reason}`, {
-      entryId: this.id,
-      cause,
-      hint: "point `file` at a database file in a folder the process can create and write, or use \":memory:\"",
-    });
-  }
 }
 
-function hintFor(sqliteCode: string, file: string): string | undefined {
-  if (sqliteCode.startsWith("SQLITE_READONLY")) {
-    return `the database is read-only: check that ${file} and its folder are writable, the disk has space, and PRAGMA query_only is off`;
+function checkLimits(limits: BatchLimits): void {
+  if (!Number.isInteger(limits.maxTransactions) || limits.maxTransactions < 1) {
+    throw new Error(`batchMaxTransactions must be a whole number of at least 1, got ${String(limits.maxTransactions)}`);
   }
-  if (sqliteCode.startsWith("SQLITE_BUSY")) return "another connection held the database lock longer than busy_timeout";
-  if (sqliteCode === "SQLITE_FULL") return "the disk is full";
-  if (sqliteCode.startsWith("SQLITE_IOERR")) return `reading or writing ${file} failed: check the disk`;
-  return undefined;
-}
-
-/** SQLite says only "unable to open database file"; the file system says why. */
-function diagnoseOpenFailure(file: string, error: unknown): string {
-  try {
-    if (fs.statSync(file).isDirectory()) return "the path is a directory";
-    fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
-  } catch (osError) {
-    if ((osError as NodeJS.ErrnoException).code !== "ENOENT") return errorMessage(osError);
-    try {
-      fs.accessSync(path.dirname(file), fs.constants.W_OK | fs.constants.X_OK);
-    } catch (folderError) {
-      return `its folder is not writable: ${errorMessage(folderError)}`;
-    }
+  if (!Number.isFinite(limits.maxMs) || limits.maxMs < 0) {
+    throw new Error(`batchMaxMs must be a number of milliseconds of at least 0, got ${String(limits.maxMs)}`);
   }
-  return errorMessage(error);
-}
-
-function isMultipleStatements(error: unknown): boolean {
-  return error instanceof RangeError && error.message.includes("more than one statement");
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  return typeof value === "object" ? value.constructor?.name ?? "object" : typeof value;
 }
