@@ -35,6 +35,11 @@ export interface StartedEntry {
 }
 
 const DEFAULT_RESOURCE_STOP_MS = 5000;
+/**
+ * A service gets its stop_timeout to finish its work, and it enforces that itself (a consumer
+ * aborts its handlers then); the supervisor's deadline is a backstop just past it.
+ */
+const STOP_GRACE_MS = 1000;
 
 export class Supervisor {
   readonly services: RuntimeServices;
@@ -183,7 +188,7 @@ export class Supervisor {
     for (const id of [...this.startOrder].reverse()) {
       const component = this.components.get(id)!;
       this.states.set(id, SERVICE_STATE.STOPPING);
-      const timeoutMs = this.isService(id) ? readLifecycle(this.registry.byId.get(id)!).stopTimeoutMs : DEFAULT_RESOURCE_STOP_MS;
+      const timeoutMs = this.isService(id) ? readLifecycle(this.registry.byId.get(id)!).stopTimeoutMs + STOP_GRACE_MS : DEFAULT_RESOURCE_STOP_MS;
       try {
         if (component.stop) await withTimeout(component.stop(), timeoutMs, () => `${id} did not stop within ${timeoutMs}ms (lifecycle.stop_timeout)`);
         this.states.set(id, SERVICE_STATE.STOPPED);

@@ -53,11 +53,11 @@ describe("queue module", () => {
 
   test("an object with other keys, or option keys of other types, is taken as headers", async () => {
     const { driver, run } = setup();
-    await run(() => queue.publish("app:tasks", 1, { priority: "high", delay: "soon" }));
+    await run(() => queue.publish("app:tasks", 1, { priority: "high", kind: "soon" }));
     await run(() => queue.publish("app:tasks", 2, { headers: "x", source: "y" } as never));
     const received = await deliveries(driver, 2);
     assert.equal(received[0].message.headers.priority, "high");
-    assert.equal(received[0].message.headers.delay, "soon");
+    assert.equal(received[0].message.headers.kind, "soon");
     assert.equal(received[1].message.headers.source, "y");
   });
 
@@ -130,6 +130,14 @@ describe("queue module", () => {
     await assert.rejects(run(() => queue.publish("app:tasks", 1, { delay: -5 })), {
       code: "E_INVALID_DELAY",
       message: "publish delay: invalid duration -5",
+    });
+  });
+
+  test("a delay header that is not a duration is refused rather than ignored", async () => {
+    const { run } = setup();
+    await assert.rejects(run(() => queue.publish("app:tasks", 1, { delay: "soon", source: "api" })), {
+      code: "E_INVALID_DELAY",
+      message: 'publish delay: invalid duration "soon"',
     });
   });
 

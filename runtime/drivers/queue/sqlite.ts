@@ -58,6 +58,7 @@ export class SqliteQueueDriver implements QueueDriver, Component {
   private transactionOf: BetterSqlite3.Transaction<(work: () => unknown) => unknown> = undefined as never;
   private state: "created" | "started" | "stopped" = "created";
   private readonly consumers = new Map<string, Set<SqliteConsumer>>();
+  private readonly opened = new Set<SqliteConsumer>();
   private inserts: PendingInsert[] = [];
   private settlements: PendingSettlement[] = [];
   private readonly fetchRequests = new Set<SqliteConsumer>();
@@ -112,7 +113,10 @@ export class SqliteQueueDriver implements QueueDriver, Component {
 
   async stop(): Promise<void> {
     if (this.state !== "started") return;
-    for (const consumers of this.consumers.values()) for (const consumer of consumers) consumer.close();
+    // Every consumer ever opened, cancelled ones too: a cancelled consumer may still hold
+    // deliveries (handlers aborted at stop_timeout) and its lease timer.
+    for (const consumer of this.opened) consumer.close();
+    this.opened.clear();
     this.fetchRequests.clear();
     this.extendRequests.clear();
     clearTimeout(this.commitWatchTimer);
@@ -186,6 +190,7 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     let consumers = this.consumers.get(queueName);
     if (!consumers) this.consumers.set(queueName, (consumers = new Set()));
     consumers.add(consumer);
+    this.opened.add(consumer);
     this.requestFetch(consumer);
     return {
       cancel: async () => {
