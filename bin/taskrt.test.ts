@@ -2,9 +2,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import path from "node:path";
 
 const FIVE = "test/fixtures/cli/five-problems";
 const VALID = "test/fixtures/cli/valid";
+// The hint lists http.endpoint's fields, which grow with its schema: only the first ones are pinned.
+const VALID_WARNING = String.raw`test/fixtures/cli/valid/_index\.yaml:36:5: warning W_UNKNOWN_FIELD \[demo:hello\.endpoint\] unknown field "concurency": http\.endpoint has no such field and ignores it \(hint: known fields: method, path, func[a-z_, ]*\)\n`;
 
 interface Outcome {
   code: number | null;
@@ -72,10 +75,7 @@ describe("taskrt validate", () => {
   test("is quiet on a clean registry but still shows warnings, and exits 0", async () => {
     const { code, stdout } = await taskrt(["validate", VALID]);
     assert.equal(code, 0);
-    assert.equal(
-      stdout,
-      `${VALID}/_index.yaml:36:5: warning W_UNKNOWN_FIELD [demo:hello.endpoint] unknown field "concurency": http.endpoint has no such field and ignores it (hint: known fields: method, path, func)\n5 entries: 0 errors, 1 warning\n`,
-    );
+    assert.match(stdout, new RegExp(`^${VALID_WARNING}5 entries: 0 errors, 1 warning\n$`));
   });
 
   test("an override naming no entry is an error", async () => {
@@ -137,9 +137,220 @@ describe("taskrt help and usage", () => {
     assert.match(stdout, /-o, --override ns:entry:field=value/);
   });
 
+  test("--help lists graph, inspect and init with their options, and leaves hidden flags out", async () => {
+    const { stdout } = await taskrt(["--help"]);
+    const lines = stdout.split("\n");
+    for (const line of [
+      "  taskrt graph PATH [--format mermaid|dot]       draw the entries and their references",
+      "  taskrt inspect PATH [ID] [--format text|json]  list the entries, or show one, as the runtime sees them",
+      "  taskrt init [DIR] [--force]                    create a project that runs and passes its test",
+      "Options for graph:",
+      "      --format mermaid|dot               a Mermaid flowchart (default) or a Graphviz digraph",
+      "Options for inspect:",
+      "      --format text|json                 for people (default) or as JSON",
+      "Options for init:",
+      "      --force                            write into a non-empty DIR, replacing files of the same names",
+    ]) {
+      assert.ok(lines.includes(line), `help has the line ${JSON.stringify(line)}`);
+    }
+    assert.doesNotMatch(stdout, /taskrt-path/);
+  });
+
+  test("a command's --help shows only that command", async () => {
+    const { code, stdout } = await taskrt(["graph", "--help"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /\nUsage:\n  taskrt graph PATH \[--format mermaid\|dot\]  draw the entries and their references\n\nOptions for graph:\n/);
+    assert.doesNotMatch(stdout, /taskrt run/);
+  });
+
+  test("a value outside a flag's choices is a usage error listing them", async () => {
+    const { code, stderr } = await taskrt(["graph", VALID, "--format", "svg"]);
+    assert.equal(code, 2);
+    assert.equal(stderr, "taskrt: --format must be mermaid or dot, got 'svg'\nRun 'taskrt --help' for usage.\n");
+  });
+
   test("an unknown command says so and exits 2", async () => {
     const { code, stderr } = await taskrt(["serve", "x"]);
     assert.equal(code, 2);
     assert.equal(stderr, "taskrt: unknown command 'serve'\nRun 'taskrt --help' for usage.\n");
+  });
+});
+
+describe("taskrt graph", () => {
+  test("draws the registry as a Mermaid flowchart on stdout, warnings on stderr", async () => {
+    const { code, stdout, stderr } = await taskrt(["graph", VALID]);
+    assert.equal(code, 0);
+    assert.equal(
+      stdout,
+      [
+        "flowchart LR",
+        '    subgraph demo["demo"]',
+        '        demo_db[("demo:db<br/>db.sql.sqlite")]',
+        '        demo_hello[["demo:hello<br/>function.ts"]]',
+        '        demo_gateway["demo:gateway<br/>http.service"]',
+        '        demo_router["demo:router<br/>http.router"]',
+        '        demo_hello_endpoint["demo:hello.endpoint<br/>http.endpoint"]',
+        "    end",
+        '    demo_router -->|"meta.server"| demo_gateway',
+        '    demo_hello_endpoint -->|"meta.router"| demo_router',
+        '    demo_hello_endpoint -->|"func"| demo_hello',
+        "",
+      ].join("\n"),
+    );
+    assert.match(stderr, new RegExp(`^${VALID_WARNING}$`));
+  });
+
+  test("--format dot draws the same graph for Graphviz", async () => {
+    const { code, stdout } = await taskrt(["graph", VALID, "--format", "dot"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /^digraph registry \{\n    rankdir=LR;\n    subgraph "cluster_demo" \{\n/);
+    assert.match(stdout, /\n    "demo:hello\.endpoint" -> "demo:hello" \[label="func"\];\n\}\n$/);
+  });
+
+  test("overrides are applied and validated before drawing", async () => {
+    const { code, stdout, stderr } = await taskrt(["graph", VALID, "-o", "demo:hello.endpoint:func=demo:db"]);
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.match(stderr, /error E_REF_KIND \[demo:hello\.endpoint\] func: demo:db is a db\.sql\.sqlite, expected function\.\*/);
+    assert.match(stderr, /\ntaskrt: not drawing the graph: 1 error, 1 warning\n$/);
+  });
+
+  test("refuses a registry with errors: the problems on stderr, nothing on stdout, exit 1", async () => {
+    const { code, stdout, stderr } = await taskrt(["graph", FIVE]);
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.equal(stderr.trim().split("\n").length, 6);
+    assert.match(stderr, /_index\.yaml:25:5: error E_SCHEMA \[app:consumer\] concurrency: must be <= 1000, found 5000/);
+    assert.match(stderr, /\ntaskrt: not drawing the graph: 5 errors, 0 warnings\n$/);
+  });
+
+  test("takes exactly one PATH", async () => {
+    const { code, stderr } = await taskrt(["graph"]);
+    assert.equal(code, 2);
+    assert.equal(stderr, "taskrt: graph takes one PATH (an _index.yaml, a directory, or a project with wippy.lock)\nRun 'taskrt --help' for usage.\n");
+  });
+});
+
+describe("taskrt inspect", () => {
+  test("without an id, lists every entry with its kind, place and resolved references", async () => {
+    const { code, stdout } = await taskrt(["inspect", VALID]);
+    assert.equal(code, 0);
+    assert.equal(
+      stdout,
+      [
+        "ID                   KIND           DEFINED AT                                REFERENCES",
+        `demo:db              db.sql.sqlite  ${VALID}/_index.yaml:5:5`,
+        `demo:hello           function.ts    ${VALID}/_index.yaml:11:5`,
+        `demo:gateway         http.service   ${VALID}/_index.yaml:17:5`,
+        `demo:router          http.router    ${VALID}/_index.yaml:23:5  meta.server → demo:gateway`,
+        `demo:hello.endpoint  http.endpoint  ${VALID}/_index.yaml:29:5  meta.router → demo:router, func → demo:hello`,
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("with an id, shows its data with defaults filled, its references both ways, and its lifecycle", async () => {
+    const { code, stdout, stderr } = await taskrt(["inspect", VALID, "demo:gateway"]);
+    assert.equal(code, 0);
+    assert.equal(
+      stdout,
+      [
+        "demo:gateway (http.service)",
+        `defined at ${VALID}/_index.yaml:17:5`,
+        "",
+        "data:",
+        "  addr: 127.0.0.1:0",
+        "  lifecycle:",
+        "    auto_start: true",
+        "    start_timeout: 10s",
+        "    stop_timeout: 10s",
+        "    stable_threshold: 5s",
+        "    requires: []",
+        "    depends_on: []",
+        "    startup: required",
+        "    restart:",
+        "      initial_delay: 1s",
+        "      max_delay: 90s",
+        "      backoff_factor: 2",
+        "      jitter: 0.1",
+        "      max_attempts: 0",
+        "  timeouts:",
+        "    read: 30s",
+        "    write: 30s",
+        "    idle: 60s",
+        "  max_body: 1048576",
+        "",
+        "meta: {}",
+        "",
+        "references: none",
+        "",
+        "referenced by:",
+        "  demo:router  meta.server",
+        "",
+        "lifecycle:",
+        "  service, auto_start: true",
+        "  requires: none",
+        "  starts after: none",
+        "  at boot: started (auto_start)",
+        "",
+      ].join("\n"),
+    );
+    assert.match(stderr, new RegExp(`^${VALID_WARNING}$`));
+  });
+
+  test("--format json gives one entry as data, references as full ids", async () => {
+    const { code, stdout } = await taskrt(["inspect", VALID, "demo:hello.endpoint", "--format", "json"]);
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(stdout), {
+      id: "demo:hello.endpoint",
+      kind: "http.endpoint",
+      namespace: "demo",
+      name: "hello.endpoint",
+      location: { file: path.resolve(VALID, "_index.yaml"), line: 29, column: 5 },
+      data: { method: "GET", path: "/hello/{name}", func: "demo:hello", concurency: 3 },
+      meta: { router: "demo:router" },
+      references: [
+        { field: "meta.router", target: "demo:router", kind: "http.router" },
+        { field: "func", target: "demo:hello", kind: "function.ts" },
+      ],
+      referenced_by: [],
+      lifecycle: { service: false },
+    });
+  });
+
+  test("shows the entry with overrides applied", async () => {
+    const { stdout } = await taskrt(["inspect", VALID, "demo:gateway", "-o", "demo:gateway:addr=127.0.0.1:9"]);
+    assert.match(stdout, /\ndata:\n  addr: 127\.0\.0\.1:9\n/);
+  });
+
+  test("--format json without an id lists the entries", async () => {
+    const { stdout } = await taskrt(["inspect", VALID, "--format", "json"]);
+    const { entries } = JSON.parse(stdout);
+    assert.deepEqual(entries[3], {
+      id: "demo:router",
+      kind: "http.router",
+      location: { file: path.resolve(VALID, "_index.yaml"), line: 23, column: 5 },
+      references: [{ field: "meta.server", target: "demo:gateway" }],
+    });
+  });
+
+  test("an unknown id is an error suggesting the closest, exit 1", async () => {
+    const { code, stdout, stderr } = await taskrt(["inspect", VALID, "demo:helo"]);
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.match(stderr, new RegExp(`^${VALID_WARNING}taskrt: no entry demo:helo\n  hint: did you mean "demo:hello"\\?\n$`));
+  });
+
+  test("refuses a registry with errors, exit 1", async () => {
+    const { code, stdout, stderr } = await taskrt(["inspect", FIVE, "app:consumer"]);
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.match(stderr, /\ntaskrt: not inspecting: 5 errors, 0 warnings\n$/);
+  });
+
+  test("takes a PATH and at most one id", async () => {
+    const { code, stderr } = await taskrt(["inspect", VALID, "a", "b"]);
+    assert.equal(code, 2);
+    assert.equal(stderr, "taskrt: inspect takes a PATH (an _index.yaml, a directory, or a project with wippy.lock) and optionally an entry id\nRun 'taskrt --help' for usage.\n");
   });
 });

@@ -83,7 +83,7 @@ describe("validateRegistry: problems", () => {
           "warning",
           "valid/_index.yaml:6:5",
           'unknown field "colour": db.sql.sqlite has no such field and ignores it',
-          "known fields: file, busy_timeout, synchronous, options, pool, lifecycle",
+          "known fields: file, busy_timeout, synchronous, batch_max_transactions, batch_max_wait, read_connection, options, pool, lifecycle",
         ],
         [
           "W_UNKNOWN_FIELD",
@@ -201,6 +201,9 @@ describe("validateRegistry: defaults", () => {
       file: ":memory:",
       busy_timeout: "5s",
       synchronous: "NORMAL",
+      batch_max_transactions: 1000,
+      batch_max_wait: "20ms",
+      read_connection: true,
       lifecycle: { ...LIFECYCLE_DEFAULTS, auto_start: true },
     });
     assert.deepEqual(data("app:worker"), {

@@ -1,0 +1,170 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { main } from "./taskrt.ts";
+
+const REPOSITORY = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+const CLI = path.join(REPOSITORY, "bin", "taskrt.js");
+const VERSION: string = JSON.parse(readFileSync(path.join(REPOSITORY, "package.json"), "utf8")).version;
+
+const SCAFFOLD_FILES = [
+  ".gitignore",
+  "README.md",
+  "_index.yaml",
+  "handlers/greet.ts",
+  "handlers/list.ts",
+  "handlers/migrate.ts",
+  "handlers/submit.ts",
+  "package.json",
+  "test/app.test.ts",
+  "tsconfig.json",
+];
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a node command; NODE_TEST_CONTEXT is dropped so a nested `node --test` reports as usual. */
+async function node(args: string[], cwd = REPOSITORY): Promise<Outcome> {
+  const environment: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+  delete environment.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, args, { cwd, env: environment });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const [code] = await once(child, "exit");
+  return { code, stdout, stderr };
+}
+
+function createdReport(where: string, name: string, cd: string, replaced: string[] = []): string {
+  return [
+    `created ${name} in ${where}:`,
+    ...SCAFFOLD_FILES.map((file) => `  ${file}${replaced.includes(file) ? " (replaced)" : ""}`),
+    "",
+    "next steps:",
+    `  ${cd}npm install && npx taskrt run _index.yaml`,
+    "  npm test    (runs test/app.test.ts)",
+    "",
+  ].join("\n");
+}
+
+describe("taskrt init", () => {
+  let temporary: string;
+  before(() => {
+    temporary = mkdtempSync(path.join(tmpdir(), "taskrt-init-"));
+  });
+  after(() => {
+    rmSync(temporary, { recursive: true, force: true });
+  });
+
+  test("scaffolds a project whose own test passes and whose registry validates", async () => {
+    const project = path.join(temporary, "hello-app");
+    const created = await node([CLI, "init", project, "--taskrt-path", REPOSITORY]);
+    assert.equal(created.stderr, "");
+    assert.equal(created.stdout, createdReport(project, "hello-app", `cd ${project} && `));
+    assert.equal(created.code, 0);
+    const manifest = JSON.parse(readFileSync(path.join(project, "package.json"), "utf8"));
+    assert.equal(manifest.name, "hello-app");
+    assert.deepEqual(manifest.dependencies, { taskrt: `file:${REPOSITORY}` });
+    assert.doesNotMatch(readFileSync(path.join(project, "README.md"), "utf8"), /\{\{/, "every placeholder filled");
+
+    // What `npm install` leaves for a file: dependency (a link) and for tsx (hoisted), without the network.
+    mkdirSync(path.join(project, "node_modules"));
+    symlinkSync(REPOSITORY, path.join(project, "node_modules", "taskrt"));
+    symlinkSync(path.join(REPOSITORY, "node_modules", "tsx"), path.join(project, "node_modules", "tsx"));
+
+    const tested = await node(["--import", "tsx", "--test", "test/app.test.ts"], project);
+    assert.equal(tested.code, 0, tested.stdout + tested.stderr);
+    assert.match(tested.stdout, /^# pass 2$/m);
+    assert.match(tested.stdout, /^# fail 0$/m);
+
+    const validated = await node([CLI, "validate", "_index.yaml", "--verbose"], project);
+    assert.equal(validated.stdout, "14 entries: 0 errors, 0 warnings\n");
+    assert.equal(validated.code, 0);
+
+    // The handlers and test typecheck under the scaffold's tsconfig (strict). This repo's @types
+    // stand in for what npm would install, taskrt's own type-only dependencies included.
+    symlinkSync(path.join(REPOSITORY, "node_modules", "@types"), path.join(project, "node_modules", "@types"));
+    const typechecked = await node([path.join(REPOSITORY, "node_modules", "typescript", "bin", "tsc"), "-p", "."], project);
+    assert.equal(typechecked.stdout + typechecked.stderr, "");
+    assert.equal(typechecked.code, 0);
+  });
+
+  test("without --taskrt-path the project depends on this version of taskrt, named after its folder", async () => {
+    const project = path.join(temporary, "My Queue!");
+    const created = await node([CLI, "init", project]);
+    assert.equal(created.code, 0);
+    assert.equal(created.stdout, createdReport(project, "my-queue", `cd '${project}' && `));
+    const manifest = JSON.parse(readFileSync(path.join(project, "package.json"), "utf8"));
+    assert.equal(manifest.name, "my-queue");
+    assert.deepEqual(manifest.dependencies, { taskrt: `^${VERSION}` });
+  });
+
+  test("with no DIR it fills the current directory and leaves the cd out of the next steps", async () => {
+    const project = path.join(temporary, "here");
+    mkdirSync(project);
+    const created = await node([CLI, "init"], project);
+    assert.equal(created.code, 0);
+    assert.equal(created.stdout, createdReport("the current directory", "here", ""));
+  });
+
+  test("refuses a directory that is not empty, saying how to go ahead", async () => {
+    const project = path.join(temporary, "occupied");
+    mkdirSync(project);
+    writeFileSync(path.join(project, "notes.txt"), "mine");
+    const refused = await node([CLI, "init", project]);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stdout, "");
+    assert.equal(
+      refused.stderr,
+      `taskrt: ${project} is not empty (1 entry)\n  hint: name a new or empty directory, or add --force to write into it (files of the same names are replaced)\n`,
+    );
+  });
+
+  test("--force writes into a non-empty directory, replacing same-named files and keeping the others", async () => {
+    const project = path.join(temporary, "forced");
+    mkdirSync(project);
+    writeFileSync(path.join(project, "notes.txt"), "mine");
+    writeFileSync(path.join(project, "README.md"), "old");
+    const created = await node([CLI, "init", project, "--force"]);
+    assert.equal(created.code, 0);
+    assert.equal(created.stdout, createdReport(project, "forced", `cd ${project} && `, ["README.md"]));
+    assert.equal(readFileSync(path.join(project, "notes.txt"), "utf8"), "mine");
+    assert.match(readFileSync(path.join(project, "README.md"), "utf8"), /^# forced\n/);
+  });
+
+  test("refuses a path that is a file", async () => {
+    const file = path.join(temporary, "a-file");
+    writeFileSync(file, "");
+    const refused = await node([CLI, "init", file]);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr, `taskrt: ${file} exists and is not a directory\n  hint: name a new or empty directory\n`);
+  });
+
+  test("takes at most one DIR", async () => {
+    const refused = await node([CLI, "init", "one", "two"]);
+    assert.equal(refused.code, 2);
+    assert.equal(refused.stderr, "taskrt: init takes at most one DIR (default: the current directory)\nRun 'taskrt --help' for usage.\n");
+  });
+
+  test("shows a line per step where progress is shown (a terminal), and none elsewhere", async () => {
+    const project = path.join(temporary, "progress");
+    const progress: string[] = [];
+    const stdout: string[] = [];
+    const code = await main(["init", project], { stdout: (text) => void stdout.push(text), stderr: () => {}, progress: (line) => void progress.push(line) });
+    assert.equal(code, 0);
+    assert.deepEqual(progress, [`[1/2] checking ${project}…`, `[2/2] writing ${SCAFFOLD_FILES.length} files…`]);
+    const quiet = path.join(temporary, "quiet");
+    const quietStderr: string[] = [];
+    assert.equal(await main(["init", quiet], { stdout: () => {}, stderr: (text) => void quietStderr.push(text) }), 0);
+    assert.deepEqual(quietStderr, []);
+  });
+});
