@@ -7,6 +7,7 @@ import dbSqlSqlite from "./db-sql-sqlite.ts";
 import dbSqlPostgres from "./db-sql-postgres.ts";
 import queueDriverMemory from "./queue-driver-memory.ts";
 import queueDriverSqlite from "./queue-driver-sqlite.ts";
+import queueDriverAmqp from "./queue-driver-amqp.ts";
 import queueQueue from "./queue-queue.ts";
 import queueConsumer from "./queue-consumer.ts";
 import httpService from "./http-service.ts";
@@ -24,6 +25,7 @@ export const BUILTIN_KINDS: readonly KindDefinition[] = [
   dbSqlPostgres,
   queueDriverMemory,
   queueDriverSqlite,
+  queueDriverAmqp,
   queueQueue,
   queueConsumer,
   httpService,
