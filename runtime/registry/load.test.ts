@@ -189,6 +189,12 @@ describe("loadRegistry: problems", () => {
     assert.equal(registry.byId.get("app:fn")!.data.source, "file://../../outside.ts", "left as written");
   });
 
+  test("without wippy.lock, file:// may reach anywhere inside the enclosing package (a registry in examples/ can use app/)", async () => {
+    const { registry, problems } = await loadRegistry(fixture("package-scope"));
+    assert.deepEqual(problems, []);
+    assert.equal(registry.byId.get("app:greet")!.data.source, `file://${join(fixture("package-scope"), "../../handlers/greet.ts")}`);
+  });
+
   test("an absolute file:/// path is kept when inside the root and refused outside it", async () => {
     const root = await mkdtemp(join(tmpdir(), "taskrt-load-"));
     try {

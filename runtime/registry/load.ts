@@ -103,9 +103,10 @@ export async function loadRegistry(path: string): Promise<LoadResult> {
   const target = resolve(path);
   const { root, files, explicit } = await findFiles(target, problems);
   const registry: Registry = { root, entries: [], byId: new Map() };
+  const boundary = await fileBoundary(root);
   let registryFiles = 0;
   for (const file of files) {
-    const loaded = await loadFile(file, root, explicit, problems);
+    const loaded = await loadFile(file, boundary, explicit, problems);
     if (loaded) registryFiles++;
     for (const entry of loaded ?? []) {
       const first = registry.byId.get(entry.id);
@@ -128,6 +129,19 @@ export async function loadRegistry(path: string): Promise<LoadResult> {
     problems.push(fileProblem(`no registry files found under ${target}`, "registry files are .yaml/.yml files with a top-level namespace"));
   }
   return { registry, problems };
+}
+
+/**
+ * How far `file://` may reach: the directory of `wippy.lock` when the registry has one, else the
+ * enclosing package (nearest folder with package.json), so a registry in `examples/x/` can use the
+ * handlers in `app/`; without either, the registry's own directory.
+ */
+async function fileBoundary(root: string): Promise<string> {
+  if (await exists(join(root, LOCK_FILE))) return root;
+  for (let directory = root; ; directory = dirname(directory)) {
+    if (await exists(join(directory, "package.json"))) return directory;
+    if (dirname(directory) === directory) return root;
+  }
 }
 
 async function findFiles(target: string, problems: Problem[]): Promise<{ root: string; files: string[]; explicit: boolean }> {
@@ -191,7 +205,7 @@ async function walkDirectory(directory: string, files: string[], problems: Probl
  * Parses one file into entries; undefined when it is not a registry file or cannot be read. Files without
  * a namespace are not registry files: skipped silently unless named explicitly.
  */
-async function loadFile(file: string, root: string, explicit: boolean, problems: Problem[]): Promise<LoadedEntry[] | undefined> {
+async function loadFile(file: string, boundary: string, explicit: boolean, problems: Problem[]): Promise<LoadedEntry[] | undefined> {
   const parsed = await readYaml(file, problems);
   if (!parsed) return undefined;
   const { document, lineCounter } = parsed;
@@ -218,7 +232,7 @@ async function loadFile(file: string, root: string, explicit: boolean, problems:
   const add = (raw: unknown, node: Node, label: string, fileMeta: { value: Record<string, unknown>; node?: Node }): void => {
     const built = buildEntry(raw, node, label, namespace, fileMeta, base, shape);
     if (built) {
-      resolveFileReferences(built, root, problems);
+      resolveFileReferences(built, boundary, problems);
       entries.push(built);
     }
   };

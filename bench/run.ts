@@ -1,0 +1,141 @@
+/**
+ * @module bench/run — `npm run bench`: runs the scenarios against taskrt and its baselines, judges
+ * the targets of issue 5, profiles the misses, and writes the results as Markdown.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { REDIS_HOST, REDIS_PORT } from "./baselines/redis-connection.ts";
+import { summarizeCpuProfile, renderProfileSummary } from "./lib/cpu-profile.ts";
+import { chooseLoadTool, type LoadTool } from "./lib/load-tool.ts";
+import { measureCommitRate } from "./lib/disk-probe.ts";
+import { describeMachine } from "./lib/machine.ts";
+import { USAGE, parseBenchOptions, type BenchOptions, type ScenarioName } from "./lib/options.ts";
+import { redisUnavailable } from "./lib/redis-probe.ts";
+import { renderReport } from "./lib/report.ts";
+import { BenchResults } from "./lib/results.ts";
+import { CONNECTIONS, FULL_DURATIONS, QUICK_DURATIONS } from "./lib/settings.ts";
+import { computeRatios, judgeTargets } from "./lib/targets.ts";
+import { bullmqUnloadable } from "./scenarios/bullmq-queues.ts";
+import type { ScenarioContext } from "./scenarios/context.ts";
+import { runDrain } from "./scenarios/drain.ts";
+import { runDurableIntake, runMemoryIntake } from "./scenarios/intake.ts";
+import { runListUnderLoad } from "./scenarios/list-under-load.ts";
+import { runStartup } from "./scenarios/startup.ts";
+
+const RUNNERS: Record<ScenarioName, (context: ScenarioContext) => Promise<void>> = {
+  "intake-durable": runDurableIntake,
+  "intake-memory": runMemoryIntake,
+  drain: runDrain,
+  "list-under-load": runListUnderLoad,
+  startup: runStartup,
+};
+const NEEDS_BULLMQ: readonly ScenarioName[] = ["intake-durable", "drain"];
+
+async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(argv);
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const machine = describeMachine();
+  const started = performance.now();
+  const log = (line: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+  fs.mkdirSync(options.tmpDir, { recursive: true });
+  const tool = chooseLoadTool(options.tool, options.tmpDir);
+  const durations = options.quick ? QUICK_DURATIONS : FULL_DURATIONS;
+
+  let bullmqUnavailable: string | undefined;
+  if (options.scenarios.some((scenario) => NEEDS_BULLMQ.includes(scenario))) {
+    bullmqUnavailable = (await redisUnavailable(REDIS_HOST, REDIS_PORT)) ?? (await bullmqUnloadable());
+    if (bullmqUnavailable) log(`BullMQ baselines skipped: ${bullmqUnavailable}`);
+  }
+  log(`load generator: ${tool.version}; scenarios: ${options.scenarios.join(", ")}${options.quick ? " (quick)" : ""}`);
+
+  const commitRateBefore = measureCommitRate(options.tmpDir);
+  log(`disk: ${Math.round(commitRateBefore)} fsync'd SQLite commits/s`);
+  const results = new BenchResults();
+  const context: ScenarioContext = { durations, registry: options.registry, tool, tmpDir: options.tmpDir, results, bullmqUnavailable, cpuProfileDir: undefined, log };
+  for (const scenario of options.scenarios) {
+    try {
+      await RUNNERS[scenario](context);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      results.failures.push({ scenario, message });
+      log(`${scenario} FAILED: ${message}`);
+    }
+  }
+
+  const commitRateAfter = measureCommitRate(options.tmpDir);
+  const verdicts = judgeTargets(results, options.scenarios);
+  const profiles = options.profileMisses ? await profileMisses(context, tool, verdicts.filter((verdict) => verdict.met === false)) : [];
+
+  const report = renderReport({
+    machine,
+    loadAverageAfter: os.loadavg()[0],
+    commitRate: { before: commitRateBefore, after: commitRateAfter },
+    quick: options.quick,
+    scenarios: options.scenarios,
+    registry: options.registry,
+    loadTool: tool.version,
+    loadSeconds: durations.loadSeconds,
+    warmupSeconds: durations.warmupSeconds,
+    connections: CONNECTIONS,
+    redis: !options.scenarios.some((scenario) => NEEDS_BULLMQ.includes(scenario))
+      ? "not part of these scenarios"
+      : bullmqUnavailable
+        ? `skipped: ${bullmqUnavailable}`
+        : `BullMQ on Redis at ${REDIS_HOST}:${REDIS_PORT}`,
+    results,
+    ratios: computeRatios(results),
+    verdicts,
+    profiles,
+  });
+  const out = results.failures.length > 0 ? options.outOnFailure : options.out;
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, report);
+  console.log(`\n${report}`);
+  log(`wrote ${path.relative(process.cwd(), out)}${out !== options.out ? ` (a scenario failed: ${path.relative(process.cwd(), options.out)} left as it was)` : ""}`);
+  return results.failures.length > 0 ? 1 : 0;
+}
+
+/** Re-runs each scenario with a missed target, taskrt under --cpu-prof, and summarises the profile. */
+async function profileMisses(
+  context: ScenarioContext,
+  tool: LoadTool,
+  missed: { scenario: ScenarioName; target: string }[],
+): Promise<{ scenario: string; target: string; markdown: string }[]> {
+  const profiles: { scenario: string; target: string; markdown: string }[] = [];
+  const byScenario = new Map<ScenarioName, string[]>();
+  for (const verdict of missed) byScenario.set(verdict.scenario, [...(byScenario.get(verdict.scenario) ?? []), verdict.target]);
+  for (const [scenario, targets] of byScenario) {
+    const cpuProfileDir = path.join(context.tmpDir, "profiles", scenario);
+    fs.rmSync(cpuProfileDir, { recursive: true, force: true });
+    fs.mkdirSync(cpuProfileDir, { recursive: true });
+    context.log(`profiling ${scenario} (missed: ${targets.join("; ")})`);
+    try {
+      await RUNNERS[scenario]({ ...context, tool, results: new BenchResults(), cpuProfileDir });
+      // CPU.<date>.<time>.<pid>.<thread>.<sequence>.cpuprofile: thread 0 is the main thread (tsx's
+      // loader runs in a worker thread that writes a profile of its own).
+      const newest = fs
+        .readdirSync(cpuProfileDir)
+        .filter((name) => /\.\d+\.0\.\d+\.cpuprofile$/.test(name))
+        .map((name) => path.join(cpuProfileDir, name))
+        .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+      if (!newest) throw new Error(`no .cpuprofile written in ${cpuProfileDir} (did taskrt exit cleanly?)`);
+      profiles.push({ scenario, target: targets.join("; "), markdown: renderProfileSummary(summarizeCpuProfile(newest, 12)) });
+    } catch (error) {
+      profiles.push({ scenario, target: targets.join("; "), markdown: `Profiling failed: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+  return profiles;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,76 @@
+/**
+ * @module bench/scenarios/startup — scenario 5: from spawning the process until its port answers
+ * an HTTP request, and its resident memory after sitting idle. Each spawn gets a fresh database
+ * (so the migration runs, as on a first start); one untimed spawn first warms the disk cache and
+ * tsx's compile cache. The median of the timed spawns is reported.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { RunningProcess, freePort, waitForHttp, type ProcessSpec } from "../lib/processes.ts";
+import { KEYS, type Measurement, type MeasurementKey } from "../lib/results.ts";
+import { freshDatabaseFile, type ScenarioContext } from "./context.ts";
+import { baselineProcess, taskrtProcess } from "./servers.ts";
+
+const SCENARIO = "5. start-up and idle memory";
+
+interface Spawned {
+  readyMs: number;
+  idleRssMb: number;
+  peakRssMb: number;
+  /** What the process said about its own start, if anything. */
+  selfReport: string | undefined;
+}
+
+export async function runStartup(context: ScenarioContext): Promise<void> {
+  context.log(`${SCENARIO}: taskrt`);
+  const taskrt = await timeSpawns(context, (port, index) =>
+    taskrtProcess({ registry: context.registry, label: "taskrt (start-up)", port, dbFile: freshDatabaseFile(context, `startup-${index}`), queue: "durable", consumers: "running", cpuProfileDir: context.cpuProfileDir }),
+  );
+  context.results.measurements.push(startupMeasurement(KEYS.startup, "taskrt run app/_index.yaml (durable, consumers running)", taskrt));
+  if (context.cpuProfileDir) return;
+
+  context.log(`${SCENARIO}: baseline hono + array`);
+  const hono = await timeSpawns(context, (port) => baselineProcess("hono-array", "hono + array (start-up)", port));
+  context.results.measurements.push(startupMeasurement(KEYS.honoArrayStartup, "reference: hono + array under tsx (the floor)", hono));
+}
+
+async function timeSpawns(context: ScenarioContext, launch: (port: number, index: number) => ProcessSpec): Promise<Spawned[]> {
+  const spawns = context.cpuProfileDir ? 1 : context.durations.startupSpawns + 1;
+  const timed: Spawned[] = [];
+  for (let index = 0; index < spawns; index++) {
+    const port = await freePort();
+    const child = new RunningProcess(launch(port, index));
+    try {
+      const readyMs = await waitForHttp(child, `http://127.0.0.1:${port}/tasks?limit=1`);
+      await sleep(context.durations.idleMs);
+      const memory = child.memory();
+      const selfReport = /ready in (\d+)ms/.exec(child.output())?.[1];
+      // The first spawn only warms caches, unless it is the only one (a profiling run).
+      if (index > 0 || spawns === 1) timed.push({ readyMs, idleRssMb: memory.rssMb, peakRssMb: memory.peakRssMb, selfReport });
+    } finally {
+      await child.stop();
+    }
+  }
+  return timed;
+}
+
+function startupMeasurement(key: MeasurementKey, system: string, spawns: Spawned[]): Measurement {
+  const ready = median(spawns.map((spawn) => spawn.readyMs));
+  const notes = [`${spawns.length} timed spawn${spawns.length === 1 ? "" : "s"}: ${spawns.map((spawn) => Math.round(spawn.readyMs)).join(", ")} ms`];
+  const selfReports = spawns.map((spawn) => spawn.selfReport).filter((report) => report !== undefined);
+  if (selfReports.length > 0) notes.push(`it printed "ready in ${selfReports.join(", ")}ms"`);
+  return {
+    key,
+    scenario: SCENARIO,
+    system,
+    startupMs: ready,
+    idleRssMb: median(spawns.map((spawn) => spawn.idleRssMb)),
+    peakRssMb: median(spawns.map((spawn) => spawn.peakRssMb)),
+    notes,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}

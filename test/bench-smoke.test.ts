@@ -1,0 +1,204 @@
+/**
+ * @module test/bench-smoke — the bench's parsing and judging on fixed inputs, and one quick run of
+ * its start-up scenario writing a well-formed results table (no figure is judged: timing varies).
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { summarizeCpuProfile } from "../bench/lib/cpu-profile.ts";
+import { parseAutocannonJson, parseWrkOutput } from "../bench/lib/load-tool.ts";
+import { parseBenchOptions } from "../bench/lib/options.ts";
+import { BenchResults, KEYS } from "../bench/lib/results.ts";
+import { REPO_ROOT } from "../bench/lib/settings.ts";
+import { computeRatios, judgeTargets } from "../bench/lib/targets.ts";
+
+const WRK_REPORT = `Running 10s test @ http://127.0.0.1:8080/tasks
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.95ms  402.61us  10.19ms   87.07%
+    Req/Sec    17.05k   734.62    18.03k    79.00%
+  Latency Distribution
+     50%  870.00us
+     75%    3.07ms
+     90%    3.36ms
+     99%    1.20s
+  169597 requests in 10.00s, 31.90MB read
+  Socket errors: connect 0, read 2, write 1, timeout 4
+  Non-2xx or 3xx responses: 12
+Requests/sec:  16956.12
+Transfer/sec:      3.19MB
+`;
+
+describe("load generator reports", () => {
+  test("wrk's report gives requests, rate, p50 and p99 in ms, error responses and socket errors", () => {
+    assert.deepEqual(parseWrkOutput(WRK_REPORT), { tool: "wrk", requests: 169597, rps: 16956.12, p50Ms: 0.87, p99Ms: 1200, non2xx: 12, socketErrors: 7 });
+  });
+
+  test("a wrk report without latency percentiles is refused, quoting it", () => {
+    assert.throws(() => parseWrkOutput("unable to connect to 127.0.0.1:1 Connection refused\n"), {
+      message: "cannot read wrk's report:\nunable to connect to 127.0.0.1:1 Connection refused\n",
+    });
+  });
+
+  test("autocannon's JSON report gives the rate over its duration and its percentiles", () => {
+    const report = JSON.stringify({ duration: 2, requests: { total: 3000 }, latency: { p50: 1.5, p99: 9 }, non2xx: 3, errors: 1, timeouts: 2 });
+    assert.deepEqual(parseAutocannonJson(`progress\n${report}\n`), { tool: "autocannon", requests: 3000, rps: 1500, p50Ms: 1.5, p99Ms: 9, non2xx: 3, socketErrors: 3 });
+  });
+
+  test("output without a JSON report from autocannon is refused, quoting it", () => {
+    assert.throws(() => parseAutocannonJson("crashed\n"), { message: "cannot read autocannon's report:\ncrashed\n" });
+  });
+});
+
+describe("bench options", () => {
+  test("a full run of every scenario writes bench/RESULTS.md and profiles misses", () => {
+    const options = parseBenchOptions([]);
+    assert.equal(options.out, path.join(REPO_ROOT, "bench", "RESULTS.md"));
+    assert.equal(options.scenarios.length, 5);
+    assert.equal(options.profileMisses, true);
+    assert.equal(options.outOnFailure, path.join(REPO_ROOT, "bench", "tmp", "RESULTS.failed.md"));
+  });
+
+  test("a quick or partial run writes beside the scratch files, never over bench/RESULTS.md", () => {
+    const options = parseBenchOptions(["--quick", "--only", "startup,drain"]);
+    assert.equal(options.out, path.join(REPO_ROOT, "bench", "tmp", "RESULTS.partial.md"));
+    assert.deepEqual(options.scenarios, ["drain", "startup"]);
+    assert.equal(options.profileMisses, false);
+  });
+
+  test("an unknown scenario is refused, listing the scenarios", () => {
+    assert.throws(() => parseBenchOptions(["--only", "intake"]), {
+      message: "unknown scenario 'intake'; scenarios: intake-durable, intake-memory, drain, list-under-load, startup",
+    });
+  });
+
+  test("an option missing its value, an unknown tool and an unknown argument are refused", () => {
+    assert.throws(() => parseBenchOptions(["--only"]), { message: "--only needs a value" });
+    assert.throws(() => parseBenchOptions(["--tool", "ab"]), { message: "--tool must be wrk or autocannon, got 'ab'" });
+    assert.throws(() => parseBenchOptions(["--fast"]), { message: "unknown argument '--fast' (see --help)" });
+  });
+});
+
+describe("targets", () => {
+  const throughput = (value: number, unit: "req/s" | "tasks/s" = "req/s") => ({ value, unit });
+
+  test("ratios divide taskrt's throughput by the baseline's and verdicts say by how much a target is missed", () => {
+    const results = new BenchResults();
+    results.measurements.push(
+      { key: KEYS.durableIntake, scenario: "1", system: "taskrt", throughput: throughput(30_000), p99Ms: 12, notes: [] },
+      { key: KEYS.sqliteFull, scenario: "1", system: "a", throughput: throughput(10_000), notes: [] },
+      { key: KEYS.bullmqIntake, scenario: "1", system: "c", throughput: throughput(20_000), notes: [] },
+    );
+    const ratios = computeRatios(results);
+    assert.equal(ratios.find((ratio) => ratio.label === "durable intake ÷ hono + one INSERT (FULL)")?.value, 3);
+    assert.deepEqual(
+      judgeTargets(results, ["intake-durable"]).map((verdict) => [verdict.target, verdict.measured, verdict.met, verdict.detail]),
+      [
+        ["durable intake ÷ BullMQ intake ≥ 1.8×", "1.50×", false, "17% short (needs 1.20× more)"],
+        ["durable intake ÷ hono + one INSERT (FULL) ≥ 2.5×", "3.00×", true, ""],
+        ["durable intake p99 at 50 connections ≤ 10 ms", "12.00 ms", false, "over by 2.00 ms (20%)"],
+      ],
+    );
+  });
+
+  test("a target of a scenario that failed is not judged, and points at the failure", () => {
+    const results = new BenchResults();
+    results.failures.push({ scenario: "drain", message: "taskrt (draining): exited before all were done" });
+    assert.deepEqual(
+      judgeTargets(results, ["drain"]).map((verdict) => [verdict.target, verdict.met, verdict.detail]),
+      [["drain ÷ BullMQ worker (concurrency 50) ≥ 2.5×", undefined, "scenario drain failed (see Failures)"]],
+    );
+  });
+
+  test("a target whose baseline was skipped is not judged, and says why", () => {
+    const results = new BenchResults();
+    results.measurements.push({ key: KEYS.drain, scenario: "3", system: "taskrt", throughput: throughput(9_000, "tasks/s"), notes: [] });
+    results.skips.push({ key: KEYS.bullmqWorker, scenario: "3", system: "d", reason: "no Redis at 127.0.0.1:6379 (connect ECONNREFUSED 127.0.0.1:6379)" });
+    const [verdict] = judgeTargets(results, ["drain"]);
+    assert.equal(verdict.met, undefined);
+    assert.equal(verdict.detail, "no Redis at 127.0.0.1:6379 (connect ECONNREFUSED 127.0.0.1:6379)");
+  });
+});
+
+describe("CPU profile summary", () => {
+  test("self time is summed per function and per area, native frames charged to their caller", (context) => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "taskrt-bench-profile-"));
+    context.after(() => fs.rmSync(folder, { recursive: true, force: true }));
+    const driver = `file://${REPO_ROOT}/runtime/drivers/sql/sqlite.ts`;
+    const handler = `file://${REPO_ROOT}/app/process_task.ts`;
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1 }, children: [5, 4] },
+        { id: 5, callFrame: { functionName: "main", url: handler, lineNumber: 0 }, children: [2] },
+        { id: 2, callFrame: { functionName: "execute", url: driver, lineNumber: 9 }, children: [3] },
+        { id: 3, callFrame: { functionName: "run", url: "", lineNumber: -1 } },
+        { id: 4, callFrame: { functionName: "(idle)", url: "", lineNumber: -1 } },
+      ],
+      startTime: 0,
+      endTime: 10_000,
+      samples: [2, 3, 3, 4],
+      timeDeltas: [1_000, 3_000, 3_000, 3_000],
+    };
+    const file = path.join(folder, "test.cpuprofile");
+    fs.writeFileSync(file, JSON.stringify(profile));
+    const summary = summarizeCpuProfile(file);
+    assert.equal(summary.totalMs, 10);
+    assert.deepEqual(
+      summary.functions.map((row) => [row.name, row.selfMs]),
+      [
+        ["run [native] ← execute runtime/drivers/sql/sqlite.ts:10", 6],
+        ["(idle)", 3],
+        ["execute runtime/drivers/sql/sqlite.ts:10", 1],
+      ],
+    );
+    assert.deepEqual(
+      summary.areas.map((row) => [row.name, row.selfMs]),
+      [
+        ["native, called from runtime/drivers/sql/sqlite.ts", 6],
+        ["(idle)", 3],
+        ["runtime/drivers/sql/sqlite.ts", 1],
+      ],
+    );
+    assert.deepEqual(
+      summary.handlers.map((row) => [row.name, row.selfMs]),
+      [
+        ["under app/process_task.ts", 7],
+        ["outside any handler (HTTP, queue machinery, commits, GC, idle)", 3],
+      ],
+    );
+  });
+});
+
+describe("npm run bench -- --quick --only startup", () => {
+  test("runs taskrt and its reference, and writes a results table with start-up and idle memory rows", async (context) => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "taskrt-bench-smoke-"));
+    context.after(() => fs.rmSync(folder, { recursive: true, force: true }));
+    const out = path.join(folder, "RESULTS.md");
+    const { code, output } = await run(["--import", "tsx", "bench/run.ts", "--quick", "--only", "startup", "--out", out, "--tmp-dir", folder]);
+    assert.equal(code, 0, output);
+
+    const results = fs.readFileSync(out, "utf8");
+    assert.match(results, /^# taskrt benchmark results$/m);
+    assert.match(results, new RegExp(`^\\| cores \\(nproc\\) \\| ${os.availableParallelism()} \\|$`, "m"));
+    assert.match(results, new RegExp(`^\\| Node \\| ${process.version.replaceAll(".", "\\.")} `, "m"));
+    assert.match(results, /^\| scenario \| system \| throughput \| p50 \| p99 \| peak RSS \| notes \|$/m);
+    assert.match(results, /^\| 5\. start-up and idle memory \| taskrt run app\/_index\.yaml \(durable, consumers running\) \| ready in \d+ ms \| — \| — \| idle \d+ MB \(peak \d+ MB\) \| /m);
+    assert.match(results, /^\| 5\. start-up and idle memory \| reference: hono \+ array under tsx \(the floor\) \| ready in \d+ ms \| /m);
+    assert.match(results, /^\| start-up to ready ≤ 500 ms \| \d+ ms \| (\*\*met\*\*|\*\*missed\*\*: over by \d+ ms \(\d+%\)) \|$/m);
+    assert.match(results, /^\| idle RSS ≤ 100 MB \| \d+ MB \| (\*\*met\*\*|\*\*missed\*\*: over by \d+ MB \(\d+%\)) \|$/m);
+  });
+});
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, output }));
+  });
+}
