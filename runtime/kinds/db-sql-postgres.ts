@@ -1,11 +1,13 @@
 /**
  * @module kinds/db-sql-postgres — `db.sql.postgres`: a PostgreSQL connection pool, connected on
  * start (environment variables read then) and drained on stop; the component is the `SqlDatabase`
- * that `sql.get` and `services.database` return.
+ * that `sql.get` and `services.database` return. The driver (and pg with it) is imported on first
+ * use, so registries without PostgreSQL never load it.
  */
 import { PROBLEM_CODES, type Problem } from "../errors.ts";
 import { readLifecycle } from "../lifecycle.ts";
-import { PostgresDatabase } from "../drivers/sql/postgres.ts";
+import type { ExecResult, SqlDatabase, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
+import type { PostgresDatabase, PostgresOptions, PostgresPoolStats, PostgresState, PostgresTransaction } from "../drivers/sql/postgres.ts";
 import {
   describeConfiguredTarget,
   missingFields,
@@ -15,13 +17,52 @@ import {
 } from "../drivers/sql/postgres-config.ts";
 import { defineKind, type Component } from "./kind.ts";
 
-/** The database as a supervised service: start connects (failing on a wrong password or a server that is down), stop drains the pool. */
-export class PostgresComponent extends PostgresDatabase implements Component {
-  readonly #configuredTarget: string;
+let driverModule: Promise<typeof import("../drivers/sql/postgres.ts")> | undefined;
 
-  constructor(options: ConstructorParameters<typeof PostgresDatabase>[0] & { configuredTarget: string }) {
-    super(options);
-    this.#configuredTarget = options.configuredTarget;
+/** The driver module, imported once; a failed import is tried again next time rather than remembered. */
+function loadDriver(): Promise<typeof import("../drivers/sql/postgres.ts")> {
+  driverModule ??= import("../drivers/sql/postgres.ts").catch((error: unknown) => {
+    driverModule = undefined;
+    throw error;
+  });
+  return driverModule;
+}
+
+/**
+ * The database as a supervised service: start connects (failing on a wrong password or a server
+ * that is down), stop drains the pool. Every call goes to the driver's `PostgresDatabase`, built
+ * when the driver is first needed (normally by start).
+ */
+export class PostgresComponent implements SqlDatabase, Component {
+  readonly id: string;
+  readonly dialect = "postgres" as const;
+  readonly #options: PostgresOptions;
+  readonly #configuredTarget: string;
+  #database: PostgresDatabase | undefined;
+  #loading: Promise<PostgresDatabase> | undefined;
+
+  constructor(options: PostgresOptions & { configuredTarget: string }) {
+    const { configuredTarget, ...driverOptions } = options;
+    this.id = options.id;
+    this.#options = driverOptions;
+    this.#configuredTarget = configuredTarget;
+  }
+
+  get state(): PostgresState {
+    return this.#database?.state ?? "CLOSED";
+  }
+
+  /** `host:port/database` of the last open; undefined before the first. */
+  get target(): string | undefined {
+    return this.#database?.target;
+  }
+
+  get maxOpen(): number {
+    return this.#options.pool.maxOpen;
+  }
+
+  get poolStats(): PostgresPoolStats | undefined {
+    return this.#database?.poolStats;
   }
 
   start(): Promise<void> {
@@ -36,6 +77,51 @@ export class PostgresComponent extends PostgresDatabase implements Component {
   describe(): string {
     const target = this.target ?? this.#configuredTarget;
     return this.state === "OPEN" ? `postgres ${target} (pool ${this.maxOpen})` : `postgres ${target} (${this.state.toLowerCase()})`;
+  }
+
+  async open(): Promise<void> {
+    return (await this.#driver()).open();
+  }
+
+  close(): Promise<void> {
+    if (this.#database) return this.#database.close();
+    return this.#loading ? this.#loading.then((database) => database.close()) : Promise.resolve();
+  }
+
+  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
+    if (this.#database) return this.#database.query(sql, params);
+    return this.#driver().then((database) => database.query(sql, params));
+  }
+
+  execute(sql: string, params?: readonly unknown[]): Promise<ExecResult> {
+    if (this.#database) return this.#database.execute(sql, params);
+    return this.#driver().then((database) => database.execute(sql, params));
+  }
+
+  transaction<T>(fn: (tx: PostgresTransaction) => Promise<T>): Promise<T> {
+    if (this.#database) return this.#database.transaction(fn);
+    return this.#driver().then((database) => database.transaction(fn));
+  }
+
+  /** Before the driver is loaded no transaction can be open. */
+  currentTransaction(): SqlExecutor | undefined {
+    return this.#database?.currentTransaction();
+  }
+
+  runOutsideTransaction<T>(fn: () => T): T {
+    return this.#database ? this.#database.runOutsideTransaction(fn) : fn();
+  }
+
+  #driver(): Promise<PostgresDatabase> {
+    if (this.#database) return Promise.resolve(this.#database);
+    this.#loading ??= loadDriver().then(
+      ({ PostgresDatabase }) => (this.#database = new PostgresDatabase(this.#options)),
+      (error: unknown) => {
+        this.#loading = undefined;
+        throw error;
+      },
+    );
+    return this.#loading;
   }
 }
 

@@ -1,9 +1,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import kind, { createAmqpQueueDriver } from "./queue-driver-amqp.ts";
+import kind, { AmqpDriverComponent, createAmqpQueueDriver } from "./queue-driver-amqp.ts";
 import type { BuildContext, Component } from "./kind.ts";
 import type { Entry } from "../registry/entry.ts";
-import { AmqpQueueDriver } from "../drivers/queue/amqp.ts";
 import { projectSchemas } from "../registry/schemas.ts";
 import { captureLogger } from "../queue/testing.ts";
 import { RABBITMQ_HOST, RABBITMQ_PORT } from "../drivers/queue/amqp-test-support.ts";
@@ -56,7 +55,7 @@ function buildContext(): BuildContext {
   };
 }
 
-function create(data: Record<string, unknown>, env: Record<string, string | undefined> = {}): AmqpQueueDriver {
+function create(data: Record<string, unknown>, env: Record<string, string | undefined> = {}): AmqpDriverComponent {
   return createAmqpQueueDriver(entryOf(data), buildContext(), env);
 }
 
@@ -87,7 +86,7 @@ describe("queue.driver.amqp", () => {
     assert.equal(kind.kind, "queue.driver.amqp");
     assert.equal(kind.service, true);
     assert.deepEqual(kind.references, []);
-    assert.ok(kind.create(entryOf({}), buildContext()) instanceof AmqpQueueDriver);
+    assert.ok(kind.create(entryOf({}), buildContext()) instanceof AmqpDriverComponent);
   });
 
   test("create opens nothing, and describe shows protocol, address and vhost without the credentials", () => {
@@ -197,7 +196,7 @@ describe("queue.driver.amqp", () => {
   });
 
   describe("against the local RabbitMQ", { skip: skipBroker }, () => {
-    const started: AmqpQueueDriver[] = [];
+    const started: AmqpDriverComponent[] = [];
     after(async () => {
       for (const driver of started) await driver.stop();
     });

@@ -1,13 +1,93 @@
 /**
  * @module kinds/queue-driver-amqp — `queue.driver.amqp`: the RabbitMQ queue driver as a supervised
- * entry. Its component is the driver itself, which `queue.queue` entries use; start connects
- * (within `connection_timeout`), stop closes the connection.
+ * entry. Its component stands for the driver, which `queue.queue` entries use; start connects
+ * (within `connection_timeout`), stop closes the connection. The driver (and amqplib with it) is
+ * imported on first use, so registries without RabbitMQ never load it.
  */
+import type { ChannelModel } from "amqplib";
 import { parseDuration } from "../duration.ts";
 import type { Entry } from "../registry/entry.ts";
-import { AmqpQueueDriver, type AmqpTlsSettings } from "../drivers/queue/amqp.ts";
+import type { AmqpQueueDriver, AmqpQueueDriverOptions, AmqpTlsSettings } from "../drivers/queue/amqp.ts";
+import type { ConsumeOptions, Delivery, Headers, PublishOptions, QueueDriver, QueueStats, Subscription } from "../drivers/queue/driver.ts";
 import { resolveAmqpEndpoint, resolveEnvPlaceholders } from "../drivers/queue/amqp-endpoint.ts";
-import { defineKind, type BuildContext } from "./kind.ts";
+import { defineKind, type BuildContext, type Component } from "./kind.ts";
+
+let driverModule: Promise<typeof import("../drivers/queue/amqp.ts")> | undefined;
+
+/** The driver module, imported once; a failed import is tried again next time rather than remembered. */
+function loadDriver(): Promise<typeof import("../drivers/queue/amqp.ts")> {
+  driverModule ??= import("../drivers/queue/amqp.ts").catch((error: unknown) => {
+    driverModule = undefined;
+    throw error;
+  });
+  return driverModule;
+}
+
+/**
+ * The entry's component: its settings are read at build time; every call goes to the driver's
+ * `AmqpQueueDriver`, built when the driver is first needed (normally by start).
+ */
+export class AmqpDriverComponent implements QueueDriver, Component {
+  readonly id: string;
+  readonly durable = true;
+  readonly settings: Readonly<AmqpQueueDriverOptions>;
+  #driver: AmqpQueueDriver | undefined;
+  #loading: Promise<AmqpQueueDriver> | undefined;
+
+  constructor(settings: AmqpQueueDriverOptions) {
+    this.id = settings.id;
+    this.settings = settings;
+  }
+
+  /** `amqp 127.0.0.1:5672/ (durable)`, plus the outage when there is one. Never the credentials. */
+  describe(): string {
+    const { endpoint } = this.settings;
+    return this.#driver?.describe() ?? `${endpoint.protocol} ${endpoint.address} (durable)`;
+  }
+
+  async start(): Promise<void> {
+    return (await this.#load()).start();
+  }
+
+  stop(): Promise<void> {
+    if (this.#driver) return this.#driver.stop();
+    return this.#loading ? this.#loading.then((driver) => driver.stop()) : Promise.resolve();
+  }
+
+  async declare(queueName: string, options?: Record<string, unknown>): Promise<void> {
+    return (this.#driver ?? (await this.#load())).declare(queueName, options);
+  }
+
+  publish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): Promise<string> {
+    if (this.#driver) return this.#driver.publish(queueName, body, headers, options);
+    return this.#load().then((driver) => driver.publish(queueName, body, headers, options));
+  }
+
+  async consume(queueName: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    return (this.#driver ?? (await this.#load())).consume(queueName, options, onDelivery);
+  }
+
+  async stats(queueName: string): Promise<QueueStats> {
+    return (this.#driver ?? (await this.#load())).stats(queueName);
+  }
+
+  /** The live broker connection, if any (tests and diagnostics). */
+  currentConnection(): ChannelModel | undefined {
+    return this.#driver?.currentConnection();
+  }
+
+  #load(): Promise<AmqpQueueDriver> {
+    if (this.#driver) return Promise.resolve(this.#driver);
+    this.#loading ??= loadDriver().then(
+      ({ AmqpQueueDriver }) => (this.#driver = new AmqpQueueDriver(this.settings)),
+      (error: unknown) => {
+        this.#loading = undefined;
+        throw error;
+      },
+    );
+    return this.#loading;
+  }
+}
 
 /** `entry.data` after validation filled the schema's defaults. */
 interface AmqpEntryData {
@@ -31,11 +111,11 @@ interface AmqpEntryData {
  * Reads the entry; resolves `url_env` and `${env:…}` placeholders now, so a missing variable stops
  * the registry at build time rather than at the first publish. Opens nothing.
  */
-export function createAmqpQueueDriver(entry: Entry, context: BuildContext, env: Record<string, string | undefined> = process.env): AmqpQueueDriver {
+export function createAmqpQueueDriver(entry: Entry, context: BuildContext, env: Record<string, string | undefined> = process.env): AmqpDriverComponent {
   const data = entry.data as unknown as AmqpEntryData;
   const endpoint = resolveAmqpEndpoint(entry.id, { url: data.url, urlEnv: data.url_env, vhost: data.vhost, tls: data.tls.enabled }, env);
   const heartbeatMs = parseDuration(data.heartbeat);
-  return new AmqpQueueDriver({
+  return new AmqpDriverComponent({
     id: entry.id,
     endpoint,
     connectionName: data.connection_name === undefined ? `taskrt ${entry.id}` : resolveEnvPlaceholders(data.connection_name, env, { driverId: entry.id, field: "connection_name" }),

@@ -19,9 +19,14 @@ export const SQLITE_QUEUE_ERROR = {
   OPTIONS: "E_QUEUE_OPTIONS",
 } as const;
 
-/** The app database the driver can share: the SQL contract plus its synchronous better-sqlite3 connection. */
+/**
+ * The app database the driver can share: the SQL contract, its synchronous better-sqlite3
+ * connection, and a notification after each COMMIT of its transaction batches.
+ */
 export interface SharedSqliteDatabase extends SqlDatabase {
   raw(): BetterSqlite3.Database;
+  /** Calls `listener` after every batch COMMIT; returns the function that unsubscribes. */
+  onCommit(listener: () => void): () => void;
 }
 
 export type SqliteSynchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA";

@@ -11,7 +11,7 @@ import { queueDriverContract } from "./contract.ts";
 import { SqliteQueueDriver, type SharedSqliteDatabase, type SqliteQueueDriverOptions } from "./sqlite.ts";
 import { MESSAGES_TABLE } from "./sqlite-schema.ts";
 import type { Delivery } from "./driver.ts";
-import { SqliteDatabase } from "../sql/sqlite.ts";
+import { SqliteDatabase, type SqliteOptions } from "../sql/sqlite.ts";
 import { captureLogger, sleep, waitUntil } from "../../queue/testing.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -43,38 +43,26 @@ function sharedDriver(database: SharedSqliteDatabase, overrides: Overrides = {})
 }
 
 /**
- * The app database (the real `db.sql.sqlite` driver) with a `tasks` table of the app's own. It
- * counts the transactions the queue driver opens on the shared connection by itself, which is
- * how the group-commit tests observe batching.
+ * The app database (the real `db.sql.sqlite` driver) with a `tasks` table of the app's own. Its
+ * COMMIT count is how the group-commit tests observe batching: the driver's ticks are transactions
+ * of that group commit.
  */
 interface AppDatabase {
   database: SqliteDatabase;
-  /** `BEGIN IMMEDIATE` transactions the queue driver ran on the connection so far. */
-  driverTransactions(): number;
+  /** Batch COMMITs on the database so far. */
+  commits(): number;
   messageCount(queue: string): number;
 }
 
-async function openAppDatabase(): Promise<AppDatabase> {
-  const database = new SqliteDatabase({ id: "app:db", file: freshFile(), busyTimeoutMs: 5000, synchronous: "FULL", closeTimeoutMs: 1000 });
+async function openAppDatabase(overrides: Partial<SqliteOptions> = {}): Promise<AppDatabase> {
+  const database = new SqliteDatabase({ id: "app:db", file: freshFile(), busyTimeoutMs: 5000, synchronous: "FULL", closeTimeoutMs: 1000, ...overrides });
   await database.open();
   openDatabases.push(database);
   await database.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT)");
   const connection = database.raw();
-  const original = connection.transaction.bind(connection);
-  let count = 0;
-  const counting = (fn: (...args: unknown[]) => unknown) => {
-    const wrapped = original(fn);
-    return Object.assign((...args: unknown[]) => wrapped(...args), {
-      immediate: (...args: unknown[]) => {
-        count++;
-        return wrapped.immediate(...args);
-      },
-    });
-  };
-  (connection as unknown as { transaction: unknown }).transaction = counting;
   return {
     database,
-    driverTransactions: () => count,
+    commits: () => database.commitCount,
     messageCount: (queue) => (connection.prepare(`SELECT COUNT(*) AS n FROM ${MESSAGES_TABLE} WHERE queue = ?`).get(queue) as { n: number }).n,
   };
 }
@@ -306,34 +294,34 @@ describe("sqlite queue driver: refusals", () => {
 });
 
 describe("sqlite queue driver: group commit", () => {
-  test("publishes made in one turn of the event loop share one transaction, and each resolves with its own id", async () => {
+  test("publishes made in one turn of the event loop share one commit, and each resolves with its own id", async () => {
     const app = await openAppDatabase();
     const { database } = app;
     await withStarted(sharedDriver(database), async (driver) => {
-      const before = app.driverTransactions();
+      const before = app.commits();
       const ids = await Promise.all(Array.from({ length: 100 }, (_, index) => driver.publish("jobs", { index }, {})));
-      assert.equal(app.driverTransactions() - before, 1);
+      assert.equal(app.commits() - before, 1);
       assert.equal(new Set(ids).size, 100);
       assert.equal(app.messageCount("jobs"), 100);
     });
   });
 
-  test("with commit_window, publishes within the window share one transaction", async () => {
+  test("with commit_window, publishes within the window share one commit", async () => {
     const app = await openAppDatabase();
     const { database } = app;
     await withStarted(sharedDriver(database, { commitWindowMs: 80 }), async (driver) => {
-      const before = app.driverTransactions();
+      const before = app.commits();
       const first = driver.publish("jobs", 1, {});
       await sleep(10);
       const second = driver.publish("jobs", 2, {});
       assert.equal(app.messageCount("jobs"), 0, "nothing committed inside the window");
       await Promise.all([first, second]);
-      assert.equal(app.driverTransactions() - before, 1);
+      assert.equal(app.commits() - before, 1);
       assert.equal(app.messageCount("jobs"), 2);
     });
   });
 
-  test("acks of many deliveries share one transaction with the next fetch", async () => {
+  test("acks of many deliveries share one commit with the next fetch", async () => {
     const app = await openAppDatabase();
     const { database } = app;
     await withStarted(sharedDriver(database), async (driver) => {
@@ -341,10 +329,57 @@ describe("sqlite queue driver: group commit", () => {
       const consumer = collect();
       await driver.consume("jobs", { prefetch: 10 }, consumer.onDelivery);
       await waitUntil(() => consumer.deliveries.length === 10, "ten deliveries");
-      const before = app.driverTransactions();
+      const before = app.commits();
       await Promise.all(consumer.deliveries.map((delivery) => delivery.ack()));
-      assert.equal(app.driverTransactions() - before, 1);
+      assert.equal(app.commits() - before, 1);
       assert.equal(consumer.deliveries.length, 20, "the same commit leased the next ten");
+    });
+  });
+
+  test("acks join the batch of the handlers' own writes: one COMMIT covers both", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      for (let index = 0; index < 10; index++) await driver.publish("jobs", index, {});
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 10 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 10, "ten deliveries");
+      const before = app.commits();
+      // What a worker does: a write of its own outside any transaction, then the runtime's ack.
+      await Promise.all(
+        consumer.deliveries.map(async (delivery, index) => {
+          const write = database.execute("INSERT INTO tasks (title) VALUES (?)", [`task ${index}`]);
+          const ack = delivery.ack();
+          await Promise.all([write, ack]);
+        }),
+      );
+      assert.equal(app.commits() - before, 1);
+      assert.equal(app.messageCount("jobs"), 0);
+      assert.deepEqual(await database.query("SELECT COUNT(*) AS n FROM tasks"), [{ n: 10 }]);
+    });
+  });
+
+  test("a tick waiting for its turn behind an open transaction takes what was asked for meanwhile, and commits with it", async () => {
+    // No time bound on the batch: it must not commit just because the handler took a while.
+    const app = await openAppDatabase({ batchMaxMs: 60_000 });
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      let finishHandler!: () => void;
+      const handlerMayFinish = new Promise<void>((resolve) => (finishHandler = resolve));
+      const handler = database.transaction(async (tx) => {
+        await tx.execute("INSERT INTO tasks (title) VALUES ('handler')");
+        await handlerMayFinish;
+      });
+      const before = app.commits();
+      const first = driver.publish("jobs", 1, {});
+      await sleep(10);
+      const later = [driver.publish("jobs", 2, {}), driver.publish("jobs", 3, {})];
+      await sleep(10);
+      assert.equal(app.messageCount("jobs"), 0, "the tick waits for the open transaction");
+      finishHandler();
+      await Promise.all([handler, first, ...later]);
+      assert.equal(app.commits() - before, 1, "the handler, the tick and the publishes made while it waited share one COMMIT");
+      assert.equal(app.messageCount("jobs"), 3);
     });
   });
 });

@@ -11,7 +11,10 @@
  *
  * On the app's database, a publish or settlement made while the caller's async context has a
  * transaction open goes into that transaction instead (atomic with the handler's own writes), and
- * a tick that finds another transaction open waits for it through the database's `transaction()`.
+ * every tick is a transaction of the database's group commit: it joins the batch the handlers'
+ * transactions and writes share, so acks pay no commit of their own, and it gathers its work when
+ * its turn comes rather than when it was scheduled. The database tells the driver about each
+ * COMMIT, which is when messages published inside a handler's transaction become deliverable.
  *
  * Driver states: CREATED → (start) STARTED → (stop) STOPPED. Publishing or settling outside STARTED
  * is refused; stop flushes what is pending before closing.
@@ -34,7 +37,7 @@ import type {
 } from "./driver.ts";
 import { INSERT_SQL, MESSAGES_TABLE, SETTLEMENT_SQL, createSchema, prepareStatements, type QueueStatements, type SettlementKind } from "./sqlite-schema.ts";
 import { applyTick, settlementParams, type PendingInsert, type PendingSettlement, type Settlement, type Tick, type TickResult } from "./sqlite-tick.ts";
-import { SQLITE_QUEUE_ERROR, describeStorage, openQueueConnection, type SqliteQueueStorage } from "./sqlite-storage.ts";
+import { SQLITE_QUEUE_ERROR, describeStorage, openQueueConnection, type SharedSqliteDatabase, type SqliteQueueStorage } from "./sqlite-storage.ts";
 import { SqliteConsumer, type SqliteDelivery } from "./sqlite-consumer.ts";
 
 export { SQLITE_QUEUE_ERROR, type SharedSqliteDatabase, type SqliteQueueStorage, type SqliteSynchronous } from "./sqlite-storage.ts";
@@ -66,8 +69,9 @@ export class SqliteQueueDriver implements QueueDriver, Component {
   private tickScheduled = false;
   private tickRunning: Promise<void> | undefined;
   private readonly reclaimDueAt = new Map<string, number>();
+  /** Queues that got messages inside a caller's transaction: their consumers wake at the next COMMIT. */
   private readonly commitWatch = new Set<string>();
-  private commitWatchTimer: NodeJS.Timeout | undefined;
+  private stopCommitListener: (() => void) | undefined;
   private consumerCount = 0;
   private readonly ownerPrefix = nanoid(10);
   // Ticks must not run in a handler's async context: there `currentTransaction()` would name the
@@ -108,6 +112,7 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     }
     this.connection = connection;
     this.transactionOf = connection.transaction((work: () => unknown) => work());
+    if ("database" in this.options.storage) this.stopCommitListener = this.options.storage.database.onCommit(() => this.wakeWatchedQueues());
     this.state = "started";
   }
 
@@ -119,8 +124,8 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     this.opened.clear();
     this.fetchRequests.clear();
     this.extendRequests.clear();
-    clearTimeout(this.commitWatchTimer);
-    this.commitWatchTimer = undefined;
+    this.stopCommitListener?.();
+    this.stopCommitListener = undefined;
     this.commitWatch.clear();
     // Flush what was published or settled before stop: those callers are waiting for a commit.
     while (this.tickRunning || this.inserts.length > 0 || this.settlements.length > 0) {
@@ -256,8 +261,54 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     void this.runTick();
   }
 
-  /** Runs one tick now: synchronously, unless the shared database is inside another transaction. */
+  /**
+   * Runs one tick: on its own file synchronously, in a transaction of its own; on the shared
+   * database as a transaction of its group commit, which gathers the work when it gets its turn
+   * and settles it after the batch's COMMIT.
+   */
   private runTick(): Promise<void> {
+    if (!this.hasWork()) return Promise.resolve();
+    const storage = this.options.storage;
+    if ("database" in storage) return this.runSharedTick(storage.database);
+    const tick = this.takeTick();
+    try {
+      const result = this.transactionOf.immediate(() => this.applyTick(tick)) as TickResult;
+      this.tickCommitted(tick, result);
+    } catch (cause) {
+      this.tickFailed(tick, cause);
+    }
+    return Promise.resolve();
+  }
+
+  private runSharedTick(database: SharedSqliteDatabase): Promise<void> {
+    let tick: Tick | undefined;
+    const running = database
+      .transaction(async () => {
+        tick = this.takeTick();
+        // A failing statement throws, which rolls the tick back to its savepoint in the batch.
+        return this.applyTick(tick);
+      })
+      .then(
+        (result) => this.tickCommitted(tick!, result),
+        // No tick taken: the database refused the transaction (closed); fail what was waiting.
+        (cause) => this.tickFailed(tick ?? this.takeTick(), cause),
+      )
+      .finally(() => {
+        this.tickRunning = undefined;
+        if (this.state === "started" && this.hasWork()) this.scheduleTick();
+      });
+    this.tickRunning = running;
+    return running;
+  }
+
+  private hasWork(): boolean {
+    if (this.inserts.length > 0 || this.settlements.length > 0 || this.extendRequests.size > 0) return true;
+    for (const consumer of this.fetchRequests) if (consumer.freeSlots() > 0) return true;
+    return false;
+  }
+
+  /** Everything asked for so far, handed to one tick. */
+  private takeTick(): Tick {
     const tick: Tick = {
       now: Date.now(),
       inserts: this.inserts,
@@ -269,46 +320,19 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     this.settlements = [];
     this.extendRequests.clear();
     this.fetchRequests.clear();
-    if (tick.inserts.length === 0 && tick.settlements.length === 0 && tick.extensions.length === 0 && tick.fetches.length === 0) {
-      return Promise.resolve();
-    }
-    let outcome: TickResult | Promise<TickResult>;
-    try {
-      const statements = this.statements!;
-      const leaseUntil = tick.now + this.options.ackTimeoutMs;
-      outcome = this.inOwnTransaction(() => applyTick(statements, tick, leaseUntil, (queueName) => this.reclaimDue(queueName, tick.now)));
-    } catch (cause) {
-      this.tickFailed(tick, cause);
-      return Promise.resolve();
-    }
-    if (!(outcome instanceof Promise)) {
-      this.tickCommitted(tick, outcome);
-      return Promise.resolve();
-    }
-    const running = outcome
-      .then(
-        (result) => this.tickCommitted(tick, result),
-        (cause) => this.tickFailed(tick, cause),
-      )
-      .finally(() => {
-        this.tickRunning = undefined;
-        if (this.inserts.length > 0 || this.settlements.length > 0 || this.fetchRequests.size > 0 || this.extendRequests.size > 0) {
-          this.scheduleTick();
-        }
-      });
-    this.tickRunning = running;
-    return running;
+    return tick;
   }
 
-  /**
-   * Runs `work` in a transaction: at once (BEGIN IMMEDIATE, so a writer never has to upgrade a
-   * read lock), or, when a handler's transaction is open on the shared connection, after it,
-   * through the database's `transaction()` (better-sqlite3 then nests ours as a savepoint).
-   */
+  private applyTick(tick: Tick): TickResult {
+    const leaseUntil = tick.now + this.options.ackTimeoutMs;
+    return applyTick(this.statements!, tick, leaseUntil, (queueName) => this.reclaimDue(queueName, tick.now));
+  }
+
+  /** Runs `work` in a transaction: on its own file at once (BEGIN IMMEDIATE), on the shared database in its group commit. */
   private inOwnTransaction<T>(work: () => T): T | Promise<T> {
     const storage = this.options.storage;
-    if ("file" in storage || !this.connection!.inTransaction) return this.transactionOf.immediate(work) as T;
-    return storage.database.transaction(async () => this.transactionOf(work) as T);
+    if ("file" in storage) return this.transactionOf.immediate(work) as T;
+    return storage.database.transaction(async () => work());
   }
 
   // Expired leases (a consumer that died or stalled) become ready again, at most once per poll
@@ -335,7 +359,7 @@ export class SqliteQueueDriver implements QueueDriver, Component {
   }
 
   private tickFailed(tick: Tick, cause: unknown): void {
-    const error = new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not write to ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+    const error = new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not write to ${describeStorage(this.options.storage)}: ${storageReason(cause)}`, {
       entryId: this.id,
       hint: "check the disk (space, permissions) and whether another process holds a long write lock",
       cause,
@@ -412,22 +436,16 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     );
   }
 
-  // A message published inside a handler's transaction becomes visible when that transaction
-  // commits, which the driver is not told about: it watches the connection leave the transaction
-  // (checking at growing intervals up to the poll interval) and then wakes the local consumers.
+  // A message published inside a handler's transaction becomes deliverable when that transaction's
+  // batch commits; the local consumers of its queue wake then.
   private watchCommit(queueName: string): void {
     this.commitWatch.add(queueName);
-    if (this.commitWatchTimer) return;
-    const check = (delay: number): void => {
-      this.commitWatchTimer = setTimeout(() => {
-        if (this.state !== "started") return;
-        if (this.connection?.inTransaction) return check(Math.min(delay * 2, this.options.pollIntervalMs));
-        this.commitWatchTimer = undefined;
-        for (const queue of this.commitWatch) for (const consumer of this.consumers.get(queue) ?? []) consumer.wake();
-        this.commitWatch.clear();
-      }, delay);
-    };
-    check(1);
+  }
+
+  private wakeWatchedQueues(): void {
+    if (this.commitWatch.size === 0 || this.state !== "started") return;
+    for (const queue of this.commitWatch) for (const consumer of this.consumers.get(queue) ?? []) consumer.wake();
+    this.commitWatch.clear();
   }
 
   private requireStarted(action: string): QueueStatements {
@@ -476,6 +494,12 @@ function bodyError(driverId: string, queueName: string, reason: string, cause?: 
     hint: "publish JSON values: objects, arrays, strings, numbers, booleans or null",
     cause,
   });
+}
+
+/** SQLite's own words: the shared database's E_SQL wrapping (which names the database again) is dropped. */
+function storageReason(cause: unknown): string {
+  if (cause instanceof TaskrtError && cause.code.startsWith("E_SQL") && cause.cause instanceof Error) return cause.cause.message;
+  return errorMessage(cause);
 }
 
 function hasKeys(object: object): boolean {

@@ -6,8 +6,9 @@
  * The transaction that takes the free lock opens a batch (BEGIN IMMEDIATE) and runs in a savepoint
  * of it (the driver's part). When it ends, the next waiter, if it brings a transaction, runs next in
  * the same batch; if nobody waits, the batch waits one turn of the event loop (setImmediate) for
- * transactions started meanwhile. The batch commits when the next waiter is a lone statement (which
- * must never land inside a batch: it runs after the COMMIT, in arrival order), when still nobody
+ * transactions started meanwhile. (A lone write statement comes as a transaction of one statement.)
+ * The batch commits when the next waiter is a lone statement that must run on its own (a read, a
+ * PRAGMA: it never lands inside a batch, and runs after the COMMIT, in arrival order), when still nobody
  * waits, or once it ran `maxTransactions` or has been open `maxMs` (checked as each transaction
  * ends: one never is cut short). A transaction whose function resolved learns its outcome from the
  * COMMIT: its value, or the COMMIT's error (a deferred foreign key violated) as every transaction
@@ -104,6 +105,8 @@ export interface BatchConnection {
   inTransaction(): boolean;
   /** For the finished transactions of a batch SQLite ended before its COMMIT. */
   lostError(): unknown;
+  /** A batch committed (its callers are being told); must not throw. */
+  committed(): void;
 }
 
 /**
@@ -176,6 +179,7 @@ export class GroupCommit {
     this.#batch = undefined;
     batch.succeed();
     this.lock.release();
+    this.#connection.committed();
   }
 
   #end(batch: CommitBatch, error: unknown): void {

@@ -18,6 +18,12 @@ const INSERTS = new RegExp(String.raw`^${LEADING}(?:INSERT|REPLACE|WITH\b[\s\S]*
 const TRANSACTION_CONTROL = new RegExp(String.raw`^${LEADING}(BEGIN|COMMIT|END|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b))\b`, "i");
 /** Statements that may only read; the statement's own `readonly` flag has the last word. */
 const READS = new RegExp(String.raw`^${LEADING}(?:SELECT|VALUES|WITH)\b`, "i");
+/**
+ * Writes that must not run inside a transaction (VACUUM, ATTACH, DETACH, a PRAGMA such as
+ * journal_mode or foreign_keys, which fail or do nothing there), that start or end one themselves,
+ * or that would end a whole shared batch on a conflict (OR ROLLBACK): they run on their own.
+ */
+const OWN_TRANSACTION = new RegExp(String.raw`^${LEADING}(?:PRAGMA|VACUUM|ATTACH|DETACH|BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b|\bOR\s+ROLLBACK\b`, "i");
 /** Functions whose answer belongs to the connection that runs them, not to the database. */
 const CONNECTION_STATE = /\b(?:last_insert_rowid|changes|total_changes)\s*\(/i;
 
@@ -28,6 +34,8 @@ export interface CachedStatement {
   transactionControl: string | undefined;
   /** A query any connection to the file answers alike: a second, read-only connection may run it. */
   portableRead: boolean;
+  /** A write that can run as a one-statement transaction inside a group-commit batch. */
+  joinsBatch: boolean;
 }
 
 const NO_ROWS: SqlRow[] = [];
@@ -64,10 +72,24 @@ export class ConnectionStatements {
       inserts: INSERTS.test(sql),
       transactionControl: TRANSACTION_CONTROL.exec(sql)?.[1].toUpperCase(),
       portableRead: statement.reader && statement.readonly && READS.test(sql) && !CONNECTION_STATE.test(sql),
+      joinsBatch: !statement.readonly && !OWN_TRANSACTION.test(sql),
     };
     if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
     statements.set(sql, cached);
     return cached;
+  }
+
+  /**
+   * Whether `sql` is a write that may join a batch. False when it cannot be prepared (several
+   * statements, a syntax error, a table not created yet): it then runs on its own, which reports
+   * the error or runs the script as before.
+   */
+  joinsBatch(sql: string): boolean {
+    try {
+      return this.prepare(sql).joinsBatch;
+    } catch {
+      return false;
+    }
   }
 
   /** A statement of the driver's own (BEGIN, SAVEPOINT, COMMIT …), without parameters. */

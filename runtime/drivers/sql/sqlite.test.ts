@@ -617,7 +617,25 @@ describe("sqlite driver: group commit", () => {
     }
   });
 
-  test("a statement from outside arriving while the batch waits for more ends it: it runs after the COMMIT", async () => {
+  test("a read from outside arriving while the batch waits for more ends it: it runs after the COMMIT", async () => {
+    const db = await openWithItems();
+    try {
+      const before = db.commitCount;
+      let read: Promise<[number, string[]]> | undefined;
+      const first = db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO items (name) VALUES ('first')");
+        setImmediate(() => (read = itemNames(db).then((names) => [db.commitCount, names])));
+      });
+      await first;
+      assert.deepEqual(await read, [before + 1, ["first"]], "the batch committed before the read ran");
+      await insertItem(db, "later");
+      assert.equal(db.commitCount - before, 2, "a transaction after the read opens a new batch");
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a write from outside arriving while the batch waits for more joins it, and resolves after its COMMIT", async () => {
     const db = await openWithItems();
     try {
       const before = db.commitCount;
@@ -627,13 +645,133 @@ describe("sqlite driver: group commit", () => {
         setImmediate(() => (statement = db.execute("INSERT INTO items (name) VALUES ('outside')").then(() => db.commitCount)));
       });
       await first;
-      assert.equal(await statement, before + 1, "the batch committed before the statement ran");
+      assert.equal(await statement, before + 1, "resolved after the shared COMMIT");
       await insertItem(db, "later");
-      assert.equal(db.commitCount - before, 2, "a transaction after the statement opens a new batch");
+      assert.equal(db.commitCount - before, 2);
       assert.deepEqual(await itemNames(db), ["first", "outside", "later", "later+"]);
     } finally {
       await db.close();
     }
+  });
+
+  test("concurrent writes from outside any transaction share one COMMIT, each resolving with its own result only after it", async () => {
+    const db = await openWithItems({ file: temporaryFile(), synchronous: "FULL" });
+    try {
+      const before = db.commitCount;
+      const commitsSeen: number[] = [];
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, index) =>
+          db.execute("INSERT INTO items (name) VALUES (?)", [`item ${index}`]).then((result) => (commitsSeen.push(db.commitCount), result)),
+        ),
+      );
+      assert.deepEqual(
+        results,
+        Array.from({ length: 50 }, (_, index) => ({ lastInsertId: index + 1, rowsAffected: 1 })),
+      );
+      assert.equal(db.commitCount - before, 1);
+      assert.ok(commitsSeen.every((count) => count === before + 1), "no write resolved before the COMMIT");
+      const updates = await Promise.all([
+        db.execute("UPDATE items SET name = name || '!' WHERE rowid <= 10"),
+        db.execute("DELETE FROM items WHERE rowid > 40"),
+        db.query("INSERT INTO items (name) VALUES ('returned') RETURNING rowid AS id, name"),
+      ]);
+      assert.deepEqual(updates, [{ lastInsertId: null, rowsAffected: 10 }, { lastInsertId: null, rowsAffected: 10 }, [{ id: 41, name: "returned" }]]);
+      assert.equal(db.commitCount - before, 2, "writes and a write through query() in one turn share the next COMMIT");
+      assert.equal((await itemNames(db)).length, 41);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a failing write from outside rejects only its caller; the writes batched with it commit", async () => {
+    const db = await openWithItems();
+    try {
+      await db.execute("INSERT INTO items (name) VALUES ('taken')");
+      const before = db.commitCount;
+      const results = await Promise.allSettled([
+        db.execute("INSERT INTO items (name) VALUES ('a')"),
+        db.execute("INSERT INTO items (name) VALUES ('taken')"),
+        db.execute("INSERT INTO items (name) SELECT 'b' UNION ALL SELECT 'taken'"),
+        db.execute("INSERT INTO items (name) VALUES (?)", [Symbol("not bindable")]),
+        insertItem(db, "c"),
+      ]);
+      assert.deepEqual(
+        results.map((result) => (result.status === "fulfilled" ? "ok" : `${(result.reason as { code: string }).code}: ${(result.reason as Error).message}`)),
+        [
+          "ok",
+          "E_SQL_CONSTRAINT: sql failed on app:db: UNIQUE constraint failed: items.name",
+          "E_SQL_CONSTRAINT: sql failed on app:db: UNIQUE constraint failed: items.name",
+          "E_SQL: sql failed on app:db: cannot bind parameter 1, a symbol",
+          "ok",
+        ],
+      );
+      assert.equal(db.commitCount - before, 1);
+      assert.deepEqual(await itemNames(db), ["taken", "a", "c", "c+"], "the failed multi-row insert left no row behind");
+      // One that cannot even be prepared runs on its own, which reports the error as before.
+      await assert.rejects(db.execute("UPDATE items SET missing = 1"), { code: "E_SQL", message: "sql failed on app:db: no such column: missing" });
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("DDL from outside a transaction joins the batch and works as before", async () => {
+    const db = await openWithItems({ file: temporaryFile() });
+    try {
+      const before = db.commitCount;
+      await Promise.all([
+        db.execute("CREATE TABLE notes (body TEXT)"),
+        db.execute("CREATE INDEX items_by_name ON items (name)"),
+        db.execute("ALTER TABLE items ADD COLUMN size INTEGER"),
+      ]);
+      assert.equal(db.commitCount - before, 1);
+      await db.execute("INSERT INTO notes (body) VALUES ('kept')");
+      assert.deepEqual(await db.query("SELECT body FROM notes"), [{ body: "kept" }]);
+      assert.deepEqual(await db.query("SELECT name FROM sqlite_master WHERE name = 'items_by_name'"), [{ name: "items_by_name" }]);
+      await db.execute("DROP TABLE notes");
+      await assert.rejects(db.execute("CREATE TABLE items (name TEXT)"), { code: "E_SQL", message: "sql failed on app:db: table items already exists" });
+      await assert.rejects(db.query("SELECT body FROM notes"), { code: "E_SQL", message: "sql failed on app:db: no such table: notes" });
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("PRAGMA, VACUUM, ATTACH and scripts with their own BEGIN and COMMIT still run on their own and work", async () => {
+    const file = temporaryFile();
+    const db = await openWithItems({ file });
+    try {
+      const before = db.commitCount;
+      await db.execute("PRAGMA foreign_keys = OFF");
+      assert.deepEqual(await db.query("PRAGMA foreign_keys"), [{ foreign_keys: 0 }], "a PRAGMA inside a transaction would have done nothing");
+      await db.execute("PRAGMA foreign_keys = ON");
+      assert.deepEqual(await db.query("PRAGMA journal_mode = DELETE"), [{ journal_mode: "delete" }]);
+      assert.deepEqual(await db.query("PRAGMA journal_mode = WAL"), [{ journal_mode: "wal" }]);
+      await db.execute("PRAGMA user_version = 3");
+      assert.deepEqual(await db.query("PRAGMA user_version"), [{ user_version: 3 }]);
+      await db.execute("VACUUM");
+      await db.execute(`ATTACH DATABASE '${path.join(path.dirname(file), "other.db")}' AS other`);
+      await db.execute("DETACH DATABASE other");
+      await db.execute("BEGIN; INSERT INTO items (name) VALUES ('scripted'); COMMIT");
+      assert.deepEqual(await itemNames(db), ["scripted"]);
+      assert.equal(db.commitCount, before, "none of them went through a batch");
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("a write from outside on a database that is closing is refused", async () => {
+    const db = await openWithItems();
+    const finish = pending();
+    const started = pending();
+    const transaction = db.transaction(async () => {
+      started.resolve();
+      await finish.promise;
+    });
+    await started.promise;
+    const closed = db.close();
+    await assert.rejects(db.execute("INSERT INTO items (name) VALUES ('late')"), { code: "E_DB_UNAVAILABLE", message: "database app:db is not open" });
+    finish.resolve();
+    await transaction;
+    await closed;
   });
 
   test("batchMaxTransactions bounds a batch, and 1 commits every transaction on its own", async () => {
@@ -765,7 +903,7 @@ describe("sqlite driver: group commit", () => {
       }
     });
 
-    test("a statement queued behind a batch runs after its COMMIT and is not rolled back when the COMMIT fails", async () => {
+    test("a lone write queued behind a batch joins it and shares its failing COMMIT: rejected with its error, nothing of it kept", async () => {
       const db = await openWithParents();
       try {
         await db.execute("CREATE TABLE log (entry TEXT)");
@@ -778,12 +916,34 @@ describe("sqlite driver: group commit", () => {
         });
         await started.promise;
         const outside = db.execute("INSERT INTO log (entry) VALUES ('outside')");
+        finish.resolve();
+        const results = await Promise.allSettled([orphan, outside]);
+        for (const result of results) await assert.rejects(Promise.reject((result as PromiseRejectedResult).reason), foreignKeyFailure);
+        assert.deepEqual(await db.query("SELECT entry FROM log"), []);
+        assert.deepEqual(await counts(db), { parents: 0, children: 0 });
+      } finally {
+        await db.close();
+      }
+    });
+
+    test("a statement that runs on its own, queued behind a batch, runs after its COMMIT and is not rolled back when the COMMIT fails", async () => {
+      const db = await openWithParents();
+      try {
+        const started = pending();
+        const finish = pending();
+        const orphan = db.transaction(async (tx) => {
+          await tx.execute("INSERT INTO child (parent_id) VALUES (99)");
+          started.resolve();
+          await finish.promise;
+        });
+        await started.promise;
+        const outside = db.execute("PRAGMA user_version = 7");
         const after = addParent(db, 1);
         finish.resolve();
         await assert.rejects(orphan, foreignKeyFailure);
         await outside;
         await after;
-        assert.deepEqual(await db.query("SELECT entry FROM log"), [{ entry: "outside" }]);
+        assert.deepEqual(await db.query("PRAGMA user_version"), [{ user_version: 7 }]);
         assert.deepEqual(await counts(db), { parents: 1, children: 0 }, "the transaction behind the statement ran in a batch of its own");
       } finally {
         await db.close();

@@ -17,10 +17,14 @@
  *
  * Group commit (rules in sqlite-batch.ts): transactions waiting for the lock run one after another
  * in one BEGIN … COMMIT, each in a savepoint of its own, and their promises settle when that COMMIT
- * returned (under synchronous FULL, after its fsync). A statement from outside ends the batch
- * instead of joining it. So a transaction function must never wait for another caller's
- * transaction to have committed (an app mutex held across a transaction, say): in one batch, that
- * COMMIT waits for this function. BEGIN, COMMIT, END and ROLLBACK are refused inside a transaction.
+ * returned (under synchronous FULL, after its fsync). A write statement from outside any
+ * transaction (an autocommit UPDATE) is a transaction of one statement: it joins the batch the same
+ * way, so it neither pays an fsync of its own nor ends the batch. Statements that cannot run inside
+ * a transaction (PRAGMA, VACUUM, ATTACH, DETACH, BEGIN and the like, scripts of several statements,
+ * anything with OR ROLLBACK) and reads that cannot go to the read connection still run on their
+ * own, after the open batch's COMMIT, which ends it. So a transaction function must never wait
+ * for another caller's transaction or lone write to have committed (an app mutex held across a
+ * transaction, say): in one batch, that COMMIT waits for this function. BEGIN, COMMIT, END and ROLLBACK are refused inside a transaction.
  *
  * Reads: on a WAL file, a read from outside any transaction that would have to wait for the lock
  * runs instead on a second, read-only connection, which sees the last committed state and never
@@ -75,6 +79,7 @@ export type SqliteState = (typeof SQLITE_STATE)[keyof typeof SQLITE_STATE];
 
 /** The savepoint each transaction of a batch runs in; nested ones are numbered by depth. */
 const BATCH_SAVEPOINT = "taskrt_transaction";
+const LONE_WRITE_UNDO = [`ROLLBACK TO ${BATCH_SAVEPOINT}`, `RELEASE ${BATCH_SAVEPOINT}`];
 
 interface TransactionFrame {
   active: boolean;
@@ -103,6 +108,7 @@ export class SqliteDatabase implements SqlDatabase {
   #state: SqliteState = SQLITE_STATE.CLOSED;
   #closing: Promise<void> | undefined;
   #journalMode = "";
+  readonly #commitListeners = new Set<() => void>();
 
   constructor(options: SqliteOptions) {
     this.#options = options;
@@ -119,6 +125,7 @@ export class SqliteDatabase implements SqlDatabase {
       rollback: (reason) => this.#rollback(["ROLLBACK"], reason),
       inTransaction: () => this.#connection?.inTransaction ?? false,
       lostError: () => errors.batchRolledBackError(this.id),
+      committed: () => this.#notifyCommitted(),
     });
     this.#lock = this.#group.lock;
   }
@@ -140,6 +147,16 @@ export class SqliteDatabase implements SqlDatabase {
   /** COMMITs of transaction batches so far: compared with the transactions run, what group commit saved. */
   get commitCount(): number {
     return this.#group.commitCount;
+  }
+
+  /**
+   * Calls `listener` after every COMMIT of a transaction batch (not after writes that commit on
+   * their own, such as a PRAGMA or a script), so a driver sharing the database learns when what
+   * it wrote inside a caller's transaction became visible. Returns the function that unsubscribes.
+   */
+  onCommit(listener: () => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => void this.#commitListeners.delete(listener);
   }
 
   /** Whether reads from outside a transaction can run on the read-only connection while the lock is held. */
@@ -176,6 +193,7 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
+    if (this.#joinsBatchFromOutside(sql)) return this.#loneWrite(() => this.#query(sql, params, false));
     if (this.#lock.held) {
       return this.#waitOrJoin(
         (executor) => executor.query(sql, params),
@@ -191,6 +209,7 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   execute(sql: string, params?: readonly unknown[]): Promise<ExecResult> {
+    if (this.#joinsBatchFromOutside(sql)) return this.#loneWrite(() => this.#execute(sql, params, false));
     if (this.#lock.held) return this.#waitOrJoin((executor) => executor.execute(sql, params), () => this.#execute(sql, params, false));
     try {
       return Promise.resolve(this.#execute(sql, params, false));
@@ -229,11 +248,45 @@ export class SqliteDatabase implements SqlDatabase {
 
   /**
    * The better-sqlite3 connection, for a driver sharing this database (the SQLite queue). Its
-   * statements bypass the queue above: one sent while `connection.inTransaction` lands inside the
-   * open batch, so such a caller checks that and otherwise goes through `transaction()`.
+   * statements bypass the lock and the batches: one sent while a batch is open lands inside it, so
+   * such a caller sends its writes from inside a `transaction()` of its own.
    */
   raw(): BetterSqlite3.Database {
     return this.#connectionOrThrow();
+  }
+
+  /**
+   * A write from outside any transaction that can run inside one. Inside a transaction's async
+   * context (the lock is held then) the statement belongs to that transaction instead.
+   */
+  #joinsBatchFromOutside(sql: string): boolean {
+    if (this.#lock.held && this.#activeFrame()) return false;
+    return this.#statements?.joinsBatch(sql) ?? false;
+  }
+
+  /**
+   * Runs a lone write as a one-statement transaction in the group-commit batch, in a savepoint of
+   * its own: a failure undoes it alone and rejects only its caller, success resolves after the
+   * batch's COMMIT. Committing it alone would cost an fsync of its own and end the open batch.
+   */
+  async #loneWrite<T>(run: () => T): Promise<T> {
+    if (this.#state !== SQLITE_STATE.OPEN) throw errors.notOpenError(this.id);
+    const batch = await this.#group.enter();
+    let result: T;
+    try {
+      this.#run(`SAVEPOINT ${BATCH_SAVEPOINT}`);
+      try {
+        result = run();
+      } catch (error) {
+        this.#rollback(LONE_WRITE_UNDO, error);
+        throw error;
+      }
+      this.#finish(`RELEASE ${BATCH_SAVEPOINT}`, LONE_WRITE_UNDO);
+    } finally {
+      this.#group.leave(batch);
+    }
+    await batch.committed;
+    return result;
   }
 
   /** The lock is held: join the transaction this call runs inside, read elsewhere, or queue behind it. */
@@ -342,6 +395,17 @@ export class SqliteDatabase implements SqlDatabase {
       } catch (error) {
         this.#options.logger?.error("rollback failed", { statement, error: errorMessage(error), reason: errorMessage(reason) });
         return;
+      }
+    }
+  }
+
+  #notifyCommitted(): void {
+    for (const listener of this.#commitListeners) {
+      try {
+        listener();
+      } catch (error) {
+        // The COMMIT happened; a listener's failure must not turn it into a failure for its callers.
+        this.#options.logger?.error("commit listener failed", { error: errorMessage(error) });
       }
     }
   }

@@ -1,6 +1,8 @@
 /**
  * @module handlers/lua/code-kind — the shared definition of `function.lua` and `process.lua`: both
  * load their source into a Lua state at start and offer a Callable; they differ only in who calls.
+ * The Lua engine (wasmoon's WebAssembly build) and the Lua modules load on the first start or
+ * check of a Lua entry, so a registry without Lua never pays for them in start-up time or memory.
  */
 import { PROBLEM_CODES, TaskrtError, errorMessage, type Problem } from "../../errors.ts";
 import { parseDuration } from "../../duration.ts";
@@ -8,14 +10,27 @@ import { defineKind, type KindDefinition } from "../../kinds/kind.ts";
 import type { Entry, Registry } from "../../registry/entry.ts";
 import { createEntryCallContext } from "../call-context.ts";
 import type { Callable, CallableComponent } from "../handler.ts";
-import { createLuaCallable } from "./callable.ts";
-import { LuaEngine } from "./engine.ts";
-import { LUA_MODULES } from "./modules/index.ts";
+import type { LuaEngine } from "./engine.ts";
 import { readLuaSource } from "./source.ts";
+
+let luaRuntime: Promise<[typeof import("./engine.ts"), typeof import("./modules/index.ts"), typeof import("./callable.ts")]> | undefined;
+
+/** The engine, the modules and the callable wrapper, imported once, on first use. */
+function loadLuaRuntime(): ReturnType<typeof importLuaRuntime> {
+  luaRuntime ??= importLuaRuntime();
+  return luaRuntime;
+}
+
+function importLuaRuntime() {
+  const loading = Promise.all([import("./engine.ts"), import("./modules/index.ts"), import("./callable.ts")]);
+  // A failed import is tried again by the next start rather than remembered.
+  loading.catch(() => (luaRuntime = undefined));
+  return loading;
+}
 
 /** Loads an entry's source into a new Lua state (the prelude, then the file, run once). */
 export async function createEntryEngine(entry: Entry, root: string): Promise<LuaEngine> {
-  const source = await readLuaSource(entry, root);
+  const [source, [{ LuaEngine }, { LUA_MODULES }]] = await Promise.all([readLuaSource(entry, root), loadLuaRuntime()]);
   return LuaEngine.create({
     entryId: entry.id,
     code: source.code,
@@ -40,6 +55,7 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
       const component: CallableComponent & { start(): Promise<void>; stop(): Promise<void> } = {
         async start() {
           if (loaded) return;
+          const [, , { createLuaCallable }] = await loadLuaRuntime();
           engine = await createEntryEngine(entry, context.registry.root);
           try {
             loaded = createLuaCallable(base, engine, engine.method(String(entry.data.method)));
