@@ -9,6 +9,9 @@ import type { Task } from "./tasks.ts";
 
 // The tutorial's simulated work; APP_WORK_DELAY=0 turns it off (benchmarks, crash tests).
 const WORK_DELAY = process.env.APP_WORK_DELAY ?? "100ms";
+/** How long a message may wait for its task row to be committed before the queue retries it. */
+const ROW_WAIT_MS = 2000;
+const ROW_POLL = "5ms";
 
 export function perform(task: Task): { output: unknown } {
   switch (task.action) {
@@ -30,14 +33,25 @@ export async function main(task: Task): Promise<boolean> {
   const attempt = queue.message().attempts();
   const db = await sql.get("app:db");
   try {
-    const started = await db.execute("UPDATE tasks SET status = 'running', attempts = ?, updated_at = ? WHERE id = ? AND status <> 'completed'", [
-      attempt,
-      Date.now(),
-      task.id,
-    ]);
-    if (started.rowsAffected === 0) {
-      logger.debug("task already completed: acknowledging the redelivery", { id: task.id });
-      return true;
+    // With a queue outside the database (RabbitMQ next to PostgreSQL), the message can arrive
+    // before the transaction that published it has committed the row: wait for the row a little,
+    // then let the queue retry (after max_attempts a message whose row never came is dead-lettered).
+    const waitUntil = Date.now() + ROW_WAIT_MS;
+    for (;;) {
+      const started = await db.execute("UPDATE tasks SET status = 'running', attempts = ?, updated_at = ? WHERE id = ? AND status <> 'completed'", [
+        attempt,
+        Date.now(),
+        task.id,
+      ]);
+      if (started.rowsAffected > 0) break;
+      const [row] = await db.query("SELECT status FROM tasks WHERE id = ?", [task.id]);
+      if (row?.status === "completed") {
+        logger.debug("task already completed: acknowledging the redelivery", { id: task.id });
+        return true;
+      }
+      if (row !== undefined) continue; // committed between the UPDATE and the SELECT
+      if (Date.now() >= waitUntil) throw new Error(`task ${task.id} has no row: the request that queued it has not committed (yet)`);
+      await time.sleep(ROW_POLL);
     }
 
     let result: { output: unknown };

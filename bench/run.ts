@@ -21,6 +21,7 @@ import type { ScenarioContext } from "./scenarios/context.ts";
 import { runDrain } from "./scenarios/drain.ts";
 import { runDurableIntake, runMemoryIntake } from "./scenarios/intake.ts";
 import { runListUnderLoad } from "./scenarios/list-under-load.ts";
+import { SCALE_OUT, SCALE_OUT_USAGE, applyScaleOutSelection, runScaleOut, takeScaleOutOption } from "./scenarios/scale-out.ts";
 import { runStartup } from "./scenarios/startup.ts";
 
 const RUNNERS: Record<ScenarioName, (context: ScenarioContext) => Promise<void>> = {
@@ -33,18 +34,21 @@ const RUNNERS: Record<ScenarioName, (context: ScenarioContext) => Promise<void>>
 const NEEDS_BULLMQ: readonly ScenarioName[] = ["intake-durable", "drain"];
 
 async function main(argv: string[]): Promise<number> {
+  // scale-out is optional (it needs PostgreSQL and RabbitMQ): it runs only when --only names it.
+  const scaleOut = takeScaleOutOption(argv);
   let options: BenchOptions;
   try {
-    options = parseBenchOptions(argv);
+    options = applyScaleOutSelection(parseBenchOptions(scaleOut.argv), scaleOut);
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${USAGE}`);
+    console.error(`bench: ${(error as Error).message}\n\n${USAGE}${SCALE_OUT_USAGE}`);
     return 2;
   }
   if (options.help) {
-    console.log(USAGE);
+    console.log(USAGE + SCALE_OUT_USAGE);
     return 0;
   }
 
+  const scenarioNames: string[] = scaleOut.requested ? [...options.scenarios, SCALE_OUT] : options.scenarios;
   const machine = describeMachine();
   const started = performance.now();
   const log = (line: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
@@ -57,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     bullmqUnavailable = (await redisUnavailable(REDIS_HOST, REDIS_PORT)) ?? (await bullmqUnloadable());
     if (bullmqUnavailable) log(`BullMQ baselines skipped: ${bullmqUnavailable}`);
   }
-  log(`load generator: ${tool.version}; scenarios: ${options.scenarios.join(", ")}${options.quick ? " (quick)" : ""}`);
+  log(`load generator: ${tool.version}; scenarios: ${scenarioNames.join(", ")}${options.quick ? " (quick)" : ""}`);
 
   const commitRateBefore = measureCommitRate(options.tmpDir);
   log(`disk: ${Math.round(commitRateBefore)} fsync'd SQLite commits/s`);
@@ -73,6 +77,8 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  const scaleOutSection = scaleOut.requested ? await runScaleOut(context) : "";
+
   const commitRateAfter = measureCommitRate(options.tmpDir);
   const verdicts = judgeTargets(results, options.scenarios);
   const profiles = options.profileMisses ? await profileMisses(context, tool, verdicts.filter((verdict) => verdict.met === false)) : [];
@@ -82,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     loadAverageAfter: os.loadavg()[0],
     commitRate: { before: commitRateBefore, after: commitRateAfter },
     quick: options.quick,
-    scenarios: options.scenarios,
+    scenarios: scenarioNames,
     registry: options.registry,
     loadTool: tool.version,
     loadSeconds: durations.loadSeconds,
@@ -97,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     ratios: computeRatios(results),
     verdicts,
     profiles,
-  });
+  }) + (scaleOutSection ? `\n${scaleOutSection}` : "");
   const out = results.failures.length > 0 ? options.outOnFailure : options.out;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, report);
