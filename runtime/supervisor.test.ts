@@ -145,4 +145,52 @@ describe("Supervisor", () => {
     await starting;
     await supervisor.stop();
   });
+
+  test("its view tells each entry's state, the services started at boot, and which one-shot services have finished", async () => {
+    let finishMigration!: () => void;
+    const migration = new Promise<void>((resolve) => (finishMigration = resolve));
+    const kinds = new Map([["svc", recordingKind("svc", [], { oneShot: new Map([["app:migrate", migration]]) })]]);
+    const supervisor = new Supervisor(
+      registry(
+        entry("app:web", "svc", { needs: "app:migrate", lifecycle: { auto_start: true } }),
+        entry("app:migrate", "svc", { needs: "app:db" }),
+        entry("app:db", "svc"),
+        entry("app:spare", "svc"),
+      ),
+      kinds,
+      quiet,
+    );
+    assert.deepEqual(supervisor.view.bootServices(), ["app:db", "app:migrate", "app:web"]);
+    assert.deepEqual(supervisor.view.services(), ["app:db", "app:spare", "app:migrate", "app:web"]);
+    assert.equal(supervisor.view.state("app:db"), undefined);
+    const starting = supervisor.start();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(supervisor.view.state("app:migrate"), "RUNNING");
+    assert.equal(supervisor.view.finished("app:migrate"), false);
+    assert.equal(supervisor.view.state("app:web"), "CREATED");
+    finishMigration();
+    await starting;
+    assert.equal(supervisor.view.finished("app:migrate"), true);
+    assert.equal(supervisor.view.state("app:web"), "RUNNING");
+    assert.equal(supervisor.view.state("app:spare"), "CREATED");
+    await supervisor.stop();
+    assert.equal(supervisor.view.state("app:web"), "STOPPED");
+  });
+
+  test("reports its start-up time to an attached metrics collector", async () => {
+    const kinds = new Map([["svc", recordingKind("svc", [])]]);
+    const supervisor = new Supervisor(registry(entry("app:db", "svc", { lifecycle: { auto_start: true } })), kinds, quiet);
+    const reported: number[] = [];
+    supervisor.instruments.attach({
+      entryId: "app:metrics",
+      httpRoute: () => ({ record() {} }),
+      consumer: () => supervisor.instruments.consumer("unused"),
+      processRestarted() {},
+      startupFinished: (seconds) => void reported.push(seconds),
+    });
+    await supervisor.start();
+    assert.equal(reported.length, 1);
+    assert.ok(reported[0] > 0 && reported[0] < 10, `start-up seconds: ${reported[0]}`);
+    await supervisor.stop();
+  });
 });

@@ -9,7 +9,7 @@
  * parallel. `stop()` stops in reverse order of start, collecting every failure.
  */
 import { TaskrtError, errorMessage } from "./errors.ts";
-import type { BuildContext, Component, KindDefinition, RuntimeServices } from "./kinds/kind.ts";
+import type { BuildContext, Component, KindDefinition, RuntimeServices, RuntimeView } from "./kinds/kind.ts";
 import { readLifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Registry } from "./registry/entry.ts";
@@ -17,6 +17,7 @@ import { dependencyClosure, dependencyGraph, topologicalOrder } from "./registry
 import type { SqlDatabase } from "./drivers/sql/driver.ts";
 import type { QueueHandle } from "./drivers/queue/driver.ts";
 import { closestMatches } from "./registry/suggest.ts";
+import { Instruments } from "./metrics/instruments.ts";
 
 export const SERVICE_STATE = {
   CREATED: "CREATED",
@@ -43,6 +44,10 @@ const STOP_GRACE_MS = 1000;
 
 export class Supervisor {
   readonly services: RuntimeServices;
+  /** Read-only state for the entries that report on the others (health, metrics). */
+  readonly view: RuntimeView;
+  /** This runtime's measuring hooks, no-ops until a `taskrt.metrics` entry attaches. */
+  readonly instruments = new Instruments();
   private readonly components = new Map<string, Component>();
   private readonly states = new Map<string, ServiceState>();
   /** Started components, in the order their start finished: stop runs it backwards. */
@@ -50,6 +55,11 @@ export class Supervisor {
   private readonly graph: Map<string, Set<string>>;
   /** Services being started: lookups of one of these wait for it instead of failing. */
   private readonly readiness = new Map<string, Promise<void>>();
+  /** One-shot services whose `completed()` resolved. */
+  private readonly finished = new Set<string>();
+  // The registry does not change under a supervisor: computed once, on first ask.
+  private serviceIds: string[] | undefined;
+  private bootServiceIds: string[] | undefined;
 
   constructor(
     private readonly registry: Registry,
@@ -60,6 +70,12 @@ export class Supervisor {
     this.services = {
       database: (id) => this.whenRunning(id, () => this.typed<SqlDatabase>(id, "db.sql.", "E_DB_NOT_FOUND", "database")),
       queue: (id) => this.typed<QueueHandle>(id, "queue.queue", "E_QUEUE_NOT_FOUND", "queue"),
+    };
+    this.view = {
+      state: (id) => this.states.get(id),
+      finished: (id) => this.finished.has(id),
+      services: () => (this.serviceIds ??= topologicalOrder(this.graph).filter((id) => this.isService(id))),
+      bootServices: () => (this.bootServiceIds ??= this.bootServices(topologicalOrder(this.graph))),
     };
   }
 
@@ -80,10 +96,12 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    const startedAt = performance.now();
     const order = topologicalOrder(this.graph);
     this.createAll(order);
     await this.startResources(order);
     await this.startServices(order);
+    this.instruments.startupFinished((performance.now() - startedAt) / 1000);
   }
 
   private createAll(order: string[]): void {
@@ -92,6 +110,8 @@ export class Supervisor {
       logger: this.logger,
       services: this.services,
       component: (id) => this.component(id),
+      runtime: this.view,
+      instruments: this.instruments,
     };
     for (const id of order) {
       const entry = this.registry.byId.get(id)!;
@@ -113,8 +133,17 @@ export class Supervisor {
     if (failures.length) await this.failBoot(failures);
   }
 
+  private autoStartRoots(order: string[]): string[] {
+    return order.filter((id) => this.isService(id) && readLifecycle(this.registry.byId.get(id)!).autoStart);
+  }
+
+  private bootServices(order: string[]): string[] {
+    const needed = dependencyClosure(this.graph, this.autoStartRoots(order));
+    return order.filter((id) => needed.has(id) && this.isService(id));
+  }
+
   private async startServices(order: string[]): Promise<void> {
-    const roots = order.filter((id) => this.isService(id) && readLifecycle(this.registry.byId.get(id)!).autoStart);
+    const roots = this.autoStartRoots(order);
     const needed = dependencyClosure(this.graph, roots);
     const ready = new Map<string, Promise<void>>();
     const readyOf = (id: string): Promise<void> => {
@@ -128,7 +157,10 @@ export class Supervisor {
           const lifecycle = readLifecycle(entry);
           await this.startOne(id, lifecycle.startTimeoutMs);
           const component = this.components.get(id)!;
-          if (component.completed) await component.completed();
+          if (component.completed) {
+            await component.completed();
+            this.finished.add(id);
+          }
         })();
         promise.catch(() => {});
         ready.set(id, promise);

@@ -1,11 +1,12 @@
 /**
  * @module bin/commands/run — `taskrt run PATH`: starts the registry, lists what runs, and stops
- * gracefully on SIGINT/SIGTERM (a second signal exits at once). Status lines go to stderr so
- * stdout carries only the runtime's log lines.
+ * gracefully on SIGINT/SIGTERM (a second signal exits at once); with `--watch`, reloads it when its
+ * files change. Status lines go to stderr so stdout carries only the runtime's log lines.
  */
 import { formatProblem } from "../../runtime/errors.ts";
 import { createLogger, parseLogLevel, type LogLevel } from "../../runtime/logger.ts";
-import { startRuntime, type Runtime } from "../../runtime/runtime.ts";
+import { startRuntime } from "../../runtime/runtime.ts";
+import { watchRuntime } from "../../runtime/watch/watch-session.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath, type CliIO } from "../output.ts";
 import { VERSION } from "../package-info.ts";
@@ -17,23 +18,31 @@ export const runCommand: Command = {
   name: "run",
   usage: "run PATH [-o ns:entry:field=value]…",
   description: "validate, then start every auto-start entry",
-  flags: [OVERRIDE_FLAG, { name: "log-level", choices: LOG_LEVELS, description: "lowest log level printed (default info)" }],
+  flags: [
+    OVERRIDE_FLAG,
+    { name: "log-level", choices: LOG_LEVELS, description: "lowest log level printed (default info)" },
+    { name: "watch", description: "reload when a registry or handler file changes; a broken edit is refused and the running version keeps serving" },
+  ],
   async run(args, io) {
     const { target } = registryPath(args, "run");
     const began = performance.now();
     const logger = createLogger({ level: parseLogLevel(flagValue(args, "log-level")) });
     io.stderr(`taskrt ${VERSION}: starting ${target}\n`);
-    const runtime = await startRuntime({ path: target, overrides: flagValues(args, "override"), logger });
+    const overrides = flagValues(args, "override");
+    const runtime = await startRuntime({ path: target, overrides, logger });
     for (const warning of runtime.warnings) io.stderr(formatProblem(warning, relativePath) + "\n");
     const started = runtime.started();
     const width = Math.max(0, ...started.map((entry) => entry.id.length));
     for (const entry of started) io.stderr(`  ${entry.id.padEnd(width)}  ${entry.kind.padEnd(20)} ${entry.description ?? ""}`.trimEnd() + "\n");
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
-    return waitForSignal(runtime, io);
+    if (!args.flags.has("watch")) return waitForSignal(runtime, io);
+    const session = watchRuntime(runtime, { path: target, overrides, logger, report: (line) => io.stderr(line + "\n"), relativePath });
+    return waitForSignal(session, io);
   },
 };
 
-function waitForSignal(runtime: Runtime, io: CliIO): Promise<number> {
+/** `running` is the runtime, or the watch session that owns whichever runtime is current. */
+function waitForSignal(running: { stop(): Promise<void> }, io: CliIO): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -43,7 +52,7 @@ function waitForSignal(runtime: Runtime, io: CliIO): Promise<number> {
       }
       stopping = true;
       io.stderr(`received ${signal}: stopping — no new requests or messages; in-flight work gets its stop_timeout; ${signal} again forces exit\n`);
-      runtime.stop().then(
+      running.stop().then(
         () => {
           io.stderr("stopped cleanly\n");
           cleanup();

@@ -1,6 +1,7 @@
 /**
- * @module http/checks — registry checks the schemas cannot express: two endpoints serving the same
- * method and path on one server, and two servers that would listen on the same port.
+ * @module http/checks — registry checks the schemas cannot express: two routes (endpoints, OpenAPI
+ * documents, metrics, health probes) serving the same method and path on one server, and two
+ * servers that would listen on the same port.
  */
 import { relative, isAbsolute } from "node:path";
 import { PROBLEM_CODES, type Problem } from "../errors.ts";
@@ -12,6 +13,8 @@ const ADDR_PATTERN = /^([A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 
 interface RouteFacts {
   entry: Entry;
+  /** The entry's field holding the path. */
+  field: string;
   serverId: string;
   method: string;
   /** Prefix + path as written, for messages. */
@@ -24,58 +27,67 @@ function where(entry: Entry, registry: Registry): string {
   return `${file}:${entry.location.line}`;
 }
 
-/** The route of an endpoint, or `undefined` while its references are broken (reported elsewhere). */
-function routeFacts(entry: Entry, registry: Registry): RouteFacts | undefined {
-  const { method, path } = entry.data;
+/** The kinds that serve routes on a router: for each route, its method and the field holding its path. */
+const ROUTES: Record<string, (entry: Entry) => { method: unknown; field: string }[]> = {
+  "http.endpoint": (entry) => [{ method: entry.data.method, field: "path" }],
+  "http.openapi": () => [{ method: "GET", field: "path" }],
+  "taskrt.metrics": () => [{ method: "GET", field: "path" }],
+  "taskrt.health": () => [
+    { method: "GET", field: "liveness" },
+    { method: "GET", field: "readiness" },
+  ],
+};
+
+/** The routes of an entry; none while its references are broken (reported elsewhere). */
+function routeFacts(entry: Entry, registry: Registry): RouteFacts[] {
   const routerRef = entry.meta.router;
-  if (typeof method !== "string" || typeof path !== "string" || typeof routerRef !== "string") return undefined;
+  if (typeof routerRef !== "string") return [];
   const router = registry.byId.get(resolveId(routerRef, entry.namespace));
-  if (!router || router.kind !== "http.router" || typeof router.meta.server !== "string") return undefined;
+  if (!router || router.kind !== "http.router" || typeof router.meta.server !== "string") return [];
   const prefix = typeof router.data.prefix === "string" ? router.data.prefix : "";
-  const fullPath = joinRoutePath(prefix, path);
-  return {
-    entry,
-    serverId: resolveId(router.meta.server, router.namespace),
-    method: method.toUpperCase(),
-    path: fullPath,
-    shape: routeShape(fullPath),
-  };
+  const serverId = resolveId(router.meta.server, router.namespace);
+  return (ROUTES[entry.kind]?.(entry) ?? []).flatMap(({ method, field }) => {
+    const path = entry.data[field];
+    if (typeof method !== "string" || typeof path !== "string") return [];
+    const fullPath = joinRoutePath(prefix, path);
+    return [{ entry, field, serverId, method: method.toUpperCase(), path: fullPath, shape: routeShape(fullPath) }];
+  });
 }
 
 // The validator checks entries one by one; the route table of a registry is built once.
-const routeTables = new WeakMap<Registry, Map<Entry, RouteFacts | undefined>>();
+const routeTables = new WeakMap<Registry, RouteFacts[]>();
 
-function routeTable(registry: Registry): Map<Entry, RouteFacts | undefined> {
+/** Every route of the registry, in entry order. */
+function routeTable(registry: Registry): RouteFacts[] {
   let table = routeTables.get(registry);
   if (!table) {
-    table = new Map();
-    for (const entry of registry.entries) if (entry.kind === "http.endpoint") table.set(entry, routeFacts(entry, registry));
+    table = registry.entries.filter((entry) => entry.kind in ROUTES).flatMap((entry) => routeFacts(entry, registry));
     routeTables.set(registry, table);
   }
   return table;
 }
 
-/** E_ROUTE_CONFLICT on the later of two endpoints with the same method and path on one server. */
+/** E_ROUTE_CONFLICT on the later of two routes with the same method and path on one server. */
 export function checkRouteConflict(entry: Entry, registry: Registry): Problem[] {
   const table = routeTable(registry);
-  const route = table.has(entry) ? table.get(entry) : routeFacts(entry, registry);
-  if (!route) return [];
-  for (const [other, facts] of table) {
-    if (other === entry) break;
-    if (!facts || facts.serverId !== route.serverId || facts.method !== route.method || facts.shape !== route.shape) continue;
-    return [
-      {
-        code: PROBLEM_CODES.ROUTE_CONFLICT,
-        severity: "error",
-        message: `${route.method} ${route.path} on ${route.serverId} is already served by ${other.id} (${where(other, registry)})`,
-        entryId: entry.id,
-        field: "path",
-        location: entry.locate(["path"]),
-        hint: "give one of the two endpoints another method or path, or remove one",
-      },
-    ];
+  const routes = registry.entries.includes(entry) ? table.filter((facts) => facts.entry === entry) : routeFacts(entry, registry);
+  const problems: Problem[] = [];
+  for (const route of routes) {
+    const index = table.indexOf(route);
+    const earlier = index >= 0 ? table.slice(0, index) : table.filter((facts) => facts.entry !== entry);
+    const first = earlier.find((facts) => facts.serverId === route.serverId && facts.method === route.method && facts.shape === route.shape);
+    if (!first) continue;
+    problems.push({
+      code: PROBLEM_CODES.ROUTE_CONFLICT,
+      severity: "error",
+      message: `${route.method} ${route.path} on ${route.serverId} is already served by ${first.entry.id} (${where(first.entry, registry)})`,
+      entryId: entry.id,
+      field: route.field,
+      location: entry.locate([route.field]),
+      hint: "give one of the two endpoints another method or path, or remove one",
+    });
   }
-  return [];
+  return problems;
 }
 
 /** E_ADDR_CONFLICT on the later of two `http.service` entries that would bind the same port. */

@@ -1,6 +1,7 @@
 /**
- * @module http/dispatch — serves one endpoint's requests: reads the body within the limit, calls
- * the function with the exchange, and turns what it wrote (or how it failed) into the response.
+ * @module http/dispatch — serves one endpoint's requests: reads the body within the limit, checks it
+ * against the declared schemas (if any), calls the function with the exchange, and turns what it
+ * wrote (or how it failed) into the response.
  *
  * The route handler is a plain function returning a promise it settles itself, so the write
  * timeout can answer a request without a second promise racing the call: under the
@@ -105,12 +106,28 @@ export function createEndpointHandler(endpoint: HttpEndpoint, state: ServeState)
     return jsonError(400, "request body could not be read", { connection: "close" });
   };
 
+  // Chosen once here: an endpoint that declares no schema runs exactly the path above.
+  const validation = endpoint.prepare().validation;
+  const admit =
+    validation === undefined
+      ? serve
+      : (pending: PendingRequest, body: BodyResult): Response | Promise<Response> => {
+          if (body !== BODY_TOO_LARGE) {
+            const refusal = validation.check(pending.context.env.incoming.url ?? "", body, state.closing);
+            if (refusal !== undefined) {
+              state.inFlight.delete(pending);
+              return refusal;
+            }
+          }
+          return serve(pending, body);
+        };
+
   return (context) => {
     const pending = new PendingRequest(context, endpoint, state);
     state.inFlight.add(pending);
     const body = readBody(context.env.incoming, state.maxBody);
-    if (body instanceof Promise) return body.then((read) => serve(pending, read), (error: unknown) => unreadable(pending, error));
-    return serve(pending, body);
+    if (body instanceof Promise) return body.then((read) => admit(pending, read), (error: unknown) => unreadable(pending, error));
+    return admit(pending, body);
   };
 }
 

@@ -79,7 +79,12 @@ export function toResponse(data: HttpResponseData, closeConnection: boolean): Re
 
 /** `{"error": message}` with a JSON content type: every response the runtime itself writes. */
 export function jsonError(status: number, message: string, extraHeaders?: Record<string, string>): Response {
+  return jsonResponse(status, { error: message }, extraHeaders);
+}
+
+/** Any value as a JSON response (a 400 with `details`, the OpenAPI document). */
+export function jsonResponse(status: number, value: unknown, extraHeaders?: Record<string, string>): Response {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (extraHeaders) Object.assign(headers, extraHeaders);
-  return new Response(JSON.stringify({ error: message }), { status, headers });
+  return new Response(JSON.stringify(value), { status, headers });
 }

@@ -1,6 +1,7 @@
 /**
  * @module http/route-path — route path arithmetic: router prefix + endpoint path, Wippy's `{id}`
- * parameters in Hono's `:id` form, the shape two routes conflict on, and a matcher for 405s.
+ * parameters in Hono's `:id` form (and back, for OpenAPI), the shape two routes conflict on, and a
+ * matcher for 405s.
  */
 
 /** Wippy trims a trailing `/` off the prefix, so `"/"` means no prefix. */
@@ -24,6 +25,21 @@ export function routeShape(path: string): string {
   return toHonoPath(path).replace(HONO_TOKEN, (match, name: string | undefined, pattern: string | undefined, optional: string | undefined) =>
     name === undefined ? match : `:${pattern ?? ""}${optional ?? ""}`,
   );
+}
+
+/**
+ * A path in OpenAPI's form and its parameters in order: `/tasks/:id` and `/tasks/{id}` both give
+ * `/tasks/{id}`; a pattern (`:id{[0-9]+}`), an optional mark or a trailing `{rest...}` is dropped
+ * from the name. A `*` wildcard stays as written: OpenAPI has no form for it.
+ */
+export function toOpenApiPath(path: string): { path: string; parameters: string[] } {
+  const parameters: string[] = [];
+  const converted = toHonoPath(path).replace(HONO_TOKEN, (match, name: string | undefined) => {
+    if (name === undefined) return match;
+    parameters.push(name);
+    return `{${name}}`;
+  });
+  return { path: converted, parameters };
 }
 
 function escapeRegExp(text: string): string {

@@ -1,14 +1,28 @@
 /**
- * @module http/router — the component of an `http.router`: a path prefix and the endpoints that
- * registered with it, in creation order; its server reads them when it starts.
+ * @module http/router — the component of an `http.router`: a path prefix, the endpoints that
+ * registered with it and the routes the runtime serves itself there (an OpenAPI document), in
+ * creation order; its server reads them when it starts.
  */
 import type { Component } from "../kinds/kind.ts";
+import type { RouteHandler } from "./dispatch.ts";
 import type { HttpEndpoint } from "./endpoint.ts";
+
+/** A route served by the runtime rather than by a function; its handler is built when the server starts. */
+export interface BuiltinRoute {
+  readonly entryId: string;
+  /** Upper-case. */
+  readonly method: string;
+  /** Relative to the router's prefix. */
+  readonly path: string;
+  /** Called once per server start, after every endpoint of the server has prepared its API. */
+  createHandler(routers: readonly HttpRouter[]): RouteHandler;
+}
 
 export class HttpRouter implements Component {
   readonly entryId: string;
   readonly prefix: string;
   readonly #endpoints: HttpEndpoint[] = [];
+  readonly #builtins: BuiltinRoute[] = [];
 
   constructor(entryId: string, prefix: string) {
     this.entryId = entryId;
@@ -19,8 +33,16 @@ export class HttpRouter implements Component {
     this.#endpoints.push(endpoint);
   }
 
+  addBuiltinRoute(route: BuiltinRoute): void {
+    this.#builtins.push(route);
+  }
+
   get endpoints(): readonly HttpEndpoint[] {
     return this.#endpoints;
+  }
+
+  get builtinRoutes(): readonly BuiltinRoute[] {
+    return this.#builtins;
   }
 
   describe(): string {

@@ -21,10 +21,12 @@ import { parseDuration, formatDuration } from "../duration.ts";
 import { TaskrtError } from "../errors.ts";
 import type { Component } from "../kinds/kind.ts";
 import type { Logger } from "../logger.ts";
+import { measureRoute } from "../metrics/http-route.ts";
+import { NO_INSTRUMENTS, type Instruments } from "../metrics/instruments.ts";
 import type { Entry } from "../registry/entry.ts";
 import { formatUrl, parseAddr, reachableHost, type ListenAddress } from "./addr.ts";
 import { buildApp, type RouteBinding } from "./app.ts";
-import { createEndpointHandler, type ServeState } from "./dispatch.ts";
+import { createEndpointHandler, type RouteHandler, type ServeState } from "./dispatch.ts";
 import { InFlightRequests } from "./in-flight.ts";
 import { listen } from "./listen.ts";
 import { joinRoutePath, toHonoPath } from "./route-path.ts";
@@ -52,9 +54,10 @@ export class HttpServer implements Component {
   readonly #stopTimeout: number;
   readonly #logger: Logger;
   readonly #routers: HttpRouter[] = [];
+  readonly #instruments: Instruments;
   #running: Running | undefined;
 
-  constructor(entry: Entry, logger: Logger) {
+  constructor(entry: Entry, logger: Logger, instruments: Instruments = NO_INSTRUMENTS) {
     this.entryId = entry.id;
     this.addr = entry.data.addr as string;
     this.#address = parseAddr(this.addr);
@@ -67,6 +70,7 @@ export class HttpServer implements Component {
     this.#maxBody = entry.data.max_body as number;
     this.#stopTimeout = parseDuration((entry.data.lifecycle as Record<string, string | number>).stop_timeout);
     this.#logger = logger;
+    this.#instruments = instruments;
   }
 
   /** Called by each router's `create`, before any server starts. */
@@ -84,7 +88,15 @@ export class HttpServer implements Component {
       signal: abort.signal,
       closing: false,
     };
-    const app = buildApp(this.#routes(state), this.#logger);
+    let routes: RouteBinding[];
+    try {
+      routes = this.#routes(state);
+    } catch (error) {
+      // An endpoint's schema file went missing since validation: nothing listens yet.
+      state.inFlight.close();
+      throw error;
+    }
+    const app = buildApp(routes, this.#logger);
     const read = this.#timeouts.read;
     const server = createAdaptorServer({
       fetch: app.fetch,
@@ -146,18 +158,25 @@ export class HttpServer implements Component {
     return `listening on ${url}${this.#address.host === undefined ? " (all interfaces)" : ""}`;
   }
 
+  /** Endpoints first (each reads its schemas), then the runtime's own routes, which may describe them. */
   #routes(state: ServeState): RouteBinding[] {
     const routes: RouteBinding[] = [];
     for (const router of this.#routers) {
       for (const endpoint of router.endpoints) {
-        routes.push({
-          method: endpoint.method,
-          honoPath: toHonoPath(joinRoutePath(router.prefix, endpoint.path)),
-          handler: createEndpointHandler(endpoint, state),
-        });
+        routes.push(this.#binding(router, endpoint.method, endpoint.path, createEndpointHandler(endpoint, state)));
       }
     }
+    for (const router of this.#routers) {
+      for (const route of router.builtinRoutes) routes.push(this.#binding(router, route.method, route.path, route.createHandler(this.#routers)));
+    }
     return routes;
+  }
+
+  /** Measured when metrics are collected, labelled by the declared pattern (never the raw URL); as is otherwise. */
+  #binding(router: HttpRouter, method: string, path: string, handler: RouteHandler): RouteBinding {
+    const route = joinRoutePath(router.prefix, path);
+    const recorder = this.#instruments.httpRoute(route, method);
+    return { method, honoPath: toHonoPath(route), handler: recorder ? measureRoute(handler, recorder) : handler };
   }
 }
 

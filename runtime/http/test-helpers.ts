@@ -13,11 +13,12 @@ import type { Entry, FieldPath, Registry } from "../registry/entry.ts";
 import httpService from "../kinds/http-service.ts";
 import httpRouter from "../kinds/http-router.ts";
 import httpEndpoint from "../kinds/http-endpoint.ts";
+import httpOpenapi from "../kinds/http-openapi.ts";
 import type { HttpServer } from "./server.ts";
 
 export const TEST_ROOT = "/project";
 const SCHEMA_DIR = new URL("../../schemas/", import.meta.url).pathname;
-const KINDS: Record<string, KindDefinition> = { "http.service": httpService, "http.router": httpRouter, "http.endpoint": httpEndpoint };
+const KINDS: Record<string, KindDefinition> = { "http.service": httpService, "http.router": httpRouter, "http.endpoint": httpEndpoint, "http.openapi": httpOpenapi };
 
 const ajv = new Ajv({ useDefaults: true, strict: false, allErrors: true });
 ajv.addSchema(JSON.parse(readFileSync(join(SCHEMA_DIR, "lifecycle.json"), "utf8")));
@@ -143,6 +144,8 @@ export interface RouteSpec {
   path: string;
   handler: HandlerFunction;
   modules?: string[];
+  /** More fields of the endpoint entry: `request`, `responses`, `summary`, … */
+  fields?: Record<string, unknown>;
 }
 
 export interface TestServer {
@@ -153,12 +156,13 @@ export interface TestServer {
 }
 
 /**
- * One started server on an ephemeral loopback port with one router (`prefix`) and an endpoint and
- * fake function per route (`app:route<N>` and `app:func<N>`).
+ * One started server on an ephemeral loopback port with one router (`prefix`), an endpoint and
+ * fake function per route (`app:route<N>` and `app:func<N>`), and an `app:openapi` entry with
+ * `options.openapi` as its fields when given.
  */
 export async function startTestServer(
   routes: RouteSpec[],
-  options: { prefix?: string; service?: Record<string, unknown> } = {},
+  options: { prefix?: string; service?: Record<string, unknown>; openapi?: Record<string, unknown> } = {},
 ): Promise<TestServer> {
   const { logger, lines } = captureLogger();
   const entries = [
@@ -168,9 +172,11 @@ export async function startTestServer(
   const functions: Record<string, object> = {};
   routes.forEach((route, index) => {
     entries.push(makeEntry(`app:func${index}`, "function.ts", { source: "inline", method: "handler", modules: route.modules ?? ["http"] }));
-    entries.push(makeEntry(`app:route${index}`, "http.endpoint", { method: route.method, path: route.path, func: `func${index}` }, { meta: { router: "api" } }));
+    const fields = { method: route.method, path: route.path, func: `func${index}`, ...route.fields };
+    entries.push(makeEntry(`app:route${index}`, "http.endpoint", fields, { meta: { router: "api" } }));
     functions[`app:func${index}`] = fakeFunction(`app:func${index}`, route.handler, route.modules ?? ["http"], logger);
   });
+  if (options.openapi) entries.push(makeEntry("app:openapi", "http.openapi", options.openapi, { meta: { router: "api" } }));
   const registry = makeRegistry(entries.filter((entry) => entry.kind !== "function.ts"));
   const components = createComponents(registry, functions, logger);
   const server = components.get("app:gateway") as HttpServer;

@@ -1,5 +1,6 @@
 /**
- * @module kinds/http-endpoint — `http.endpoint`: one method and path on a router, served by a function.
+ * @module kinds/http-endpoint — `http.endpoint`: one method and path on a router, served by a
+ * function, with the request and response schemas it declares (checked here, read at server start).
  */
 import { TaskrtError } from "../errors.ts";
 import { isCallableComponent } from "../handlers/handler.ts";
@@ -7,6 +8,7 @@ import { resolveId } from "../registry/entry.ts";
 import { defineKind } from "./kind.ts";
 import { checkRouteConflict } from "../http/checks.ts";
 import { HttpEndpoint } from "../http/endpoint.ts";
+import { endpointApiProblems, readApiDeclaration } from "../http/endpoint-api.ts";
 import { HttpRouter } from "../http/router.ts";
 
 export default defineKind({
@@ -17,7 +19,7 @@ export default defineKind({
     { path: ["func"], kinds: ["function.*"] },
   ],
   service: false,
-  check: checkRouteConflict,
+  check: (entry, registry) => [...checkRouteConflict(entry, registry), ...endpointApiProblems(entry)],
   create(entry, context) {
     const routerId = resolveId(entry.meta.router as string, entry.namespace);
     const router = context.component(routerId);
@@ -44,6 +46,7 @@ export default defineKind({
       funcId,
       function: target,
       logger: context.logger.forEntry(entry.id),
+      api: readApiDeclaration(entry.data),
     });
     router.addEndpoint(endpoint);
     return endpoint;

@@ -13,6 +13,6 @@ export default defineKind({
   service: true,
   check: checkAddrConflict,
   create(entry, context) {
-    return new HttpServer(entry, context.logger.forEntry(entry.id));
+    return new HttpServer(entry, context.logger.forEntry(entry.id), context.instruments);
   },
 });

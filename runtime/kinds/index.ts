@@ -10,15 +10,19 @@ import queueDriverSqlite from "./queue-driver-sqlite.ts";
 import queueDriverAmqp from "./queue-driver-amqp.ts";
 import queueQueue from "./queue-queue.ts";
 import queueConsumer from "./queue-consumer.ts";
+import queueSchedule from "./queue-schedule.ts";
 import httpService from "./http-service.ts";
 import httpRouter from "./http-router.ts";
 import httpEndpoint from "./http-endpoint.ts";
+import httpOpenapi from "./http-openapi.ts";
 import functionTs from "./function-ts.ts";
 import processTs from "./process-ts.ts";
 import functionLua from "./function-lua.ts";
 import processLua from "./process-lua.ts";
 import processHost from "./process-host.ts";
 import processService from "./process-service.ts";
+import taskrtMetrics from "./taskrt-metrics.ts";
+import taskrtHealth from "./taskrt-health.ts";
 
 export const BUILTIN_KINDS: readonly KindDefinition[] = [
   dbSqlSqlite,
@@ -28,15 +32,19 @@ export const BUILTIN_KINDS: readonly KindDefinition[] = [
   queueDriverAmqp,
   queueQueue,
   queueConsumer,
+  queueSchedule,
   httpService,
   httpRouter,
   httpEndpoint,
+  httpOpenapi,
   functionTs,
   processTs,
   functionLua,
   processLua,
   processHost,
   processService,
+  taskrtMetrics,
+  taskrtHealth,
 ];
 
 /** A kinds table: the built-ins, plus any extra kinds a caller plugs in (later ones replace earlier). */

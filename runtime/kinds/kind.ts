@@ -34,6 +34,22 @@ export interface BuildContext {
   component<T = Component>(id: string): T;
   /** Ids and components of all entries of a kind, e.g. routers attached to a server. */
   services: RuntimeServices;
+  /** The supervisor, read-only, for entries that report on the others (`taskrt.health`, `taskrt.metrics`). Absent in hand-built contexts. */
+  runtime?: RuntimeView;
+  /** The hooks measured code calls; they do nothing until a `taskrt.metrics` entry starts. Absent in hand-built contexts. */
+  instruments?: import("../metrics/instruments.ts").Instruments;
+}
+
+/** What the supervisor tells about the entries it runs. */
+export interface RuntimeView {
+  /** The entry's lifecycle state (`CREATED`, `STARTING`, `RUNNING`, `STOPPING`, `STOPPED`, `FAILED`); undefined before it is built. */
+  state(id: string): string | undefined;
+  /** A one-shot service (with `completed()`, e.g. a migration) whose work has finished successfully. */
+  finished(id: string): boolean;
+  /** Every service entry, in start order. */
+  services(): readonly string[];
+  /** The services started at boot: the auto-start roots and everything they require, in start order. */
+  bootServices(): readonly string[];
 }
 
 /** A live entry. Every method is optional: plain resources (a queue, a function) need none. */

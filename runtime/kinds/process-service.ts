@@ -13,6 +13,7 @@ import { formatDuration } from "../duration.ts";
 import { TaskrtError } from "../errors.ts";
 import type { CallableComponent } from "../handlers/handler.ts";
 import { readLifecycle } from "../lifecycle.ts";
+import { NO_INSTRUMENTS } from "../metrics/instruments.ts";
 import { resolveId } from "../registry/entry.ts";
 import { defineKind, type Component } from "./kind.ts";
 
@@ -32,6 +33,7 @@ export default defineKind({
     const input = (entry.data.input as unknown[] | undefined) ?? [];
     const lifecycle = readLifecycle(entry);
     const logger = context.logger.forEntry(entry.id);
+    const instruments = context.instruments ?? NO_INSTRUMENTS;
     const abort = new AbortController();
     let state: ProcessState = PROCESS_STATE.STARTING;
     let running: Promise<void> | undefined;
@@ -70,6 +72,7 @@ export default defineKind({
         } catch {
           break;
         }
+        instruments.processRestarted(entry.id);
       }
       state = PROCESS_STATE.STOPPED;
     }

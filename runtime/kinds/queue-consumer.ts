@@ -22,6 +22,7 @@ import { isCallableComponent, type Callable, type CallResult } from "../handlers
 import type { Delivery, QueueHandle, Subscription } from "../drivers/queue/driver.ts";
 import type { MessageScope } from "../modules/context.ts";
 import { claimSettlement, createMessageScope } from "../queue/message-scope.ts";
+import { NO_CONSUMER_RECORDER, NO_INSTRUMENTS, type ConsumerRecorder } from "../metrics/instruments.ts";
 import { isQueueHandle } from "./queue-queue.ts";
 import { defineKind, type BuildContext, type Component } from "./kind.ts";
 
@@ -50,6 +51,8 @@ export class QueueConsumer implements Component {
   private state: ConsumerState = CONSUMER_STATES.IDLE;
   private queue: QueueHandle | undefined;
   private callable: Callable | undefined;
+  /** Bound at start; measures nothing unless a `taskrt.metrics` entry is collecting. */
+  private metrics: ConsumerRecorder = NO_CONSUMER_RECORDER;
   private subscription: Subscription | undefined;
   private waiting: Delivery[] = [];
   private readonly running = new Set<RunningCall>();
@@ -86,6 +89,7 @@ export class QueueConsumer implements Component {
     // Resolved here, not in create: the function loads its code in its own start, which ran first.
     this.callable = this.resolveCallable();
     this.queue = this.resolveQueue();
+    this.metrics = (this.context.instruments ?? NO_INSTRUMENTS).consumer(this.id);
     if (this.prefetch < this.concurrency) {
       this.logger.warn(`prefetch ${this.prefetch} is below concurrency ${this.concurrency}: at most ${this.prefetch} handlers run at once`);
     }
@@ -151,20 +155,21 @@ export class QueueConsumer implements Component {
   }
 
   private async handle(delivery: Delivery, controller: AbortController): Promise<void> {
-    const queue = this.queue!;
-    const scope = createMessageScope(delivery, () => queue.fail(delivery, "handler called nack()"));
+    const metrics = this.metrics;
+    const scope = createMessageScope(delivery, () => this.fail(delivery, "handler called nack()"));
+    const startedAt = metrics.enabled ? performance.now() : 0;
     const outcome = await this.call(delivery, scope, controller);
-    let failure: string | undefined;
-    if (outcome.kind === "timeout") {
-      // The settlement was claimed when the timer fired; a handler that settled first keeps its own.
-      if (!outcome.claimed) return;
-      failure = failureOf(outcome, this.timeoutMs);
-    } else {
-      if (scope.settled !== undefined) return;
-      failure = failureOf(outcome, this.timeoutMs);
-      claimSettlement(scope, failure === undefined ? "ack" : "nack");
+    if (metrics.enabled) metrics.handled((performance.now() - startedAt) / 1000);
+    // The settlement was claimed when the timer fired; a handler that settled first keeps its own
+    // (its nack went through fail() already).
+    if (outcome.kind === "timeout" ? !outcome.claimed : scope.settled !== undefined) {
+      if (scope.settled === "ack") metrics.processed();
+      return;
     }
+    const failure = failureOf(outcome, this.timeoutMs);
+    if (outcome.kind !== "timeout") claimSettlement(scope, failure === undefined ? "ack" : "nack");
     if (failure === undefined) {
+      metrics.processed();
       this.settleInBackground(delivery, () => delivery.ack());
       return;
     }
@@ -174,7 +179,13 @@ export class QueueConsumer implements Component {
       attempt: message.attempts,
       error: failure,
     });
-    this.settleInBackground(delivery, () => queue.fail(delivery, failure));
+    this.settleInBackground(delivery, () => this.fail(delivery, failure));
+  }
+
+  /** The queue's failure policy (retry, dead-letter or bury), counted. */
+  private fail(delivery: Delivery, error: string): Promise<void> {
+    this.metrics.failed();
+    return this.queue!.fail(this.metrics.observeFailure(delivery), error);
   }
 
   private settleInBackground(delivery: Delivery, settle: () => Promise<void>): void {

@@ -3,9 +3,9 @@
  * the entry's `method` from its exports (named, or a property of the default export).
  */
 import { existsSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import { sourcePath, type Entry } from "../../registry/entry.ts";
+import { handlerModuleUrl } from "../../watch/module-generations.ts";
 
 export type HandlerFunction = (...args: unknown[]) => unknown;
 
@@ -33,7 +33,8 @@ export async function importHandlerModule(entry: Entry): Promise<Record<string, 
     throw new TaskrtError("E_SOURCE", `${entry.id}: source ${file} is not a .ts, .mts, .js or .mjs file`, { entryId: entry.id });
   }
   try {
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    // The active generation's URL: `taskrt run --watch` imports a fresh copy on every reload.
+    return (await import(handlerModuleUrl(file))) as Record<string, unknown>;
   } catch (error) {
     throw new TaskrtError("E_SOURCE_LOAD", `${entry.id}: cannot load ${file}: ${errorMessage(error)}`, { entryId: entry.id, cause: error });
   }
