@@ -37,5 +37,5 @@ function parseJson(text: unknown): unknown {
 /** Database and queue failures that mean "try again later" rather than "your request is wrong". */
 export function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === "E_DB_UNAVAILABLE" || code === "E_SQL" || code === "E_QUEUE_UNAVAILABLE" || code === "E_QUEUE_STORAGE" || code === "E_QUEUE_STOPPED";
+  return code === "E_DB_UNAVAILABLE" || code === "E_SQL" || code === "E_QUEUE_UNAVAILABLE" || code === "E_QUEUE_STORAGE" || code === "E_QUEUE_STOPPED" || code === "E_QUEUE_FULL";
 }

@@ -2,6 +2,7 @@
  * @module kinds/queue-driver-memory — `queue.driver.memory`: the in-process queue driver as a
  * supervised entry. Its component is the driver itself (a `QueueDriver`), which `queue.queue` uses.
  */
+import { parseDuration } from "../duration.ts";
 import { createMemoryQueueDriver } from "../drivers/queue/memory.ts";
 import { defineKind } from "./kind.ts";
 
@@ -14,6 +15,7 @@ export default defineKind({
     createMemoryQueueDriver({
       id: entry.id,
       maxLength: entry.data.max_length as number,
+      publishTimeoutMs: parseDuration(entry.data.publish_timeout as string | number),
       logger: context.logger.forEntry(entry.id),
     }),
 });

@@ -34,7 +34,7 @@ const LIFECYCLE_DEFAULTS = {
 
 /** Defaults as the schemas in `schemas/` declare them; tests override what they exercise. */
 const DEFAULTS: Record<string, () => Record<string, unknown>> = {
-  "queue.driver.memory": () => ({ max_length: 1000, lifecycle: structuredClone(LIFECYCLE_DEFAULTS) }),
+  "queue.driver.memory": () => ({ max_length: 1000, publish_timeout: "5s", lifecycle: structuredClone(LIFECYCLE_DEFAULTS) }),
   "queue.queue": () => ({
     driver_options: {},
     max_attempts: 5,

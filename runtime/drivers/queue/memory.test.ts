@@ -51,6 +51,30 @@ describe("memory queue driver", () => {
     }
   });
 
+  test("a publish that waits longer than publish_timeout fails with E_QUEUE_FULL and is never admitted later", async () => {
+    const { logger } = captureLogger();
+    const driver = createMemoryQueueDriver({ id: "app:memory", maxLength: 1, publishTimeoutMs: 40, logger });
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", "first", {});
+      await assert.rejects(driver.publish("q", "second", {}), {
+        code: "E_QUEUE_FULL",
+        message: 'queue "q" on app:memory stayed full for 40ms; the message was not published',
+      });
+      const bodies: unknown[] = [];
+      await driver.consume("q", { prefetch: 10 }, (delivery) => {
+        bodies.push(delivery.message.body);
+        void delivery.ack();
+      });
+      await driver.publish("q", "third", {});
+      await waitUntil(() => bodies.length === 2, "two deliveries");
+      assert.deepEqual(bodies, ["first", "third"]);
+    } finally {
+      await driver.stop();
+    }
+  });
+
   test("delayed messages count towards max_length", async () => {
     const { driver } = makeDriver(1);
     await driver.start();

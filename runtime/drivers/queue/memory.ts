@@ -40,6 +40,12 @@ export interface MemoryQueueDriverOptions {
   id: string;
   /** Messages held per queue unless the queue's `driver_options.memory.max_length` says otherwise. */
   maxLength: number;
+  /**
+   * How long a publish waits for room before failing with E_QUEUE_FULL; 0 waits as long as it
+   * takes. A bound matters when the publisher holds something the consumers need meanwhile (a
+   * database transaction): waiting forever would be a deadlock.
+   */
+  publishTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -74,6 +80,9 @@ interface WaitingPublish {
   delayMs: number;
   resolve(id: string): void;
   reject(error: Error): void;
+  /** Set when the publish gave up waiting; the pump skips it. */
+  timedOut?: boolean;
+  timer?: NodeJS.Timeout;
 }
 
 interface QueueState {
@@ -103,9 +112,12 @@ export class MemoryQueueDriver implements QueueDriver {
   private generation = 0;
   private warned = false;
 
+  private readonly publishTimeoutMs: number;
+
   constructor(options: MemoryQueueDriverOptions) {
     this.id = options.id;
     this.defaultMaxLength = options.maxLength;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 0;
     this.logger = options.logger;
   }
 
@@ -131,7 +143,11 @@ export class MemoryQueueDriver implements QueueDriver {
       queue.inFlight = 0;
       queue.dead = [];
       queue.consumers = [];
-      for (let waiter = queue.waiters.shift(); waiter; waiter = queue.waiters.shift()) waiter.reject(this.stoppedError(queue.name));
+      for (let waiter = queue.waiters.shift(); waiter; waiter = queue.waiters.shift()) {
+        if (waiter.timedOut) continue;
+        clearTimeout(waiter.timer);
+        waiter.reject(this.stoppedError(queue.name));
+      }
     }
     if (lost > 0) this.logger.warn(`stopped with ${lost} message${lost === 1 ? "" : "s"} not yet processed; they are lost`);
   }
@@ -178,7 +194,21 @@ export class MemoryQueueDriver implements QueueDriver {
       this.admit(queue, stored, delayMs);
       return stored.id;
     }
-    return new Promise<string>((resolve, reject) => queue.waiters.push({ stored, delayMs, resolve, reject }));
+    return new Promise<string>((resolve, reject) => {
+      const waiter: WaitingPublish = { stored, delayMs, resolve, reject };
+      if (this.publishTimeoutMs > 0) {
+        waiter.timer = setTimeout(() => {
+          waiter.timedOut = true;
+          reject(
+            new TaskrtError("E_QUEUE_FULL", `queue "${queueName}" on ${this.id} stayed full for ${this.publishTimeoutMs}ms; the message was not published`, {
+              entryId: this.id,
+              hint: "consumers are not keeping up: retry later, or raise max_length, publish_timeout or the consumers' concurrency",
+            }),
+          );
+        }, this.publishTimeoutMs);
+      }
+      queue.waiters.push(waiter);
+    });
   }
 
   async consume(queueName: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
@@ -293,6 +323,8 @@ export class MemoryQueueDriver implements QueueDriver {
       let admitted = false;
       while (queue.waiters.size > 0 && buffered(queue) < queue.maxLength) {
         const waiter = queue.waiters.shift()!;
+        if (waiter.timedOut) continue;
+        clearTimeout(waiter.timer);
         this.admitWithoutPump(queue, waiter);
         admitted = true;
       }
