@@ -29,11 +29,6 @@ describe("the Wippy tutorial's files (examples/wippy-tutorial)", () => {
     SOURCES.forEach((name, index) => assert.equal(readFileSync(path.join(EXAMPLE, "src", name), "utf8"), blocks[index], name));
   });
 
-  test("the Lua files are the same as the Lua handlers' unit-test fixtures", () => {
-    for (const name of SOURCES.filter((source) => source.endsWith(".lua"))) {
-      assert.equal(readFileSync(path.join(EXAMPLE, "src", name), "utf8"), readFileSync(path.join("test/fixtures/lua/tutorial", name), "utf8"), name);
-    }
-  });
 
   test("wippy.lock names ./src as the source directory", () => {
     assert.equal(readFileSync(path.join(EXAMPLE, "wippy.lock"), "utf8"), "directories:\n  modules: .wippy\n  src: ./src\n");

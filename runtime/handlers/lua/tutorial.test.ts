@@ -8,7 +8,8 @@ import type { CallableComponent, CallScope } from "../handler.ts";
 import { TestServices, buildContext, fakeDelivery, fakeExchange, luaEntry, responseText } from "./test-support.ts";
 
 // The Wippy tutorial's four Lua files, verbatim (docs: tutorials/task-queue), with its entries' fields.
-const root = path.resolve("test/fixtures/lua/tutorial");
+// The tutorial's own files (test/wippy-tutorial.test.ts checks they are the seed's, byte for byte).
+const root = path.resolve("examples/wippy-tutorial/src");
 const entries = {
   migrate: luaEntry("process.lua", "migrate", root, { source: "file://migrate.lua", method: "main", modules: ["sql", "logger"] }),
   create_task: luaEntry("function.lua", "create_task", root, { source: "file://create_task.lua", method: "handler", modules: ["http", "queue", "uuid"] }),
