@@ -55,13 +55,9 @@ export const queue = {
     const settings = isPublishSettings(options) ? options : { headers: options as Headers | undefined };
     const headers = checkHeaders(settings.headers ?? {}, context);
     // `delay` and `priority` may come as headers too (Lua's publish takes only headers); the option wins.
-    const publishOptions = toPublishOptions(
-      {
-        delay: settings.delay ?? (headers.delay as string | number | undefined),
-        priority: settings.priority ?? (typeof headers.priority === "number" ? headers.priority : undefined),
-      },
-      context,
-    );
+    const delay = settings.delay ?? (headers.delay as string | number | undefined);
+    const priority = settings.priority ?? (typeof headers.priority === "number" ? headers.priority : undefined);
+    const publishOptions = delay === undefined && priority === undefined ? undefined : toPublishOptions({ delay, priority }, context);
     const handle = findQueue(queueId, context);
     try {
       return await handle.publish(data, headers, publishOptions);

@@ -15,7 +15,7 @@
  */
 import pg from "pg";
 import type { CustomTypesConfig } from "pg";
-import { TaskrtError } from "../../errors.ts";
+import { bindObjectParameter, cannotBind, requireParameterArray } from "./parameters.ts";
 
 const NO_VALUES: unknown[] = [];
 
@@ -76,12 +76,7 @@ export const RESULT_TYPES: CustomTypesConfig = {
 /** The values to send for `params`, converted by the rules above. Throws E_SQL naming the database `id`. */
 export function bindParameters(params: readonly unknown[] | undefined, id: string): unknown[] {
   if (params === undefined) return NO_VALUES;
-  if (!Array.isArray(params)) {
-    throw new TaskrtError("E_SQL", `sql failed on ${id}: parameters must be an array, got ${describeValue(params)}`, {
-      entryId: id,
-      hint: "pass the values for the ? placeholders as an array: query(sql, [a, b])",
-    });
-  }
+  requireParameterArray(id, params);
   const values = new Array<unknown>(params.length);
   for (let index = 0; index < params.length; index++) values[index] = bindValue(params[index], index, id);
   return values;
@@ -100,28 +95,9 @@ function bindValue(value: unknown, index: number, id: string): unknown {
     case "object":
       if (value === null) return null;
       if (ArrayBuffer.isView(value)) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw cannotBind(id, index, "an invalid Date");
-        return value.toISOString();
-      }
-      try {
-        return JSON.stringify(value);
-      } catch (error) {
-        throw cannotBind(id, index, `an object JSON cannot encode (${(error as Error).message})`);
-      }
+      return bindObjectParameter(id, index, value);
     default:
       throw cannotBind(id, index, `a ${typeof value}`);
   }
 }
 
-function cannotBind(id: string, index: number, what: string): TaskrtError {
-  return new TaskrtError("E_SQL", `sql failed on ${id}: cannot bind parameter ${index + 1}, ${what}`, {
-    entryId: id,
-    hint: "parameters may be strings, numbers, bigints, booleans, null, Dates, byte arrays, or JSON-serialisable objects",
-  });
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  return typeof value === "object" ? value.constructor?.name ?? "object" : typeof value;
-}

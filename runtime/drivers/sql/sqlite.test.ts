@@ -180,6 +180,13 @@ describe("sqlite driver: statements", () => {
         code: "E_SQL",
         message: "sql failed on app:db: cannot bind parameter 1, an invalid Date",
       });
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      await assert.rejects(db.query("SELECT ?", [cyclic]), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "E_SQL");
+        assert.match(error.message, /^sql failed on app:db: cannot bind parameter 1, an object JSON cannot encode \(Converting circular structure/);
+        return true;
+      });
       await assert.rejects(db.query("SELECT ?", 5 as unknown as unknown[]), {
         code: "E_SQL",
         message: "sql failed on app:db: parameters must be an array, got number",
