@@ -161,7 +161,87 @@ describe("queue.queue", () => {
     assert.ok(typeof headers.x_failed_at === "number" && headers.x_failed_at >= before);
     assert.equal(headers.x_last_error, "cannot parse");
     assert.deepEqual(await driver.stats("tasks"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+    assert.deepEqual(await tasks.deadLetters()!.list({ limit: 10, offset: 0 }), { messages: [], total: 0 });
     assert.ok(lines.some((line) => line.level === "warn" && line.msg === `message ${id} failed 2 attempts and was moved to app:dlq: cannot parse`));
+  });
+
+  test("with dead_letter.keep the dead-letter queue gets the message and it also stays dead here, to retry or discard", async () => {
+    const { tasks, dlq, lines } = build({ max_attempts: 2, backoff: FAST_BACKOFF, dead_letter: { queue: "dlq", keep: true } });
+    const id = await tasks.publish({ job: "poison" }, { correlation_id: "c-9" });
+    const attempts: number[] = [];
+    await tasks.consume({ prefetch: 1 }, (delivery) => {
+      attempts.push(delivery.message.attempts);
+      void tasks.fail(delivery, "cannot parse");
+    });
+    const forwarded = await nextDelivery(dlq);
+    assert.deepEqual(forwarded.delivery.message.body, { job: "poison" });
+    assert.equal(forwarded.delivery.message.headers.x_original_queue, "app:tasks");
+    await forwarded.cancel();
+
+    const deadLetters = tasks.deadLetters()!;
+    await waitUntil(() => attempts.length === 2, "two attempts");
+    const page = await deadLetters.list({ limit: 10, offset: 0 });
+    assert.equal(page.total, 1);
+    assert.deepEqual(
+      { id: page.messages[0].id, body: page.messages[0].body, correlation: page.messages[0].headers.correlation_id, attempts: page.messages[0].attempts, error: page.messages[0].error },
+      { id, body: { job: "poison" }, correlation: "c-9", attempts: 2, error: "cannot parse" },
+    );
+    assert.equal((await tasks.stats()).dead, 1);
+    assert.ok(lines.some((line) => line.level === "warn" && line.msg === `message ${id} failed 2 attempts and was sent to app:dlq and kept here as dead: cannot parse`));
+
+    // Retried from the dashboard: delivered again from attempt 1.
+    assert.equal(await deadLetters.retry(id), true);
+    await waitUntil(() => attempts.length === 3, "the retried delivery");
+    assert.equal(attempts[2], 1);
+  });
+
+  test("dead_letter.keep buries after the dead-letter publish instead of acking", async () => {
+    const { tasks } = build({ max_attempts: 1, dead_letter: { queue: "app:dlq", keep: true } });
+    const { delivery, settled } = fakeDelivery(1);
+    await tasks.fail(delivery, "boom");
+    assert.deepEqual(settled, [["bury", "boom"]]);
+    assert.equal(tasks.describe(), "queue 'tasks' on app:driver, 1 attempts, dead letters to app:dlq, kept here too");
+  });
+
+  test("deadLetters() is bound to the queue's name on the driver and declares it first", async () => {
+    const { tasks, driver } = build({ queue_name: "jobs" });
+    const deadLetters = tasks.deadLetters()!;
+    assert.deepEqual(await deadLetters.list({ limit: 5, offset: 0 }), { messages: [], total: 0 });
+    const id = await tasks.publish("doomed");
+    const { delivery, cancel } = await nextDelivery(tasks);
+    await cancel();
+    await delivery.bury("fatal");
+    assert.deepEqual((await driver.listDead("jobs", { limit: 5, offset: 0 })).messages.map((message) => message.id), [id]);
+    assert.equal(await deadLetters.discard("unknown"), false);
+    assert.equal(await deadLetters.discard(id), true);
+    assert.equal((await tasks.stats()).dead, 0);
+  });
+
+  test("deadLetters() refuses a page that is not a positive limit and an offset of at least 0", async () => {
+    const deadLetters = build({}).tasks.deadLetters()!;
+    for (const page of [{ limit: 0, offset: 0 }, { limit: 10, offset: -1 }, { limit: 1.5, offset: 0 }]) {
+      await assert.rejects(deadLetters.list(page), {
+        code: "E_QUEUE_OPTIONS",
+        message: `queue app:tasks: dead letters are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${page.limit}, offset ${page.offset}`,
+      });
+    }
+  });
+
+  test("deadLetters() is undefined when the driver keeps no dead-letter store", () => {
+    const { logger } = captureLogger();
+    const plain = {
+      id: "app:broker",
+      durable: true,
+      declare: async () => {},
+      publish: async () => "id-1",
+      consume: async () => ({ cancel: async () => {} }),
+      stats: async () => ({ ready: 0, inFlight: 0, delayed: 0, dead: 0 }),
+      start: async () => {},
+      stop: async () => {},
+    } satisfies QueueDriver;
+    const entries = [makeEntry("app:broker", "queue.driver.amqp"), makeEntry("app:tasks", "queue.queue", { driver: "app:broker" })];
+    const context = makeBuildContext(entries, new Map<string, Component>([["app:broker", plain]]), logger);
+    assert.equal(createQueueEntry(entries[1], context).deadLetters(), undefined);
   });
 
   test("dead_letter.max_attempts takes precedence over max_attempts", async () => {

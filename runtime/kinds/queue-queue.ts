@@ -10,15 +10,17 @@ import { TaskrtError, errorMessage } from "../errors.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
 import { defineKind, type BuildContext, type Component } from "./kind.ts";
-import type {
-  ConsumeOptions,
-  Delivery,
-  Headers,
-  PublishOptions,
-  QueueDriver,
-  QueueHandle,
-  QueueStats,
-  Subscription,
+import {
+  isDeadLetterStore,
+  type BoundDeadLetters,
+  type ConsumeOptions,
+  type Delivery,
+  type Headers,
+  type PublishOptions,
+  type QueueDriver,
+  type QueueHandle,
+  type QueueStats,
+  type Subscription,
 } from "../drivers/queue/driver.ts";
 import { deadLetterHeaders, decideFailure, parseRetryPolicy, type RetryPolicy } from "../queue/retry-policy.ts";
 
@@ -73,6 +75,27 @@ export class QueueEntry implements Component, QueueHandle {
     return this.driver.stats(this.queueName);
   }
 
+  /** Undefined when the driver cannot list dead messages (RabbitMQ hands messages out only in order). */
+  deadLetters(): BoundDeadLetters | undefined {
+    const store = this.driver;
+    if (!isDeadLetterStore(store)) return undefined;
+    return {
+      list: async (page) => {
+        this.checkPage(page);
+        if (!this.declared) await this.declare();
+        return store.listDead(this.queueName, page);
+      },
+      retry: async (id) => {
+        if (!this.declared) await this.declare();
+        return store.retryDead(this.queueName, id);
+      },
+      discard: async (id) => {
+        if (!this.declared) await this.declare();
+        return store.discardDead(this.queueName, id);
+      },
+    };
+  }
+
   async fail(delivery: Delivery, error: string): Promise<void> {
     const { message } = delivery;
     const decision = decideFailure(this.policy, message.attempts, this.random);
@@ -96,11 +119,15 @@ export class QueueEntry implements Component, QueueHandle {
   }
 
   describe(): string {
-    const after = this.policy.deadLetterQueueId ? `dead letters to ${this.policy.deadLetterQueueId}` : "then buried";
+    const target = this.policy.deadLetterQueueId;
+    const after = target === undefined ? "then buried" : this.policy.keepDeadLetters ? `dead letters to ${target}, kept here too` : `dead letters to ${target}`;
     return `queue '${this.queueName}' on ${this.driver.id}, ${this.policy.maxAttempts} attempts, ${after}`;
   }
 
-  /** Publish to the dead-letter queue first, then ack: a crash in between duplicates, never loses. */
+  /**
+   * Publish to the dead-letter queue first, then ack (with `dead_letter.keep`, bury instead, so the
+   * message also stays listed as dead here): a crash in between duplicates, never loses.
+   */
   private async deadLetter(delivery: Delivery, queueId: string, error: string): Promise<void> {
     const { message } = delivery;
     try {
@@ -115,12 +142,21 @@ export class QueueEntry implements Component, QueueHandle {
       });
       return delivery.bury(reason);
     }
-    this.logger.warn(`message ${message.id} failed ${attemptsText(message.attempts)} and was moved to ${queueId}: ${error}`, {
+    const kept = this.policy.keepDeadLetters;
+    this.logger.warn(`message ${message.id} failed ${attemptsText(message.attempts)} and was ${kept ? `sent to ${queueId} and kept here as dead` : `moved to ${queueId}`}: ${error}`, {
       messageId: message.id,
       attempts: message.attempts,
       error,
     });
-    return delivery.ack();
+    return kept ? delivery.bury(error) : delivery.ack();
+  }
+
+  private checkPage(page: { limit: number; offset: number }): void {
+    const { limit, offset } = page;
+    if (Number.isInteger(limit) && limit >= 1 && Number.isInteger(offset) && offset >= 0) return;
+    throw new TaskrtError("E_QUEUE_OPTIONS", `queue ${this.id}: dead letters are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${String(limit)}, offset ${String(offset)}`, {
+      entryId: this.id,
+    });
   }
 
   private declare(): Promise<void> {

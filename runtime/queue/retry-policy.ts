@@ -14,6 +14,8 @@ export interface RetryPolicy {
   backoff: BackoffPolicy;
   /** Full id of the `queue.queue` that receives given-up messages; unset: they are buried. */
   deadLetterQueueId?: string;
+  /** `dead_letter.keep`: a forwarded message is also kept as dead in its own queue (buried, not acked). */
+  keepDeadLetters: boolean;
 }
 
 export type FailureDecision =
@@ -24,7 +26,7 @@ export type FailureDecision =
 interface QueueEntryData {
   max_attempts: number;
   backoff: { initial: string | number; factor: number; max: string | number; jitter: number };
-  dead_letter?: string | { queue: string; max_attempts?: number };
+  dead_letter?: string | { queue: string; max_attempts?: number; keep?: boolean };
 }
 
 /** Reads an already validated (and defaulted) `queue.queue` entry. `dead_letter.max_attempts`, when set, wins. */
@@ -32,7 +34,8 @@ export function parseRetryPolicy(entry: Entry): RetryPolicy {
   const data = entry.data as unknown as QueueEntryData;
   const deadLetter = data.dead_letter;
   const deadLetterRef = typeof deadLetter === "string" ? deadLetter : deadLetter?.queue;
-  const maxAttempts = (typeof deadLetter === "object" ? deadLetter.max_attempts : undefined) ?? data.max_attempts;
+  const deadLetterObject = typeof deadLetter === "object" ? deadLetter : undefined;
+  const maxAttempts = deadLetterObject?.max_attempts ?? data.max_attempts;
   return {
     maxAttempts,
     backoff: {
@@ -42,6 +45,7 @@ export function parseRetryPolicy(entry: Entry): RetryPolicy {
       jitter: data.backoff.jitter,
     },
     deadLetterQueueId: deadLetterRef === undefined ? undefined : resolveId(deadLetterRef, entry.namespace),
+    keepDeadLetters: deadLetterObject?.keep ?? false,
   };
 }
 

@@ -22,7 +22,7 @@ describe("renderKindsTable", () => {
     assert.ok(lines.includes('| `busy_timeout` | duration | `"5s"` |  | How long a statement waits for a lock held by another connection. |'));
     assert.ok(lines.includes('| `synchronous` | string | `"NORMAL"` | one of `OFF`, `NORMAL`, `FULL`, `EXTRA` | PRAGMA synchronous for this connection. |'));
     assert.ok(lines.includes('| `timeouts.read` | duration | `"30s"` |  | Whole request must arrive within this; 0 disables. |'));
-    assert.ok(lines.includes("| `dead_letter` | string or map |  |  | Where messages go after max_attempts: a queue id, or {queue}. |"));
+    assert.ok(lines.includes("| `dead_letter` | string or map |  |  | Where messages go after max_attempts: a queue id, or {queue, max_attempts, keep}; keep: true also keeps each one here as a dead letter (for the dashboard to retry or discard). |"));
   });
 
   test("the lifecycle block has its own table with the restart fields flattened", () => {

@@ -5,9 +5,9 @@
  * stops it. Waits for positive outcomes poll up to 5s; "nothing more arrives" checks give a
  * misbehaving driver 60ms to show itself.
  */
-import { describe, test } from "node:test";
+import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import type { Delivery, QueueDriver } from "./driver.ts";
+import { isDeadLetterStore, type DeadLetterStore, type Delivery, type QueueDriver } from "./driver.ts";
 
 export interface QueueDriverContractOptions {
   /** The driver keeps messages across stop/start (and so across process restarts). */
@@ -286,6 +286,123 @@ export function queueDriverContract(
         const collector = new Collector({ autoAck: true });
         await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
         assert.equal((await collector.waitFor(1))[0].message.body, "after restart");
+      });
+    });
+
+    /** As withQueue, for a driver that keeps a dead-letter store; the test is skipped for one that does not. */
+    async function withDeadLetters(t: TestContext, run: (driver: QueueDriver & DeadLetterStore, queue: string) => Promise<void>): Promise<void> {
+      await withQueue(async (driver, queue) => {
+        if (!isDeadLetterStore(driver)) {
+          t.skip(`${driver.id} keeps no dead-letter store`);
+          return;
+        }
+        await run(driver, queue);
+      });
+    }
+
+    test("dead letters: listed newest first with body, headers, attempts, error and when they died; paged", async (t) => {
+      await withDeadLetters(t, async (driver, queue) => {
+        const first = await driver.publish(queue, { job: "a" }, { source: "contract" });
+        const second = await driver.publish(queue, { job: "b" }, { source: "contract" });
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 2 }, collector.onDelivery);
+        const [firstDelivery, secondDelivery] = await collector.waitFor(2);
+        assert.deepEqual([firstDelivery.message.id, secondDelivery.message.id], [first, second]);
+        await firstDelivery.retry(0, "transient");
+        const firstAgain = (await collector.waitFor(3))[2];
+        assert.equal(firstAgain.message.id, first);
+        const before = Date.now();
+        await secondDelivery.bury("fatal b");
+        await sleep(5);
+        await firstAgain.bury("fatal a");
+        const after = Date.now();
+
+        const page = await driver.listDead(queue, { limit: 10, offset: 0 });
+        assert.equal(page.total, 2);
+        assert.deepEqual(page.messages.map((message) => message.id), [first, second]);
+        const [a, b] = page.messages;
+        assert.deepEqual(a.body, { job: "a" });
+        assert.equal(a.headers.source, "contract");
+        assert.equal(typeof a.headers.timestamp, "number");
+        assert.equal(a.attempts, 2);
+        assert.equal(a.error, "fatal a");
+        assert.deepEqual(b.body, { job: "b" });
+        assert.equal(b.attempts, 1);
+        assert.equal(b.error, "fatal b");
+        for (const message of page.messages) {
+          assert.ok(message.diedAt instanceof Date);
+          assert.ok(message.diedAt.getTime() >= before && message.diedAt.getTime() <= after, `died at ${message.diedAt.toISOString()}`);
+        }
+        assert.ok(a.diedAt.getTime() >= b.diedAt.getTime());
+
+        const ids = async (limit: number, offset: number) => {
+          const { messages, total } = await driver.listDead(queue, { limit, offset });
+          return { ids: messages.map((message) => message.id), total };
+        };
+        assert.deepEqual(await ids(1, 0), { ids: [first], total: 2 });
+        assert.deepEqual(await ids(1, 1), { ids: [second], total: 2 });
+        assert.deepEqual(await ids(5, 2), { ids: [], total: 2 });
+      });
+    });
+
+    test("dead letters: retryDead delivers the message again with attempts 1, its body and headers, and the last error", async (t) => {
+      await withDeadLetters(t, async (driver, queue) => {
+        const id = await driver.publish(queue, { job: "revive" }, { source: "contract" });
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [first] = await collector.waitFor(1);
+        await first.retry(0, "transient");
+        const second = (await collector.waitFor(2))[1];
+        await second.bury("broken");
+        assert.equal((await driver.stats(queue)).dead, 1);
+
+        assert.equal(await driver.retryDead(queue, id), true);
+        const revived = (await collector.waitFor(3))[2];
+        assert.equal(revived.message.id, id);
+        assert.equal(revived.message.attempts, 1);
+        assert.deepEqual(revived.message.body, { job: "revive" });
+        assert.equal(revived.message.headers.source, "contract");
+        assert.equal(revived.message.headers.x_last_error, "broken");
+        assert.deepEqual(await driver.listDead(queue, { limit: 10, offset: 0 }), { messages: [], total: 0 });
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+        assert.equal(await driver.retryDead(queue, id), false, "no longer dead");
+        await revived.ack();
+      });
+    });
+
+    test("dead letters: discardDead removes a dead message for good", async (t) => {
+      await withDeadLetters(t, async (driver, queue) => {
+        const kept = await driver.publish(queue, "kept", {});
+        const dropped = await driver.publish(queue, "dropped", {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 2 }, collector.onDelivery);
+        for (const delivery of await collector.waitFor(2)) await delivery.bury("dead");
+        assert.equal((await driver.stats(queue)).dead, 2);
+
+        assert.equal(await driver.discardDead(queue, dropped), true);
+        const page = await driver.listDead(queue, { limit: 10, offset: 0 });
+        assert.deepEqual({ ids: page.messages.map((message) => message.id), total: page.total }, { ids: [kept], total: 1 });
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 0, delayed: 0, dead: 1 });
+        assert.equal(await driver.discardDead(queue, dropped), false, "already gone");
+        assert.equal(await driver.retryDead(queue, dropped), false, "already gone");
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 2);
+      });
+    });
+
+    test("dead letters: an unknown id, or one of a message that is not dead, is neither retried nor discarded", async (t) => {
+      await withDeadLetters(t, async (driver, queue) => {
+        const ready = await driver.publish(queue, "still ready", {});
+        for (const id of ["no-such-message", ready]) {
+          assert.equal(await driver.retryDead(queue, id), false, id);
+          assert.equal(await driver.discardDead(queue, id), false, id);
+        }
+        assert.deepEqual(await driver.stats(queue), { ready: 1, inFlight: 0, delayed: 0, dead: 0 });
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [delivery] = await collector.waitFor(1);
+        assert.equal(delivery.message.id, ready);
+        assert.equal(delivery.message.attempts, 1);
       });
     });
 

@@ -51,6 +51,43 @@ export interface QueueStats {
   dead: number;
 }
 
+/** A message a driver keeps as dead: it used up its attempts (or was buried). */
+export interface DeadMessage {
+  id: string;
+  body: unknown;
+  headers: Headers;
+  /** Deliveries it had before it died. */
+  attempts: number;
+  /** Why its last delivery failed. */
+  error: string;
+  diedAt: Date;
+}
+
+export interface DeadLetterPage {
+  /** Newest first. */
+  messages: DeadMessage[];
+  /** Dead messages of the queue in all. */
+  total: number;
+}
+
+/**
+ * What a driver that keeps dead messages where it can find them again offers the dashboard:
+ * list them, put one back (with a fresh count of attempts), or drop one. Optional: a broker that
+ * can only hand messages out in order (RabbitMQ) does not offer it.
+ */
+export interface DeadLetterStore {
+  listDead(queueName: string, page: { limit: number; offset: number }): Promise<DeadLetterPage>;
+  /** Ready again at once, attempts back to 0; false when the queue keeps no dead message with this id. */
+  retryDead(queueName: string, id: string): Promise<boolean>;
+  /** Deleted for good; false when the queue keeps no dead message with this id. */
+  discardDead(queueName: string, id: string): Promise<boolean>;
+}
+
+export function isDeadLetterStore(driver: object): driver is DeadLetterStore {
+  const store = driver as Partial<DeadLetterStore>;
+  return typeof store.listDead === "function" && typeof store.retryDead === "function" && typeof store.discardDead === "function";
+}
+
 export interface QueueDriver {
   readonly id: string;
   /** Keeps messages across restarts. The memory driver says no, and says so at start. */
@@ -71,4 +108,13 @@ export interface QueueHandle {
   /** A failed delivery: retry with backoff, or dead-letter after `max_attempts`. */
   fail(delivery: Delivery, error: string): Promise<void>;
   stats(): Promise<QueueStats>;
+  /** The driver's dead messages of this queue, when the driver can list them; undefined otherwise. */
+  deadLetters(): BoundDeadLetters | undefined;
+}
+
+/** A `DeadLetterStore` bound to one queue. */
+export interface BoundDeadLetters {
+  list(page: { limit: number; offset: number }): Promise<DeadLetterPage>;
+  retry(id: string): Promise<boolean>;
+  discard(id: string): Promise<boolean>;
 }

@@ -242,6 +242,46 @@ describe("memory queue driver", () => {
     }
   });
 
+  test("a retried dead message re-enters a full queue at once, with its priority", async () => {
+    const { driver } = makeDriver(2);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      const id = await driver.publish("q", "urgent", {}, { priority: 9 });
+      const deliveries: Delivery[] = [];
+      const subscription = await driver.consume("q", { prefetch: 1 }, (delivery) => deliveries.push(delivery));
+      await waitUntil(() => deliveries.length === 1, "delivery");
+      await subscription.cancel();
+      await deliveries[0].bury("broken");
+      await driver.publish("q", "first", {});
+      await driver.publish("q", "second", {});
+      assert.equal(await driver.retryDead("q", id), true);
+      assert.deepEqual(await driver.stats("q"), { ready: 3, inFlight: 0, delayed: 0, dead: 0 });
+      const bodies: unknown[] = [];
+      await driver.consume("q", { prefetch: 5 }, (delivery) => {
+        bodies.push(delivery.message.body);
+        void delivery.ack();
+      });
+      await waitUntil(() => bodies.length === 3, "three deliveries");
+      assert.deepEqual(bodies, ["urgent", "first", "second"]);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("dead letters of a queue that was never declared are refused as its other operations are", async () => {
+    const { driver } = makeDriver();
+    await driver.start();
+    try {
+      const refusal = { code: "E_QUEUE_NOT_DECLARED", message: "queue 'nope' is not declared on driver app:memory" };
+      await assert.rejects(driver.listDead("nope", { limit: 1, offset: 0 }), refusal);
+      await assert.rejects(driver.retryDead("nope", "m-1"), refusal);
+      await assert.rejects(driver.discardDead("nope", "m-1"), refusal);
+    } finally {
+      await driver.stop();
+    }
+  });
+
   test("a consumer callback that throws is logged and does not stop other deliveries", async () => {
     const { driver, lines } = makeDriver();
     await driver.start();

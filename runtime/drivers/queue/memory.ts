@@ -12,7 +12,8 @@
  *
  * Bound: `max_length` counts ready plus delayed messages from publishers; `publish` waits while the
  * queue holds that many. Retries and releases always re-enter, even over the bound: a failing
- * message is never dropped because the queue is busy (Wippy loses it then).
+ * message is never dropped because the queue is busy (Wippy loses it then). A dead message put
+ * back by `retryDead` re-enters the same way: it was admitted once already.
  */
 import { randomUUID } from "node:crypto";
 import { TaskrtError, errorMessage } from "../../errors.ts";
@@ -20,6 +21,9 @@ import type { Logger } from "../../logger.ts";
 import { Deque, ReadyBuffer } from "../../queue/ready-buffer.ts";
 import type {
   ConsumeOptions,
+  DeadLetterPage,
+  DeadLetterStore,
+  DeadMessage,
   Delivery,
   Headers,
   PublishOptions,
@@ -49,14 +53,9 @@ export interface MemoryQueueDriverOptions {
   logger: Logger;
 }
 
-/** A buried message, kept for inspection. */
-export interface DeadMessage {
-  id: string;
-  body: unknown;
-  headers: Headers;
-  attempts: number;
-  error: string;
-  diedAt: Date;
+/** A buried message, kept for inspection; its priority is what a retry puts it back with. */
+interface DeadEntry extends DeadMessage {
+  priority: number;
 }
 
 interface StoredMessage {
@@ -91,7 +90,8 @@ interface QueueState {
   ready: ReadyBuffer<StoredMessage>;
   delayed: Set<NodeJS.Timeout>;
   inFlight: number;
-  dead: DeadMessage[];
+  /** Oldest first. */
+  dead: DeadEntry[];
   consumers: ConsumerState[];
   /** Round-robin position, so competing consumers share the work. */
   nextConsumer: number;
@@ -101,7 +101,7 @@ interface QueueState {
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -239,6 +239,36 @@ export class MemoryQueueDriver implements QueueDriver {
     return this.declaredQueue(queueName).dead;
   }
 
+  async listDead(queueName: string, page: { limit: number; offset: number }): Promise<DeadLetterPage> {
+    const { dead } = this.declaredQueue(queueName);
+    const messages: DeadMessage[] = [];
+    for (let index = dead.length - 1 - page.offset; index >= 0 && messages.length < page.limit; index--) {
+      const { id, body, headers, attempts, error, diedAt } = dead[index];
+      messages.push({ id, body: copyBody(body), headers: { ...headers }, attempts, error, diedAt: new Date(diedAt) });
+    }
+    return { messages, total: dead.length };
+  }
+
+  /** Ready at once, ahead of waiting publishers and over max_length: it was admitted once already. */
+  async retryDead(queueName: string, id: string): Promise<boolean> {
+    const queue = this.usableQueue(queueName);
+    const index = queue.dead.findIndex((message) => message.id === id);
+    if (index < 0) return false;
+    const [dead] = queue.dead.splice(index, 1);
+    // As a retry: the next delivery sees why the last one failed.
+    const headers: Headers = { ...dead.headers, x_last_error: dead.error };
+    this.admit(queue, { id: dead.id, body: dead.body, headers, failures: 0, priority: dead.priority }, 0);
+    return true;
+  }
+
+  async discardDead(queueName: string, id: string): Promise<boolean> {
+    const { dead } = this.declaredQueue(queueName);
+    const index = dead.findIndex((message) => message.id === id);
+    if (index < 0) return false;
+    dead.splice(index, 1);
+    return true;
+  }
+
   describe(): string {
     let ready = 0;
     for (const queue of this.queues.values()) ready += queue.ready.size;
@@ -274,6 +304,7 @@ export class MemoryQueueDriver implements QueueDriver {
           attempts: stored.failures + 1,
           error,
           diedAt: new Date(),
+          priority: stored.priority,
         });
         if (queue.dead.length > DEAD_MESSAGES_KEPT) queue.dead.shift();
         break;

@@ -15,6 +15,8 @@ export const MESSAGE_STATE = {
 
 // `seq` (the rowid) is the insertion order: unlike an implicit rowid, an INTEGER PRIMARY KEY is
 // never renumbered by VACUUM. A delayed message is a ready one whose `available_at` is in the future.
+// A dead row is never delivered, so its `available_at` holds when it died (set by the bury; rows
+// buried before that kept their last delivery time). A retried dead row becomes ready at once.
 const DDL = `
 CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
   seq INTEGER PRIMARY KEY,
@@ -57,19 +59,37 @@ export type SettlementKind = "ack" | "retry" | "bury" | "release";
 
 // Every settlement is guarded by the lease owner: a consumer whose lease expired and whose message
 // went to another consumer must not ack, retry or bury that other consumer's delivery. Parameters:
-// ack and release (seq, lease_owner); retry (available_at, last_error, seq, lease_owner);
-// bury (last_error, seq, lease_owner).
+// ack and release (seq, lease_owner); retry and bury (available_at, last_error, seq, lease_owner),
+// where a bury's available_at is the time it died.
 export const SETTLEMENT_SQL: Readonly<Record<SettlementKind, string>> = {
   ack: `DELETE FROM ${MESSAGES_TABLE} WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
   retry: `UPDATE ${MESSAGES_TABLE} SET state = 'ready', available_at = ?, last_error = ?, lease_until = NULL, lease_owner = NULL
     WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
-  bury: `UPDATE ${MESSAGES_TABLE} SET state = 'dead', last_error = ?, lease_until = NULL, lease_owner = NULL
+  bury: `UPDATE ${MESSAGES_TABLE} SET state = 'dead', available_at = ?, last_error = ?, lease_until = NULL, lease_owner = NULL
     WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
   release: `UPDATE ${MESSAGES_TABLE} SET state = 'ready', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL
     WHERE seq = ? AND state = 'leased' AND lease_owner = ?`,
 };
 
 export const INSERT_SQL = `INSERT INTO ${MESSAGES_TABLE} (id, queue, body, headers, priority, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+/** (available_at, queue, id): a dead message is ready again at once with no attempts counted; its last error stays. */
+export const RETRY_DEAD_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'ready', attempts = 0, available_at = ?, lease_until = NULL, lease_owner = NULL
+  WHERE queue = ? AND id = ? AND state = 'dead'`;
+
+/** (queue, id) */
+export const DISCARD_DEAD_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND id = ? AND state = 'dead'`;
+
+/** A dead row as the listing returns it; `available_at` is when it died. */
+export interface DeadRow {
+  id: string;
+  body: string;
+  headers: string | null;
+  attempts: number;
+  last_error: string | null;
+  available_at: number;
+  created_at: number;
+}
 
 export interface QueueStatements {
   /** (id, queue, body, headers, priority, available_at, created_at) */
@@ -85,6 +105,12 @@ export interface QueueStatements {
   releaseOwned: BetterSqlite3.Statement<[string, string]>;
   /** (queue, now) → the earliest time a delayed message becomes deliverable. */
   nextAvailable: BetterSqlite3.Statement<[string, number], { next: number | null }>;
+  /** (queue, limit, offset) → the queue's dead rows, the last to die first. */
+  listDead: BetterSqlite3.Statement<[string, number, number], DeadRow>;
+  /** (queue) */
+  countDead: BetterSqlite3.Statement<[string], { total: number }>;
+  retryDead: BetterSqlite3.Statement<[number, string, string]>;
+  discardDead: BetterSqlite3.Statement<[string, string]>;
   /** (now, now, now, now, queue) */
   stats: BetterSqlite3.Statement<[number, number, number, number, string], StatsRow>;
 }
@@ -134,6 +160,15 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     nextAvailable: connection.prepare(
       `SELECT MIN(available_at) AS next FROM ${table} WHERE queue = ? AND state = 'ready' AND available_at > ?`,
     ),
+    listDead: connection.prepare(
+      `SELECT id, body, headers, attempts, last_error, available_at, created_at FROM ${table}
+       WHERE queue = ? AND state = 'dead'
+       ORDER BY available_at DESC, seq DESC
+       LIMIT ? OFFSET ?`,
+    ),
+    countDead: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'dead'`),
+    retryDead: connection.prepare(RETRY_DEAD_SQL),
+    discardDead: connection.prepare(DISCARD_DEAD_SQL),
     stats: connection.prepare(
       `SELECT
          SUM(CASE WHEN (state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until < ?) THEN 1 ELSE 0 END) AS ready,

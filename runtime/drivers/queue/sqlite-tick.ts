@@ -76,9 +76,8 @@ export function settlementParams(settlement: Settlement): unknown[] {
     case "release":
       return [seq, consumer.owner];
     case "retry":
-      return [settlement.availableAt, settlement.error, seq, consumer.owner];
     case "bury":
-      return [settlement.error, seq, consumer.owner];
+      return [settlement.availableAt, settlement.error, seq, consumer.owner];
     default: {
       const unknownKind: never = settlement.kind;
       throw new Error(`internal: unknown settlement ${String(unknownKind)}`);

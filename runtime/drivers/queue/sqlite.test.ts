@@ -582,6 +582,111 @@ describe("sqlite queue driver: consuming", () => {
   });
 });
 
+describe("sqlite queue driver: dead letters", () => {
+  /** Publishes one message, takes its delivery and buries it; resolves with the message id. */
+  async function buryOne(driver: SqliteQueueDriver, queue: string, error: string): Promise<string> {
+    const id = await driver.publish(queue, { job: "poison" }, { source: "test" });
+    const consumer = collect();
+    const subscription = await driver.consume(queue, { prefetch: 1 }, consumer.onDelivery);
+    await waitUntil(() => consumer.deliveries.length === 1, "one delivery");
+    await subscription.cancel();
+    await consumer.deliveries[0].bury(error);
+    return id;
+  }
+
+  test("a dead letter survives reopening the database and can be retried after", async () => {
+    const file = freshFile();
+    let id = "";
+    const before = Date.now();
+    await withStarted(fileDriver(file), async (driver) => {
+      id = await buryOne(driver, "jobs", "fatal");
+    });
+    await withStarted(fileDriver(file, { pollIntervalMs: 60_000 }), async (driver) => {
+      const { messages, total } = await driver.listDead("jobs", { limit: 10, offset: 0 });
+      assert.equal(total, 1);
+      assert.deepEqual(
+        { id: messages[0].id, body: messages[0].body, source: messages[0].headers.source, attempts: messages[0].attempts, error: messages[0].error },
+        { id, body: { job: "poison" }, source: "test", attempts: 1, error: "fatal" },
+      );
+      assert.ok(messages[0].diedAt.getTime() >= before && messages[0].diedAt.getTime() <= Date.now());
+      assert.equal(await driver.retryDead("jobs", id), true);
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "the retried message", 2000);
+      assert.equal(consumer.deliveries[0].message.id, id);
+      assert.equal(consumer.deliveries[0].message.attempts, 1);
+    });
+  });
+
+  test("a retried dead letter wakes a waiting consumer at once, not at its poll", async () => {
+    await withStarted(fileDriver(freshFile(), { pollIntervalMs: 60_000 }), async (driver) => {
+      const id = await buryOne(driver, "jobs", "fatal");
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await sleep(20);
+      assert.equal(consumer.deliveries.length, 0);
+      assert.equal(await driver.retryDead("jobs", id), true);
+      await waitUntil(() => consumer.deliveries.length === 1, "the retried message", 2000);
+      assert.equal(consumer.deliveries[0].message.id, id);
+    });
+  });
+
+  test("in the app database, a retry inside a caller's transaction is undone by its rollback and delivered at its COMMIT", async () => {
+    const { database } = await openAppDatabase();
+    await withStarted(sharedDriver(database, { pollIntervalMs: 60_000 }), async (driver) => {
+      const id = await buryOne(driver, "jobs", "fatal");
+      await assert.rejects(
+        database.transaction(async () => {
+          assert.equal(await driver.retryDead("jobs", id), true);
+          throw new Error("handler failed");
+        }),
+        { message: "handler failed" },
+      );
+      assert.equal((await driver.listDead("jobs", { limit: 10, offset: 0 })).total, 1);
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await sleep(20);
+      await database.transaction(async (tx) => {
+        await tx.execute("INSERT INTO tasks (title) VALUES (?)", ["retried"]);
+        assert.equal(await driver.retryDead("jobs", id), true);
+      });
+      await waitUntil(() => consumer.deliveries.length === 1, "the retried message", 2000);
+      assert.equal(consumer.deliveries[0].message.id, id);
+    });
+  });
+
+  test("a message buried because it was not valid JSON is listed with its stored text", async () => {
+    const file = freshFile();
+    await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (driver) => {
+      const id = await driver.publish("jobs", "fine", {});
+      const writer = new Database(file);
+      writer.prepare(`UPDATE ${MESSAGES_TABLE} SET body = '{broken'`).run();
+      writer.close();
+      await driver.consume("jobs", { prefetch: 1 }, collect().onDelivery);
+      let page = await driver.listDead("jobs", { limit: 10, offset: 0 });
+      const deadline = Date.now() + 2000;
+      while (page.total === 0 && Date.now() < deadline) {
+        await sleep(5);
+        page = await driver.listDead("jobs", { limit: 10, offset: 0 });
+      }
+      assert.equal(page.total, 1);
+      assert.equal(page.messages[0].id, id);
+      assert.equal(page.messages[0].body, "{broken");
+      assert.match(page.messages[0].error, /^stored message is not valid JSON: /);
+    });
+  });
+
+  test("listing, retrying and discarding dead letters before start are refused", async () => {
+    const driver = fileDriver();
+    await assert.rejects(driver.listDead("jobs", { limit: 1, offset: 0 }), {
+      code: "E_QUEUE_STOPPED",
+      message: 'queue driver app:queue cannot list the dead messages of queue "jobs": it is not started',
+    });
+    await assert.rejects(driver.retryDead("jobs", "m-1"), { message: 'queue driver app:queue cannot retry dead message m-1 of queue "jobs": it is not started' });
+    await assert.rejects(driver.discardDead("jobs", "m-1"), { message: 'queue driver app:queue cannot discard dead message m-1 of queue "jobs": it is not started' });
+  });
+});
+
 describe("sqlite queue driver: crashes", () => {
   const script = path.join(root, "child.mts");
   writeFileSync(

@@ -28,6 +28,9 @@ import type { Component } from "../../kinds/kind.ts";
 import type { SqlExecutor } from "../sql/driver.ts";
 import type {
   ConsumeOptions,
+  DeadLetterPage,
+  DeadLetterStore,
+  DeadMessage,
   Delivery,
   Headers,
   PublishOptions,
@@ -35,7 +38,18 @@ import type {
   QueueStats,
   Subscription,
 } from "./driver.ts";
-import { INSERT_SQL, MESSAGES_TABLE, SETTLEMENT_SQL, createSchema, prepareStatements, type QueueStatements, type SettlementKind } from "./sqlite-schema.ts";
+import {
+  DISCARD_DEAD_SQL,
+  INSERT_SQL,
+  MESSAGES_TABLE,
+  RETRY_DEAD_SQL,
+  SETTLEMENT_SQL,
+  createSchema,
+  prepareStatements,
+  type DeadRow,
+  type QueueStatements,
+  type SettlementKind,
+} from "./sqlite-schema.ts";
 import { applyTick, settlementParams, type PendingInsert, type PendingSettlement, type Settlement, type Tick, type TickResult } from "./sqlite-tick.ts";
 import { SQLITE_QUEUE_ERROR, describeStorage, openQueueConnection, type SharedSqliteDatabase, type SqliteQueueStorage } from "./sqlite-storage.ts";
 import { SqliteConsumer, type SqliteDelivery } from "./sqlite-consumer.ts";
@@ -52,7 +66,7 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Component {
   readonly id: string;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
@@ -211,6 +225,63 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     const now = Date.now();
     const row = statements.stats.get(now, now, now, now, queueName);
     return { ready: row?.ready ?? 0, inFlight: row?.in_flight ?? 0, delayed: row?.delayed ?? 0, dead: row?.dead ?? 0 };
+  }
+
+  async listDead(queueName: string, page: { limit: number; offset: number }): Promise<DeadLetterPage> {
+    const statements = this.requireStarted(`list the dead messages of queue "${queueName}"`);
+    const rows = statements.listDead.all(queueName, page.limit, page.offset);
+    const total = statements.countDead.get(queueName)?.total ?? 0;
+    return { messages: rows.map(deadMessage), total };
+  }
+
+  /**
+   * Ready again at once with no attempts counted. Inside the caller's open transaction on the shared
+   * database it is part of that transaction (the consumers wake at its COMMIT); otherwise it commits
+   * in a transaction of its own and the queue's local consumers fetch right after.
+   */
+  retryDead(queueName: string, id: string): Promise<boolean> {
+    return this.changeDead(queueName, id, "retry");
+  }
+
+  discardDead(queueName: string, id: string): Promise<boolean> {
+    return this.changeDead(queueName, id, "discard");
+  }
+
+  private async changeDead(queueName: string, id: string, change: "retry" | "discard"): Promise<boolean> {
+    const statements = this.requireStarted(`${change} dead message ${id} of queue "${queueName}"`);
+    const retry = change === "retry";
+    const transaction = this.currentTransaction();
+    if (transaction) {
+      let changed: boolean;
+      try {
+        const [sql, params] = retry ? [RETRY_DEAD_SQL, [Date.now(), queueName, id]] : [DISCARD_DEAD_SQL, [queueName, id]];
+        changed = (await transaction.execute(sql, params)).rowsAffected > 0;
+      } catch (cause) {
+        throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not ${change} dead message ${id} of queue "${queueName}" inside the open transaction on ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+          entryId: this.id,
+          cause,
+        });
+      }
+      if (changed && retry) this.watchCommit(queueName);
+      return changed;
+    }
+    let changed: boolean;
+    try {
+      changed = await this.inOwnTransaction(() => {
+        const result = retry ? statements.retryDead.run(Date.now(), queueName, id) : statements.discardDead.run(queueName, id);
+        return result.changes > 0;
+      });
+    } catch (cause) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not ${change} dead message ${id} of queue "${queueName}" in ${describeStorage(this.options.storage)}: ${storageReason(cause)}`, {
+        entryId: this.id,
+        hint: "check the disk (space, permissions) and whether another process holds a long write lock",
+        cause,
+      });
+    }
+    if (changed && retry && this.state === "started") {
+      for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
+    }
+    return changed;
   }
 
   /** Called by a delivery: queues its settlement for the next tick, which resolves it after commit. */
@@ -486,6 +557,20 @@ export class SqliteQueueDriver implements QueueDriver, Component {
     if (Number.isFinite(delayMs) && delayMs >= 0) return Math.round(delayMs);
     throw new TaskrtError(SQLITE_QUEUE_ERROR.OPTIONS, `queue driver ${this.id}: delay for queue "${queueName}" must be a number of milliseconds of at least 0, found ${String(delayMs)}`, { entryId: this.id });
   }
+}
+
+/** As a delivery would show it (headers with their publish timestamp), the body as stored when it is not JSON. */
+function deadMessage(row: DeadRow): DeadMessage {
+  let body: unknown = row.body;
+  let headers: Headers = {};
+  try {
+    body = JSON.parse(row.body);
+    if (row.headers !== null) headers = JSON.parse(row.headers);
+  } catch {
+    // A row buried because it could not be decoded: listed as it is stored.
+  }
+  if (headers.timestamp === undefined) headers.timestamp = Math.floor(row.created_at / 1000);
+  return { id: row.id, body, headers, attempts: row.attempts, error: row.last_error ?? "", diedAt: new Date(row.available_at) };
 }
 
 function bodyError(driverId: string, queueName: string, reason: string, cause?: unknown): TaskrtError {

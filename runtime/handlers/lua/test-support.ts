@@ -82,6 +82,7 @@ export class TestServices implements RuntimeServices {
       consume: () => Promise.reject(new Error("not in tests")),
       fail: () => Promise.reject(new Error("not in tests")),
       stats: () => Promise.resolve({ ready: published.length, inFlight: 0, delayed: 0, dead: 0 }),
+      deadLetters: () => undefined,
     };
   }
 }
