@@ -34,6 +34,9 @@ export const runCommand: Command = {
     const started = runtime.started();
     const width = Math.max(0, ...started.map((entry) => entry.id.length));
     for (const entry of started) io.stderr(`  ${entry.id.padEnd(width)}  ${entry.kind.padEnd(20)} ${entry.description ?? ""}`.trimEnd() + "\n");
+    for (const dashboard of runtime.registry.entries.filter((entry) => entry.kind === "taskrt.dashboard")) {
+      io.stderr(`  ${runtime.component<{ describe(): string }>(dashboard.id).describe()}\n`);
+    }
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
     if (!args.flags.has("watch")) return waitForSignal(runtime, io);
     const session = watchRuntime(runtime, { path: target, overrides, logger, report: (line) => io.stderr(line + "\n"), relativePath });

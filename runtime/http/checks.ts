@@ -8,6 +8,7 @@ import { PROBLEM_CODES, type Problem } from "../errors.ts";
 import { resolveId, type Entry, type Registry } from "../registry/entry.ts";
 import { addrsCollide, parseAddr } from "./addr.ts";
 import { joinRoutePath, routeShape } from "./route-path.ts";
+import { DASHBOARD_ROUTES, dashboardBase } from "../dashboard/routes.ts";
 
 const ADDR_PATTERN = /^([A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 
@@ -27,8 +28,8 @@ function where(entry: Entry, registry: Registry): string {
   return `${file}:${entry.location.line}`;
 }
 
-/** The kinds that serve routes on a router: for each route, its method and the field holding its path. */
-const ROUTES: Record<string, (entry: Entry) => { method: unknown; field: string }[]> = {
+/** The kinds that serve routes on a router: for each route, its method, the field holding its path and what follows it. */
+const ROUTES: Record<string, (entry: Entry) => { method: unknown; field: string; suffix?: string }[]> = {
   "http.endpoint": (entry) => [{ method: entry.data.method, field: "path" }],
   "http.openapi": () => [{ method: "GET", field: "path" }],
   "taskrt.metrics": () => [{ method: "GET", field: "path" }],
@@ -36,6 +37,12 @@ const ROUTES: Record<string, (entry: Entry) => { method: unknown; field: string 
     { method: "GET", field: "liveness" },
     { method: "GET", field: "readiness" },
   ],
+  "taskrt.dashboard": (entry) =>
+    DASHBOARD_ROUTES.filter((route) => entry.data.path !== "/" || route.suffix !== "").map((route) => ({
+      method: route.method,
+      field: "path",
+      suffix: route.suffix,
+    })),
 };
 
 /** The routes of an entry; none while its references are broken (reported elsewhere). */
@@ -46,10 +53,10 @@ function routeFacts(entry: Entry, registry: Registry): RouteFacts[] {
   if (!router || router.kind !== "http.router" || typeof router.meta.server !== "string") return [];
   const prefix = typeof router.data.prefix === "string" ? router.data.prefix : "";
   const serverId = resolveId(router.meta.server, router.namespace);
-  return (ROUTES[entry.kind]?.(entry) ?? []).flatMap(({ method, field }) => {
+  return (ROUTES[entry.kind]?.(entry) ?? []).flatMap(({ method, field, suffix }) => {
     const path = entry.data[field];
     if (typeof method !== "string" || typeof path !== "string") return [];
-    const fullPath = joinRoutePath(prefix, path);
+    const fullPath = joinRoutePath(prefix, suffix === undefined ? path : dashboardBase(path) + suffix);
     return [{ entry, field, serverId, method: method.toUpperCase(), path: fullPath, shape: routeShape(fullPath) }];
   });
 }

@@ -23,6 +23,7 @@ import processHost from "./process-host.ts";
 import processService from "./process-service.ts";
 import taskrtMetrics from "./taskrt-metrics.ts";
 import taskrtHealth from "./taskrt-health.ts";
+import taskrtDashboard from "./taskrt-dashboard.ts";
 
 export const BUILTIN_KINDS: readonly KindDefinition[] = [
   dbSqlSqlite,
@@ -45,6 +46,7 @@ export const BUILTIN_KINDS: readonly KindDefinition[] = [
   processService,
   taskrtMetrics,
   taskrtHealth,
+  taskrtDashboard,
 ];
 
 /** A kinds table: the built-ins, plus any extra kinds a caller plugs in (later ones replace earlier). */

@@ -10,7 +10,7 @@ import { jsonResponse } from "../http/exchange.ts";
 import type { BuiltinRoute } from "../http/router.ts";
 import { parseDuration } from "../duration.ts";
 import { ReadinessCheck } from "../metrics/readiness.ts";
-import { routerOf } from "../metrics/router-ref.ts";
+import { routerOf, runtimeOf } from "../metrics/router-ref.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import { defineKind, type Component, type RuntimeView } from "./kind.ts";
 
@@ -92,10 +92,7 @@ export default defineKind({
   check: checkRouteConflict,
   create(entry, context) {
     const router = routerOf(entry, context);
-    const runtime = context.runtime;
-    if (!runtime) {
-      throw new TaskrtError("E_INTERNAL", `internal: ${entry.id} needs the supervisor's runtime view in its build context`, { entryId: entry.id });
-    }
+    const runtime = runtimeOf(entry, context);
     const requires = requiredEntries(entry, runtime);
     const check = new ReadinessCheck(requires, {
       registry: context.registry,

@@ -1,0 +1,373 @@
+// The taskrt dashboard page: polls the dashboard's JSON API and renders queues, tasks and dead
+// letters. No framework and no build step; every value from the server goes in as text, never HTML.
+"use strict";
+
+const TOKEN_KEY = "taskrt-dashboard-token";
+const PAGE = 25;
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  refreshMs: 2000,
+  overview: null,
+  status: "",
+  tasksOffset: 0,
+  deadQueue: "",
+  deadOffset: 0,
+  openTask: "",
+  timer: 0,
+  locked: false,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(path, options = {}) {
+  const headers = { "x-taskrt-dashboard": "1", ...(options.body ? { "content-type": "application/json" } : {}) };
+  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  const response = await fetch(path, { ...options, headers, cache: "no-store" });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (response.status === 401) {
+    showLogin(body && body.error);
+    throw new ApiError(401, (body && body.error) || "a bearer token is required");
+  }
+  if (!response.ok) throw new ApiError(response.status, (body && body.error) || `HTTP ${response.status}`);
+  return body;
+}
+
+// ---- formatting -------------------------------------------------------------------------------
+
+function isTimestampColumn(column, value) {
+  return /(_at|At|time|date)$/.test(column) && typeof value === "number" && value > 1e11 && value < 1e14;
+}
+
+function formatTime(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+}
+
+function shortText(value, max = 80) {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function cellValue(column, value, statusColumn) {
+  if (value === null || value === undefined) return element("span", { class: "muted", text: "—" });
+  if (column === statusColumn) return element("span", { class: `status status-${String(value).replace(/[^a-z0-9_-]/gi, "")}`, text: String(value) });
+  if (isTimestampColumn(column, value)) return element("time", { datetime: new Date(value).toISOString(), text: formatTime(value) });
+  return document.createTextNode(shortText(value));
+}
+
+/** JSON text (as tasks store payloads and results) shown pretty; other values as they are. */
+function fullValue(column, value) {
+  if (value === null || value === undefined) return element("span", { class: "muted", text: "—" });
+  if (isTimestampColumn(column, value)) return element("time", { datetime: new Date(value).toISOString(), text: `${formatTime(value)} (${value})` });
+  if (typeof value === "string" && /^\s*[[{]/.test(value)) {
+    try {
+      return element("pre", { text: JSON.stringify(JSON.parse(value), null, 2) });
+    } catch {
+      // not JSON after all
+    }
+  }
+  if (typeof value === "object") return element("pre", { text: JSON.stringify(value, null, 2) });
+  return element("span", { class: String(value).length > 40 ? "mono" : "", text: String(value) });
+}
+
+function range(offset, count, total) {
+  if (total === 0) return "none";
+  return `${offset + 1}–${offset + count} of ${total.toLocaleString()}`;
+}
+
+/** `<name>-pager` with its range and Newer/Older buttons; hidden when everything fits on one page. */
+function renderPager(name, offset, count, total) {
+  $(`${name}-range`).textContent = range(offset, count, total);
+  $(`${name}-pager`).hidden = offset === 0 && total <= count;
+  $(`${name}-newer`).disabled = offset === 0;
+  $(`${name}-older`).disabled = offset + count >= total;
+}
+
+function bindPager(name, offsetKey) {
+  $(`${name}-newer`).addEventListener("click", () => {
+    state[offsetKey] = Math.max(0, state[offsetKey] - PAGE);
+    refresh();
+  });
+  $(`${name}-older`).addEventListener("click", () => {
+    state[offsetKey] += PAGE;
+    refresh();
+  });
+}
+
+function toast(text) {
+  const node = $("toast");
+  node.textContent = text;
+  node.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (node.hidden = true), 3500);
+}
+
+function setLive(on, text) {
+  const live = $("live");
+  live.className = `live ${on ? "on" : "off"}`;
+  live.textContent = text;
+}
+
+// ---- login ------------------------------------------------------------------------------------
+
+function showLogin(reason) {
+  state.locked = true;
+  clearTimeout(state.timer);
+  $("login").hidden = false;
+  $("login-reason").textContent = reason && state.token ? `${reason}. Enter the token again.` : "This dashboard asks for a bearer token.";
+  setLive(false, "locked");
+  $("token").focus();
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.token = $("token").value.trim();
+  sessionStorage.setItem(TOKEN_KEY, state.token);
+  $("login").hidden = true;
+  state.locked = false;
+  refresh();
+});
+
+// ---- queues -----------------------------------------------------------------------------------
+
+function renderQueues(overview) {
+  const cards = overview.queues.map((queue) => {
+    const counts = element("dl", { class: "counts" });
+    for (const [key, label] of [["ready", "ready"], ["inFlight", "in flight"], ["delayed", "delayed"], ["dead", "dead"]]) {
+      const value = queue[key];
+      counts.append(
+        element("div", { "data-count": key, class: key === "dead" && value > 0 ? "has-dead" : "" }, element("dt", { text: label }), element("dd", { text: value === undefined ? "–" : String(value) })),
+      );
+    }
+    return element(
+      "article",
+      { class: "card", "data-queue": queue.id },
+      element("h3", { text: queue.id }),
+      element("p", { class: "driver", text: `${queue.driver} · ${queue.driverKind.replace("queue.driver.", "")}` }),
+      queue.error ? element("p", { class: "error", text: queue.error }) : counts,
+    );
+  });
+  $("queues").replaceChildren(...cards);
+  const consumers = overview.consumers.map((consumer) => `${consumer.id} (${consumer.state}, ×${consumer.concurrency})`);
+  $("consumers").textContent = consumers.length ? `Consumers: ${consumers.join(" · ")}` : "No consumers.";
+}
+
+// ---- tasks ------------------------------------------------------------------------------------
+
+function renderStatusFilter(tasks) {
+  const chips = [["", "all", tasks.total], ...Object.entries(tasks.counts).map(([status, count]) => [status, status, count])];
+  if (state.status && !(state.status in tasks.counts)) chips.push([state.status, state.status, 0]);
+  $("status-filter").replaceChildren(
+    ...chips.map(([value, label, count]) =>
+      element("button", {
+        type: "button",
+        "data-status": value || "all",
+        "aria-pressed": String(state.status === value),
+        text: `${label} ${count.toLocaleString()}`,
+        onclick: () => {
+          state.status = value;
+          state.tasksOffset = 0;
+          refresh();
+        },
+      }),
+    ),
+  );
+}
+
+async function loadTasks(tasksInfo) {
+  const query = new URLSearchParams({ limit: String(PAGE), offset: String(state.tasksOffset) });
+  if (state.status) query.set("status", state.status);
+  const page = await api(`api/tasks?${query}`);
+  const columns = [...new Set([tasksInfo.columns.id, tasksInfo.columns.status, ...tasksInfo.columns.list])];
+  $("tasks-head").replaceChildren(...columns.map((column) => element("th", { scope: "col", text: column })));
+  const rows = page.tasks.map((task) => {
+    const id = String(task[tasksInfo.columns.id]);
+    const open = () => openTask(id);
+    return element(
+      "tr",
+      { "data-id": id, onclick: open },
+      ...columns.map((column) =>
+        element(
+          "td",
+          { "data-label": column, "data-column": column },
+          column === tasksInfo.columns.id ? element("button", { type: "button", class: "link mono", text: shortText(id, 40), title: id }) : cellValue(column, task[column], tasksInfo.columns.status),
+        ),
+      ),
+    );
+  });
+  if (rows.length === 0) rows.push(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: "No tasks." })));
+  $("tasks-body").replaceChildren(...rows);
+  renderPager("tasks", page.offset, page.tasks.length, page.total);
+}
+
+bindPager("tasks", "tasksOffset");
+
+async function openTask(id) {
+  state.openTask = id;
+  $("task-id").textContent = id;
+  $("task-fields").replaceChildren(element("dd", { class: "muted", text: "loading…" }));
+  if (!$("task-dialog").open) $("task-dialog").showModal();
+  await loadTask();
+}
+
+async function loadTask() {
+  if (!state.openTask) return;
+  try {
+    const { task } = await api(`api/tasks/${encodeURIComponent(state.openTask)}`);
+    const fields = Object.entries(task).flatMap(([column, value]) => [element("dt", { text: column }), element("dd", { "data-field": column }, fullValue(column, value))]);
+    $("task-fields").replaceChildren(...fields);
+  } catch (error) {
+    $("task-fields").replaceChildren(element("dd", { class: "error", text: error.message }));
+  }
+}
+
+$("task-close").addEventListener("click", () => $("task-dialog").close());
+$("task-dialog").addEventListener("close", () => (state.openTask = ""));
+
+// ---- dead letters -----------------------------------------------------------------------------
+
+function renderDeadQueues(overview) {
+  const listable = overview.queues.filter((queue) => queue.deadLetters);
+  const select = $("dead-queue");
+  if (!listable.some((queue) => queue.id === state.deadQueue)) {
+    const withDead = listable.find((queue) => queue.dead > 0);
+    state.deadQueue = (withDead || listable[0] || { id: "" }).id;
+    state.deadOffset = 0;
+  }
+  select.replaceChildren(
+    ...listable.map((queue) => element("option", { value: queue.id, selected: queue.id === state.deadQueue, text: `${queue.id} (${queue.dead ?? "?"})` })),
+  );
+  const unlisted = overview.queues.filter((queue) => !queue.deadLetters && !queue.error);
+  $("dead-note").textContent = unlisted.length
+    ? `Not listed here: ${unlisted.map((queue) => `${queue.id} (${queue.driverKind} keeps its dead messages in the broker)`).join(", ")}.`
+    : "";
+}
+
+$("dead-queue").addEventListener("change", (event) => {
+  state.deadQueue = event.target.value;
+  state.deadOffset = 0;
+  refresh();
+});
+
+async function loadDead() {
+  if (!state.deadQueue) {
+    $("dead-list").replaceChildren(element("p", { class: "muted", text: "No queue here lists dead letters." }));
+    $("dead-pager").hidden = true;
+    return;
+  }
+  const query = new URLSearchParams({ queue: state.deadQueue, limit: String(PAGE), offset: String(state.deadOffset) });
+  const page = await api(`api/dead?${query}`);
+  const items = page.messages.map((message) =>
+    element(
+      "article",
+      { class: "dead", "data-dead-id": message.id },
+      element(
+        "div",
+        { class: "meta" },
+        element("span", { class: "mono", text: message.id }),
+        element("span", { text: `${message.attempts} attempt${message.attempts === 1 ? "" : "s"}` }),
+        element("time", { datetime: message.diedAt, text: `died ${formatTime(message.diedAt)}` }),
+      ),
+      element("div", { class: "why", text: message.error || "no error recorded" }),
+      element("pre", { text: JSON.stringify(message.body, null, 2) }),
+      element(
+        "div",
+        { class: "actions" },
+        element("button", { type: "button", "data-action": "retry", onclick: () => settle("retry", page.queue, message.id), text: "Retry" }),
+        element("button", { type: "button", "data-action": "discard", onclick: () => settle("discard", page.queue, message.id), text: "Discard" }),
+      ),
+    ),
+  );
+  if (items.length === 0) items.push(element("p", { class: "muted", text: `No dead letters in ${page.queue}.` }));
+  $("dead-list").replaceChildren(...items);
+  renderPager("dead", page.offset, page.messages.length, page.total);
+}
+
+bindPager("dead", "deadOffset");
+
+async function settle(action, queue, id) {
+  if (action === "discard" && !window.confirm(`Discard dead letter ${id} for good?`)) return;
+  try {
+    await api(`api/dead/${action}`, { method: "POST", body: JSON.stringify({ queue, id }) });
+    toast(action === "retry" ? `Retrying ${id}` : `Discarded ${id}`);
+  } catch (error) {
+    toast(`Could not ${action} ${id}: ${error.message}`);
+  }
+  refresh();
+}
+
+// ---- the loop ---------------------------------------------------------------------------------
+
+let running = false;
+let again = false;
+
+async function refresh() {
+  clearTimeout(state.timer);
+  if (state.locked) return;
+  if (running) {
+    again = true; // a click while a refresh is under way: run once more right after it
+    return;
+  }
+  running = true;
+  try {
+    const overview = await api("api/overview");
+    state.overview = overview;
+    state.refreshMs = overview.refreshMs;
+    document.title = `${overview.title} · dashboard`;
+    $("title").textContent = overview.title;
+    renderQueues(overview);
+    const tasksSection = $("tasks-section");
+    tasksSection.hidden = !overview.tasks;
+    if (overview.tasks) {
+      $("tasks-source").textContent = `from ${overview.tasks.table}`;
+      $("tasks-error").hidden = !overview.tasks.error;
+      $("tasks-error").textContent = overview.tasks.error || "";
+      if (!overview.tasks.error) {
+        renderStatusFilter(overview.tasks);
+        await loadTasks(overview.tasks);
+      }
+    }
+    renderDeadQueues(overview);
+    await loadDead();
+    if (state.openTask) await loadTask();
+    setLive(true, `live · ${new Date(overview.generatedAt).toLocaleTimeString()}`);
+  } catch (error) {
+    if (error.status !== 401) setLive(false, `offline: ${error.message}`);
+  } finally {
+    running = false;
+    if (!state.locked && (again || !document.hidden)) state.timer = setTimeout(refresh, again ? 0 : state.refreshMs);
+    again = false;
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) refresh();
+});
+
+refresh();

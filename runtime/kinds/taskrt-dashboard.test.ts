@@ -1,0 +1,278 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Delivery, QueueHandle } from "../drivers/queue/driver.ts";
+import type { SqlDatabase } from "../drivers/sql/driver.ts";
+import { GATEWAY, loadYaml, startYaml } from "../metrics/test-support.ts";
+
+const QUEUE = `
+  - name: driver
+    kind: queue.driver.memory
+    lifecycle:
+      auto_start: true
+  - name: jobs
+    kind: queue.queue
+    driver: app:driver
+    max_attempts: 1
+  - name: idle
+    kind: queue.queue
+    driver: app:driver
+`;
+
+const DATABASE = `
+  - name: db
+    kind: db.sql.sqlite
+    file: "{dir}/app.db"
+    lifecycle:
+      auto_start: true
+`;
+
+const DASHBOARD = `
+  - name: dashboard
+    kind: taskrt.dashboard
+    meta:
+      router: app:router
+`;
+
+const WITH_TASKS = `${DASHBOARD}    tasks:
+      db: app:db
+      list: [action]
+`;
+
+const ACTION = { "x-taskrt-dashboard": "1", "content-type": "application/json" };
+
+async function json(response: Response): Promise<[number, any]> {
+  return [response.status, await response.json()];
+}
+
+/** Publishes `body`, lets it fail its only attempt, and resolves once it is dead. */
+async function killOne(jobs: QueueHandle, body: unknown): Promise<void> {
+  const before = (await jobs.stats()).dead;
+  await jobs.publish(body);
+  const subscription = await jobs.consume({ prefetch: 1 }, (delivery: Delivery) => void jobs.fail(delivery, "boom"));
+  for (let waited = 0; (await jobs.stats()).dead === before; waited += 5) {
+    if (waited > 2000) throw new Error("the message never died");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await subscription.cancel();
+}
+
+describe("taskrt.dashboard", () => {
+  test("an entry with only meta.router serves /dashboard/ with every queue, loopback-only, refreshing every 2s", async () => {
+    const loaded = await loadYaml(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      assert.deepEqual(loaded.problems, []);
+      assert.deepEqual(loaded.registry.byId.get("app:dashboard")!.data, {
+        path: "/dashboard",
+        title: "taskrt",
+        token_env: "TASKRT_DASHBOARD_TOKEN",
+        refresh: "2s",
+      });
+    } finally {
+      loaded.remove();
+    }
+  });
+
+  test("a table name that is not a plain identifier is refused before anything runs", async () => {
+    const loaded = await loadYaml(`${GATEWAY}${DATABASE}${DASHBOARD}    tasks:\n      db: app:db\n      table: "tasks; DROP TABLE tasks"\n`);
+    try {
+      const problem = loaded.problems.find((candidate) => candidate.entryId === "app:dashboard");
+      assert.equal(problem?.code, "E_SCHEMA");
+      assert.equal(problem?.field, "tasks.table");
+    } finally {
+      loaded.remove();
+    }
+  });
+
+  test("an endpoint on one of the dashboard's paths is a route conflict", async () => {
+    const loaded = await loadYaml(
+      GATEWAY +
+        DASHBOARD +
+        `
+  - name: mine
+    kind: function.ts
+    source: file://mine.ts
+    method: handler
+  - name: overview
+    kind: http.endpoint
+    meta:
+      router: app:router
+    method: GET
+    path: /dashboard/api/overview
+    func: app:mine
+`,
+    );
+    try {
+      const conflict = loaded.problems.find((problem) => problem.code === "E_ROUTE_CONFLICT");
+      assert.match(conflict?.message ?? "", /^GET \/dashboard\/api\/overview on app:gateway is already served by app:dashboard \(_index\.yaml:\d+\)$/);
+    } finally {
+      loaded.remove();
+    }
+  });
+
+  test("the page: /dashboard redirects to /dashboard/, which serves HTML under a strict content security policy", async () => {
+    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      const bare = await fetch(`${running.url()}/dashboard`, { redirect: "manual" });
+      assert.equal(bare.status, 308);
+      assert.equal(bare.headers.get("location"), "/dashboard/");
+      const page = await fetch(`${running.url()}/dashboard/`);
+      assert.equal(page.status, 200);
+      assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+      assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+      assert.match(await page.text(), /<script src="dashboard\.js" defer><\/script>/);
+      const script = await fetch(`${running.url()}/dashboard/dashboard.js`);
+      assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("the overview shows each queue's counts, whether it lists dead letters, and the consumers", async () => {
+    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      const jobs = running.supervisor.component<QueueHandle>("app:jobs");
+      await jobs.publish({ n: 1 });
+      await jobs.publish({ n: 2 }, {}, { delayMs: 60_000 });
+      const [status, overview] = await json(await fetch(`${running.url()}/dashboard/api/overview`));
+      assert.equal(status, 200);
+      assert.equal(overview.title, "taskrt");
+      assert.equal(overview.refreshMs, 2000);
+      assert.deepEqual(overview.queues, [
+        { id: "app:jobs", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, ready: 1, inFlight: 0, delayed: 1, dead: 0 },
+        { id: "app:idle", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, ready: 0, inFlight: 0, delayed: 0, dead: 0 },
+      ]);
+      assert.deepEqual(overview.consumers, []);
+      assert.equal(overview.tasks, null);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("tasks: counts by status, pages newest first, a status filter, one task in full, and 400/404 on bad input", async () => {
+    const running = await startYaml(GATEWAY + DATABASE + QUEUE + WITH_TASKS);
+    try {
+      const db = running.supervisor.component<SqlDatabase>("app:db");
+      await db.execute("CREATE TABLE tasks (id TEXT PRIMARY KEY, action TEXT, status TEXT, payload TEXT, result TEXT)");
+      for (let index = 1; index <= 30; index++) {
+        const status = index % 3 === 0 ? "failed" : "completed";
+        await db.execute("INSERT INTO tasks VALUES (?, ?, ?, ?, ?)", [`t${String(index).padStart(2, "0")}`, "sum", status, '{"numbers":[1,2]}', status === "completed" ? "3" : null]);
+      }
+      const base = `${running.url()}/dashboard/api`;
+      const [, overview] = await json(await fetch(`${base}/overview`));
+      assert.deepEqual(overview.tasks, {
+        table: "tasks",
+        columns: { id: "id", status: "status", list: ["action"] },
+        counts: { completed: 20, failed: 10 },
+        total: 30,
+      });
+      const [, first] = await json(await fetch(`${base}/tasks?limit=4`));
+      assert.deepEqual(first.tasks.map((task: { id: string }) => task.id), ["t30", "t29", "t28", "t27"]);
+      assert.deepEqual(Object.keys(first.tasks[0]), ["id", "status", "action"]);
+      assert.deepEqual([first.total, first.offset, first.limit], [30, 0, 4]);
+      const [, failed] = await json(await fetch(`${base}/tasks?status=failed&offset=8`));
+      assert.deepEqual(failed.tasks.map((task: { id: string }) => task.id), ["t06", "t03"]);
+      assert.equal(failed.total, 10);
+      const [, one] = await json(await fetch(`${base}/tasks/t03`));
+      assert.deepEqual(one, { task: { id: "t03", action: "sum", status: "failed", payload: '{"numbers":[1,2]}', result: null } });
+      assert.deepEqual(await json(await fetch(`${base}/tasks/nope`)), [404, { error: "no task has the id nope" }]);
+      assert.deepEqual(await json(await fetch(`${base}/tasks?limit=0`)), [400, { error: "limit must be an integer from 1 to 100" }]);
+      assert.deepEqual(await json(await fetch(`${base}/tasks?offset=-1`)), [400, { error: `offset must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}` }]);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("a tasks table that does not exist (yet) is reported, and the rest of the dashboard still works", async () => {
+    const running = await startYaml(GATEWAY + DATABASE + QUEUE + WITH_TASKS);
+    try {
+      const base = `${running.url()}/dashboard/api`;
+      const [status, overview] = await json(await fetch(`${base}/overview`));
+      assert.equal(status, 200);
+      assert.equal(overview.queues.length, 2);
+      assert.deepEqual(overview.tasks.error, "cannot read the tasks table: sql failed on app:db: no such table: tasks");
+      assert.deepEqual(await json(await fetch(`${base}/tasks`)), [503, { error: "cannot read the tasks table: sql failed on app:db: no such table: tasks" }]);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("dead letters: listed newest first, a retry puts one back with fresh attempts, a discard deletes one", async () => {
+    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      const jobs = running.supervisor.component<QueueHandle>("app:jobs");
+      await killOne(jobs, { n: 1 });
+      await killOne(jobs, { n: 2 });
+      const base = `${running.url()}/dashboard/api`;
+      const [status, page] = await json(await fetch(`${base}/dead?queue=app:jobs`));
+      assert.equal(status, 200);
+      assert.deepEqual(
+        page.messages.map((message: { body: unknown; attempts: number; error: string }) => [message.body, message.attempts, message.error]),
+        [
+          [{ n: 2 }, 1, "boom"],
+          [{ n: 1 }, 1, "boom"],
+        ],
+      );
+      assert.equal(page.total, 2);
+      assert.ok(!Number.isNaN(Date.parse(page.messages[0].diedAt)));
+
+      const [newest, oldest] = page.messages as { id: string }[];
+      const delivered = new Promise<Delivery>((resolve) => void jobs.consume({ prefetch: 1 }, resolve));
+      const retried = await fetch(`${base}/dead/retry`, { method: "POST", headers: ACTION, body: JSON.stringify({ queue: "app:jobs", id: newest.id }) });
+      assert.deepEqual(await json(retried), [200, { queue: "app:jobs", id: newest.id, action: "retry" }]);
+      const delivery = await delivered;
+      assert.deepEqual([delivery.message.body, delivery.message.attempts], [{ n: 2 }, 1]);
+      await delivery.ack();
+
+      const discarded = await fetch(`${base}/dead/discard`, { method: "POST", headers: ACTION, body: JSON.stringify({ queue: "app:jobs", id: oldest.id }) });
+      assert.equal(discarded.status, 200);
+      assert.equal((await jobs.stats()).dead, 0);
+      const again = await fetch(`${base}/dead/discard`, { method: "POST", headers: ACTION, body: JSON.stringify({ queue: "app:jobs", id: oldest.id }) });
+      assert.deepEqual(await json(again), [404, { error: `app:jobs keeps no dead message ${oldest.id} (retried or discarded already?)` }]);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("dead-letter requests that cannot be served say why", async () => {
+    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      const base = `${running.url()}/dashboard/api`;
+      assert.deepEqual(await json(await fetch(`${base}/dead`)), [404, { error: "say which queue: ?queue=<queue id>" }]);
+      assert.deepEqual(await json(await fetch(`${base}/dead?queue=app:other`)), [404, { error: "the dashboard shows no queue app:other" }]);
+      const bad = await fetch(`${base}/dead/retry`, { method: "POST", headers: ACTION, body: "{not json" });
+      assert.deepEqual(await json(bad), [400, { error: 'the body must be JSON: {"queue": "<queue id>", "id": "<message id>"}' }]);
+      const unheaded = await fetch(`${base}/dead/retry`, { method: "POST", body: JSON.stringify({ queue: "app:jobs", id: "x" }) });
+      assert.deepEqual(await json(unheaded), [403, { error: "a dashboard action needs the x-taskrt-dashboard: 1 header" }]);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("with the token variable set, the API asks for the bearer token and the start says so", async () => {
+    const variable = `TASKRT_TEST_DASHBOARD_TOKEN_${process.pid}`;
+    process.env[variable] = "let-me-in";
+    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: ${variable}\n`);
+    try {
+      const base = `${running.url()}/dashboard`;
+      assert.deepEqual(await json(await fetch(`${base}/api/overview`)), [401, { error: "a bearer token is required" }]);
+      const allowed = await fetch(`${base}/api/overview`, { headers: { authorization: "Bearer let-me-in" } });
+      assert.equal(allowed.status, 200);
+      assert.equal((await fetch(`${base}/`)).status, 200);
+      const dashboard = running.supervisor.component<{ describe(): string }>("app:dashboard");
+      assert.equal(dashboard.describe(), `dashboard at ${running.url()}/dashboard/: bearer token from ${variable}`);
+    } finally {
+      delete process.env[variable];
+      await running.stop();
+    }
+  });
+
+  test("without the token variable it describes itself as loopback-only", async () => {
+    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: TASKRT_TEST_UNSET_TOKEN\n`);
+    try {
+      const dashboard = running.supervisor.component<{ describe(): string }>("app:dashboard");
+      assert.equal(dashboard.describe(), `dashboard at ${running.url()}/dashboard/: loopback clients only (set TASKRT_TEST_UNSET_TOKEN for a bearer token)`);
+    } finally {
+      await running.stop();
+    }
+  });
+});
