@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -166,5 +166,58 @@ describe("taskrt init", () => {
     const quietStderr: string[] = [];
     assert.equal(await main(["init", quiet], { stdout: () => {}, stderr: (text) => void quietStderr.push(text) }), 0);
     assert.deepEqual(quietStderr, []);
+  });
+  describe("--install", () => {
+    /** A stand-in npm that records where and how it ran, then exits with `code`. */
+    function fakeNpm(code: number): { path: string; calls: string } {
+      const script = path.join(temporary, `fake-npm-${code}.sh`);
+      const calls = path.join(temporary, `fake-npm-${code}.calls`);
+      writeFileSync(script, `#!/bin/sh\necho "$PWD $*" >> '${calls}'\necho "added 3 packages"\nexit ${code}\n`);
+      chmodSync(script, 0o755);
+      return { path: script, calls };
+    }
+
+    async function initWithNpm(project: string, npm: string, progress?: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+      const previous = process.env.TASKRT_NPM;
+      process.env.TASKRT_NPM = npm;
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      try {
+        const code = await main(["init", project, "--install"], {
+          stdout: (text) => void stdout.push(text),
+          stderr: (text) => void stderr.push(text),
+          ...(progress ? { progress: (line: string) => void progress.push(line) } : {}),
+        });
+        return { code, stdout: stdout.join(""), stderr: stderr.join("") };
+      } finally {
+        if (previous === undefined) delete process.env.TASKRT_NPM;
+        else process.env.TASKRT_NPM = previous;
+      }
+    }
+
+    test("runs npm install in the new project, as a third step, and the next steps no longer ask for it", async () => {
+      const project = path.join(temporary, "installed");
+      const npm = fakeNpm(0);
+      const progress: string[] = [];
+      const outcome = await initWithNpm(project, npm.path, progress);
+      assert.equal(outcome.code, 0);
+      assert.equal(readFileSync(npm.calls, "utf8"), `${project} install --no-audit --no-fund\n`);
+      assert.deepEqual(progress, [`[1/3] checking ${project}…`, `[2/3] writing ${SCAFFOLD_FILES.length} files…`, "[3/3] installing dependencies (npm install)…"]);
+      assert.match(outcome.stdout, new RegExp(`next steps:\\n  cd ${project.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && npx taskrt run _index\\.yaml\\n`));
+    });
+
+    test("off a terminal npm's output goes to stderr, so logs show what it did", async () => {
+      const outcome = await initWithNpm(path.join(temporary, "piped"), fakeNpm(0).path);
+      assert.equal(outcome.code, 0);
+      assert.equal(outcome.stderr, "added 3 packages\n");
+    });
+
+    test("a failed install keeps the written project and says how to finish by hand", async () => {
+      const project = path.join(temporary, "install-fails");
+      const outcome = await initWithNpm(project, fakeNpm(1).path);
+      assert.equal(outcome.code, 1);
+      assert.match(outcome.stderr, new RegExp(`taskrt: the project is written, but installing its dependencies failed: .*fake-npm-1\\.sh install exited with code 1\\n  hint: finish by hand: cd ${project.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && npm install\\n`));
+      assert.ok(existsSync(path.join(project, "_index.yaml")));
+    });
   });
 });

@@ -1,7 +1,9 @@
 /**
  * @module bin/commands/init — `taskrt init [DIR]`: writes a new project from `templates/init/`
- * (registry, handlers, test, README), filling in `{{placeholders}}`, and says what to do next.
+ * (registry, handlers, test, README), filling in `{{placeholders}}`, optionally installs its
+ * dependencies (`--install`, npm's own progress on a terminal), and says what to do next.
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { TaskrtError } from "../../runtime/errors.ts";
@@ -17,16 +19,18 @@ const RENAMED: Record<string, string> = { gitignore: ".gitignore" };
 
 export const initCommand: Command = {
   name: "init",
-  usage: "init [DIR] [--force]",
+  usage: "init [DIR] [--force] [--install]",
   description: "create a project that runs and passes its test",
   flags: [
     { name: "force", description: "write into a non-empty DIR, replacing files of the same names" },
+    { name: "install", description: "run npm install in DIR afterwards (npm's progress shows on a terminal)" },
     { name: "taskrt-path", value: "PATH", hidden: true, description: "depend on this taskrt checkout (file:PATH) instead of the published version" },
   ],
   async run(args, io) {
     const [given = "."] = positionals(args, "init", 0, 1, "at most one DIR (default: the current directory)");
     const directory = path.resolve(given);
-    const steps = progress(io, 2);
+    const install = args.flags.has("install");
+    const steps = progress(io, install ? 3 : 2);
     steps(`checking ${given}`);
     checkDirectory(directory, given, args.flags.has("force"));
     const taskrtPath = flagValue(args, "taskrt-path");
@@ -39,10 +43,40 @@ export const initCommand: Command = {
     const files = templateFiles(TEMPLATE_ROOT);
     steps(`writing ${files.length} files`);
     const written = files.map((file) => writeFromTemplate(file, directory, values)).sort((left, right) => (left.file < right.file ? -1 : 1));
-    io.stdout(report(given, values.name, written));
+    if (install) {
+      steps("installing dependencies (npm install)");
+      await npmInstall(directory, given, io);
+    }
+    io.stdout(report(given, values.name, written, install));
     return 0;
   },
 };
+
+/** The npm to run: `TASKRT_NPM` lets tests (and unusual setups) name another. */
+function npmCommand(): string {
+  return process.env.TASKRT_NPM || "npm";
+}
+
+/**
+ * `npm install` in the new project. On a terminal npm draws its own progress; elsewhere its output
+ * is passed on to stderr. A failure keeps the written files and says how to finish by hand.
+ */
+async function npmInstall(directory: string, given: string, io: CliIO): Promise<void> {
+  const command = npmCommand();
+  const terminal = io.progress !== undefined;
+  const child = spawn(command, ["install", "--no-audit", "--no-fund"], { cwd: directory, stdio: terminal ? "inherit" : ["ignore", "pipe", "pipe"] });
+  child.stdout?.on("data", (chunk: Buffer) => io.stderr(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => io.stderr(chunk.toString()));
+  const outcome = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, error }));
+    child.once("close", (code) => resolve({ code }));
+  });
+  if (outcome.code === 0) return;
+  const why = outcome.error ? `could not run ${command}: ${outcome.error.message}` : `${command} install exited with code ${outcome.code}`;
+  throw new TaskrtError("E_INIT_INSTALL", `the project is written, but installing its dependencies failed: ${why}`, {
+    hint: `finish by hand: cd ${shellQuote(given)} && npm install`,
+  });
+}
 
 /** Numbered step lines, shown only where progress is shown (a terminal). */
 function progress(io: CliIO, total: number): (text: string) => void {
@@ -93,11 +127,12 @@ function packageName(folder: string): string {
   return name || "taskrt-app";
 }
 
-function report(given: string, name: string, written: { file: string; replaced: boolean }[]): string {
+function report(given: string, name: string, written: { file: string; replaced: boolean }[], installed: boolean): string {
   const here = path.resolve(given) === process.cwd();
   const lines = [`created ${name} in ${here ? "the current directory" : given}:`];
   for (const { file, replaced } of written) lines.push(`  ${file}${replaced ? " (replaced)" : ""}`);
-  lines.push("", "next steps:", `  ${here ? "" : `cd ${shellQuote(given)} && `}npm install && npx taskrt run _index.yaml`, "  npm test    (runs test/app.test.ts)");
+  const cd = here ? "" : `cd ${shellQuote(given)} && `;
+  lines.push("", "next steps:", `  ${cd}${installed ? "" : "npm install && "}npx taskrt run _index.yaml`, "  npm test    (runs test/app.test.ts)");
   return lines.join("\n") + "\n";
 }
 
