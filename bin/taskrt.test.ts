@@ -2,6 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 const FIVE = "test/fixtures/cli/five-problems";
@@ -83,6 +85,19 @@ describe("taskrt validate", () => {
     assert.equal(code, 1);
     assert.match(stdout, /error E_OVERRIDE .*no entry demo:gatway.*did you mean demo:gateway/);
   });
+
+  test("a file that does not parse is reported alone: overrides are checked once it loads", async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), "taskrt-cli-"));
+    try {
+      writeFileSync(path.join(directory, "_index.yaml"), 'version: "1.0"\nnamespace: app\nentries:\n  - name: gateway\n      kind: http.service\n');
+      const { code, stdout } = await taskrt(["validate", directory, "-o", "app:gateway:addr=:1"]);
+      assert.equal(code, 1);
+      assert.match(stdout, /error E_YAML YAML syntax/);
+      assert.doesNotMatch(stdout, /E_OVERRIDE/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("taskrt run", () => {
@@ -143,13 +158,14 @@ describe("taskrt help and usage", () => {
     for (const line of [
       "  taskrt graph PATH [--format mermaid|dot]       draw the entries and their references",
       "  taskrt inspect PATH [ID] [--format text|json]  list the entries, or show one, as the runtime sees them",
-      "  taskrt init [DIR] [--force]                    create a project that runs and passes its test",
+      "  taskrt init [DIR] [--force] [--install]        create a project that runs and passes its test",
       "Options for graph:",
       "      --format mermaid|dot               a Mermaid flowchart (default) or a Graphviz digraph",
       "Options for inspect:",
       "      --format text|json                 for people (default) or as JSON",
       "Options for init:",
       "      --force                            write into a non-empty DIR, replacing files of the same names",
+      "      --install                          run npm install in DIR afterwards (npm's progress shows on a terminal)",
     ]) {
       assert.ok(lines.includes(line), `help has the line ${JSON.stringify(line)}`);
     }

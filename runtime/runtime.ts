@@ -30,7 +30,9 @@ export interface CheckedRegistry {
 export async function checkRegistry(options: RuntimeOptions): Promise<CheckedRegistry> {
   const kinds = createKindTable(options.kinds);
   const { registry, problems } = await loadRegistry(options.path);
-  problems.push(...applyOverrides(registry, options.overrides ?? []));
+  // A file that does not load declares no entries: every override aimed at them would be reported
+  // as "no entry", burying the real error. Overrides are checked once the files load.
+  if (!problems.some((problem) => problem.severity === "error")) problems.push(...applyOverrides(registry, options.overrides ?? []));
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, kinds)));
   return { registry, problems };
 }

@@ -212,10 +212,8 @@ test("run --watch reloads an edited handler without dropping an accepted task, r
       `change detected: ${SHOWN(REGISTRY)} — reloading`,
       `${SHOWN(REGISTRY)}:${gatewayLine}:11: error E_YAML YAML syntax: Nested mappings are not allowed in compact mappings`,
       `${SHOWN(REGISTRY)}:${gatewayLine}:11: error E_YAML YAML syntax: Implicit keys need to be on a single line`,
-      // The file declares no entry while it does not parse, so the command line's overrides find none.
-      "error E_OVERRIDE override -o app:gateway:addr=127.0.0.1:0: no entry app:gateway",
-      `error E_OVERRIDE override -o app:db:file=${DATABASE}: no entry app:db`,
-      "reload refused: 4 errors — the running version keeps serving",
+      // Only the syntax errors: the command line's overrides are checked once the file parses again.
+      "reload refused: 2 errors — the running version keeps serving",
       "",
     ].join("\n"),
   );
