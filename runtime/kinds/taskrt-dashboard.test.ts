@@ -127,6 +127,18 @@ describe("taskrt.dashboard", () => {
     }
   });
 
+  test("path / serves the page at the router's root; queues lists the queues shown, in its order", async () => {
+    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    path: /\n    queues: [idle]\n`);
+    try {
+      const page = await fetch(`${running.url()}/`);
+      assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+      const [, overview] = await json(await fetch(`${running.url()}/api/overview`));
+      assert.deepEqual(overview.queues.map((queue: { id: string }) => queue.id), ["app:idle"]);
+    } finally {
+      await running.stop();
+    }
+  });
+
   test("the overview shows each queue's counts, whether it lists dead letters, and the consumers", async () => {
     const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
     try {
