@@ -90,9 +90,13 @@ describe("taskrt init", () => {
     assert.equal(validated.stdout, "14 entries: 0 errors, 0 warnings\n");
     assert.equal(validated.code, 0);
 
-    // The handlers and test typecheck under the scaffold's tsconfig (strict). This repo's @types
-    // stand in for what npm would install, taskrt's own type-only dependencies included.
-    symlinkSync(path.join(REPOSITORY, "node_modules", "@types"), path.join(project, "node_modules", "@types"));
+    // The handlers and test typecheck under the scaffold's tsconfig (strict), with the type packages
+    // an install brings: the scaffold's @types/node and those taskrt itself depends on (tsc reads
+    // taskrt's sources, so their imports must resolve), not this repository's dev-only ones.
+    mkdirSync(path.join(project, "node_modules", "@types"));
+    const ownManifest = JSON.parse(readFileSync(path.join(REPOSITORY, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const typePackages = ["node", "emscripten", ...Object.keys(ownManifest.dependencies).filter((name) => name.startsWith("@types/")).map((name) => name.slice("@types/".length))];
+    for (const name of typePackages) symlinkSync(path.join(REPOSITORY, "node_modules", "@types", name), path.join(project, "node_modules", "@types", name));
     const typechecked = await node([path.join(REPOSITORY, "node_modules", "typescript", "bin", "tsc"), "-p", "."], project);
     assert.equal(typechecked.stdout + typechecked.stderr, "");
     assert.equal(typechecked.code, 0);
