@@ -116,6 +116,7 @@ describe("dashboard in Chromium", { skip }, () => {
       const other = await postJson(`${app.url}/tasks`, { action: "fail", data: { note: "to discard" } });
       const otherCard = page.locator(".dead", { hasText: other.body.id });
       await otherCard.waitFor({ timeout: 15_000 });
+      await page.locator("#toast").waitFor({ state: "hidden" }); // the screenshot shows the page, not the last notice
       await page.screenshot({ path: path.join(ARTIFACTS, "dashboard.png"), fullPage: true });
       await otherCard.locator('button[data-action="discard"]').click();
       await otherCard.waitFor({ state: "detached" });

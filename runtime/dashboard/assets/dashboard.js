@@ -60,8 +60,10 @@ async function api(path, options = {}) {
 
 // ---- formatting -------------------------------------------------------------------------------
 
+/** Milliseconds since the epoch in a column named like a time; PostgreSQL's BIGINT may arrive as text. */
 function isTimestampColumn(column, value) {
-  return /(_at|At|time|date)$/.test(column) && typeof value === "number" && value > 1e11 && value < 1e14;
+  const number = typeof value === "string" && /^\d{12,14}$/.test(value) ? Number(value) : value;
+  return /(_at|At|time|date)$/.test(column) && typeof number === "number" && number > 1e11 && number < 1e14;
 }
 
 function formatTime(value) {
@@ -77,14 +79,14 @@ function shortText(value, max = 80) {
 function cellValue(column, value, statusColumn) {
   if (value === null || value === undefined) return element("span", { class: "muted", text: "—" });
   if (column === statusColumn) return element("span", { class: `status status-${String(value).replace(/[^a-z0-9_-]/gi, "")}`, text: String(value) });
-  if (isTimestampColumn(column, value)) return element("time", { datetime: new Date(value).toISOString(), text: formatTime(value) });
+  if (isTimestampColumn(column, value)) return element("time", { datetime: new Date(Number(value)).toISOString(), text: formatTime(Number(value)) });
   return document.createTextNode(shortText(value));
 }
 
 /** JSON text (as tasks store payloads and results) shown pretty; other values as they are. */
 function fullValue(column, value) {
   if (value === null || value === undefined) return element("span", { class: "muted", text: "—" });
-  if (isTimestampColumn(column, value)) return element("time", { datetime: new Date(value).toISOString(), text: `${formatTime(value)} (${value})` });
+  if (isTimestampColumn(column, value)) return element("time", { datetime: new Date(Number(value)).toISOString(), text: `${formatTime(Number(value))} (${value})` });
   if (typeof value === "string" && /^\s*[[{]/.test(value)) {
     try {
       return element("pre", { text: JSON.stringify(JSON.parse(value), null, 2) });
