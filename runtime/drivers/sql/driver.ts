@@ -2,6 +2,7 @@
  * @module drivers/sql/driver — the async SQL contract every database driver implements.
  * SQLite answers synchronously underneath; callers still await, so PostgreSQL drops in unchanged.
  */
+import { TaskrtError } from "../../errors.ts";
 
 export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
 export type SqlRow = Record<string, unknown>;
@@ -31,6 +32,22 @@ export interface SqlDatabase extends SqlExecutor {
   currentTransaction(): SqlExecutor | undefined;
   open(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Every driver's answer to a statement on a database that is not open. */
+export function notOpenError(id: string): TaskrtError {
+  return new TaskrtError("E_DB_UNAVAILABLE", `database ${id} is not open`, {
+    entryId: id,
+    hint: `start ${id} before using it (lifecycle.auto_start, or list it in the user's lifecycle.requires)`,
+  });
+}
+
+/** Every driver's answer to a statement on a transaction that has already committed or rolled back. */
+export function transactionFinishedError(id: string): TaskrtError {
+  return new TaskrtError("E_TX_FINISHED", `transaction on ${id} is already finished`, {
+    entryId: id,
+    hint: "use the transaction only inside the function passed to transaction(), and await every statement before it returns",
+  });
 }
 
 /** Error codes a caller can branch on. */

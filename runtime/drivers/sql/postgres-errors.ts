@@ -49,19 +49,7 @@ export function unavailable(server: ServerSide, what: string, error: unknown): T
   });
 }
 
-export function notOpen(id: string): TaskrtError {
-  return new TaskrtError("E_DB_UNAVAILABLE", `database ${id} is not open`, {
-    entryId: id,
-    hint: `start ${id} before using it (lifecycle.auto_start, or list it in the user's lifecycle.requires)`,
-  });
-}
 
-export function transactionFinished(id: string): TaskrtError {
-  return new TaskrtError("E_TX_FINISHED", `transaction on ${id} is already finished`, {
-    entryId: id,
-    hint: "use the transaction only inside the function passed to transaction(), and await every statement before it returns",
-  });
-}
 
 export function transactionAborted(id: string): TaskrtError {
   return new TaskrtError("E_SQL", `sql failed on ${id}: the transaction was rolled back: a statement in it failed and PostgreSQL refuses to commit after that`, {

@@ -28,14 +28,12 @@ import type { ConnectionOptions } from "node:tls";
 import pg from "pg";
 import { errorMessage, type TaskrtError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type { ExecResult, SqlDatabase, SqlExecutor, SqlRow } from "./driver.ts";
+import { notOpenError, transactionFinishedError, type ExecResult, type SqlDatabase, type SqlExecutor, type SqlRow } from "./driver.ts";
 import {
   classifyFailure,
-  notOpen,
   reasonOf,
   transactionAborted,
   transactionEndedInside,
-  transactionFinished,
   unavailable,
   type ServerSide,
 } from "./postgres-errors.ts";
@@ -319,7 +317,7 @@ export class PostgresDatabase implements SqlDatabase {
   /** Runs `work` on a connection of its own, counted so `close()` can wait for it. */
   async #outside<T>(work: (session: Session, lease: Lease) => Promise<T>): Promise<T> {
     const session = this.#session;
-    if (!session || this.#state !== POSTGRES_STATE.OPEN) throw notOpen(this.id);
+    if (!session || this.#state !== POSTGRES_STATE.OPEN) throw notOpenError(this.id);
     session.busy++;
     try {
       let client: pg.PoolClient;
@@ -369,7 +367,7 @@ export class PostgresDatabase implements SqlDatabase {
     try {
       const { session, lease } = parent;
       // The frame ended, or close() cut its connection off.
-      if (!parent.active || lease.released) throw transactionFinished(this.id);
+      if (!parent.active || lease.released) throw transactionFinishedError(this.id);
       const name = `taskrt_savepoint_${parent.depth + 1}`;
       await this.#control(session, lease, `SAVEPOINT ${name}`);
       const frame = this.#newFrame(session, lease, parent);
@@ -401,7 +399,7 @@ export class PostgresDatabase implements SqlDatabase {
       savepoints: Promise.resolve(),
     };
     const send = async (sql: string, params: readonly unknown[] | undefined): Promise<{ statement: PreparedStatement; answer: PgAnswer }> => {
-      if (!frame.active) throw transactionFinished(this.id);
+      if (!frame.active) throw transactionFinishedError(this.id);
       const statement = this.#statements.prepare(sql, params);
       try {
         const answer = await lease.run(() => {

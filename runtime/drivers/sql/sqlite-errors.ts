@@ -18,19 +18,7 @@ export function sqlError(id: string, file: string, error: unknown): TaskrtError 
   });
 }
 
-export function notOpenError(id: string): TaskrtError {
-  return new TaskrtError("E_DB_UNAVAILABLE", `database ${id} is not open`, {
-    entryId: id,
-    hint: `start ${id} before using it (lifecycle.auto_start, or list it in the user's lifecycle.requires)`,
-  });
-}
 
-export function finishedError(id: string): TaskrtError {
-  return new TaskrtError("E_TX_FINISHED", `transaction on ${id} is already finished`, {
-    entryId: id,
-    hint: "use the transaction only inside the function passed to transaction(), and await every statement before it returns",
-  });
-}
 
 export function endedInsideError(id: string): TaskrtError {
   return new TaskrtError("E_SQL", `sql failed on ${id}: the transaction was ended inside SQLite (rolled back after an error, or by a COMMIT/ROLLBACK statement)`, {

@@ -37,7 +37,7 @@ import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type { ExecResult, SqlDatabase, SqlExecutor, SqlRow } from "./driver.ts";
+import { notOpenError, transactionFinishedError, type ExecResult, type SqlDatabase, type SqlExecutor, type SqlRow } from "./driver.ts";
 import { GroupCommit, TURN, WaitQueue, type BatchLimits } from "./sqlite-batch.ts";
 import { openConnection, type SqliteSynchronous } from "./sqlite-connection.ts";
 import * as errors from "./sqlite-errors.ts";
@@ -221,7 +221,7 @@ export class SqliteDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqliteTransaction) => Promise<T>): Promise<T> {
     const outer = this.#activeFrame();
     if (outer) return this.#savepoint(outer, fn);
-    if (this.#state !== SQLITE_STATE.OPEN) throw errors.notOpenError(this.id);
+    if (this.#state !== SQLITE_STATE.OPEN) throw notOpenError(this.id);
     const batch = await this.#group.enter();
     let result: T;
     try {
@@ -270,7 +270,7 @@ export class SqliteDatabase implements SqlDatabase {
    * batch's COMMIT. Committing it alone would cost an fsync of its own and end the open batch.
    */
   async #loneWrite<T>(run: () => T): Promise<T> {
-    if (this.#state !== SQLITE_STATE.OPEN) throw errors.notOpenError(this.id);
+    if (this.#state !== SQLITE_STATE.OPEN) throw notOpenError(this.id);
     const batch = await this.#group.enter();
     let result: T;
     try {
@@ -293,7 +293,7 @@ export class SqliteDatabase implements SqlDatabase {
   async #waitOrJoin<T>(inside: (executor: SqlExecutor) => Promise<T>, outside: () => T, elsewhere?: () => T | undefined): Promise<T> {
     const frame = this.#activeFrame();
     if (frame) return inside(frame.executor);
-    if (this.#state !== SQLITE_STATE.OPEN) throw errors.notOpenError(this.id);
+    if (this.#state !== SQLITE_STATE.OPEN) throw notOpenError(this.id);
     const answered = elsewhere?.();
     if (answered !== undefined) return answered;
     await this.#lock.acquire(TURN.STATEMENT);
@@ -311,7 +311,7 @@ export class SqliteDatabase implements SqlDatabase {
   async #savepoint<T>(parent: TransactionFrame, fn: (tx: SqliteTransaction) => Promise<T>): Promise<T> {
     await parent.savepoints.acquire(TURN.TRANSACTION);
     try {
-      if (!parent.active) throw errors.finishedError(this.id);
+      if (!parent.active) throw transactionFinishedError(this.id);
       return await this.#inSavepoint(`taskrt_savepoint_${parent.depth + 1}`, parent, fn);
     } finally {
       parent.savepoints.release();
@@ -363,7 +363,7 @@ export class SqliteDatabase implements SqlDatabase {
 
   /** A statement on a transaction that ended, or that SQLite rolled back on its own, must not run in autocommit. */
   #assertUsable(frame: TransactionFrame): void {
-    if (!frame.active) throw errors.finishedError(this.id);
+    if (!frame.active) throw transactionFinishedError(this.id);
     const connection = this.#connection;
     if (connection && !connection.inTransaction) throw errors.endedInsideError(this.id);
   }
@@ -424,13 +424,13 @@ export class SqliteDatabase implements SqlDatabase {
 
   #connectionOrThrow(): BetterSqlite3.Database {
     const connection = this.#connection;
-    if (!connection) throw errors.notOpenError(this.id);
+    if (!connection) throw notOpenError(this.id);
     return connection;
   }
 
   #statementsOrThrow(): ConnectionStatements {
     const statements = this.#statements;
-    if (!statements) throw errors.notOpenError(this.id);
+    if (!statements) throw notOpenError(this.id);
     return statements;
   }
 
