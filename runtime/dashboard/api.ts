@@ -83,6 +83,15 @@ function integerParam(context: Context<ServerEnv>, name: string, fallback: numbe
   return value;
 }
 
+/** `?limit=&offset=` of a paged list, or the 400 that says which one is wrong. */
+function pageParams(context: Context<ServerEnv>): { limit: number; offset: number } | Response {
+  const limit = integerParam(context, "limit", PAGE_LIMIT.default, 1, PAGE_LIMIT.max);
+  if (typeof limit === "string") return jsonError(400, limit);
+  const offset = integerParam(context, "offset", 0, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof offset === "string") return jsonError(400, offset);
+  return { limit, offset };
+}
+
 export class DashboardApi {
   readonly #options: DashboardApiOptions;
   readonly #queues: Map<string, DashboardQueue>;
@@ -117,10 +126,9 @@ export class DashboardApi {
   async tasks(context: Context<ServerEnv>): Promise<Response> {
     const table = this.#options.tasks;
     if (!table) return jsonError(404, "this dashboard shows no tasks table: declare tasks.db on its entry");
-    const limit = integerParam(context, "limit", PAGE_LIMIT.default, 1, PAGE_LIMIT.max);
-    const offset = integerParam(context, "offset", 0, 0, Number.MAX_SAFE_INTEGER);
-    if (typeof limit === "string") return jsonError(400, limit);
-    if (typeof offset === "string") return jsonError(400, offset);
+    const page = pageParams(context);
+    if (page instanceof Response) return page;
+    const { limit, offset } = page;
     const status = context.req.query("status") || undefined;
     try {
       const [overview, tasks] = await Promise.all([this.#currentOverview(), table.page({ status, limit, offset })]);
@@ -148,13 +156,11 @@ export class DashboardApi {
   async deadLetters(context: Context<ServerEnv>): Promise<Response> {
     const found = this.#deadLetterStore(context.req.query("queue") ?? "");
     if (found instanceof Response) return found;
-    const limit = integerParam(context, "limit", PAGE_LIMIT.default, 1, PAGE_LIMIT.max);
-    const offset = integerParam(context, "offset", 0, 0, Number.MAX_SAFE_INTEGER);
-    if (typeof limit === "string") return jsonError(400, limit);
-    if (typeof offset === "string") return jsonError(400, offset);
+    const page = pageParams(context);
+    if (page instanceof Response) return page;
     try {
-      const page = await found.store.list({ limit, offset });
-      return json(200, { queue: found.queue.id, messages: page.messages, total: page.total, offset, limit });
+      const { messages, total } = await found.store.list(page);
+      return json(200, { queue: found.queue.id, messages, total, ...page });
     } catch (error) {
       return this.#unavailable(`cannot list the dead letters of ${found.queue.id}`, error);
     }

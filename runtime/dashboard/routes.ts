@@ -14,7 +14,7 @@ export interface DashboardRoute {
   api: boolean;
 }
 
-export const DASHBOARD_ROUTES: readonly DashboardRoute[] = [
+const DASHBOARD_ROUTES: readonly DashboardRoute[] = [
   { name: "redirect", method: "GET", suffix: "", api: false },
   { name: "page", method: "GET", suffix: "/", api: false },
   { name: "script", method: "GET", suffix: "/dashboard.js", api: false },

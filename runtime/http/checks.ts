@@ -8,7 +8,7 @@ import { PROBLEM_CODES, type Problem } from "../errors.ts";
 import { resolveId, type Entry, type Registry } from "../registry/entry.ts";
 import { addrsCollide, parseAddr } from "./addr.ts";
 import { joinRoutePath, routeShape } from "./route-path.ts";
-import { DASHBOARD_ROUTES, dashboardBase } from "../dashboard/routes.ts";
+import { dashboardRoutes } from "../dashboard/routes.ts";
 
 const ADDR_PATTERN = /^([A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 
@@ -28,21 +28,17 @@ function where(entry: Entry, registry: Registry): string {
   return `${file}:${entry.location.line}`;
 }
 
-/** The kinds that serve routes on a router: for each route, its method, the field holding its path and what follows it. */
-const ROUTES: Record<string, (entry: Entry) => { method: unknown; field: string; suffix?: string }[]> = {
-  "http.endpoint": (entry) => [{ method: entry.data.method, field: "path" }],
-  "http.openapi": () => [{ method: "GET", field: "path" }],
-  "taskrt.metrics": () => [{ method: "GET", field: "path" }],
-  "taskrt.health": () => [
-    { method: "GET", field: "liveness" },
-    { method: "GET", field: "readiness" },
+/** The kinds that serve routes on a router: for each route, its method, the field its path comes from, and the path. */
+const ROUTES: Record<string, (entry: Entry) => { method: unknown; field: string; path: unknown }[]> = {
+  "http.endpoint": (entry) => [{ method: entry.data.method, field: "path", path: entry.data.path }],
+  "http.openapi": (entry) => [{ method: "GET", field: "path", path: entry.data.path }],
+  "taskrt.metrics": (entry) => [{ method: "GET", field: "path", path: entry.data.path }],
+  "taskrt.health": (entry) => [
+    { method: "GET", field: "liveness", path: entry.data.liveness },
+    { method: "GET", field: "readiness", path: entry.data.readiness },
   ],
   "taskrt.dashboard": (entry) =>
-    DASHBOARD_ROUTES.filter((route) => entry.data.path !== "/" || route.suffix !== "").map((route) => ({
-      method: route.method,
-      field: "path",
-      suffix: route.suffix,
-    })),
+    typeof entry.data.path === "string" ? dashboardRoutes(entry.data.path).map(({ route, path }) => ({ method: route.method, field: "path", path })) : [],
 };
 
 /** The routes of an entry; none while its references are broken (reported elsewhere). */
@@ -53,10 +49,9 @@ function routeFacts(entry: Entry, registry: Registry): RouteFacts[] {
   if (!router || router.kind !== "http.router" || typeof router.meta.server !== "string") return [];
   const prefix = typeof router.data.prefix === "string" ? router.data.prefix : "";
   const serverId = resolveId(router.meta.server, router.namespace);
-  return (ROUTES[entry.kind]?.(entry) ?? []).flatMap(({ method, field, suffix }) => {
-    const path = entry.data[field];
+  return (ROUTES[entry.kind]?.(entry) ?? []).flatMap(({ method, field, path }) => {
     if (typeof method !== "string" || typeof path !== "string") return [];
-    const fullPath = joinRoutePath(prefix, suffix === undefined ? path : dashboardBase(path) + suffix);
+    const fullPath = joinRoutePath(prefix, path);
     return [{ entry, field, serverId, method: method.toUpperCase(), path: fullPath, shape: routeShape(fullPath) }];
   });
 }

@@ -3,7 +3,9 @@
  * registered with it and the routes the runtime serves itself there (an OpenAPI document), in
  * creation order; its server reads them when it starts.
  */
-import type { Component } from "../kinds/kind.ts";
+import { TaskrtError } from "../errors.ts";
+import type { BuildContext, Component } from "../kinds/kind.ts";
+import { resolveId, type Entry } from "../registry/entry.ts";
 import type { RouteHandler } from "./dispatch.ts";
 import type { HttpEndpoint } from "./endpoint.ts";
 
@@ -48,4 +50,18 @@ export class HttpRouter implements Component {
   describe(): string {
     return `${this.#endpoints.length} endpoint${this.#endpoints.length === 1 ? "" : "s"} under ${this.prefix || "/"}`;
   }
+}
+
+/** The router an entry serves its routes on, named by its `meta.router` (endpoints, OpenAPI, metrics, health, dashboard). */
+export function routerOf(entry: Entry, context: BuildContext): HttpRouter {
+  const routerId = resolveId(entry.meta.router as string, entry.namespace);
+  const router = context.component(routerId);
+  if (!(router instanceof HttpRouter)) {
+    throw new TaskrtError("E_REF_KIND", `${entry.id}: meta.router ${routerId} is not an http.router`, {
+      entryId: entry.id,
+      location: entry.locate(["meta", "router"]),
+      hint: "point meta.router at an http.router entry",
+    });
+  }
+  return router;
 }

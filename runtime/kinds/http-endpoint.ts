@@ -9,7 +9,7 @@ import { defineKind } from "./kind.ts";
 import { checkRouteConflict } from "../http/checks.ts";
 import { HttpEndpoint } from "../http/endpoint.ts";
 import { endpointApiProblems, readApiDeclaration } from "../http/endpoint-api.ts";
-import { HttpRouter } from "../http/router.ts";
+import { routerOf } from "../http/router.ts";
 
 export default defineKind({
   kind: "http.endpoint",
@@ -21,15 +21,7 @@ export default defineKind({
   service: false,
   check: (entry, registry) => [...checkRouteConflict(entry, registry), ...endpointApiProblems(entry)],
   create(entry, context) {
-    const routerId = resolveId(entry.meta.router as string, entry.namespace);
-    const router = context.component(routerId);
-    if (!(router instanceof HttpRouter)) {
-      throw new TaskrtError("E_REF_KIND", `${entry.id}: meta.router ${routerId} is not an http.router`, {
-        entryId: entry.id,
-        location: entry.locate(["meta", "router"]),
-        hint: "point meta.router at an http.router entry",
-      });
-    }
+    const router = routerOf(entry, context);
     const funcId = resolveId(entry.data.func as string, entry.namespace);
     const target = context.component(funcId);
     if (!isCallableComponent(target)) {

@@ -2,12 +2,10 @@
  * @module kinds/http-openapi — `http.openapi`: serves, on a router, the OpenAPI 3.1 document of
  * every `http.endpoint` on that router's server, generated once each time the server starts.
  */
-import { TaskrtError } from "../errors.ts";
-import { resolveId } from "../registry/entry.ts";
 import { checkRouteConflict } from "../http/checks.ts";
 import type { RouteHandler } from "../http/dispatch.ts";
 import { OPENAPI_VERSION, buildOpenApiDocument, type OpenApiInfo } from "../http/openapi.ts";
-import { HttpRouter, type BuiltinRoute } from "../http/router.ts";
+import { routerOf, type BuiltinRoute, type HttpRouter } from "../http/router.ts";
 import { defineKind, type Component } from "./kind.ts";
 
 /** The route serving the document; also the entry's component. */
@@ -45,15 +43,7 @@ export default defineKind({
   service: false,
   check: checkRouteConflict,
   create(entry, context) {
-    const routerId = resolveId(entry.meta.router as string, entry.namespace);
-    const router = context.component(routerId);
-    if (!(router instanceof HttpRouter)) {
-      throw new TaskrtError("E_REF_KIND", `${entry.id}: meta.router ${routerId} is not an http.router`, {
-        entryId: entry.id,
-        location: entry.locate(["meta", "router"]),
-        hint: "point meta.router at an http.router entry",
-      });
-    }
+    const router = routerOf(entry, context);
     const route = new OpenApiRoute(entry.id, entry.data.path as string, {
       title: entry.data.title as string,
       version: entry.data.version as string,

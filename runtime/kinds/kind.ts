@@ -3,7 +3,7 @@
  * whether the supervisor runs it, extra semantic checks, and the factory that builds it.
  * A kind's fields, defaults and limits live in its JSON Schema (`schemas/<kind>.json`), never here.
  */
-import type { Problem } from "../errors.ts";
+import { TaskrtError, type Problem } from "../errors.ts";
 import type { Entry, FieldPath, Registry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
 
@@ -67,6 +67,14 @@ export interface RuntimeServices {
   /** A database still starting is awaited (as Wippy's `sql.get` yields until the resource is ready). */
   database(id: string): import("../drivers/sql/driver.ts").SqlDatabase | Promise<import("../drivers/sql/driver.ts").SqlDatabase>;
   queue(id: string): import("../drivers/queue/driver.ts").QueueHandle;
+}
+
+/** The supervisor's view, for entries that report on the others; hand-built contexts lack it. */
+export function runtimeOf(entry: Entry, context: BuildContext): RuntimeView {
+  if (!context.runtime) {
+    throw new TaskrtError("E_INTERNAL", `internal: ${entry.id} needs the supervisor's runtime view in its build context`, { entryId: entry.id });
+  }
+  return context.runtime;
 }
 
 export function defineKind(definition: KindDefinition): KindDefinition {

@@ -10,20 +10,19 @@ import { readFileSync } from "node:fs";
 import { TaskrtError } from "../errors.ts";
 import { checkRouteConflict } from "../http/checks.ts";
 import type { RouteHandler } from "../http/dispatch.ts";
-import type { BuiltinRoute } from "../http/router.ts";
+import { routerOf, type BuiltinRoute } from "../http/router.ts";
 import { joinRoutePath } from "../http/route-path.ts";
 import { formatUrl } from "../http/addr.ts";
 import { HttpServer } from "../http/server.ts";
 import type { Logger } from "../logger.ts";
 import { parseDuration } from "../duration.ts";
-import { routerOf, runtimeOf } from "../metrics/router-ref.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import { isQueueHandle } from "./queue-queue.ts";
 import { accessModeFrom, accessRequestOf, refuse, type AccessMode } from "../dashboard/access.ts";
 import { DashboardApi, type DashboardConsumer, type DashboardQueue } from "../dashboard/api.ts";
 import { dashboardBase, dashboardRoutes, type DashboardRoute } from "../dashboard/routes.ts";
 import { TasksTable } from "../dashboard/tasks-table.ts";
-import { defineKind, type BuildContext, type Component } from "./kind.ts";
+import { defineKind, runtimeOf, type BuildContext, type Component } from "./kind.ts";
 
 /** Polling faster than this costs the queues and the database more than a person can read. */
 const MIN_REFRESH_MS = 250;

@@ -7,12 +7,11 @@ import { TaskrtError } from "../errors.ts";
 import { checkRouteConflict } from "../http/checks.ts";
 import type { RouteHandler } from "../http/dispatch.ts";
 import { jsonResponse } from "../http/exchange.ts";
-import type { BuiltinRoute } from "../http/router.ts";
+import { routerOf, type BuiltinRoute } from "../http/router.ts";
 import { parseDuration } from "../duration.ts";
 import { ReadinessCheck } from "../metrics/readiness.ts";
-import { routerOf, runtimeOf } from "../metrics/router-ref.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
-import { defineKind, type Component, type RuntimeView } from "./kind.ts";
+import { defineKind, runtimeOf, type Component, type RuntimeView } from "./kind.ts";
 
 const LIVE_BODY = JSON.stringify({ status: "ok" });
 

@@ -10,11 +10,10 @@ import { TaskrtError, errorMessage } from "../errors.ts";
 import { checkRouteConflict } from "../http/checks.ts";
 import type { RouteHandler } from "../http/dispatch.ts";
 import { jsonError } from "../http/exchange.ts";
-import type { BuiltinRoute } from "../http/router.ts";
+import { routerOf, type BuiltinRoute } from "../http/router.ts";
 import type { Logger } from "../logger.ts";
 import { MetricsCollector } from "../metrics/collector.ts";
 import type { Instruments } from "../metrics/instruments.ts";
-import { routerOf } from "../metrics/router-ref.ts";
 import { defineKind, type Component } from "./kind.ts";
 
 /** The route serving the metrics; also the entry's component. */
