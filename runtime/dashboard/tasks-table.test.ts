@@ -60,14 +60,16 @@ async function readDashboard(database: string): Promise<void> {
       ]);
     }
     const base = `${running.url()}/dashboard/api`;
-    const overview = (await (await fetch(`${base}/overview`)).json()) as { tasks: unknown };
+    const address = running.supervisor.component<{ address(): string }>("app:dashboard").address();
+    const headers = { authorization: `Bearer ${new URL(address).hash.slice("#token=".length)}` };
+    const overview = (await (await fetch(`${base}/overview`, { headers })).json()) as { tasks: unknown };
     assert.deepEqual(overview.tasks, {
       table: TABLE,
       columns: { id: "task_id", status: "state", list: ["order"] },
       counts: { completed: 4, failed: 3 },
       total: 7,
     });
-    const failed = (await (await fetch(`${base}/tasks?status=failed&limit=2&offset=1`)).json()) as Record<string, unknown>;
+    const failed = (await (await fetch(`${base}/tasks?status=failed&limit=2&offset=1`, { headers })).json()) as Record<string, unknown>;
     assert.deepEqual(failed, {
       tasks: [
         { task_id: "task-4", state: "failed", order: "#4" },
@@ -77,7 +79,7 @@ async function readDashboard(database: string): Promise<void> {
       offset: 1,
       limit: 2,
     });
-    const one = (await (await fetch(`${base}/tasks/task-3`)).json()) as { task: Record<string, unknown> };
+    const one = (await (await fetch(`${base}/tasks/task-3`, { headers })).json()) as { task: Record<string, unknown> };
     assert.deepEqual({ ...one.task, created_at: Number(one.task.created_at) }, {
       task_id: "task-3",
       state: "completed",

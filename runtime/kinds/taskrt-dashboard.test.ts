@@ -1,5 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import type { Delivery, QueueHandle } from "../drivers/queue/driver.ts";
 import type { SqlDatabase } from "../drivers/sql/driver.ts";
 import { GATEWAY, loadYaml, startYaml } from "../metrics/test-support.ts";
@@ -40,6 +41,18 @@ const WITH_TASKS = `${DASHBOARD}    tasks:
 
 const ACTION = { "x-taskrt-dashboard": "1", "content-type": "application/json" };
 
+interface Running {
+  supervisor: { component<T>(id: string): T };
+  url(): string;
+}
+
+/** The Authorization header for the token the dashboard generated, read from the address it prints. */
+function tokenHeader(running: Running): { authorization: string } {
+  const address = running.supervisor.component<{ address(): string }>("app:dashboard").address();
+  const token = new URL(address).hash.replace(/^#token=/, "");
+  return { authorization: `Bearer ${token}` };
+}
+
 async function json(response: Response): Promise<[number, any]> {
   return [response.status, await response.json()];
 }
@@ -57,7 +70,7 @@ async function killOne(jobs: QueueHandle, body: unknown): Promise<void> {
 }
 
 describe("taskrt.dashboard", () => {
-  test("an entry with only meta.router serves /dashboard/ with every queue, loopback-only, refreshing every 2s", async () => {
+  test("an entry with only meta.router serves /dashboard/ with every queue, behind a token, refreshing every 2s", async () => {
     const loaded = await loadYaml(GATEWAY + QUEUE + DASHBOARD);
     try {
       assert.deepEqual(loaded.problems, []);
@@ -132,7 +145,7 @@ describe("taskrt.dashboard", () => {
     try {
       const page = await fetch(`${running.url()}/`);
       assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
-      const [, overview] = await json(await fetch(`${running.url()}/api/overview`));
+      const [, overview] = await json(await fetch(`${running.url()}/api/overview`, { headers: tokenHeader(running) }));
       assert.deepEqual(overview.queues.map((queue: { id: string }) => queue.id), ["app:idle"]);
     } finally {
       await running.stop();
@@ -145,7 +158,7 @@ describe("taskrt.dashboard", () => {
       const jobs = running.supervisor.component<QueueHandle>("app:jobs");
       await jobs.publish({ n: 1 });
       await jobs.publish({ n: 2 }, {}, { delayMs: 60_000 });
-      const [status, overview] = await json(await fetch(`${running.url()}/dashboard/api/overview`));
+      const [status, overview] = await json(await fetch(`${running.url()}/dashboard/api/overview`, { headers: tokenHeader(running) }));
       assert.equal(status, 200);
       assert.equal(overview.title, "taskrt");
       assert.equal(overview.refreshMs, 2000);
@@ -170,25 +183,26 @@ describe("taskrt.dashboard", () => {
         await db.execute("INSERT INTO tasks VALUES (?, ?, ?, ?, ?)", [`t${String(index).padStart(2, "0")}`, "sum", status, '{"numbers":[1,2]}', status === "completed" ? "3" : null]);
       }
       const base = `${running.url()}/dashboard/api`;
-      const [, overview] = await json(await fetch(`${base}/overview`));
+      const auth = tokenHeader(running);
+      const [, overview] = await json(await fetch(`${base}/overview`, { headers: auth }));
       assert.deepEqual(overview.tasks, {
         table: "tasks",
         columns: { id: "id", status: "status", list: ["action"] },
         counts: { completed: 20, failed: 10 },
         total: 30,
       });
-      const [, first] = await json(await fetch(`${base}/tasks?limit=4`));
+      const [, first] = await json(await fetch(`${base}/tasks?limit=4`, { headers: auth }));
       assert.deepEqual(first.tasks.map((task: { id: string }) => task.id), ["t30", "t29", "t28", "t27"]);
       assert.deepEqual(Object.keys(first.tasks[0]), ["id", "status", "action"]);
       assert.deepEqual([first.total, first.offset, first.limit], [30, 0, 4]);
-      const [, failed] = await json(await fetch(`${base}/tasks?status=failed&offset=8`));
+      const [, failed] = await json(await fetch(`${base}/tasks?status=failed&offset=8`, { headers: auth }));
       assert.deepEqual(failed.tasks.map((task: { id: string }) => task.id), ["t06", "t03"]);
       assert.equal(failed.total, 10);
-      const [, one] = await json(await fetch(`${base}/tasks/t03`));
+      const [, one] = await json(await fetch(`${base}/tasks/t03`, { headers: auth }));
       assert.deepEqual(one, { task: { id: "t03", action: "sum", status: "failed", payload: '{"numbers":[1,2]}', result: null } });
-      assert.deepEqual(await json(await fetch(`${base}/tasks/nope`)), [404, { error: "no task has the id nope" }]);
-      assert.deepEqual(await json(await fetch(`${base}/tasks?limit=0`)), [400, { error: "limit must be an integer from 1 to 100" }]);
-      assert.deepEqual(await json(await fetch(`${base}/tasks?offset=-1`)), [400, { error: `offset must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}` }]);
+      assert.deepEqual(await json(await fetch(`${base}/tasks/nope`, { headers: auth })), [404, { error: "no task has the id nope" }]);
+      assert.deepEqual(await json(await fetch(`${base}/tasks?limit=0`, { headers: auth })), [400, { error: "limit must be an integer from 1 to 100" }]);
+      assert.deepEqual(await json(await fetch(`${base}/tasks?offset=-1`, { headers: auth })), [400, { error: `offset must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}` }]);
     } finally {
       await running.stop();
     }
@@ -198,11 +212,12 @@ describe("taskrt.dashboard", () => {
     const running = await startYaml(GATEWAY + DATABASE + QUEUE + WITH_TASKS);
     try {
       const base = `${running.url()}/dashboard/api`;
-      const [status, overview] = await json(await fetch(`${base}/overview`));
+      const auth = tokenHeader(running);
+      const [status, overview] = await json(await fetch(`${base}/overview`, { headers: auth }));
       assert.equal(status, 200);
       assert.equal(overview.queues.length, 2);
       assert.deepEqual(overview.tasks.error, "cannot read the tasks table: sql failed on app:db: no such table: tasks");
-      assert.deepEqual(await json(await fetch(`${base}/tasks`)), [503, { error: "cannot read the tasks table: sql failed on app:db: no such table: tasks" }]);
+      assert.deepEqual(await json(await fetch(`${base}/tasks`, { headers: auth })), [503, { error: "cannot read the tasks table: sql failed on app:db: no such table: tasks" }]);
     } finally {
       await running.stop();
     }
@@ -215,7 +230,8 @@ describe("taskrt.dashboard", () => {
       await killOne(jobs, { n: 1 });
       await killOne(jobs, { n: 2 });
       const base = `${running.url()}/dashboard/api`;
-      const [status, page] = await json(await fetch(`${base}/dead?queue=app:jobs`));
+      const auth = tokenHeader(running);
+      const [status, page] = await json(await fetch(`${base}/dead?queue=app:jobs`, { headers: auth }));
       assert.equal(status, 200);
       assert.deepEqual(
         page.messages.map((message: { body: unknown; attempts: number; error: string }) => [message.body, message.attempts, message.error]),
@@ -229,16 +245,16 @@ describe("taskrt.dashboard", () => {
 
       const [newest, oldest] = page.messages as { id: string }[];
       const delivered = new Promise<Delivery>((resolve) => void jobs.consume({ prefetch: 1 }, resolve));
-      const retried = await fetch(`${base}/dead/retry`, { method: "POST", headers: ACTION, body: JSON.stringify({ queue: "app:jobs", id: newest.id }) });
+      const retried = await fetch(`${base}/dead/retry`, { method: "POST", headers: { ...ACTION, ...auth }, body: JSON.stringify({ queue: "app:jobs", id: newest.id }) });
       assert.deepEqual(await json(retried), [200, { queue: "app:jobs", id: newest.id, action: "retry" }]);
       const delivery = await delivered;
       assert.deepEqual([delivery.message.body, delivery.message.attempts], [{ n: 2 }, 1]);
       await delivery.ack();
 
-      const discarded = await fetch(`${base}/dead/discard`, { method: "POST", headers: ACTION, body: JSON.stringify({ queue: "app:jobs", id: oldest.id }) });
+      const discarded = await fetch(`${base}/dead/discard`, { method: "POST", headers: { ...ACTION, ...auth }, body: JSON.stringify({ queue: "app:jobs", id: oldest.id }) });
       assert.equal(discarded.status, 200);
       assert.equal((await jobs.stats()).dead, 0);
-      const again = await fetch(`${base}/dead/discard`, { method: "POST", headers: ACTION, body: JSON.stringify({ queue: "app:jobs", id: oldest.id }) });
+      const again = await fetch(`${base}/dead/discard`, { method: "POST", headers: { ...ACTION, ...auth }, body: JSON.stringify({ queue: "app:jobs", id: oldest.id }) });
       assert.deepEqual(await json(again), [404, { error: `app:jobs keeps no dead message ${oldest.id} (retried or discarded already?)` }]);
     } finally {
       await running.stop();
@@ -249,11 +265,12 @@ describe("taskrt.dashboard", () => {
     const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
     try {
       const base = `${running.url()}/dashboard/api`;
-      assert.deepEqual(await json(await fetch(`${base}/dead`)), [404, { error: "say which queue: ?queue=<queue id>" }]);
-      assert.deepEqual(await json(await fetch(`${base}/dead?queue=app:other`)), [404, { error: "the dashboard shows no queue app:other" }]);
-      const bad = await fetch(`${base}/dead/retry`, { method: "POST", headers: ACTION, body: "{not json" });
+      const auth = tokenHeader(running);
+      assert.deepEqual(await json(await fetch(`${base}/dead`, { headers: auth })), [404, { error: "say which queue: ?queue=<queue id>" }]);
+      assert.deepEqual(await json(await fetch(`${base}/dead?queue=app:other`, { headers: auth })), [404, { error: "the dashboard shows no queue app:other" }]);
+      const bad = await fetch(`${base}/dead/retry`, { method: "POST", headers: { ...ACTION, ...auth }, body: "{not json" });
       assert.deepEqual(await json(bad), [400, { error: 'the body must be JSON: {"queue": "<queue id>", "id": "<message id>"}' }]);
-      const unheaded = await fetch(`${base}/dead/retry`, { method: "POST", body: JSON.stringify({ queue: "app:jobs", id: "x" }) });
+      const unheaded = await fetch(`${base}/dead/retry`, { method: "POST", headers: auth, body: JSON.stringify({ queue: "app:jobs", id: "x" }) });
       assert.deepEqual(await json(unheaded), [403, { error: "a dashboard action needs the x-taskrt-dashboard: 1 header" }]);
     } finally {
       await running.stop();
@@ -278,11 +295,53 @@ describe("taskrt.dashboard", () => {
     }
   });
 
-  test("without the token variable it describes itself as loopback-only", async () => {
-    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: TASKRT_TEST_UNSET_TOKEN\n`);
+  test("without the token variable it generates a token, prints it in its address, and the API asks for it", async () => {
+    const registry = `${GATEWAY}${QUEUE}${DASHBOARD}    token_env: TASKRT_TEST_UNSET_TOKEN\n`;
+    const running = await startYaml(registry);
+    let token: string;
     try {
       const dashboard = running.supervisor.component<{ describe(): string }>("app:dashboard");
-      assert.equal(dashboard.describe(), `dashboard at ${running.url()}/dashboard/: loopback clients only (set TASKRT_TEST_UNSET_TOKEN for a bearer token)`);
+      const printed = /^dashboard at (\S+): token generated at start \(set TASKRT_TEST_UNSET_TOKEN to choose one\)$/.exec(dashboard.describe());
+      assert.ok(printed, dashboard.describe());
+      const address = new URL(printed[1]);
+      assert.equal(`${address.origin}${address.pathname}`, `${running.url()}/dashboard/`);
+      assert.match(address.hash, /^#token=[A-Za-z0-9_-]{32}$/);
+      token = address.hash.slice("#token=".length);
+      const base = `${running.url()}/dashboard/api`;
+      assert.deepEqual(await json(await fetch(`${base}/overview`)), [
+        401,
+        { error: "a bearer token is required: TASKRT_TEST_UNSET_TOKEN is unset, so one was generated at start; open the dashboard's address that `taskrt run` printed, which carries it" },
+      ]);
+      assert.equal((await fetch(`${base}/overview`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+      assert.equal((await fetch(`${running.url()}/dashboard/`)).status, 200);
+    } finally {
+      await running.stop();
+    }
+    // Started again in the same process, as a --watch reload does: the open page's token still works.
+    const again = await startYaml(registry);
+    try {
+      assert.equal((await fetch(`${again.url()}/dashboard/api/overview`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  test("with a generated token, a page asked for under a foreign host name is refused (DNS rebinding)", async () => {
+    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: TASKRT_TEST_UNSET_TOKEN\n`);
+    try {
+      const { port } = new URL(running.url());
+      const answer = await new Promise<[number, string]>((resolve, reject) => {
+        const request = httpRequest({ host: "127.0.0.1", port, path: "/dashboard/", headers: { host: `rebound.example:${port}` } }, (response) => {
+          let body = "";
+          response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+          response.on("end", () => resolve([response.statusCode ?? 0, body]));
+        });
+        request.on("error", reject).end();
+      });
+      assert.deepEqual([answer[0], JSON.parse(answer[1])], [
+        403,
+        { error: "the dashboard answers loopback host names only (localhost, 127.0.0.1, [::1]) while its token is generated; set TASKRT_TEST_UNSET_TOKEN to serve it under another name" },
+      ]);
     } finally {
       await running.stop();
     }

@@ -1,10 +1,12 @@
 /**
  * @module kinds/taskrt-dashboard — `taskrt.dashboard`: a web page for the app's operators on a
  * router (queues and their counts, the application's tasks, dead letters to retry or discard) and
- * the JSON API it polls. Protected by a bearer token from the environment, else loopback only.
+ * the JSON API it polls. Protected by a bearer token: the operator's, from the environment, or
+ * else one generated at start.
  *
- * A plain resource like `taskrt.metrics`: started before the services, it reads the token then and
- * says at start whether the dashboard is open to a token holder or to loopback clients only.
+ * A plain resource like `taskrt.metrics`: started before the services, it reads the token then. A
+ * generated token is printed only in `describe()` (the start-up line `taskrt run` shows, as an
+ * address that carries it), never in a log line: logs are shipped and kept where a status line is not.
  */
 import { readFileSync } from "node:fs";
 import { TaskrtError } from "../errors.ts";
@@ -18,7 +20,7 @@ import type { Logger } from "../logger.ts";
 import { parseDuration } from "../duration.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import { isQueueHandle } from "./queue-queue.ts";
-import { accessModeFrom, accessRequestOf, refuse, type AccessMode } from "../dashboard/access.ts";
+import { accessModeFrom, accessRequestOf, generatedToken, refuse, type AccessMode } from "../dashboard/access.ts";
 import { DashboardApi, type DashboardConsumer, type DashboardQueue } from "../dashboard/api.ts";
 import { dashboardBase, dashboardRoutes, type DashboardRoute } from "../dashboard/routes.ts";
 import { TasksTable } from "../dashboard/tasks-table.ts";
@@ -66,11 +68,11 @@ export class Dashboard implements Component {
   }
 
   async start(): Promise<void> {
-    this.#mode = accessModeFrom(this.#tokenEnv);
-    if (this.#mode.kind === "token") {
+    this.#mode = this.#readMode();
+    if (this.#mode.kind === "configured") {
       this.#logger.info(`dashboard at ${this.url}/: the API asks for the bearer token in ${this.#tokenEnv}`);
     } else {
-      this.#logger.warn(`dashboard at ${this.url}/ answers loopback clients only: set ${this.#tokenEnv} to open it to other hosts with a bearer token`);
+      this.#logger.info(`dashboard at ${this.url}/: ${this.#tokenEnv} is unset, so the API asks for a token generated at start; \`taskrt run\` prints the address that carries it`);
     }
   }
 
@@ -80,12 +82,27 @@ export class Dashboard implements Component {
 
   /** Fixed at start; read from the environment when asked before. */
   get mode(): AccessMode {
-    return this.#mode ?? accessModeFrom(this.#tokenEnv);
+    return this.#mode ?? this.#readMode();
+  }
+
+  #readMode(): AccessMode {
+    return accessModeFrom(this.#tokenEnv, () => generatedToken(this.entryId));
+  }
+
+  /**
+   * The page's address; with a generated token, in its fragment (`#token=`), which the browser
+   * never sends: it stays out of access logs, proxies' logs and Referer, and the page removes it
+   * from the address bar once it has read it.
+   */
+  address(): string {
+    const mode = this.mode;
+    const page = `${this.#origin() ?? ""}${this.url}/`;
+    return mode.kind === "generated" ? `${page}#token=${mode.token}` : page;
   }
 
   describe(): string {
-    const access = this.mode.kind === "token" ? `bearer token from ${this.#tokenEnv}` : `loopback clients only (set ${this.#tokenEnv} for a bearer token)`;
-    return `dashboard at ${this.#origin() ?? ""}${this.url}/: ${access}`;
+    const access = this.mode.kind === "configured" ? `bearer token from ${this.#tokenEnv}` : `token generated at start (set ${this.#tokenEnv} to choose one)`;
+    return `dashboard at ${this.address()}: ${access}`;
   }
 }
 
@@ -196,7 +213,7 @@ function tasksTable(entry: Entry, context: BuildContext): TasksTable | undefined
 
 export default defineKind({
   kind: "taskrt.dashboard",
-  summary: "Serves a web dashboard on an http.router: queue counts, tasks, dead letters to retry or discard; bearer token or loopback only.",
+  summary: "Serves a web dashboard on an http.router: queue counts, tasks, dead letters to retry or discard; behind a bearer token, generated at start when none is configured.",
   references: [
     { path: ["meta", "router"], kinds: ["http.router"] },
     { path: ["queues"], kinds: ["queue.queue"] },

@@ -5,6 +5,20 @@
 const TOKEN_KEY = "taskrt-dashboard-token";
 const PAGE = 25;
 
+/**
+ * The address `taskrt run` prints carries the token in its fragment (#token=…), which the browser
+ * never sends to a server. Kept for this tab and taken out of the address bar, so it is not
+ * bookmarked, shared with a copied link or left on screen.
+ */
+function takeTokenFromAddress() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (token === null) return;
+  sessionStorage.setItem(TOKEN_KEY, token.trim());
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+takeTokenFromAddress();
+
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY) || "",
   refreshMs: 2000,
@@ -142,7 +156,7 @@ function showLogin(reason) {
   state.locked = true;
   clearTimeout(state.timer);
   $("login").hidden = false;
-  $("login-reason").textContent = reason && state.token ? `${reason}. Enter the token again.` : "This dashboard asks for a bearer token.";
+  $("login-reason").textContent = state.token && reason ? `${reason}. Enter the token again.` : reason || "This dashboard asks for a bearer token.";
   setLive(false, "locked");
   $("token").focus();
 }
