@@ -1,7 +1,8 @@
 /**
- * The app's dashboard in a real browser (headless Chromium): the page loads, a task POSTed through
- * the API shows up and moves to completed, a dead letter is retried and another discarded, the page
- * fits a phone's width, and a token-protected dashboard asks for its token. Screenshots are kept in
+ * The app's dashboard in a real browser (headless Chromium): opened at the address printed at start
+ * (carrying the token generated for it), the page loads, a task POSTed through the API shows up and
+ * moves to completed, a dead letter is retried and another discarded, the page fits a phone's width;
+ * without the token, or with a configured one, the page asks for it. Screenshots are kept in
  * artifacts/ (dashboard.png, dashboard-phone.png) for a human to look at.
  */
 import { after, before, describe, test } from "node:test";
@@ -14,8 +15,9 @@ import { getJson, postJson, startApp, waitFor, type RunningApp } from "./helpers
 
 const REGISTRY = path.resolve("app/_index.yaml");
 const ARTIFACTS = path.resolve("artifacts");
-// One attempt, so a failing task becomes a dead letter at once; a quick refresh keeps the test short.
-const OVERRIDES = ["app:tasks_queue:max_attempts=1", "app:dashboard:refresh=300ms"];
+// One attempt, so a failing task becomes a dead letter at once; a quick refresh keeps the test short;
+// a variable nobody sets, so the dashboard generates its token whatever the environment holds.
+const OVERRIDES = ["app:tasks_queue:max_attempts=1", "app:dashboard:refresh=300ms", `app:dashboard:token_env=TASKRT_BROWSER_TEST_UNSET_${process.pid}`];
 
 interface DeadLetter {
   id: string;
@@ -23,8 +25,20 @@ interface DeadLetter {
   diedAt: string;
 }
 
+/** The page's address as `taskrt run` prints it at start: with the generated token in its fragment. */
+function printedAddress(app: RunningApp): string {
+  const line = app.runtime.component<{ describe(): string }>("app:dashboard").describe();
+  const printed = /^dashboard at (\S+#token=[A-Za-z0-9_-]+): token generated at start/.exec(line);
+  assert.ok(printed, line);
+  return printed[1];
+}
+
+function tokenHeader(app: RunningApp): Record<string, string> {
+  return { authorization: `Bearer ${new URL(printedAddress(app)).hash.slice("#token=".length)}` };
+}
+
 async function deadLettersOf(app: RunningApp, taskId: string): Promise<DeadLetter[]> {
-  const { body } = await getJson(`${app.url}/dashboard/api/dead?queue=app:tasks_queue`);
+  const { body } = await getJson(`${app.url}/dashboard/api/dead?queue=app:tasks_queue`, tokenHeader(app));
   return (body.messages as DeadLetter[]).filter((message) => message.body.id === taskId);
 }
 
@@ -49,11 +63,34 @@ describe("dashboard in Chromium", { skip }, () => {
     const page = await browser.newPage({ viewport });
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${app.url}/dashboard/`);
+    await page.goto(printedAddress(app));
     await page.locator('[data-queue="app:tasks_queue"]').waitFor();
     assert.deepEqual(errors, []);
     return page;
   }
+
+  test("opened at the printed address, the token leaves the address bar and stays for the tab", async () => {
+    const page = await openDashboard();
+    try {
+      assert.equal(page.url(), `${app.url}/dashboard/`);
+      await page.reload();
+      await page.locator('[data-queue="app:tasks_queue"]').waitFor();
+      assert.equal(await page.locator("#login").isVisible(), false);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("opened without the token, the page asks for it and says where it is", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${app.url}/dashboard/`);
+      await page.locator("#login-reason", { hasText: "is unset, so one was generated at start; open the dashboard's address that `taskrt run` printed, which carries it" }).waitFor();
+      assert.equal(await page.locator('[data-queue="app:tasks_queue"]').count(), 0);
+    } finally {
+      await page.close();
+    }
+  });
 
   test("the page loads and a task POSTed through the API moves to completed, with its result in the detail", async () => {
     const page = await openDashboard();
@@ -172,6 +209,17 @@ describe("token-protected dashboard in Chromium", { skip }, () => {
       await page.click('#login-form button[type="submit"]');
       await page.locator('[data-queue="app:tasks_queue"]').waitFor();
       assert.equal(await page.locator("#login").isVisible(), false);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("an address carrying the configured token in its fragment opens the page too", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${app.url}/dashboard/#token=${encodeURIComponent("correct horse")}`);
+      await page.locator('[data-queue="app:tasks_queue"]').waitFor();
+      assert.equal(page.url(), `${app.url}/dashboard/`);
     } finally {
       await page.close();
     }

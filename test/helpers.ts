@@ -74,7 +74,7 @@ export async function postJson(url: string, body: unknown): Promise<{ status: nu
   return { status: response.status, body: await response.json() };
 }
 
-export async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(url);
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, { headers });
   return { status: response.status, body: await response.json() };
 }
