@@ -813,7 +813,8 @@ setInterval(() => {}, 1000);
     });
     // The child leases one message (prefetch 1) for a minute and is killed holding it.
     const leased = JSON.parse(await runAndKill("lease", file, "60000")) as { id: string };
-    await withStarted(fileDriver(file, { ackTimeoutMs: 60_000 }), async (driver) => {
+    const { logger, lines } = captureLogger();
+    await withStarted(fileDriver(file, { ackTimeoutMs: 60_000, logger }), async (driver) => {
       const consumer = collect({ ack: true });
       await driver.consume("jobs", { prefetch: 2 }, consumer.onDelivery);
       // Far less than the minute the dead process's lease would have lasted.
@@ -824,6 +825,11 @@ setInterval(() => {}, 1000);
       assert.equal(redelivered.message.headers.x_last_error, "the process that held the lease died before the message was settled");
       // The dead process's lock file went with its leases; the one left is this process's own.
       assert.equal(ownerLocks(file).length, 1);
+      const taken = lines.filter((line) => line.msg.startsWith("took back"));
+      assert.deepEqual(
+        taken.map((line) => [line.level, line.msg, line.queue]),
+        [["info", "took back 1 leased message from a process that died, without waiting for ack_timeout", "jobs"]],
+      );
     });
     assert.deepEqual(ownerLocks(file), [], "a stopped driver deletes its lock file");
   });
@@ -872,6 +878,28 @@ setInterval(() => {}, 1000);
       assert.equal(held.deliveries[0].message.id, heldId);
       assert.deepEqual(await holder.stats("jobs"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
       assert.equal(ownerLocks(file).length, 1);
+    });
+  });
+
+  test("a lease taken before owners had locks (an older taskrt) is left to expire, never taken back early", async () => {
+    const file = freshFile();
+    let oldId = "";
+    await withStarted(fileDriver(file), async (driver) => {
+      oldId = await driver.publish("jobs", { job: "leased by an older version" }, {});
+    });
+    const database = new Database(file);
+    database
+      .prepare(`UPDATE ${MESSAGES_TABLE} SET state = 'leased', attempts = 1, lease_owner = 'Ab3dE_gh-J:1', lease_until = ? WHERE id = ?`)
+      .run(Date.now() + 60_000, oldId);
+    database.close();
+    await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (driver) => {
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 5 }, consumer.onDelivery);
+      await driver.publish("jobs", { job: "marker" }, {}, { delayMs: 200 });
+      await waitUntil(() => consumer.deliveries.length === 1, "the delayed marker", 20_000);
+      assert.deepEqual(consumer.deliveries[0].message.body, { job: "marker" });
+      await consumer.deliveries[0].ack();
+      assert.deepEqual(await driver.stats("jobs"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
     });
   });
 
