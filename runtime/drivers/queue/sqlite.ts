@@ -16,6 +16,11 @@
  * its turn comes rather than when it was scheduled. The database tells the driver about each
  * COMMIT, which is when messages published inside a handler's transaction become deliverable.
  *
+ * On a database in a file, every lease names the process holding it, which holds a lock beside the
+ * database for as long as it lives (sqlite-owner-lock): the leases of a process that died are taken
+ * back when a consumer starts on their queue, and checked for once per poll interval after that
+ * (sqlite-lease-recovery), instead of waiting out `ack_timeout`.
+ *
  * Driver states: CREATED → (start) STARTED → (stop) STOPPED. Publishing or settling outside STARTED
  * is refused; stop flushes what is pending before closing.
  */
