@@ -1,7 +1,7 @@
 /**
- * @module test/shutdown — graceful shutdown and lease expiry of the app, run as a child process:
- * SIGTERM lets running handlers finish and hands waiting messages back unattempted; a SIGKILLed
- * process's leases lapse after ack_timeout and the task runs again on the next start.
+ * @module test/shutdown — graceful shutdown and leases of the app, run as a child process:
+ * SIGTERM lets running handlers finish and hands waiting messages back unattempted; a live
+ * process's leases are extended, and a SIGKILLed one's task runs again on the next start.
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -174,8 +174,8 @@ describe("graceful shutdown (SIGTERM)", () => {
   });
 });
 
-describe("lease expiry", () => {
-  test("a task running in a process that is SIGKILLed is delivered again after ack_timeout, as attempt 2, and completes", { timeout: 90_000 }, async () => {
+describe("leases", () => {
+  test("a task running in a process that is SIGKILLed is delivered again once it restarts, as attempt 2, and completes", { timeout: 90_000 }, async () => {
     const databaseFile = freshDatabase();
     const overrides = ["app:queue_driver:ack_timeout=1s"];
     const first = await start(databaseFile, overrides, "5s");

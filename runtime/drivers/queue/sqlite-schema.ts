@@ -103,6 +103,10 @@ export interface QueueStatements {
   settle: Readonly<Record<SettlementKind, BetterSqlite3.Statement<unknown[]>>>;
   /** (queue, lease_owner GLOB pattern): a stopping driver hands back what its consumers still hold. */
   releaseOwned: BetterSqlite3.Statement<[string, string]>;
+  /** (queue) → the owner processes (the part of `lease_owner` before "/") holding leases in the queue. */
+  leaseHolders: BetterSqlite3.Statement<[string], { owner: string }>;
+  /** (queue, lease_owner GLOB pattern): a dead process's leases become ready again, as expired leases do. */
+  reclaimFromDead: BetterSqlite3.Statement<[string, string]>;
   /** (queue, now) → the earliest time a delayed message becomes deliverable. */
   nextAvailable: BetterSqlite3.Statement<[string, number], { next: number | null }>;
   /** (queue, limit, offset) → the queue's dead rows, the last to die first. */
@@ -155,6 +159,16 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     },
     releaseOwned: connection.prepare(
       `UPDATE ${table} SET state = 'ready', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL
+       WHERE queue = ? AND state = 'leased' AND lease_owner GLOB ?`,
+    ),
+    // Walks the fetch index's (queue, state) prefix: only the queue's leased rows are read.
+    leaseHolders: connection.prepare(
+      `SELECT DISTINCT substr(lease_owner, 1, instr(lease_owner, '/') - 1) AS owner FROM ${table}
+       WHERE queue = ? AND state = 'leased' AND instr(lease_owner, '/') > 1`,
+    ),
+    reclaimFromDead: connection.prepare(
+      `UPDATE ${table} SET state = 'ready', lease_until = NULL, lease_owner = NULL,
+         last_error = 'the process that held the lease died before the message was settled'
        WHERE queue = ? AND state = 'leased' AND lease_owner GLOB ?`,
     ),
     nextAvailable: connection.prepare(

@@ -1,7 +1,7 @@
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -713,9 +713,21 @@ setInterval(() => {}, 1000);
 `,
   );
 
-  /** Runs the child until it prints its first line, then kills it with SIGKILL; resolves with that line. */
-  async function runAndKill(...args: string[]): Promise<string> {
+  interface Child {
+    /** The first line the child printed. */
+    line: string;
+    /** Sends `signal`; for SIGKILL, resolves once the child is gone. */
+    signal(signal: "SIGKILL" | "SIGSTOP"): Promise<void>;
+  }
+  const children = new Set<ReturnType<typeof spawn>>();
+  after(() => {
+    for (const child of children) child.kill("SIGKILL");
+  });
+
+  /** Runs the child until it prints its first line. */
+  async function startChild(...args: string[]): Promise<Child> {
     const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: repositoryRoot, stdio: ["ignore", "pipe", "pipe"] });
+    children.add(child);
     let output = "";
     let errors = "";
     child.stderr.on("data", (chunk: Buffer) => (errors += chunk.toString()));
@@ -728,9 +740,27 @@ setInterval(() => {}, 1000);
       });
       void exited.then(() => reject(new Error(`child exited before printing: ${errors}`)));
     });
-    child.kill("SIGKILL");
-    assert.equal(await exited, "SIGKILL");
-    return line;
+    return {
+      line,
+      signal: async (signal) => {
+        child.kill(signal);
+        if (signal !== "SIGKILL") return;
+        assert.equal(await exited, "SIGKILL");
+        children.delete(child);
+      },
+    };
+  }
+
+  /** Runs the child until it prints its first line, then kills it with SIGKILL; resolves with that line. */
+  async function runAndKill(...args: string[]): Promise<string> {
+    const child = await startChild(...args);
+    await child.signal("SIGKILL");
+    return child.line;
+  }
+
+  /** The lock files in the owners folder beside `file`: one per live process using the queue. */
+  function ownerLocks(file: string): string[] {
+    return readdirSync(`${file}.owners`).filter((name) => name.endsWith(".lock"));
   }
 
   test("every publish that resolved survives a SIGKILL right after (synchronous FULL)", async () => {
@@ -749,13 +779,16 @@ setInterval(() => {}, 1000);
     }
   });
 
-  test("a message leased by a process that died is delivered again after its lease expires, as attempt 2", async () => {
+  test("a message leased by a process that hangs (alive, holding its lock) is delivered again after its lease expires, as attempt 2", async () => {
     const file = freshFile();
     let id = "";
     await withStarted(fileDriver(file), async (driver) => {
       id = await driver.publish("jobs", { job: "survives" }, { source: "test" });
     });
-    const leased = JSON.parse(await runAndKill("lease", file, "300")) as { id: string; attempts: number };
+    const child = await startChild("lease", file, "300");
+    // Stopped, not killed: its lease is no longer extended, but its process (and lock) lives on.
+    await child.signal("SIGSTOP");
+    const leased = JSON.parse(child.line) as { id: string; attempts: number };
     assert.deepEqual({ id: leased.id, attempts: leased.attempts }, { id, attempts: 1 });
     await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (driver) => {
       assert.equal((await driver.stats("jobs")).inFlight + (await driver.stats("jobs")).ready, 1);
@@ -769,5 +802,131 @@ setInterval(() => {}, 1000);
       assert.equal(message.headers.source, "test");
       assert.equal(message.headers.x_last_error, "lease expired before the message was settled");
     });
+    await child.signal("SIGKILL");
+  });
+
+  test("a restarted process takes back the leases of a process that was killed at once, not after ack_timeout", async () => {
+    const file = freshFile();
+    let ids: string[] = [];
+    await withStarted(fileDriver(file), async (driver) => {
+      ids = await Promise.all([driver.publish("jobs", { job: 1 }, {}), driver.publish("jobs", { job: 2 }, {})]);
+    });
+    // The child leases one message (prefetch 1) for a minute and is killed holding it.
+    const leased = JSON.parse(await runAndKill("lease", file, "60000")) as { id: string };
+    const { logger, lines } = captureLogger();
+    await withStarted(fileDriver(file, { ackTimeoutMs: 60_000, logger }), async (driver) => {
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 2 }, consumer.onDelivery);
+      // Far less than the minute the dead process's lease would have lasted.
+      await waitUntil(() => consumer.deliveries.length === 2, "both messages, the killed process's one included", 20_000);
+      const redelivered = consumer.deliveries.find((delivery) => delivery.message.id === leased.id)!;
+      assert.deepEqual(new Set(consumer.deliveries.map((delivery) => delivery.message.id)), new Set(ids));
+      assert.equal(redelivered.message.attempts, 2, "the attempt the killed process used stays counted");
+      assert.equal(redelivered.message.headers.x_last_error, "the process that held the lease died before the message was settled");
+      // The dead process's lock file went with its leases; the one left is this process's own.
+      assert.equal(ownerLocks(file).length, 1);
+      const taken = lines.filter((line) => line.msg.startsWith("took back"));
+      assert.deepEqual(
+        taken.map((line) => [line.level, line.msg, line.queue]),
+        [["info", "took back 1 leased message from a process that died, without waiting for ack_timeout", "jobs"]],
+      );
+    });
+    assert.deepEqual(ownerLocks(file), [], "a stopped driver deletes its lock file");
+  });
+
+  test("a live process's leases are respected by a sibling on the same file, and taken back as soon as it is killed", async () => {
+    const file = freshFile();
+    let leasedId = "";
+    await withStarted(fileDriver(file), async (driver) => {
+      leasedId = await driver.publish("jobs", { job: "held by the child" }, {});
+    });
+    const child = await startChild("lease", file, "60000");
+    assert.equal((JSON.parse(child.line) as { id: string }).id, leasedId);
+    await withStarted(fileDriver(file, { ackTimeoutMs: 60_000, pollIntervalMs: 20 }), async (driver) => {
+      const consumer = collect({ ack: true });
+      await driver.consume("jobs", { prefetch: 5 }, consumer.onDelivery);
+      // Delivered after some ten polls of 20ms, each of which checked the child's lock.
+      await driver.publish("jobs", { job: "marker" }, {}, { delayMs: 200 });
+      await waitUntil(() => consumer.deliveries.length === 1, "the delayed marker", 20_000);
+      assert.deepEqual(consumer.deliveries[0].message.body, { job: "marker" }, "the live child's message stayed with the child");
+      assert.equal(ownerLocks(file).length, 2, "the child's lock file and this process's");
+
+      await child.signal("SIGKILL");
+      await waitUntil(() => consumer.deliveries.length === 2, "the killed child's message", 20_000);
+      assert.equal(consumer.deliveries[1].message.id, leasedId);
+      assert.equal(consumer.deliveries[1].message.attempts, 2);
+    });
+  });
+
+  test("two drivers of one process on one file share one owner and never take each other's leases", async () => {
+    const file = freshFile();
+    await withStarted(fileDriver(file), async (holder) => {
+      const held = collect();
+      await holder.consume("jobs", { prefetch: 1 }, held.onDelivery);
+      const heldId = await holder.publish("jobs", { job: "held" }, {});
+      await waitUntil(() => held.deliveries.length === 1, "the holder's delivery");
+      await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (sibling) => {
+        const consumer = collect({ ack: true });
+        await sibling.consume("jobs", { prefetch: 5 }, consumer.onDelivery);
+        await sibling.publish("jobs", { job: "marker" }, {}, { delayMs: 200 });
+        await waitUntil(() => consumer.deliveries.length === 1, "the delayed marker", 20_000);
+        assert.deepEqual(consumer.deliveries[0].message.body, { job: "marker" });
+        assert.equal(ownerLocks(file).length, 1, "one lock file for the process");
+      });
+      // The sibling's stop left the process's lock to the holder, which can still settle.
+      await held.deliveries[0].ack();
+      assert.equal(held.deliveries[0].message.id, heldId);
+      assert.deepEqual(await holder.stats("jobs"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+      assert.equal(ownerLocks(file).length, 1);
+    });
+  });
+
+  test("a lease taken before owners had locks (an older taskrt) is left to expire, never taken back early", async () => {
+    const file = freshFile();
+    let oldId = "";
+    await withStarted(fileDriver(file), async (driver) => {
+      oldId = await driver.publish("jobs", { job: "leased by an older version" }, {});
+    });
+    const database = new Database(file);
+    database
+      .prepare(`UPDATE ${MESSAGES_TABLE} SET state = 'leased', attempts = 1, lease_owner = 'Ab3dE_gh-J:1', lease_until = ? WHERE id = ?`)
+      .run(Date.now() + 60_000, oldId);
+    database.close();
+    await withStarted(fileDriver(file, { pollIntervalMs: 20 }), async (driver) => {
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 5 }, consumer.onDelivery);
+      await driver.publish("jobs", { job: "marker" }, {}, { delayMs: 200 });
+      await waitUntil(() => consumer.deliveries.length === 1, "the delayed marker", 20_000);
+      assert.deepEqual(consumer.deliveries[0].message.body, { job: "marker" });
+      await consumer.deliveries[0].ack();
+      assert.deepEqual(await driver.stats("jobs"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+    });
+  });
+
+  test("an in-memory queue keeps no owner lock", async () => {
+    const directory = mkdtempSync(path.join(root, "memory-"));
+    const previous = process.cwd();
+    process.chdir(directory);
+    try {
+      await withStarted(fileDriver(":memory:"), async (driver) => {
+        await driver.publish("jobs", {}, {});
+        assert.deepEqual(readdirSync(directory), []);
+      });
+    } finally {
+      process.chdir(previous);
+    }
+  });
+
+  test("a driver that cannot create its owners folder does not start, and says where and why", async () => {
+    const file = freshFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(`${file}.owners`, "not a folder");
+    const driver = fileDriver(file);
+    await assert.rejects(driver.start(), {
+      code: "E_QUEUE_STORAGE",
+      message: `queue driver app:queue cannot take its owner lock in ${file}.owners: EEXIST: file already exists, mkdir '${file}.owners'`,
+      hint: "the folder beside the database must be writable: a lock file there tells other processes sharing the queue that this one is alive",
+    });
+    await assert.rejects(driver.publish("jobs", {}, {}), { code: "E_QUEUE_STOPPED" });
   });
 });

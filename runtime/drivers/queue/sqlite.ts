@@ -16,6 +16,11 @@
  * its turn comes rather than when it was scheduled. The database tells the driver about each
  * COMMIT, which is when messages published inside a handler's transaction become deliverable.
  *
+ * On a database in a file, every lease names the process holding it, which holds a lock beside the
+ * database for as long as it lives (sqlite-owner-lock): the leases of a process that died are taken
+ * back when a consumer starts on their queue, and checked for once per poll interval after that
+ * (sqlite-lease-recovery), instead of waiting out `ack_timeout`.
+ *
  * Driver states: CREATED → (start) STARTED → (stop) STOPPED. Publishing or settling outside STARTED
  * is refused; stop flushes what is pending before closing.
  */
@@ -53,6 +58,8 @@ import {
 import { applyTick, settlementParams, type PendingInsert, type PendingSettlement, type Settlement, type Tick, type TickResult } from "./sqlite-tick.ts";
 import { SQLITE_QUEUE_ERROR, describeStorage, openQueueConnection, type SharedSqliteDatabase, type SqliteQueueStorage } from "./sqlite-storage.ts";
 import { SqliteConsumer, type SqliteDelivery } from "./sqlite-consumer.ts";
+import { acquireOwnerLock, ownersDirectory, type OwnerLock } from "./sqlite-owner-lock.ts";
+import { LeaseRecovery } from "./sqlite-lease-recovery.ts";
 
 export { SQLITE_QUEUE_ERROR, type SharedSqliteDatabase, type SqliteQueueStorage, type SqliteSynchronous } from "./sqlite-storage.ts";
 
@@ -87,7 +94,11 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
   private readonly commitWatch = new Set<string>();
   private stopCommitListener: (() => void) | undefined;
   private consumerCount = 0;
-  private readonly ownerPrefix = nanoid(10);
+  /** `<process owner>/<driver>` on a file, so other processes can tell when its leases' holder died. */
+  private ownerPrefix = nanoid(10);
+  private ownerLock: OwnerLock | undefined;
+  private leaseRecovery: LeaseRecovery | undefined;
+  private readonly recoverInCleanContext: (queueName: string) => Promise<number>;
   // Ticks must not run in a handler's async context: there `currentTransaction()` would name the
   // handler's transaction and the shared database would treat our batch as part of it.
   private readonly tickInCleanContext: () => void;
@@ -97,6 +108,9 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     this.options = options;
     this.logger = options.logger;
     this.tickInCleanContext = AsyncResource.bind(() => this.runScheduledTick());
+    this.recoverInCleanContext = AsyncResource.bind((queueName: string) =>
+      this.state === "started" && this.leaseRecovery ? this.leaseRecovery.recover(queueName) : Promise.resolve(0),
+    );
   }
 
   get durable(): boolean {
@@ -123,6 +137,12 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
         hint: "the database must be writable; if the table exists with another shape, drop or rename it",
         cause,
       });
+    }
+    try {
+      this.takeOwnerLock(connection);
+    } catch (error) {
+      if ("file" in this.options.storage) connection.close();
+      throw error;
     }
     this.connection = connection;
     this.transactionOf = connection.transaction((work: () => unknown) => work());
@@ -152,6 +172,36 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     this.statements = undefined;
     if ("file" in this.options.storage) this.connection?.close();
     this.connection = undefined;
+    this.ownerLock?.release();
+    this.ownerLock = undefined;
+    this.leaseRecovery = undefined;
+  }
+
+  // A database in a file can be shared with other processes: hold this process's owner lock beside
+  // it and name it in every lease, so a restarted or sibling process can take back the leases of
+  // one that died. An in-memory database dies with its only process: nothing to recover.
+  private takeOwnerLock(connection: BetterSqlite3.Database): void {
+    if (connection.memory || connection.name === "") return;
+    let lock: OwnerLock;
+    try {
+      lock = acquireOwnerLock(connection.name);
+    } catch (cause) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} cannot take its owner lock in ${ownersDirectory(connection.name)}: ${errorMessage(cause)}`, {
+        entryId: this.id,
+        hint: "the folder beside the database must be writable: a lock file there tells other processes sharing the queue that this one is alive",
+        cause,
+      });
+    }
+    this.ownerLock = lock;
+    this.ownerPrefix = `${lock.owner}/${nanoid(10)}`;
+    this.leaseRecovery = new LeaseRecovery(lock, {
+      statements: this.statements!,
+      inTransaction: (work) => this.inOwnTransaction(work),
+      recovered: (queueName) => {
+        if (this.state === "started") for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
+      },
+      logger: this.logger,
+    });
   }
 
   // Deliveries still unsettled at stop go back to their queues now, as releases (no attempt
@@ -205,6 +255,9 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
         entryId: this.id,
       });
     }
+    // Before the first fetch: a restarted process takes back its dead predecessor's leases at once.
+    await this.recoverInCleanContext(queueName);
+    this.requireStarted(`consume from queue "${queueName}"`);
     const consumer = new SqliteConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery);
     let consumers = this.consumers.get(queueName);
     if (!consumers) this.consumers.set(queueName, (consumers = new Set()));
@@ -408,9 +461,11 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
 
   // Expired leases (a consumer that died or stalled) become ready again, at most once per poll
   // interval per queue: scanning the leased rows on every fetch would cost more than it finds.
+  // Leases of processes that died are checked for at the same pace, after the tick's transaction.
   private reclaimDue(queueName: string, now: number): boolean {
     if ((this.reclaimDueAt.get(queueName) ?? 0) > now) return false;
     this.reclaimDueAt.set(queueName, now + this.options.pollIntervalMs);
+    if (this.leaseRecovery) setImmediate(this.recoverInCleanContext, queueName);
     return true;
   }
 
