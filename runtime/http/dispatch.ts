@@ -144,8 +144,9 @@ function respond(endpoint: HttpEndpoint, exchange: HttpExchange, outcome: CallRe
       path: exchange.request.path,
       error: outcome.error,
     });
-    // As in Wippy, a handler that already wrote its response keeps it.
-    if (!response.handled) return jsonError(500, "internal error");
+    // As in Wippy, a handler that already wrote a body keeps its response; a status or header
+    // alone is not an answer, and sending it would turn the failure into an empty success.
+    if (response.chunks.length === 0) return jsonError(500, "internal error");
   } else if (!response.handled) {
     endpoint.logger.error(`${endpoint.funcId} returned without writing a response`, {
       method: exchange.request.method,

@@ -220,6 +220,20 @@ describe("http.service responses", () => {
     });
   });
 
+  test("answers 500 {error: internal error} when a handler set a status and a header but threw before writing a body", async () => {
+    const handler = (): void => {
+      http.response().setStatus(http.STATUS.OK).setHeader("x-partial", "yes");
+      throw new Error("failed after setStatus");
+    };
+    await withServer([{ method: "GET", path: "/tasks", handler }], {}, async ({ url, logs }) => {
+      const response = await fetch(`${url}/tasks`);
+      assert.equal(response.status, 500);
+      assert.equal(response.headers.get("x-partial"), null);
+      assert.deepEqual(await response.json(), { error: "internal error" });
+      assert.equal(logs.find((entry) => entry.level === "error")?.msg, "app:func0 failed: failed after setStatus");
+    });
+  });
+
   test("answers a handler that wrote nothing with 500 {error: no response sent}", async () => {
     await withServer([{ method: "GET", path: "/tasks", handler: () => undefined }], {}, async ({ url, logs }) => {
       const response = await fetch(`${url}/tasks`);
