@@ -110,6 +110,20 @@ describe("the app's API description and request checks", () => {
     assert.equal((await postJson(`${app.url}/tasks`, { action: "uppercase", data: { text: "x" } })).status, 202);
   });
 
+  test("POST /tasks answers 400 naming the problem for data nested past max_json_depth or invalid UTF-8, and stores nothing", async () => {
+    const before = (await getJson(`${app.url}/tasks?limit=1000`)).body.count;
+    const deep = `{"action":"sum","data":{"numbers":${"[".repeat(8000)}${"]".repeat(8000)}}}`;
+    assert.deepEqual(await postJson(`${app.url}/tasks`, deep), {
+      status: 400,
+      body: { error: "JSON in request body nested deeper than 128 levels (max_json_depth)" },
+    });
+    const invalid = Buffer.concat([Buffer.from('{"action":"uppercase","data":{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+    const response = await fetch(`${app.url}/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: invalid });
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), { error: "invalid UTF-8 in request body" });
+    assert.equal((await getJson(`${app.url}/tasks?limit=1000`)).body.count, before);
+  });
+
   test("GET /tasks answers 400 naming a query parameter of the wrong type", async () => {
     assert.deepEqual(await getJson(`${app.url}/tasks?limit=ten`), {
       status: 400,

@@ -53,6 +53,7 @@ export class HttpServer implements Component {
   readonly #address: ListenAddress;
   readonly #timeouts: Timeouts;
   readonly #maxBody: number;
+  readonly #maxJsonDepth: number;
   readonly #maxConnections: number;
   readonly #stopTimeout: number;
   readonly #logger: Logger;
@@ -71,6 +72,7 @@ export class HttpServer implements Component {
       idle: Math.ceil(parseDuration(timeouts.idle)),
     };
     this.#maxBody = entry.data.max_body as number;
+    this.#maxJsonDepth = entry.data.max_json_depth as number;
     this.#maxConnections = entry.data.max_connections as number;
     this.#stopTimeout = parseDuration((entry.data.lifecycle as Record<string, string | number>).stop_timeout);
     this.#logger = logger;
@@ -87,6 +89,7 @@ export class HttpServer implements Component {
     const abort = new AbortController();
     const state: ServeState = {
       maxBody: this.#maxBody,
+      maxJsonDepth: this.#maxJsonDepth,
       writeTimeout: this.#timeouts.write,
       inFlight: new InFlightRequests(this.#timeouts.write),
       signal: abort.signal,
