@@ -2,7 +2,11 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { http } from "../modules/http.ts";
+import { fileLimitWarning } from "./connections.ts";
 import { startTestServer, type TestServer } from "./test-helpers.ts";
 
 /** A raw connection to the server that sends nothing; resolves `closed` with the ms it stayed open. */
@@ -94,5 +98,34 @@ describe("http.service connections", () => {
         }
       }
     });
+  });
+});
+
+describe("max_connections and the open-file limit", () => {
+  test("warns when max_connections cannot be reached before the open-file limit, and only then", () => {
+    assert.equal(fileLimitWarning(255, 256), undefined);
+    assert.equal(fileLimitWarning(1000, undefined), undefined);
+    assert.equal(
+      fileLimitWarning(1000, 256),
+      "max_connections (1000) is not below the open-file limit (256): once files run out, new clients are reset without a log line; set max_connections below ulimit -n, leaving room for databases and files",
+    );
+    assert.equal(
+      fileLimitWarning(0, 4096),
+      "max_connections is 0 (no cap) under an open-file limit of 4096: once files run out, new clients are reset without a log line; set max_connections below ulimit -n, leaving room for databases and files",
+    );
+  });
+
+  test("a server started under ulimit -n 256 logs that max_connections 1000 is not below it", { skip: existsSync("/proc/self/limits") ? false : "the open-file limit is read from Linux's /proc" }, () => {
+    const script = [
+      'import { limitConnections } from "./runtime/http/connections.ts";',
+      'import { createServer } from "node:http";',
+      "const logger = { warn: (message) => console.log(message) };",
+      'limitConnections(createServer(), { entryId: "app:gateway", maxConnections: 1000 }, logger);',
+    ].join("\n");
+    const output = execFileSync("bash", ["-c", 'ulimit -n 256 && exec node --import tsx --input-type=module -e "$0"', script], { encoding: "utf8", cwd: fileURLToPath(new URL("../..", import.meta.url)) });
+    assert.equal(
+      output,
+      "app:gateway: max_connections (1000) is not below the open-file limit (256): once files run out, new clients are reset without a log line; set max_connections below ulimit -n, leaving room for databases and files\n",
+    );
   });
 });

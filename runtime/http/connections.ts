@@ -4,6 +4,7 @@
  * finds it past `timeouts.read`, and past `max_connections` new connections are refused, logged
  * once per burst.
  */
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { formatDuration } from "../duration.ts";
@@ -41,6 +42,8 @@ export function limitConnections(server: Server, limits: ConnectionLimits, logge
     if (socket.writable && !socket._httpMessage?.headersSent) socket.write(CLIENT_ERROR_RESPONSES[error.code ?? ""] ?? BAD_REQUEST_RESPONSE);
     socket.destroy(error);
   });
+  const warning = fileLimitWarning(limits.maxConnections, openFileLimit());
+  if (warning !== undefined) logger.warn(`${limits.entryId}: ${warning}`);
   if (limits.maxConnections > 0) {
     server.maxConnections = limits.maxConnections;
     let refused = 0;
@@ -61,3 +64,24 @@ export function limitConnections(server: Server, limits: ConnectionLimits, logge
   }
 }
 
+/** The process's soft limit on open files (`ulimit -n`), where Linux tells it; undefined elsewhere. */
+export function openFileLimit(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync("/proc/self/limits", "utf8");
+  } catch {
+    return undefined;
+  }
+  const match = /^Max open files\s+(\d+)/m.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Past the file limit, accepting fails inside libuv, which resets the client and tells nobody: the
+ * cap only gives its logged refusal if it is reached first, so say so when it cannot be.
+ */
+export function fileLimitWarning(maxConnections: number, fileLimit: number | undefined): string | undefined {
+  if (fileLimit === undefined || (maxConnections > 0 && maxConnections < fileLimit)) return undefined;
+  const cap = maxConnections === 0 ? `max_connections is 0 (no cap) under an open-file limit of ${fileLimit}` : `max_connections (${maxConnections}) is not below the open-file limit (${fileLimit})`;
+  return `${cap}: once files run out, new clients are reset without a log line; set max_connections below ulimit -n, leaving room for databases and files`;
+}
