@@ -72,6 +72,21 @@ describe("http.service connections", () => {
     });
   });
 
+  test("still answers a malformed request with Node's 400 and a stalled one with its 408", async () => {
+    await withServer({ timeouts: { read: "300ms" } }, answer, async ({ server }) => {
+      const exchange = async (text: string): Promise<string> => {
+        const socket = connect(server.address().port, "127.0.0.1");
+        let received = "";
+        socket.on("data", (chunk) => (received += chunk));
+        socket.write(text);
+        await within(once(socket, "close"), 20_000, "connection not closed");
+        return received;
+      };
+      assert.equal(await exchange("NOT HTTP AT ALL\r\n\r\n"), "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      assert.equal(await exchange("GET /tasks HTTP/1.1\r\nHost: te"), "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n");
+    });
+  });
+
   test("refuses connections past max_connections with one warning per burst, and serves again once some close", async () => {
     await withServer({ max_connections: 3, timeouts: { read: "0" } }, answer, async ({ server, url, logs }) => {
       const port = server.address().port;

@@ -127,10 +127,10 @@ export function createEndpointHandler(endpoint: HttpEndpoint, state: ServeState)
 
   // A body sent as JSON, or one the endpoint's schema will parse, is checked before anything
   // parses it; other bodies (text, binary) reach the handler as sent.
+  const schemaParsesBody = validation?.parsesBody === true;
   const admit = (pending: PendingRequest, body: BodyResult): Response | Promise<Response> => {
-    if (body === undefined || body === BODY_TOO_LARGE || (validation?.parsesBody !== true && !declaresJson(pending.context.env.incoming.headers["content-type"]))) {
-      return validated(pending, body, false);
-    }
+    if (body === undefined || body === BODY_TOO_LARGE) return validated(pending, body, false);
+    if (!schemaParsesBody && !declaresJson(pending.context.env.incoming.headers["content-type"])) return validated(pending, body, false);
     const problem = jsonBodyProblem(body, state.maxJsonDepth);
     if (problem === undefined) return validated(pending, body, true);
     state.inFlight.delete(pending);
