@@ -11,7 +11,7 @@ import { formatDuration } from "../duration.ts";
 import type { Logger } from "../logger.ts";
 
 /** How long a burst of refusals is counted quietly after the line that announced it. */
-export const REFUSAL_LOG_INTERVAL = 10_000;
+const REFUSAL_LOG_INTERVAL = 10_000;
 
 export interface ConnectionLimits {
   entryId: string;
