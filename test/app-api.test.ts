@@ -10,6 +10,7 @@ import httpOpenapi from "../runtime/kinds/http-openapi.ts";
 import queueSchedule from "../runtime/kinds/queue-schedule.ts";
 import { capturingLogger, getJson, postJson, temporaryDirectory, waitFor } from "./helpers.ts";
 import { tickTaskId } from "../app/enqueue_scheduled.ts";
+import { PAGE_BYTES } from "../app/list_tasks.ts";
 
 process.env.APP_WORK_DELAY = "0";
 
@@ -110,6 +111,30 @@ describe("the app's API description and request checks", () => {
     assert.equal((await postJson(`${app.url}/tasks`, { action: "uppercase", data: { text: "x" } })).status, 202);
   });
 
+  test("POST /tasks answers 400 naming the problem for data nested past max_json_depth or invalid UTF-8, and stores nothing", async () => {
+    const before = (await getJson(`${app.url}/tasks?limit=1000`)).body.count;
+    const deep = `{"action":"sum","data":{"numbers":${"[".repeat(8000)}${"]".repeat(8000)}}}`;
+    assert.deepEqual(await postJson(`${app.url}/tasks`, deep), {
+      status: 400,
+      body: { error: "JSON in request body nested deeper than 128 levels (max_json_depth)" },
+    });
+    const invalid = Buffer.concat([Buffer.from('{"action":"uppercase","data":{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+    const response = await fetch(`${app.url}/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: invalid });
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), { error: "invalid UTF-8 in request body" });
+    assert.equal((await getJson(`${app.url}/tasks?limit=1000`)).body.count, before);
+  });
+
+  test("GET /tasks stops a page at PAGE_BYTES of task data whatever the limit, and the cursor continues from there", async () => {
+    // Its own app: the other tests list every task on one page.
+    const own = await startApp();
+    try {
+      await pagesByBytes(own.url);
+    } finally {
+      await own.stop();
+    }
+  });
+
   test("GET /tasks answers 400 naming a query parameter of the wrong type", async () => {
     assert.deepEqual(await getJson(`${app.url}/tasks?limit=ten`), {
       status: 400,
@@ -171,3 +196,29 @@ describe("the app's example schedule, enabled", () => {
     }
   });
 });
+
+/** Five 600 kB tasks, then every page of GET /tasks?limit=1000: which of them each page holds. */
+async function pagesByBytes(url: string): Promise<void> {
+  const big = "x".repeat(600_000);
+  const ids: string[] = [];
+  for (let index = 0; index < 5; index++) {
+    const created = await postJson(`${url}/tasks`, { action: "keep", data: { text: big, index } });
+    assert.equal(created.status, 202);
+    ids.push(created.body.id);
+  }
+  const seen: string[] = [];
+  const pages: string[][] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { status: number; body: any } = await getJson(`${url}/tasks?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
+    assert.equal(page.status, 200);
+    const bigOnPage = (page.body.tasks as { id: string }[]).map((task) => task.id).filter((id) => ids.includes(id));
+    pages.push(bigOnPage);
+    seen.push(...bigOnPage);
+    cursor = page.body.next_cursor;
+  } while (cursor !== null);
+  // 600 kB a task: three fit in PAGE_BYTES (2 MiB), the fourth would not.
+  assert.equal(PAGE_BYTES, 2 * 1024 * 1024);
+  assert.deepEqual(pages[0], ids.slice(2).reverse());
+  assert.deepEqual(seen, [...ids].reverse());
+}

@@ -15,11 +15,13 @@ import type { HttpExchange } from "../modules/context.ts";
 import { BODY_TOO_LARGE, readBody, type BodyResult } from "./body.ts";
 import type { HttpEndpoint } from "./endpoint.ts";
 import { createRequestData, createResponseData, jsonError, toResponse, type ServerEnv } from "./exchange.ts";
+import { declaresJson, jsonBodyProblem } from "./json-body.ts";
 import { InFlightRequest, type InFlightRequests } from "./in-flight.ts";
 
 /** What every endpoint of one running server shares; a new one per `start()`. */
 export interface ServeState {
   readonly maxBody: number;
+  readonly maxJsonDepth: number;
   readonly writeTimeout: number;
   readonly inFlight: InFlightRequests;
   /** Aborted when a stop gives up waiting for in-flight handlers. */
@@ -77,13 +79,14 @@ class PendingRequest extends InFlightRequest {
 export function createEndpointHandler(endpoint: HttpEndpoint, state: ServeState): RouteHandler {
   const tooLargeMessage = `request body too large (limit ${state.maxBody} bytes)`;
 
-  const serve = (pending: PendingRequest, body: BodyResult): Response | Promise<Response> => {
+  const serve = (pending: PendingRequest, body: BodyResult, jsonChecked: boolean): Response | Promise<Response> => {
     // The rest of an oversized body is never read, so the connection cannot be reused.
     if (body === BODY_TOO_LARGE) {
       state.inFlight.delete(pending);
       return jsonError(413, tooLargeMessage, { connection: "close" });
     }
-    const exchange: HttpExchange = { request: createRequestData(pending.context, body), response: createResponseData() };
+    const request = createRequestData(pending.context, body, state.maxJsonDepth, jsonChecked);
+    const exchange: HttpExchange = { request, response: createResponseData() };
     let call: Promise<CallResult>;
     try {
       call = endpoint.call(exchange, state.signal);
@@ -108,10 +111,10 @@ export function createEndpointHandler(endpoint: HttpEndpoint, state: ServeState)
 
   // Chosen once here: an endpoint that declares no schema runs exactly the path above.
   const validation = endpoint.prepare().validation;
-  const admit =
+  const validated =
     validation === undefined
       ? serve
-      : (pending: PendingRequest, body: BodyResult): Response | Promise<Response> => {
+      : (pending: PendingRequest, body: BodyResult, jsonChecked: boolean): Response | Promise<Response> => {
           if (body !== BODY_TOO_LARGE) {
             const refusal = validation.check(pending.context.env.incoming.url ?? "", body, state.closing);
             if (refusal !== undefined) {
@@ -119,8 +122,20 @@ export function createEndpointHandler(endpoint: HttpEndpoint, state: ServeState)
               return refusal;
             }
           }
-          return serve(pending, body);
+          return serve(pending, body, jsonChecked);
         };
+
+  // A body sent as JSON, or one the endpoint's schema will parse, is checked before anything
+  // parses it; other bodies (text, binary) reach the handler as sent.
+  const schemaParsesBody = validation?.parsesBody === true;
+  const admit = (pending: PendingRequest, body: BodyResult): Response | Promise<Response> => {
+    if (body === undefined || body === BODY_TOO_LARGE) return validated(pending, body, false);
+    if (!schemaParsesBody && !declaresJson(pending.context.env.incoming.headers["content-type"])) return validated(pending, body, false);
+    const problem = jsonBodyProblem(body, state.maxJsonDepth);
+    if (problem === undefined) return validated(pending, body, true);
+    state.inFlight.delete(pending);
+    return jsonError(400, problem, state.closing ? { connection: "close" } : undefined);
+  };
 
   return (context) => {
     const pending = new PendingRequest(context, endpoint, state);
@@ -144,8 +159,9 @@ function respond(endpoint: HttpEndpoint, exchange: HttpExchange, outcome: CallRe
       path: exchange.request.path,
       error: outcome.error,
     });
-    // As in Wippy, a handler that already wrote its response keeps it.
-    if (!response.handled) return jsonError(500, "internal error");
+    // As in Wippy, a handler that already wrote a body keeps its response; a status or header
+    // alone is not an answer, and sending it would turn the failure into an empty success.
+    if (response.chunks.length === 0) return jsonError(500, "internal error");
   } else if (!response.handled) {
     endpoint.logger.error(`${endpoint.funcId} returned without writing a response`, {
       method: exchange.request.method,

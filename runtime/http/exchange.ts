@@ -12,14 +12,18 @@ export type ServerEnv = { Bindings: HttpBindings };
 class HonoRequestData implements HttpRequestData {
   readonly method: string;
   readonly body: Uint8Array | undefined;
+  readonly maxJsonDepth: number;
+  readonly bodyCheckedAsJson: boolean;
   readonly #context: Context<ServerEnv>;
   #url: URL | undefined;
   #params: Record<string, string> | undefined;
 
-  constructor(context: Context<ServerEnv>, body: Uint8Array | undefined) {
+  constructor(context: Context<ServerEnv>, body: Uint8Array | undefined, maxJsonDepth: number, bodyCheckedAsJson: boolean) {
     this.#context = context;
     this.method = context.req.method;
     this.body = body;
+    this.maxJsonDepth = maxJsonDepth;
+    this.bodyCheckedAsJson = bodyCheckedAsJson;
   }
 
   get path(): string {
@@ -45,8 +49,8 @@ class HonoRequestData implements HttpRequestData {
   }
 }
 
-export function createRequestData(context: Context<ServerEnv>, body: Uint8Array | undefined): HttpRequestData {
-  return new HonoRequestData(context, body);
+export function createRequestData(context: Context<ServerEnv>, body: Uint8Array | undefined, maxJsonDepth: number, bodyCheckedAsJson: boolean): HttpRequestData {
+  return new HonoRequestData(context, body, maxJsonDepth, bodyCheckedAsJson);
 }
 
 export function createResponseData(): HttpResponseData {

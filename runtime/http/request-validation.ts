@@ -21,6 +21,11 @@ export class RequestValidation {
     this.#query = validators.query;
   }
 
+  /** Whether `check` parses the body as JSON (a body schema is declared). */
+  get parsesBody(): boolean {
+    return this.#body !== undefined;
+  }
+
   /**
    * The 400 to answer instead of calling the function, or `undefined` when the request passes.
    * `target` is the request line's target (`/tasks?limit=10`); `body` the bytes read (undefined: none was sent).

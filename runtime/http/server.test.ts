@@ -173,6 +173,54 @@ describe("http.service request bodies", () => {
     });
   });
 
+  test("refuses a JSON body nested past max_json_depth with 400 naming the limit, without calling the handler", async () => {
+    let calls = 0;
+    const handler = (): void => {
+      calls++;
+      http.response().write("called");
+    };
+    await withServer([{ method: "POST", path: "/tasks", handler }], { service: { max_json_depth: 32 } }, async ({ url }) => {
+      const body = `{"action":"x","data":{"list":${"[".repeat(8000)}${"]".repeat(8000)}}}`;
+      const response = await fetch(`${url}/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      assert.equal(response.status, 400);
+      assert.deepEqual(await response.json(), { error: "JSON in request body nested deeper than 32 levels (max_json_depth)" });
+      const shallow = await fetch(`${url}/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: `{"data":${"[".repeat(31)}${"]".repeat(31)}}` });
+      assert.equal(await shallow.text(), "called");
+      assert.equal(calls, 1);
+    });
+  });
+
+  test("refuses a JSON body with invalid UTF-8 with 400, and hands a binary body through untouched", async () => {
+    const handler = (): void => void http.response().write(http.request().hasBody() ? "called" : "empty");
+    await withServer([{ method: "POST", path: "/tasks", handler }], {}, async ({ url }) => {
+      const invalid = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
+      const refused = await fetch(`${url}/tasks`, { method: "POST", headers: { "content-type": "application/json; charset=utf-8" }, body: invalid });
+      assert.equal(refused.status, 400);
+      assert.deepEqual(await refused.json(), { error: "invalid UTF-8 in request body" });
+      const binary = await fetch(`${url}/tasks`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: invalid });
+      assert.equal(await binary.text(), "called");
+    });
+  });
+
+  test("bodyJson refuses a body not sent as JSON that is nested too deep or not UTF-8, with E_INVALID_BODY", async () => {
+    const handler = async (): Promise<void> => {
+      try {
+        await http.request().bodyJson();
+        http.response().write("parsed");
+      } catch (error) {
+        http.response().setStatus(400).write(`${(error as TaskrtError).code}: ${(error as Error).message}`);
+      }
+    };
+    await withServer([{ method: "POST", path: "/tasks", handler }], { service: { max_json_depth: 16 } }, async ({ url }) => {
+      const deep = await fetch(`${url}/tasks`, { method: "POST", body: `{"a":${"[".repeat(16)}${"]".repeat(16)}}` });
+      assert.equal(await deep.text(), "E_INVALID_BODY: JSON in request body nested deeper than 16 levels (max_json_depth)");
+      const invalid = await fetch(`${url}/tasks`, { method: "POST", body: Buffer.from([0x22, 0xc0, 0xaf, 0x22]) });
+      assert.equal(await invalid.text(), "E_INVALID_BODY: invalid UTF-8 in request body");
+      const fine = await fetch(`${url}/tasks`, { method: "POST", body: `{"a":${"[".repeat(15)}${"]".repeat(15)}}` });
+      assert.equal(await fine.text(), "parsed");
+    });
+  });
+
   test("hands a chunked body within the limit to the handler whole", async () => {
     const handler = async (): Promise<void> => void http.response().write(`${(await http.request().body()).length}`);
     await withServer([{ method: "POST", path: "/tasks", handler }], { service: { max_body: 1024 } }, async ({ url }) => {
@@ -217,6 +265,20 @@ describe("http.service responses", () => {
       assert.equal(response.status, 409);
       assert.deepEqual(await response.json(), { error: "duplicate" });
       assert.equal(logs.find((entry) => entry.level === "error")?.msg, "app:func0 failed: late failure");
+    });
+  });
+
+  test("answers 500 {error: internal error} when a handler set a status and a header but threw before writing a body", async () => {
+    const handler = (): void => {
+      http.response().setStatus(http.STATUS.OK).setHeader("x-partial", "yes");
+      throw new Error("failed after setStatus");
+    };
+    await withServer([{ method: "GET", path: "/tasks", handler }], {}, async ({ url, logs }) => {
+      const response = await fetch(`${url}/tasks`);
+      assert.equal(response.status, 500);
+      assert.equal(response.headers.get("x-partial"), null);
+      assert.deepEqual(await response.json(), { error: "internal error" });
+      assert.equal(logs.find((entry) => entry.level === "error")?.msg, "app:func0 failed: failed after setStatus");
     });
   });
 

@@ -8,12 +8,13 @@
  *
  * Timeouts map onto Node as follows:
  * - `timeouts.read` → `requestTimeout` and `headersTimeout` (the whole request, headers and body,
- *   must arrive within it; Node answers 408 and closes), checked every quarter of it, at most 30 s;
+ *   must arrive within it; Node answers 408 and closes), checked every quarter of it, at most 1 s;
+ *   a connection that sends nothing at all is closed by the same check (see connections.ts);
  * - `timeouts.write` → a per-response deadline from the moment the request is accepted until the
  *   handler returns; past it the client gets 503 `{error}` and the handler's late result is
  *   dropped (the handler is not interrupted);
  * - `timeouts.idle` → `keepAliveTimeout` (an idle keep-alive connection is closed after it).
- * `0` disables each of them.
+ * `0` disables each of them. `max_connections` → `maxConnections` (further connections are refused).
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
@@ -26,6 +27,7 @@ import { NO_INSTRUMENTS, type Instruments } from "../metrics/instruments.ts";
 import type { Entry } from "../registry/entry.ts";
 import { formatUrl, parseAddr, reachableHost, type ListenAddress } from "./addr.ts";
 import { buildApp, type RouteBinding } from "./app.ts";
+import { limitConnections } from "./connections.ts";
 import { createEndpointHandler, type RouteHandler, type ServeState } from "./dispatch.ts";
 import { InFlightRequests } from "./in-flight.ts";
 import { listen } from "./listen.ts";
@@ -51,6 +53,8 @@ export class HttpServer implements Component {
   readonly #address: ListenAddress;
   readonly #timeouts: Timeouts;
   readonly #maxBody: number;
+  readonly #maxJsonDepth: number;
+  readonly #maxConnections: number;
   readonly #stopTimeout: number;
   readonly #logger: Logger;
   readonly #routers: HttpRouter[] = [];
@@ -68,6 +72,8 @@ export class HttpServer implements Component {
       idle: Math.ceil(parseDuration(timeouts.idle)),
     };
     this.#maxBody = entry.data.max_body as number;
+    this.#maxJsonDepth = entry.data.max_json_depth as number;
+    this.#maxConnections = entry.data.max_connections as number;
     this.#stopTimeout = parseDuration((entry.data.lifecycle as Record<string, string | number>).stop_timeout);
     this.#logger = logger;
     this.#instruments = instruments;
@@ -83,6 +89,7 @@ export class HttpServer implements Component {
     const abort = new AbortController();
     const state: ServeState = {
       maxBody: this.#maxBody,
+      maxJsonDepth: this.#maxJsonDepth,
       writeTimeout: this.#timeouts.write,
       inFlight: new InFlightRequests(this.#timeouts.write),
       signal: abort.signal,
@@ -98,15 +105,17 @@ export class HttpServer implements Component {
     }
     const app = buildApp(routes, this.#logger);
     const read = this.#timeouts.read;
+    const checkingInterval = Math.min(1000, Math.max(100, Math.floor(read / 4)));
     const server = createAdaptorServer({
       fetch: app.fetch,
       serverOptions: {
         requestTimeout: read,
         headersTimeout: read,
-        ...(read > 0 ? { connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(read / 4))) } : {}),
+        ...(read > 0 ? { connectionsCheckingInterval: checkingInterval } : {}),
       },
     }) as Server;
     server.keepAliveTimeout = this.#timeouts.idle;
+    limitConnections(server, { entryId: this.entryId, maxConnections: this.#maxConnections }, this.#logger);
     try {
       await listen(server, this.#address, this.entryId, this.addr);
     } catch (error) {

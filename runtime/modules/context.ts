@@ -20,6 +20,10 @@ export interface HttpRequestData {
   headers: globalThis.Headers;
   body: Uint8Array | undefined;
   remoteAddr: string;
+  /** The server's `max_json_depth`, which `bodyJson()` enforces. */
+  maxJsonDepth: number;
+  /** The server already checked the body as JSON (UTF-8, depth): sent as JSON or schema-checked. */
+  bodyCheckedAsJson: boolean;
 }
 
 /** What a handler wrote; the HTTP kinds turn it into the response once the handler returns. */

@@ -20,6 +20,8 @@ function exchange(request: Partial<HttpRequestData> = {}): HttpExchange {
       headers: new Headers({ "Content-Type": "application/json", "X-Trace-Id": "abc" }),
       body: undefined,
       remoteAddr: "127.0.0.1:5000",
+      maxJsonDepth: 128,
+      bodyCheckedAsJson: false,
       ...request,
     },
     response: { status: 200, headers: {}, chunks: [], handled: false },

@@ -3,6 +3,7 @@
  * over the exchange the HTTP kinds put in the call context.
  */
 import { TaskrtError, errorMessage } from "../errors.ts";
+import { jsonBodyProblem } from "../http/json-body.ts";
 import { useModule, type CallContext, type HttpExchange, type HttpRequestData, type HttpResponseData } from "./context.ts";
 
 export interface HttpRequest {
@@ -154,6 +155,12 @@ class RequestView implements HttpRequest {
         entryId: this.#entryId,
         hint: "check request.hasBody() before reading it, or send a JSON body",
       });
+    }
+    // A body the server did not check as JSON (not sent as JSON) is checked here, before parsing.
+    const data = this.#data;
+    if (!data.bodyCheckedAsJson) {
+      const problem = jsonBodyProblem(data.body!, data.maxJsonDepth);
+      if (problem !== undefined) throw new TaskrtError("E_INVALID_BODY", problem, { entryId: this.#entryId });
     }
     try {
       return JSON.parse(text) as T;

@@ -128,6 +128,8 @@ export function fakeExchange(request: { method?: string; url?: string; params?: 
       headers: new globalThis.Headers(request.headers ?? {}),
       body: request.body === undefined ? undefined : new TextEncoder().encode(request.body),
       remoteAddr: "127.0.0.1:50000",
+      maxJsonDepth: 128,
+      bodyCheckedAsJson: false,
     },
     response: { status: 200, headers: {}, chunks: [], handled: false },
   };
