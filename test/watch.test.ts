@@ -59,7 +59,8 @@ async function startWatching(): Promise<Watched> {
     for (const waiter of waiters) waiter();
   });
   const exited = new Promise<number | null>((resolve) => process_.once("exit", (code) => resolve(code)));
-  const waitFor = (pattern: RegExp, from = 0, timeoutMs = 30_000) =>
+  // Generous: a cold start on a 2-core machine shared with other test runs can take tens of seconds.
+  const waitFor = (pattern: RegExp, from = 0, timeoutMs = 120_000) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
       const check = () => {
         const match = stderr.slice(from).match(pattern);
@@ -134,7 +135,7 @@ function postContinuously(url: string, isAfterReload: () => boolean) {
   };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(check: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
