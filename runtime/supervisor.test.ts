@@ -4,6 +4,7 @@ import { Supervisor } from "./supervisor.ts";
 import { defineKind, type Component, type KindDefinition } from "./kinds/kind.ts";
 import type { Entry, Registry } from "./registry/entry.ts";
 import { createLogger } from "./logger.ts";
+import { waitUntil } from "./queue/testing.ts";
 
 const quiet = createLogger({ level: "error", sink: { write() {} } });
 
@@ -79,7 +80,7 @@ describe("Supervisor", () => {
       quiet,
     );
     const starting = supervisor.start();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitUntil(() => events.length > 0, "the first start");
     assert.deepEqual(events, ["start app:migrate"]);
     finish();
     await starting;
@@ -164,8 +165,7 @@ describe("Supervisor", () => {
     assert.deepEqual(supervisor.view.services(), ["app:db", "app:spare", "app:migrate", "app:web"]);
     assert.equal(supervisor.view.state("app:db"), undefined);
     const starting = supervisor.start();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.equal(supervisor.view.state("app:migrate"), "RUNNING");
+    await waitUntil(() => supervisor.view.state("app:migrate") === "RUNNING", "app:migrate to run");
     assert.equal(supervisor.view.finished("app:migrate"), false);
     assert.equal(supervisor.view.state("app:web"), "CREATED");
     finishMigration();

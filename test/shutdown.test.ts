@@ -90,7 +90,9 @@ describe("graceful shutdown (SIGTERM)", () => {
   test("running handlers finish, waiting messages go back unattempted, and a restart completes the rest", { timeout: 90_000 }, async () => {
     const databaseFile = freshDatabase();
     const overrides = ["app:task_consumer:concurrency=5", "app:task_consumer:prefetch=20"];
-    const first = await start(databaseFile, overrides, "300ms");
+    // Each handler works far longer than posting the tasks, seeing five run and signalling take on a
+    // busy machine: SIGTERM then finds the first five still running and the other fifteen waiting.
+    const first = await start(databaseFile, overrides, "3s");
     const texts = await postTasks(first.url, 20);
 
     const running = await waitFor(async () => {

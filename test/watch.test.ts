@@ -10,7 +10,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,7 +59,8 @@ async function startWatching(): Promise<Watched> {
     for (const waiter of waiters) waiter();
   });
   const exited = new Promise<number | null>((resolve) => process_.once("exit", (code) => resolve(code)));
-  const waitFor = (pattern: RegExp, from = 0, timeoutMs = 30_000) =>
+  // Generous: a cold start on a 2-core machine shared with other test runs can take tens of seconds.
+  const waitFor = (pattern: RegExp, from = 0, timeoutMs = 120_000) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
       const check = () => {
         const match = stderr.slice(from).match(pattern);
@@ -134,12 +135,23 @@ function postContinuously(url: string, isAfterReload: () => boolean) {
   };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(check: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * Saves as editors do: a temporary file renamed over the original. The watcher then sees the whole
+ * new content at once; a plain write can be seen truncated first when this process is preempted
+ * between the truncate and the write, which reloads twice.
+ */
+function save(file: string, text: string): void {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
 }
 
 async function postOne(url: string, text: string): Promise<{ status: number; id?: string }> {
@@ -180,7 +192,7 @@ test("run --watch reloads an edited handler without dropping an accepted task, r
   // 1. A handler edit while tasks arrive.
   await until(() => posting.accepted.length >= ACCEPTED_BEFORE_EDIT, `${ACCEPTED_BEFORE_EDIT} accepted tasks`);
   const beforeEdit = app.stderr().length;
-  writeFileSync(HANDLER, originalHandler.replace(OLD_ACTION, NEW_ACTION));
+  save(HANDLER, originalHandler.replace(OLD_ACTION, NEW_ACTION));
   await app.waitFor(new RegExp(`^change detected: ${SHOWN(HANDLER)} — reloading$`, "m"), beforeEdit);
   await app.waitFor(/^reloaded in \d+ms \(\d+ entries; services were down for \d+ms\)$/m, beforeEdit);
   reloadSeen = true;
@@ -204,7 +216,7 @@ test("run --watch reloads an edited handler without dropping an accepted task, r
   const gatewayLine = originalRegistry.split("\n").indexOf("  - name: gateway") + 1;
   assert.ok(gatewayLine > 0, "app/_index.yaml no longer declares app:gateway as this test expects");
   const beforeBreak = app.stderr().length;
-  writeFileSync(REGISTRY, originalRegistry.replace("  - name: gateway\n    kind: http.service", "  - name: gateway\n      kind: http.service"));
+  save(REGISTRY, originalRegistry.replace("  - name: gateway\n    kind: http.service", "  - name: gateway\n      kind: http.service"));
   await app.waitFor(/^reload refused: .*$/m, beforeBreak);
   assert.equal(
     app.stderr().slice(beforeBreak),
@@ -223,7 +235,7 @@ test("run --watch reloads an edited handler without dropping an accepted task, r
 
   // 3. Fixing it reloads.
   const beforeFix = app.stderr().length;
-  writeFileSync(REGISTRY, originalRegistry);
+  save(REGISTRY, originalRegistry);
   await app.waitFor(/^reloaded in \d+ms/m, beforeFix);
   const afterFix = await postOne(app.url, "fixed");
   assert.equal(afterFix.status, 202);

@@ -5,6 +5,7 @@ import type { BuildContext, Component } from "./kind.ts";
 import type { CallResult } from "../handlers/handler.ts";
 import type { Entry } from "../registry/entry.ts";
 import { createLogger } from "../logger.ts";
+import { waitUntil } from "../queue/testing.ts";
 
 function serviceEntry(lifecycle: Record<string, unknown>): Entry {
   const location = { file: "/virtual/_index.yaml", line: 1, column: 1 };
@@ -72,7 +73,7 @@ describe("process.service", () => {
     const failing = Array.from({ length: 5 }, () => ({ value: undefined, error: new Error("nope") }));
     const service = processService.create(serviceEntry({ restart: { initial_delay: "1h" } }), contextWith(failing, [], [])) as Component & { state(): string };
     await service.start!();
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitUntil(() => service.state() === "FAILED", "the first failure: the service waits an hour to restart");
     await service.stop!();
     assert.equal(service.state(), "STOPPED");
     await assert.rejects(service.completed!(), { message: "app:migrate-service was stopped before it finished" });

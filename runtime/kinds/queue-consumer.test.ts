@@ -96,7 +96,8 @@ describe("queue.consumer", () => {
       await run.consumer.start();
       for (const key of Object.keys(results)) await run.tasks.publish({ key });
       await waitUntil(() => bodies.length === 4, "4 calls");
-      await sleep(20);
+      // Stopping waits for the handlers and their settlements: what follows is final.
+      await run.consumer.stop();
       assert.deepEqual(await run.stats(), EMPTY);
       assert.deepEqual(bodies, [{ key: "a" }, { key: "b" }, { key: "c" }, { key: "d" }]);
     } finally {
@@ -161,6 +162,7 @@ describe("queue.consumer", () => {
   });
 
   test("runs at most `concurrency` handlers at once", async () => {
+    const hold = gate();
     let running = 0;
     let maxRunning = 0;
     let done = 0;
@@ -169,7 +171,7 @@ describe("queue.consumer", () => {
       handler: async () => {
         running++;
         maxRunning = Math.max(maxRunning, running);
-        await sleep(15);
+        await hold.wait;
         running--;
         done++;
       },
@@ -177,6 +179,9 @@ describe("queue.consumer", () => {
     try {
       await run.consumer.start();
       for (let index = 0; index < 12; index++) await run.tasks.publish({ index });
+      // Held until three run: how far apart the publishes were cannot keep them from overlapping.
+      await waitUntil(() => running === 3, "3 handlers to run");
+      hold.open();
       await waitUntil(() => done === 12, "12 handlers to finish");
       assert.equal(maxRunning, 3);
     } finally {
@@ -198,6 +203,8 @@ describe("queue.consumer", () => {
       for (let index = 0; index < 10; index++) await run.tasks.publish({ index });
       await run.consumer.start();
       await waitUntil(() => started === 2, "2 handlers to start");
+      await waitUntil(async () => (await run.stats()).inFlight === 4, "4 messages leased");
+      // A quiet moment in which a wrong consumer would lease a fifth or start a third handler.
       await sleep(20);
       assert.equal(started, 2);
       assert.deepEqual(await run.stats(), { ready: 6, inFlight: 4, delayed: 0, dead: 0 });
@@ -222,7 +229,7 @@ describe("queue.consumer", () => {
       await run.consumer.start();
       await run.tasks.publish({ job: 1 });
       await waitUntil(() => calls === 1, "the call");
-      await sleep(20);
+      await run.consumer.stop();
       assert.equal(calls, 1);
       assert.deepEqual(await run.stats(), EMPTY);
       assert.deepEqual(run.lines.filter((line) => line.entry !== "app:driver" && (line.level === "warn" || line.level === "error")), []);
@@ -245,7 +252,7 @@ describe("queue.consumer", () => {
       await run.consumer.start();
       await run.tasks.publish({ job: 1 });
       await waitUntil(() => attempts.length === 2, "the retry");
-      await sleep(20);
+      await run.consumer.stop();
       assert.deepEqual(attempts, [1, 2]);
       assert.deepEqual(await run.stats(), EMPTY);
     } finally {

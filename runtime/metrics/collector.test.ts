@@ -8,7 +8,7 @@ import type { CallableComponent, CallResult } from "../handlers/handler.ts";
 import type { QueueHandle } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
 import type { MessageScope } from "../modules/context.ts";
-import { captureLogger, makeBuildContext, makeEntry, sleep, waitUntil } from "../queue/testing.ts";
+import { captureLogger, makeBuildContext, makeEntry, waitUntil } from "../queue/testing.ts";
 import type { Entry, Registry } from "../registry/entry.ts";
 import { MetricsCollector, type CollectorOptions } from "./collector.ts";
 import { Instruments } from "./instruments.ts";
@@ -97,11 +97,8 @@ describe("metrics collector", () => {
       await waitUntil(() => calls === 6, "6 handler calls");
       // Settlements finish in the background, after the handler returned.
       const settled = 'taskrt_consumer_messages_total{consumer="app:consumer",outcome="dead_lettered"} 2';
-      let scraped = await scrapeLines(metrics);
-      for (let tries = 0; tries < 200 && !scraped.includes(settled); tries++) {
-        await sleep(5);
-        scraped = await scrapeLines(metrics);
-      }
+      let scraped: string[] = [];
+      await waitUntil(async () => (scraped = await scrapeLines(metrics)).includes(settled), "the dead-lettered messages to be counted");
       assertLines(scraped, [
         'taskrt_consumer_messages_total{consumer="app:consumer",outcome="processed"} 2',
         'taskrt_consumer_messages_total{consumer="app:consumer",outcome="failed"} 4',

@@ -6,8 +6,14 @@
  * over the old one: a watch on the old file (an inode on Linux) would see the rename and then
  * nothing more. The set only grows: a file that a broken edit dropped from the registry is still
  * watched, so fixing it reloads.
+ *
+ * A change is delivered once: the watcher keeps a digest of what each file held when it was last
+ * delivered or read (`noteRead`), and drops a file whose content still matches. Events arrive late
+ * and in bursts (an editor's write, truncate and rename; a busy machine): without this, a reload
+ * that already read a file would be followed by another one for the same content.
  */
-import { watch, type FSWatcher } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, watch, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { isReloadingChange } from "./watched-files.ts";
 
@@ -23,6 +29,8 @@ export class FileWatcher {
   private readonly knownFiles = new Set<string>();
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly pending = new Set<string>();
+  /** Digest of each file as last delivered or read; a file not in it is always delivered. */
+  private readonly readDigests = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -52,6 +60,14 @@ export class FileWatcher {
     return { files: this.knownFiles.size, directories: this.watchers.size };
   }
 
+  /**
+   * A reload is about to read the watched files and `files`: what they hold now is what will run,
+   * so an event still on its way for one of them is not a change unless the content differs.
+   */
+  noteRead(files: Iterable<string> = []): void {
+    for (const file of new Set([...this.knownFiles, ...this.readDigests.keys(), ...files])) this.readDigests.set(file, digest(file));
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -64,16 +80,33 @@ export class FileWatcher {
     if (this.closed || !isReloadingChange(file, this.knownFiles)) return;
     this.pending.add(file);
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      const files = [...this.pending].sort();
-      this.pending.clear();
-      this.options.onChange(files);
-    }, this.options.debounceMs);
+    this.timer = setTimeout(() => this.deliver(), this.options.debounceMs);
+  }
+
+  private deliver(): void {
+    const files: string[] = [];
+    for (const file of [...this.pending].sort()) {
+      const current = digest(file);
+      if (this.readDigests.get(file) === current) continue;
+      this.readDigests.set(file, current);
+      files.push(file);
+    }
+    this.pending.clear();
+    if (files.length) this.options.onChange(files);
   }
 
   private drop(directory: string, error: Error): void {
     this.watchers.get(directory)?.close();
     this.watchers.delete(directory);
     this.options.onError(directory, error);
+  }
+}
+
+/** What `file` holds, as a short digest; a file that cannot be read (deleted, a directory) gets its error code. */
+function digest(file: string): string {
+  try {
+    return createHash("sha1").update(readFileSync(file)).digest("base64");
+  } catch (error) {
+    return `unreadable: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
   }
 }

@@ -350,6 +350,23 @@ describe("watch session", () => {
     assert.equal(await session.reload([]), "stopped");
   });
 
+  test("a change a reload already read is not reloaded again when the watcher sees it", async () => {
+    let suffixReloaded!: () => void;
+    const done = new Promise<void>((resolve) => (suffixReloaded = resolve));
+    const { session, write, greet, lines } = await startFixture({
+      onLine: (line) => line.startsWith("reloaded in") && lines.some((seen) => seen.includes("suffix.ts")) && suffixReloaded(),
+    });
+    assert.equal(await session.reload([write("greet.ts", handler("v2"))]), "reloaded");
+    // The watcher's event for greet.ts comes after the reload that read it; the next change is suffix.ts alone.
+    write("suffix.ts", `export const suffix = "-c";\n`);
+    await done;
+    assert.equal(await greet(), "v2-c");
+    assert.deepEqual(
+      reloadLines(lines).filter((line) => line.startsWith("change detected")),
+      ["change detected: greet.ts — reloading", "change detected: suffix.ts — reloading"],
+    );
+  });
+
   test("saving files reloads once they have been quiet for the debounce time", async () => {
     let reloaded!: () => void;
     const done = new Promise<void>((resolve) => (reloaded = resolve));

@@ -131,6 +131,8 @@ export class WatchSession {
   private async reloadNow(files: string[]): Promise<ReloadStatus> {
     if (this.currentState === WATCH_STATE.STOPPED) return "stopped";
     this.currentState = WATCH_STATE.RELOADING;
+    // Before the check reads them: later events for files that still hold this content are not changes.
+    this.watcher.noteRead(files);
     const previousGeneration = beginGeneration(this.root);
     try {
       return await this.replace(files, previousGeneration);

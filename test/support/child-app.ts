@@ -101,7 +101,7 @@ export async function startChildApp(options: ChildAppOptions): Promise<ChildApp>
   };
 
   try {
-    app.url = await waitForReady(child, () => stderr, exited, options.readyTimeoutMs ?? 30_000);
+    app.url = await waitForReady(child, () => stderr, exited, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
     await app.kill();
     throw error;

@@ -4,6 +4,7 @@
  * channel to look at the broker, and a way to cut a connection from the broker's side.
  */
 import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { connect, type Channel } from "amqplib";
@@ -94,6 +95,18 @@ export async function closeConnectionOnBroker(connectionName: string, reason: st
   const line = stdout.split("\n").find((candidate) => candidate.includes(`{"connection_name","${connectionName}"}`));
   if (!line) throw new Error(`no broker connection named ${connectionName}`);
   await run("rabbitmqctl", ["close_connection", line.split("\t")[0], reason], { timeout: 15_000 });
+}
+
+/**
+ * Makes the broker close the driver's connection now, from its side: a frame of a type AMQP does not
+ * have is a connection error (501 FRAME_ERROR), and the broker answers it by closing the connection.
+ * It takes one round trip, where `closeConnectionOnBroker` starts rabbitmqctl's Erlang VM (seconds on
+ * a busy machine): a test can cut the connection before a broker-side timer such as a delay fires.
+ */
+export function provokeBrokerClose(driver: AmqpQueueDriver): void {
+  const socket = (driver.currentConnection() as unknown as { connection: { stream: Socket } }).connection.stream;
+  // type 9 (none such), channel 0, empty payload, frame end
+  socket.write(Buffer.from([9, 0, 0, 0, 0, 0, 0, 0xce]));
 }
 
 export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
