@@ -309,14 +309,18 @@ describe("sqlite queue driver: group commit", () => {
   test("with commit_window, publishes within the window share one commit", async () => {
     const app = await openAppDatabase();
     const { database } = app;
-    await withStarted(sharedDriver(database, { commitWindowMs: 80 }), async (driver) => {
+    const windowMs = 1000;
+    await withStarted(sharedDriver(database, { commitWindowMs: windowMs }), async (driver) => {
       const before = app.commits();
+      const openedAt = performance.now();
       const first = driver.publish("jobs", 1, {});
       await sleep(10);
       const second = driver.publish("jobs", 2, {});
-      assert.equal(app.messageCount("jobs"), 0, "nothing committed inside the window");
+      // On a machine busy enough to stall this test for the whole window, the claim cannot be checked.
+      const insideWindow = performance.now() - openedAt < windowMs;
+      if (insideWindow) assert.equal(app.messageCount("jobs"), 0, "nothing committed inside the window");
       await Promise.all([first, second]);
-      assert.equal(app.commits() - before, 1);
+      if (insideWindow) assert.equal(app.commits() - before, 1);
       assert.equal(app.messageCount("jobs"), 2);
     });
   });
