@@ -18,6 +18,8 @@ export interface ParsedOverride {
 }
 
 const FORM = "expected namespace:name:field=value, e.g. -o app:gateway:addr=:8080 or -o app:db:lifecycle.auto_start=false";
+/** Names that reach into JavaScript's object machinery rather than a field: writing them could change every object of the process. */
+const RESERVED_SEGMENTS = new Set(["__proto__", "constructor", "prototype"]);
 
 /**
  * Splits `<namespace>:<name>:<path>=<value>`. The id ends at the second `:` (names may hold dots but
@@ -35,6 +37,8 @@ export function parseOverride(text: string): ParsedOverride | { error: string } 
   const segments = left.slice(second + 1).split(".");
   if (namespace === "" || name === "") return { error: `empty namespace or name: ${FORM}` };
   if (segments.some((segment) => segment === "")) return { error: `empty field name in "${left.slice(second + 1)}": ${FORM}` };
+  const reserved = segments.find((segment) => RESERVED_SEGMENTS.has(segment));
+  if (reserved !== undefined) return { error: `"${reserved}" cannot be overridden: it names JavaScript object internals, not a registry field` };
   const entryId = `${namespace}:${name}`;
   const value = parseScalar(text.slice(equals + 1));
   const [head, ...rest] = segments;
@@ -104,7 +108,8 @@ function setPath(root: Record<string, unknown>, path: readonly string[], value: 
       slot[key] = value;
       return undefined;
     }
-    if (slot[key] === undefined) slot[key] = {};
+    // Own properties only: an inherited `toString` is not a field of the entry.
+    if (!Object.hasOwn(slot, key) || slot[key] === undefined) slot[key] = {};
     const next = slot[key];
     if (typeof next !== "object" || next === null) {
       return `${path.slice(0, index + 1).join(".")} is ${describe(next)}, not a map`;

@@ -96,6 +96,22 @@ describe("validateRegistry: problems", () => {
     );
   });
 
+  test("keys named like JavaScript internals (__proto__, constructor, toString) are plain unknown fields and change no prototype", async () => {
+    const registry = await load("prototype-keys");
+    const problems = await validateRegistry(registry, testKinds());
+    const file = "prototype-keys/_index.yaml";
+    assert.deepEqual(summary(problems), [
+      ["W_UNKNOWN_FIELD", `${file}:6:5`, 'unknown field "__proto__": db.sql.sqlite has no such field and ignores it'],
+      ["W_UNKNOWN_FIELD", `${file}:7:5`, 'unknown field "constructor": db.sql.sqlite has no such field and ignores it'],
+      ["W_UNKNOWN_FIELD", `${file}:8:5`, 'unknown field "toString": db.sql.sqlite has no such field and ignores it'],
+      ["W_UNKNOWN_FIELD", `${file}:10:7`, 'unknown field "lifecycle.hasOwnProperty": lifecycle of db.sql.sqlite has no such field and ignores it'],
+    ]);
+    const data = registry.byId.get("app:db")!.data;
+    assert.equal(Object.getPrototypeOf(data), Object.prototype, "the entry's data keeps its prototype");
+    assert.equal((data as { polluted?: unknown }).polluted, undefined);
+    assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+  });
+
   test("a kind's check only sees entries that passed their schema", async () => {
     const problems = await validateRegistry(await load("invalid"), testKinds());
     const missing = problems.filter((problem) => problem.code === "E_SOURCE_MISSING").map((problem) => problem.entryId);

@@ -90,7 +90,8 @@ function validateSchema(entry: Entry, schemas: SchemaSet, problems: Problem[]): 
   const candidate: Record<string, unknown> = { ...entry.data, name: entry.name, kind: entry.kind, meta: entry.meta };
   const valid = validate(candidate);
   const { name: _name, kind: _kind, meta, ...data } = candidate;
-  Object.assign(entry.data, data);
+  // Defined rather than assigned: a `__proto__` key written in YAML must stay a plain (unknown) field.
+  for (const [key, value] of Object.entries(data)) Object.defineProperty(entry.data, key, { value, writable: true, enumerable: true, configurable: true });
   entry.meta = meta as Record<string, unknown>;
   if (!valid) problems.push(...schemaProblems(entry, candidate, validate.errors ?? []));
   problems.push(...unknownFields(entry, candidate, schema, schemas));
@@ -191,7 +192,7 @@ function unknownFields(entry: Entry, candidate: Record<string, unknown>, schema:
     for (const [key, item] of Object.entries(value)) {
       if (path.length === 0 && ENTRY_KEYS.has(key)) continue;
       const field = [...path, key];
-      if (!(key in properties)) {
+      if (!Object.hasOwn(properties, key)) {
         const where = path.length === 0 ? entry.kind : `${fieldName(path)} of ${entry.kind}`;
         problems.push({
           code: PROBLEM_CODES.UNKNOWN_FIELD,
