@@ -1,5 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -232,4 +233,101 @@ describe("loadRegistry: problems", () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  test("an alias bomb (aliases of aliases) is a located YAML error, not a crash or a memory blow-up", async () => {
+    await withDirectory(async (root) => {
+      const file = join(root, "_index.yaml");
+      const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+      for (const [name, previous] of [["b", "a"], ["c", "b"], ["d", "c"], ["e", "d"]]) levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(", ")}]`);
+      await writeFile(file, `namespace: app\n${levels.join("\n")}\nentries: []\n`);
+      const { problems } = await loadRegistry(file);
+      assert.deepEqual(
+        problems.map((problem) => [problem.code, `${problem.location?.line}:${problem.location?.column}`, problem.message, problem.hint]),
+        [
+          [
+            "E_YAML",
+            "3:8",
+            "YAML aliases expand to more than 100 nodes (nested aliases of aliases): refused, as such a file can exhaust memory",
+            "write the repeated values out, or alias the data itself rather than lists of aliases",
+          ],
+        ],
+      );
+    });
+  });
+
+  test("merge keys (<<: *base, <<: [*a, *b]) bring a base map's fields in, written keys winning, located where the base wrote them", async () => {
+    await withDirectory(async (root) => {
+      const file = join(root, "_index.yaml");
+      await writeFile(
+        file,
+        [
+          "namespace: app",
+          "base: &base",
+          "  kind: db.sql.sqlite",
+          "  busy_timeout: 5s",
+          "  synchronous: NORMAL",
+          "extra: &extra { synchronous: OFF, batch_max_wait: 1ms }",
+          "entries:",
+          "  - <<: *base",
+          "    name: db",
+          "  - <<: [*extra, *base]",
+          "    name: db2",
+          "    busy_timeout: 1s",
+          "",
+        ].join("\n"),
+      );
+      const { registry, problems } = await loadRegistry(file);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(
+        registry.entries.map((entry) => [entry.id, entry.kind, entry.data]),
+        [
+          ["app:db", "db.sql.sqlite", { busy_timeout: "5s", synchronous: "NORMAL" }],
+          ["app:db2", "db.sql.sqlite", { synchronous: "OFF", batch_max_wait: "1ms", busy_timeout: "1s" }],
+        ],
+      );
+      const [db, db2] = registry.entries;
+      assert.deepEqual([db.locate(["synchronous"]).line, db.locate(["synchronous"]).column], [5, 3]);
+      assert.deepEqual([db2.locate(["synchronous"]).line, db2.locate(["synchronous"]).column], [6, 17]);
+      assert.deepEqual([db2.locate(["busy_timeout"]).line, db2.locate(["busy_timeout"]).column], [12, 5]);
+    });
+  });
+
+  test("a merge key whose value is not a map is a located YAML error", async () => {
+    await withDirectory(async (root) => {
+      const file = join(root, "_index.yaml");
+      await writeFile(file, "namespace: app\nentries:\n  - name: db\n    <<: 5\n    kind: db.sql.sqlite\n");
+      const { problems } = await loadRegistry(file);
+      assert.deepEqual(
+        problems.map((problem) => [problem.code, `${problem.location?.line}:${problem.location?.column}`, problem.message]),
+        [["E_YAML", "4:5", "YAML: Merge sources must be maps or map aliases"]],
+      );
+    });
+  });
+
+  test("a registry path that is a FIFO or a device is refused at once rather than read", async () => {
+    await withDirectory(async (root) => {
+      const fifo = join(root, "registry.yaml");
+      execFileSync("mkfifo", [fifo]);
+      const cases = [
+        [fifo, "a FIFO (named pipe)"],
+        ["/dev/zero", "a character device"],
+      ];
+      for (const [path, type] of cases) {
+        const { problems } = await loadRegistry(path);
+        assert.deepEqual(
+          problems.map((problem) => [problem.code, problem.location, problem.message]),
+          [["E_FILE", { file: path, line: 1, column: 1 }, `cannot read ${path}: it is ${type}, not a regular file`]],
+        );
+      }
+    });
+  });
 });
+
+async function withDirectory(body: (root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), "taskrt-load-"));
+  try {
+    await body(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}

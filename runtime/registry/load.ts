@@ -2,9 +2,10 @@
  * @module registry/load — reads registry YAML files into entries that remember where every field was
  * written, reporting every syntax and shape problem found rather than stopping at the first.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import { errorMessage, PROBLEM_CODES, type Problem, type SourceLocation } from "../errors.ts";
 import type { Entry, FieldPath, Registry } from "./entry.ts";
 import { fieldName } from "./graph.ts";
@@ -19,6 +20,12 @@ export const LOCK_FILE = "wippy.lock";
 export const NAMESPACE_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 /** Keys of a single-entry file that describe the file, not the entry. */
 const FILE_KEYS = new Set(["version", "namespace"]);
+/**
+ * How many nodes aliases may expand to, counted as the `yaml` package does (uses of an anchor times
+ * the aliases inside it): reusing a plain anchor is free, nesting aliases of aliases (a "billion
+ * laughs" file) is refused before it eats the memory.
+ */
+export const MAX_ALIAS_COUNT = 100;
 
 /** The source of one entry: enough of the parsed document to point back at any field. */
 interface EntrySource {
@@ -81,7 +88,7 @@ function walk(source: EntrySource, start: Node, path: FieldPath): { offset?: num
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(source.document);
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = findPair(source, node, String(segment));
       if (!pair) return { offset, complete: false };
       offset = (pair.key as Node).range?.[0] ?? offset;
       node = pair.value;
@@ -95,6 +102,30 @@ function walk(source: EntrySource, start: Node, path: FieldPath): { offset?: num
     }
   }
   return { offset, complete: true };
+}
+
+/** The pair of a map holding a key, written there or brought in by a `<<` merge key (written keys win, then earlier merges). */
+function findPair(source: EntrySource, map: Node, key: string, depth = 0): { key: unknown; value: unknown } | undefined {
+  if (!isMap(map) || depth > 16) return undefined;
+  const own = map.items.find((item) => isScalar(item.key) && !isMergeKey(item.key) && String(item.key.value) === key);
+  if (own) return own;
+  for (const item of map.items) {
+    if (!isMergeKey(item.key)) continue;
+    let merged: unknown = isAlias(item.value) ? item.value.resolve(source.document) : item.value;
+    const sources = isSeq(merged) ? merged.items : [merged];
+    for (let each of sources) {
+      if (isAlias(each)) each = each.resolve(source.document);
+      const found = findPair(source, each as Node, key, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+function isMergeKey(key: unknown): boolean {
+  if (!isScalar(key)) return false;
+  const value = key.value;
+  return typeof value === "symbol" ? value.description === "<<" : value === "<<";
 }
 
 /** Loads a registry from a YAML file, a directory of them, or a project directory holding `wippy.lock`. */
@@ -217,7 +248,7 @@ async function loadFile(file: string, boundary: string, explicit: boolean, probl
   const shape = (node: Node | null | undefined, message: string, hint?: string): void => {
     problems.push({ code: PROBLEM_CODES.ENTRY_SHAPE, severity: "error", location: at(node), message, hint });
   };
-  const top = document.toJS() as unknown;
+  const top = parsed.value;
   if (!isMap(contents) || !isPlainObject(top) || top.namespace === undefined) {
     if (explicit) shape(contents, "not a registry file: it has no top-level namespace", "start the file with `namespace: app` and an `entries:` list");
     return undefined;
@@ -327,24 +358,95 @@ function resolveFileReferences(entry: LoadedEntry, root: string, problems: Probl
   visit(entry.data, [], () => undefined);
 }
 
-/** Reads and parses one YAML file, keeping positions; read and syntax errors (all of them) become problems. */
-async function readYaml(file: string, problems: Problem[]): Promise<{ document: Document; lineCounter: LineCounter } | undefined> {
-  let text: string;
+/**
+ * Reads and parses one YAML file, keeping positions, merge keys (`<<: *base`) applied; read and
+ * syntax errors (all of them) become problems, and so does an alias expansion past MAX_ALIAS_COUNT.
+ */
+async function readYaml(file: string, problems: Problem[]): Promise<{ document: Document; lineCounter: LineCounter; value: unknown } | undefined> {
+  const text = await readRegularFile(file, problems);
+  if (text === undefined) return undefined;
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  const at = (offset: number | undefined): SourceLocation => {
+    const { line, col } = lineCounter.linePos(offset ?? 0);
+    return { file, line: Math.max(line, 1), column: col };
+  };
+  if (document.errors.length > 0) {
+    for (const error of document.errors) problems.push({ code: PROBLEM_CODES.YAML, severity: "error", location: at(error.pos[0]), message: `YAML syntax: ${error.message}` });
+    return undefined;
+  }
   try {
-    text = await readFile(file, "utf8");
+    return { document, lineCounter, value: document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
+  } catch (error) {
+    // The yaml package throws without a position: point at the first alias or merge key, whichever the error is about.
+    const aliases = /alias count/i.test(errorMessage(error));
+    const message = aliases
+      ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} nodes (nested aliases of aliases): refused, as such a file can exhaust memory`
+      : `YAML: ${errorMessage(error)}`;
+    const hint = aliases ? "write the repeated values out, or alias the data itself rather than lists of aliases" : "a merge key takes a map or a list of maps: <<: *base";
+    problems.push({ code: PROBLEM_CODES.YAML, severity: "error", location: at(firstNode(document, aliases ? "alias" : "merge")), message, hint });
+    return undefined;
+  }
+}
+
+/** Offset of the first alias, or of the first `<<` merge key, in document order. */
+function firstNode(document: Document, what: "alias" | "merge"): number | undefined {
+  let offset: number | undefined;
+  visit(document, {
+    Alias(_key, node) {
+      if (what !== "alias") return undefined;
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+    Pair(_key, pair) {
+      if (what !== "merge" || !isPair(pair) || !isMergeKey(pair.key)) return undefined;
+      offset = (pair.key as Node).range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+/**
+ * A file's text, refusing anything but a regular file: opening a FIFO would wait for a writer and
+ * reading a device may never end. Opened non-blocking and checked on the open handle, so the check
+ * and the read see the same file.
+ */
+async function readRegularFile(file: string, problems: Problem[]): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     problems.push(fileProblem(`cannot read ${file}: ${readError(error)}`));
     return undefined;
   }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length === 0) return { document, lineCounter };
-  for (const error of document.errors) {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    const location = { file, line: Math.max(line, 1), column: col };
-    problems.push({ code: PROBLEM_CODES.YAML, severity: "error", location, message: `YAML syntax: ${error.message}` });
+  try {
+    const type = fileType(await handle.stat());
+    if (type !== "a regular file") {
+      problems.push({
+        ...fileProblem(`cannot read ${file}: it is ${type}, not a regular file`, "registry files are plain .yaml/.yml files"),
+        location: { file, line: 1, column: 1 },
+      });
+      return undefined;
+    }
+    return await handle.readFile("utf8");
+  } catch (error) {
+    problems.push(fileProblem(`cannot read ${file}: ${readError(error)}`));
+    return undefined;
+  } finally {
+    await handle.close();
   }
-  return undefined;
+}
+
+/** What sort of file a stat describes, as messages name it. */
+export function fileType(stats: import("node:fs").Stats): string {
+  if (stats.isFile()) return "a regular file";
+  if (stats.isDirectory()) return "a directory";
+  if (stats.isFIFO()) return "a FIFO (named pipe)";
+  if (stats.isCharacterDevice()) return "a character device";
+  if (stats.isBlockDevice()) return "a block device";
+  if (stats.isSocket()) return "a socket";
+  return "not a regular file";
 }
 
 function readError(error: unknown): string {
