@@ -4,6 +4,7 @@
  * reports every problem found, located, sorted by file and line.
  */
 import type { ErrorObject, ValidateFunction } from "ajv";
+import { formatDurationExact } from "../duration.ts";
 import { errorMessage, PROBLEM_CODES, TaskrtError, type Problem, type ProblemCode } from "../errors.ts";
 import { kindMatches, type KindDefinition } from "../kinds/kind.ts";
 import type { Entry, Registry } from "./entry.ts";
@@ -114,7 +115,8 @@ function schemaProblems(entry: Entry, candidate: Record<string, unknown>, errors
         message = description ? `${fieldName(path)} is required: ${sentencePart(description)}` : `missing required field "${fieldName(path)}"`;
       } else {
         message = `${fieldName(path)}: ${expectation(error, parent)}, found ${found(error)}`;
-        if (error.keyword !== "anyOf" && parent.description) hint = parent.description;
+        if (error.keyword === "maxMilliseconds") hint = "a Node.js timer cannot wait longer (it would fire at once); where the field is optional, leaving it out means no limit";
+        else if (error.keyword !== "anyOf" && parent.description) hint = parent.description;
       }
       return {
         code: PROBLEM_CODES.SCHEMA,
@@ -146,6 +148,8 @@ function expectation(error: ErrorObject, parent: JsonSchema): string {
       return params.limit === 1 ? "must not be empty" : `must be at least ${params.limit} characters`;
     case "uniqueItems":
       return "must not list the same item twice";
+    case "maxMilliseconds":
+      return `must be at most ${formatDurationExact(parent.maxMilliseconds!)}`;
     case "anyOf":
       return parent.description ? `expected ${sentencePart(parent.description)}` : "matches none of the accepted forms";
     default:
