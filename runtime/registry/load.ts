@@ -2,30 +2,26 @@
  * @module registry/load — reads registry YAML files into entries that remember where every field was
  * written, reporting every syntax and shape problem found rather than stopping at the first.
  */
-import { constants } from "node:fs";
-import { open, readdir, stat } from "node:fs/promises";
-import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
-import { errorMessage, PROBLEM_CODES, type Problem, type SourceLocation } from "../errors.ts";
+import { readdir, stat } from "node:fs/promises";
+import { basename, dirname, extname, join, relative, resolve } from "node:path";
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
+import { PROBLEM_CODES, type Problem, type SourceLocation } from "../errors.ts";
+import { exists, isInside, LINK_HINT, LOCK_FILE, projectBoundary, realPathOutside, type Boundary } from "./boundary.ts";
 import type { Entry, FieldPath, Registry } from "./entry.ts";
-import { fieldName } from "./graph.ts";
+import { filePathFields, resolveFileReferences } from "./file-fields.ts";
+import { projectSchemas, type SchemaSet } from "./schemas.ts";
+import { fileProblem, isMergeKey, readError, readYaml } from "./yaml-file.ts";
 
 export interface LoadResult {
   registry: Registry;
   problems: Problem[];
 }
 
-export const LOCK_FILE = "wippy.lock";
+export { LOCK_FILE } from "./boundary.ts";
 /** Dotted identifiers: `app`, `app.api`, `app.api.v2`. */
 export const NAMESPACE_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 /** Keys of a single-entry file that describe the file, not the entry. */
 const FILE_KEYS = new Set(["version", "namespace"]);
-/**
- * How many nodes aliases may expand to, counted as the `yaml` package does (uses of an anchor times
- * the aliases inside it): reusing a plain anchor is free, nesting aliases of aliases (a "billion
- * laughs" file) is refused before it eats the memory.
- */
-export const MAX_ALIAS_COUNT = 100;
 
 /** The source of one entry: enough of the parsed document to point back at any field. */
 interface EntrySource {
@@ -122,22 +118,15 @@ function findPair(source: EntrySource, map: Node, key: string, depth = 0): { key
   return undefined;
 }
 
-function isMergeKey(key: unknown): boolean {
-  if (!isScalar(key)) return false;
-  const value = key.value;
-  return typeof value === "symbol" ? value.description === "<<" : value === "<<";
-}
-
 /** Loads a registry from a YAML file, a directory of them, or a project directory holding `wippy.lock`. */
-export async function loadRegistry(path: string): Promise<LoadResult> {
+export async function loadRegistry(path: string, schemas: SchemaSet = projectSchemas()): Promise<LoadResult> {
   const problems: Problem[] = [];
   const target = resolve(path);
-  const { root, files, explicit } = await findFiles(target, problems);
+  const { root, boundary, files, explicit } = await findFiles(target, problems);
   const registry: Registry = { root, entries: [], byId: new Map() };
-  const boundary = await fileBoundary(root);
   let registryFiles = 0;
   for (const file of files) {
-    const loaded = await loadFile(file, boundary, explicit, problems);
+    const loaded = await loadFile(file, { boundary, explicit, schemas }, problems);
     if (loaded) registryFiles++;
     for (const entry of loaded ?? []) {
       const first = registry.byId.get(entry.id);
@@ -162,39 +151,28 @@ export async function loadRegistry(path: string): Promise<LoadResult> {
   return { registry, problems };
 }
 
-/**
- * How far `file://` may reach: the directory of `wippy.lock` when the registry has one, else the
- * enclosing package (nearest folder with package.json), so a registry in `examples/x/` can use the
- * handlers in `app/`; without either, the registry's own directory.
- */
-async function fileBoundary(root: string): Promise<string> {
-  if (await exists(join(root, LOCK_FILE))) return root;
-  for (let directory = root; ; directory = dirname(directory)) {
-    if (await exists(join(directory, "package.json"))) return directory;
-    if (dirname(directory) === directory) return root;
-  }
-}
-
-async function findFiles(target: string, problems: Problem[]): Promise<{ root: string; files: string[]; explicit: boolean }> {
+async function findFiles(target: string, problems: Problem[]): Promise<{ root: string; boundary: Boundary; files: string[]; explicit: boolean }> {
   let isDirectory: boolean;
   try {
     isDirectory = (await stat(target)).isDirectory();
   } catch (error) {
     problems.push(fileProblem(`cannot read ${target}: ${readError(error)}`, "give an _index.yaml, a directory of registry files, or a project directory holding wippy.lock"));
-    return { root: dirname(target), files: [], explicit: true };
+    return { root: dirname(target), boundary: { root: dirname(target), real: dirname(target) }, files: [], explicit: true };
   }
-  if (!isDirectory && basename(target) !== LOCK_FILE) return { root: dirname(target), files: [target], explicit: true };
+  // A file named on the command line is read wherever it leads: the operator chose it.
+  if (!isDirectory && basename(target) !== LOCK_FILE) return { root: dirname(target), boundary: await projectBoundary(dirname(target)), files: [target], explicit: true };
   const root = isDirectory ? target : dirname(target);
+  const boundary = await projectBoundary(root);
   const lock = join(root, LOCK_FILE);
-  const source = (await exists(lock)) ? await lockSourceDirectory(lock, problems) : root;
-  if (source === undefined) return { root, files: [], explicit: false };
+  const source = (await exists(lock)) ? await lockSourceDirectory(lock, boundary, problems) : root;
+  if (source === undefined) return { root, boundary, files: [], explicit: false };
   const files: string[] = [];
-  await walkDirectory(source, files, problems);
-  return { root, files, explicit: false };
+  await walkDirectory(source, boundary, files, problems);
+  return { root, boundary, files, explicit: false };
 }
 
 /** `directories.src` of the lock, relative to it; the lock's own directory when it names none. */
-async function lockSourceDirectory(lock: string, problems: Problem[]): Promise<string | undefined> {
+async function lockSourceDirectory(lock: string, boundary: Boundary, problems: Problem[]): Promise<string | undefined> {
   const parsed = await readYaml(lock, problems);
   if (!parsed) return undefined;
   const { document, lineCounter } = parsed;
@@ -211,11 +189,20 @@ async function lockSourceDirectory(lock: string, problems: Problem[]): Promise<s
     problems.push({ ...fileProblem(`directories.src names ${directory}, which does not exist`, "create it or correct directories.src"), location });
     return undefined;
   }
+  const real = isInside(boundary.root, directory) ? await realPathOutside(boundary, directory) : directory;
+  if (real !== undefined) {
+    const message = `directories.src: ${source} ${real === directory ? "is" : "resolves to"} ${real}, outside the project root ${boundary.root}`;
+    problems.push({ code: PROBLEM_CODES.PATH_ESCAPE, severity: "error", location, message, hint: real === directory ? "keep the registry files inside the project directory" : LINK_HINT });
+    return undefined;
+  }
   return directory;
 }
 
-/** Every .yaml/.yml file below a directory, sorted, skipping node_modules and dot-entries. */
-async function walkDirectory(directory: string, files: string[], problems: Problem[]): Promise<void> {
+/**
+ * Every .yaml/.yml file below a directory, sorted, skipping node_modules and dot-entries. A linked
+ * file is taken only when it really lies inside the project; linked directories are not followed.
+ */
+async function walkDirectory(directory: string, boundary: Boundary, files: string[], problems: Problem[]): Promise<void> {
   let children;
   try {
     children = await readdir(directory, { withFileTypes: true });
@@ -227,8 +214,20 @@ async function walkDirectory(directory: string, files: string[], problems: Probl
   for (const child of children) {
     if (child.name.startsWith(".") || child.name === "node_modules") continue;
     const path = join(directory, child.name);
-    if (child.isDirectory()) await walkDirectory(path, files, problems);
-    else if ((child.isFile() || child.isSymbolicLink()) && [".yaml", ".yml"].includes(extname(child.name))) files.push(path);
+    if (child.isDirectory()) await walkDirectory(path, boundary, files, problems);
+    else if ((child.isFile() || child.isSymbolicLink()) && [".yaml", ".yml"].includes(extname(child.name))) {
+      const real = child.isSymbolicLink() ? await realPathOutside(boundary, path) : undefined;
+      if (real === undefined) files.push(path);
+      else {
+        problems.push({
+          code: PROBLEM_CODES.PATH_ESCAPE,
+          severity: "error",
+          location: { file: path, line: 1, column: 1 },
+          message: `registry file ${path} resolves to ${real}, outside the project root ${boundary.root}`,
+          hint: LINK_HINT,
+        });
+      }
+    }
   }
 }
 
@@ -236,7 +235,11 @@ async function walkDirectory(directory: string, files: string[], problems: Probl
  * Parses one file into entries; undefined when it is not a registry file or cannot be read. Files without
  * a namespace are not registry files: skipped silently unless named explicitly.
  */
-async function loadFile(file: string, boundary: string, explicit: boolean, problems: Problem[]): Promise<LoadedEntry[] | undefined> {
+async function loadFile(
+  file: string,
+  { boundary, explicit, schemas }: { boundary: Boundary; explicit: boolean; schemas: SchemaSet },
+  problems: Problem[],
+): Promise<LoadedEntry[] | undefined> {
   const parsed = await readYaml(file, problems);
   if (!parsed) return undefined;
   const { document, lineCounter } = parsed;
@@ -262,10 +265,7 @@ async function loadFile(file: string, boundary: string, explicit: boolean, probl
   const entries: LoadedEntry[] = [];
   const add = (raw: unknown, node: Node, label: string, fileMeta: { value: Record<string, unknown>; node?: Node }): void => {
     const built = buildEntry(raw, node, label, namespace, fileMeta, base, shape);
-    if (built) {
-      resolveFileReferences(built, boundary, problems);
-      entries.push(built);
-    }
+    if (built) entries.push(built);
   };
   if (top.entries !== undefined) {
     const list = contents.get("entries", true) as Node;
@@ -290,6 +290,7 @@ async function loadFile(file: string, boundary: string, explicit: boolean, probl
   } else {
     shape(contents, "file has a namespace but neither an entries list nor a single entry (name and kind)", "add `entries:` with a list of entries");
   }
+  for (const entry of entries) problems.push(...(await resolveFileReferences(entry, filePathFields(schemas, entry.kind), boundary)));
   return entries;
 }
 
@@ -329,141 +330,6 @@ function buildEntry(
   return new LoadedEntry(namespace, raw.name as string, raw.kind as string, meta, structuredClone(data), source);
 }
 
-/**
- * Rewrites `file://relative` strings anywhere in the data to `file:///absolute`, relative to the YAML
- * file's directory. Absolute `file:///x` paths are kept. Either way the path may not leave the root.
- * The files themselves are not read here: the kinds that use them do, and validation reports missing ones.
- */
-function resolveFileReferences(entry: LoadedEntry, root: string, problems: Problem[]): void {
-  const visit = (value: unknown, path: (string | number)[], assign: (next: string) => void): void => {
-    if (typeof value === "string") {
-      if (!value.startsWith("file://")) return;
-      const written = value.slice("file://".length);
-      const field = fieldName(path);
-      const problem = (code: Problem["code"], message: string, hint: string): void => {
-        problems.push({ code, severity: "error", entryId: entry.id, field, location: entry.locate(path), message, hint });
-      };
-      if (written === "") return problem(PROBLEM_CODES.FILE, `${field}: file:// names no file`, "write file://path/relative/to/this/yaml");
-      const absolute = resolve(dirname(entry.file), written);
-      if (!isInside(root, absolute)) {
-        return problem(PROBLEM_CODES.PATH_ESCAPE, `${field}: ${value} leaves the project root ${root}`, "keep referenced files inside the project directory");
-      }
-      assign(`file://${absolute}`);
-    } else if (Array.isArray(value)) {
-      value.forEach((item, index) => visit(item, [...path, index], (next) => (value[index] = next)));
-    } else if (isPlainObject(value)) {
-      for (const [key, item] of Object.entries(value)) visit(item, [...path, key], (next) => (value[key] = next));
-    }
-  };
-  visit(entry.data, [], () => undefined);
-}
-
-/**
- * Reads and parses one YAML file, keeping positions, merge keys (`<<: *base`) applied; read and
- * syntax errors (all of them) become problems, and so does an alias expansion past MAX_ALIAS_COUNT.
- */
-async function readYaml(file: string, problems: Problem[]): Promise<{ document: Document; lineCounter: LineCounter; value: unknown } | undefined> {
-  const text = await readRegularFile(file, problems);
-  if (text === undefined) return undefined;
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
-  const at = (offset: number | undefined): SourceLocation => {
-    const { line, col } = lineCounter.linePos(offset ?? 0);
-    return { file, line: Math.max(line, 1), column: col };
-  };
-  if (document.errors.length > 0) {
-    for (const error of document.errors) problems.push({ code: PROBLEM_CODES.YAML, severity: "error", location: at(error.pos[0]), message: `YAML syntax: ${error.message}` });
-    return undefined;
-  }
-  try {
-    return { document, lineCounter, value: document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
-  } catch (error) {
-    // The yaml package throws without a position: point at the first alias or merge key, whichever the error is about.
-    const aliases = /alias count/i.test(errorMessage(error));
-    const message = aliases
-      ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} nodes (nested aliases of aliases): refused, as such a file can exhaust memory`
-      : `YAML: ${errorMessage(error)}`;
-    const hint = aliases ? "write the repeated values out, or alias the data itself rather than lists of aliases" : "a merge key takes a map or a list of maps: <<: *base";
-    problems.push({ code: PROBLEM_CODES.YAML, severity: "error", location: at(firstNode(document, aliases ? "alias" : "merge")), message, hint });
-    return undefined;
-  }
-}
-
-/** Offset of the first alias, or of the first `<<` merge key, in document order. */
-function firstNode(document: Document, what: "alias" | "merge"): number | undefined {
-  let offset: number | undefined;
-  visit(document, {
-    Alias(_key, node) {
-      if (what !== "alias") return undefined;
-      offset = node.range?.[0];
-      return visit.BREAK;
-    },
-    Pair(_key, pair) {
-      if (what !== "merge" || !isPair(pair) || !isMergeKey(pair.key)) return undefined;
-      offset = (pair.key as Node).range?.[0];
-      return visit.BREAK;
-    },
-  });
-  return offset;
-}
-
-/**
- * A file's text, refusing anything but a regular file: opening a FIFO would wait for a writer and
- * reading a device may never end. Opened non-blocking and checked on the open handle, so the check
- * and the read see the same file.
- */
-async function readRegularFile(file: string, problems: Problem[]): Promise<string | undefined> {
-  let handle;
-  try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (error) {
-    problems.push(fileProblem(`cannot read ${file}: ${readError(error)}`));
-    return undefined;
-  }
-  try {
-    const type = fileType(await handle.stat());
-    if (type !== "a regular file") {
-      problems.push({
-        ...fileProblem(`cannot read ${file}: it is ${type}, not a regular file`, "registry files are plain .yaml/.yml files"),
-        location: { file, line: 1, column: 1 },
-      });
-      return undefined;
-    }
-    return await handle.readFile("utf8");
-  } catch (error) {
-    problems.push(fileProblem(`cannot read ${file}: ${readError(error)}`));
-    return undefined;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** What sort of file a stat describes, as messages name it. */
-export function fileType(stats: import("node:fs").Stats): string {
-  if (stats.isFile()) return "a regular file";
-  if (stats.isDirectory()) return "a directory";
-  if (stats.isFIFO()) return "a FIFO (named pipe)";
-  if (stats.isCharacterDevice()) return "a character device";
-  if (stats.isBlockDevice()) return "a block device";
-  if (stats.isSocket()) return "a socket";
-  return "not a regular file";
-}
-
-function readError(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : errorMessage(error);
-}
-
-function fileProblem(message: string, hint?: string): Problem {
-  return { code: PROBLEM_CODES.FILE, severity: "error", message, hint };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -479,9 +345,4 @@ export function describe(value: unknown): string {
 /** A file path as messages show it: relative to the project root when inside it. */
 export function shortPath(root: string, file: string): string {
   return isInside(root, file) ? relative(root, file) : file;
-}
-
-function isInside(root: string, path: string): boolean {
-  const inside = relative(root, path);
-  return inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside);
 }
