@@ -138,5 +138,7 @@ describe("parseScalar", () => {
     assert.equal(parseScalar("[1, 2]"), "[1, 2]");
     assert.equal(parseScalar("- x"), "- x");
     assert.equal(parseScalar('"unterminated'), '"unterminated');
+    const bomb = `[&a [x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b], [*c, *c, *c, *c, *c, *c, *c, *c, *c]]`;
+    assert.equal(parseScalar(bomb), bomb);
   });
 });

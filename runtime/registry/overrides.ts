@@ -7,6 +7,7 @@ import { PROBLEM_CODES, type Problem } from "../errors.ts";
 import type { Registry } from "./entry.ts";
 import { describe } from "./load.ts";
 import { didYouMean } from "./suggest.ts";
+import { MAX_ALIAS_COUNT } from "./yaml-file.ts";
 
 export interface ParsedOverride {
   entryId: string;
@@ -62,7 +63,13 @@ export function parseScalar(text: string): unknown {
   if (text === "") return "";
   const document = parseDocument(text);
   if (document.errors.length > 0) return text;
-  const value = document.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch {
+    // An alias bomb, or aliases the yaml package refuses: not a scalar either.
+    return text;
+  }
   return typeof value === "object" && value !== null ? text : value;
 }
 
