@@ -98,6 +98,30 @@ describe("taskrt validate", () => {
       rmSync(directory, { recursive: true, force: true });
     }
   });
+
+  test("an alias bomb and an override through __proto__ are registry errors (exit 1), not crashes (exit 70)", async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), "taskrt-cli-"));
+    try {
+      const file = path.join(directory, "_index.yaml");
+      const levels = ["a: &a [x, x, x, x, x, x, x, x, x]", ...["b", "c", "d", "e"].map((name, index) => `${name}: &${name} [${Array(9).fill(`*${"abcd"[index]}`).join(", ")}]`)];
+      writeFileSync(file, `namespace: app\n${levels.join("\n")}\nentries: []\n`);
+      const bomb = await taskrt(["validate", file]);
+      assert.equal(bomb.code, 1);
+      assert.equal(
+        bomb.stdout,
+        `${file}:3:8: error E_YAML YAML aliases expand to more than 100 nodes (nested aliases of aliases): refused, as such a file can exhaust memory (hint: write the repeated values out, or alias the data itself rather than lists of aliases)\n0 entries: 1 error, 0 warnings\n`,
+      );
+      writeFileSync(file, 'namespace: app\nentries:\n  - name: db\n    kind: db.sql.sqlite\n    file: ":memory:"\n');
+      const proto = await taskrt(["validate", file, "-o", "app:db:__proto__.polluted=1"]);
+      assert.equal(proto.code, 1);
+      assert.equal(
+        proto.stdout,
+        'error E_OVERRIDE override -o app:db:__proto__.polluted=1: "__proto__" cannot be overridden: it names JavaScript object internals, not a registry field\n1 entry: 1 error, 0 warnings\n',
+      );
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("taskrt run", () => {

@@ -36,6 +36,18 @@ function invalid(value: unknown): TaskrtError {
   });
 }
 
+/** The longest wait a Node.js timer holds: a longer one fires after 1ms instead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Exact, in the form registries write: 2147483647 → "596h31m23.647s", 90000 → "1m30s". */
+export function formatDurationExact(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = +((ms % 60_000) / 1000).toFixed(3);
+  const text = `${hours ? `${hours}h` : ""}${minutes ? `${minutes}m` : ""}${seconds ? `${seconds}s` : ""}`;
+  return text === "" ? "0s" : text;
+}
+
 /** Human form for logs and messages: 1500 → "1.5s". */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;

@@ -1,6 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, mkdir, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Problem } from "../errors.ts";
@@ -65,11 +66,43 @@ describe("loadRegistry: one file", () => {
     assert.equal(wrapped.locate(["prefetch"]).line, 28, "a missing data field falls back to the data: key");
   });
 
-  test("file:// strings anywhere in the data become absolute file:/// paths relative to the YAML file; other strings stay", async () => {
+  test("file:// in a field its schema marks as a path becomes an absolute file:/// path relative to the YAML file; elsewhere it is data, left as written", async () => {
     const { registry } = await loadRegistry(fixture("basic", "_index.yaml"));
     const handler = registry.byId.get("app:handler")!;
     assert.equal(handler.data.source, `file://${fixture("basic", "handlers", "create.ts")}`);
-    assert.deepEqual(handler.data.options, { files: [`file://${fixture("basic", "sql", "a.sql")}`, "plain text"] });
+    assert.deepEqual(handler.data.options, { files: ["file://sql/a.sql", "plain text"] });
+  });
+
+  test("request and response schemas are path fields too; a schedule's message body and an entry of unknown kind are not", async () => {
+    await withDirectory(async (root) => {
+      const file = join(root, "_index.yaml");
+      await writeFile(join(root, "package.json"), "{}");
+      await writeFile(
+        file,
+        [
+          "namespace: app",
+          "entries:",
+          "  - name: create",
+          "    kind: http.endpoint",
+          "    request: { body: file://schemas/in.json, query: file://schemas/query.json }",
+          "    responses: { '200': { description: ok, body: file://schemas/out.json } }",
+          "  - name: tick",
+          "    kind: queue.schedule",
+          "    body: { attach: file://reports/monthly.csv, list: [file://a] }",
+          "  - name: other",
+          "    kind: no.such.kind",
+          "    source: file://x.ts",
+          "",
+        ].join("\n"),
+      );
+      const { registry, problems } = await loadRegistry(file);
+      assert.deepEqual(problems, []);
+      const endpoint = registry.byId.get("app:create")!.data;
+      assert.deepEqual(endpoint.request, { body: `file://${join(root, "schemas", "in.json")}`, query: `file://${join(root, "schemas", "query.json")}` });
+      assert.deepEqual(endpoint.responses, { "200": { description: "ok", body: `file://${join(root, "schemas", "out.json")}` } });
+      assert.deepEqual(registry.byId.get("app:tick")!.data.body, { attach: "file://reports/monthly.csv", list: ["file://a"] });
+      assert.equal(registry.byId.get("app:other")!.data.source, "file://x.ts");
+    });
   });
 
   test("the single-entry form takes name, kind and fields from the top level, leaving version and namespace out", async () => {
@@ -232,4 +265,203 @@ describe("loadRegistry: problems", () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  test("an alias bomb (aliases of aliases) is a located YAML error, not a crash or a memory blow-up", async () => {
+    await withDirectory(async (root) => {
+      const file = join(root, "_index.yaml");
+      const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+      for (const [name, previous] of [["b", "a"], ["c", "b"], ["d", "c"], ["e", "d"]]) levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(", ")}]`);
+      await writeFile(file, `namespace: app\n${levels.join("\n")}\nentries: []\n`);
+      const { problems } = await loadRegistry(file);
+      assert.deepEqual(
+        problems.map((problem) => [problem.code, `${problem.location?.line}:${problem.location?.column}`, problem.message, problem.hint]),
+        [
+          [
+            "E_YAML",
+            "3:8",
+            "YAML aliases expand to more than 100 nodes (nested aliases of aliases): refused, as such a file can exhaust memory",
+            "write the repeated values out, or alias the data itself rather than lists of aliases",
+          ],
+        ],
+      );
+    });
+  });
+
+  test("merge keys (<<: *base, <<: [*a, *b]) bring a base map's fields in, written keys winning, located where the base wrote them", async () => {
+    await withDirectory(async (root) => {
+      const file = join(root, "_index.yaml");
+      await writeFile(
+        file,
+        [
+          "namespace: app",
+          "base: &base",
+          "  kind: db.sql.sqlite",
+          "  busy_timeout: 5s",
+          "  synchronous: NORMAL",
+          "extra: &extra { synchronous: OFF, batch_max_wait: 1ms }",
+          "entries:",
+          "  - <<: *base",
+          "    name: db",
+          "  - <<: [*extra, *base]",
+          "    name: db2",
+          "    busy_timeout: 1s",
+          "",
+        ].join("\n"),
+      );
+      const { registry, problems } = await loadRegistry(file);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(
+        registry.entries.map((entry) => [entry.id, entry.kind, entry.data]),
+        [
+          ["app:db", "db.sql.sqlite", { busy_timeout: "5s", synchronous: "NORMAL" }],
+          ["app:db2", "db.sql.sqlite", { synchronous: "OFF", batch_max_wait: "1ms", busy_timeout: "1s" }],
+        ],
+      );
+      const [db, db2] = registry.entries;
+      assert.deepEqual([db.locate(["synchronous"]).line, db.locate(["synchronous"]).column], [5, 3]);
+      assert.deepEqual([db2.locate(["synchronous"]).line, db2.locate(["synchronous"]).column], [6, 17]);
+      assert.deepEqual([db2.locate(["busy_timeout"]).line, db2.locate(["busy_timeout"]).column], [12, 5]);
+    });
+  });
+
+  test("a merge key whose value is not a map is a located YAML error", async () => {
+    await withDirectory(async (root) => {
+      const file = join(root, "_index.yaml");
+      await writeFile(file, "namespace: app\nentries:\n  - name: db\n    <<: 5\n    kind: db.sql.sqlite\n");
+      const { problems } = await loadRegistry(file);
+      assert.deepEqual(
+        problems.map((problem) => [problem.code, `${problem.location?.line}:${problem.location?.column}`, problem.message]),
+        [["E_YAML", "4:5", "YAML: Merge sources must be maps or map aliases"]],
+      );
+    });
+  });
+
+  test("a registry path that is a FIFO or a device is refused at once rather than read", async () => {
+    await withDirectory(async (root) => {
+      const fifo = join(root, "registry.yaml");
+      execFileSync("mkfifo", [fifo]);
+      const cases = [
+        [fifo, "a FIFO (named pipe)"],
+        ["/dev/zero", "a character device"],
+      ];
+      for (const [path, type] of cases) {
+        const { problems } = await loadRegistry(path);
+        assert.deepEqual(
+          problems.map((problem) => [problem.code, problem.location, problem.message]),
+          [["E_FILE", { file: path, line: 1, column: 1 }, `cannot read ${path}: it is ${type}, not a regular file`]],
+        );
+      }
+    });
+  });
 });
+
+describe("loadRegistry: symbolic links and the project root", () => {
+  const hint = "a symbolic link leads out of the project: copy the file into the project, or point the link inside it";
+
+  test("a file:// source or request schema whose link (or linked directory) leads outside the root is refused, naming the real path", async () => {
+    await withDirectory(async (base) => {
+      const root = join(base, "project");
+      const outside = join(base, "outside");
+      await mkdir(root);
+      await mkdir(outside);
+      await writeFile(join(outside, "evil.ts"), "export function handle() {}\n");
+      await writeFile(join(outside, "secret.json"), '{"password": "hunter2"}\n');
+      await writeFile(join(root, "wippy.lock"), "");
+      await symlink(join(outside, "evil.ts"), join(root, "handler.ts"));
+      await symlink(outside, join(root, "schemas"));
+      await writeFile(join(root, "inside.ts"), "export function handle() {}\n");
+      await symlink(join(root, "inside.ts"), join(root, "alias.ts"));
+      await writeFile(
+        join(root, "_index.yaml"),
+        [
+          "namespace: app",
+          "entries:",
+          "  - { name: evil, kind: function.ts, method: handle, source: file://handler.ts }",
+          "  - { name: api, kind: http.endpoint, request: { body: file://schemas/secret.json } }",
+          "  - { name: fine, kind: function.ts, method: handle, source: file://alias.ts }",
+          "",
+        ].join("\n"),
+      );
+      const { registry, problems } = await loadRegistry(root);
+      const real = await realpath(outside);
+      assert.deepEqual(
+        problems.map((problem) => [problem.code, problem.entryId, `${problem.location?.line}:${problem.location?.column}`, problem.message, problem.hint]),
+        [
+          ["E_PATH_ESCAPE", "app:evil", "3:54", `source: file://handler.ts resolves to ${join(real, "evil.ts")}, outside the project root ${root}`, hint],
+          ["E_PATH_ESCAPE", "app:api", "4:50", `request.body: file://schemas/secret.json resolves to ${join(real, "secret.json")}, outside the project root ${root}`, hint],
+        ],
+      );
+      assert.equal(registry.byId.get("app:fine")!.data.source, `file://${join(root, "alias.ts")}`, "a link that stays inside is followed");
+    });
+  });
+
+  test("a registry file linked from outside the root, or directories.src leading outside, is refused and not read", async () => {
+    await withDirectory(async (base) => {
+      const root = join(base, "project");
+      const outside = join(base, "outside");
+      await mkdir(join(root, "src"), { recursive: true });
+      await mkdir(outside);
+      await writeFile(join(outside, "stolen.yaml"), "namespace: stolen\nentries:\n  - { name: db, kind: db.sql.sqlite, file: x.db }\n");
+      await writeFile(join(root, "wippy.lock"), "directories:\n  src: src\n");
+      await writeFile(join(root, "src", "_index.yaml"), "namespace: app\nentries:\n  - { name: db, kind: db.sql.sqlite, file: x.db }\n");
+      await symlink(join(outside, "stolen.yaml"), join(root, "src", "linked.yaml"));
+      const real = await realpath(outside);
+      const first = await loadRegistry(root);
+      assert.deepEqual(first.registry.entries.map((entry) => entry.id), ["app:db"]);
+      assert.deepEqual(
+        first.problems.map((problem) => [problem.code, problem.location, problem.message, problem.hint]),
+        [
+          [
+            "E_PATH_ESCAPE",
+            { file: join(root, "src", "linked.yaml"), line: 1, column: 1 },
+            `registry file ${join(root, "src", "linked.yaml")} resolves to ${join(real, "stolen.yaml")}, outside the project root ${root}`,
+            hint,
+          ],
+        ],
+      );
+      await writeFile(join(root, "wippy.lock"), "directories:\n  src: linked-src\n");
+      await symlink(outside, join(root, "linked-src"));
+      const second = await loadRegistry(root);
+      assert.deepEqual(second.registry.entries, []);
+      assert.deepEqual(
+        second.problems.map((problem) => [problem.code, `${problem.location?.line}:${problem.location?.column}`, problem.message]),
+        [["E_PATH_ESCAPE", "2:8", `directories.src: linked-src resolves to ${real}, outside the project root ${root}`]],
+      );
+      await writeFile(join(root, "wippy.lock"), "directories:\n  src: ../outside\n");
+      const third = await loadRegistry(root);
+      assert.deepEqual(
+        third.problems.map((problem) => problem.message),
+        [`directories.src: ../outside is ${outside}, outside the project root ${root}`],
+      );
+    });
+  });
+
+  test("a file:// path naming a FIFO or a directory is refused rather than read", async () => {
+    await withDirectory(async (root) => {
+      await writeFile(join(root, "package.json"), "{}");
+      execFileSync("mkfifo", [join(root, "pipe.json")]);
+      await mkdir(join(root, "handlers"));
+      await writeFile(
+        join(root, "_index.yaml"),
+        "namespace: app\nentries:\n  - { name: api, kind: http.endpoint, request: { query: file://pipe.json } }\n  - { name: fn, kind: function.ts, method: m, source: file://handlers }\n",
+      );
+      const { problems } = await loadRegistry(root);
+      assert.deepEqual(
+        problems.map((problem) => [problem.code, problem.message]),
+        [
+          ["E_FILE", "request.query: file://pipe.json is a FIFO (named pipe), not a regular file"],
+          ["E_FILE", "source: file://handlers is a directory, not a regular file"],
+        ],
+      );
+    });
+  });
+});
+
+async function withDirectory(body: (root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), "taskrt-load-"));
+  try {
+    await body(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}

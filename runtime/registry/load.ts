@@ -2,19 +2,22 @@
  * @module registry/load — reads registry YAML files into entries that remember where every field was
  * written, reporting every syntax and shape problem found rather than stopping at the first.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import { errorMessage, PROBLEM_CODES, type Problem, type SourceLocation } from "../errors.ts";
+import { readdir, stat } from "node:fs/promises";
+import { basename, dirname, extname, join, relative, resolve } from "node:path";
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
+import { PROBLEM_CODES, type Problem, type SourceLocation } from "../errors.ts";
+import { exists, isInside, LINK_HINT, LOCK_FILE, projectBoundary, realPathOutside, type Boundary } from "./boundary.ts";
 import type { Entry, FieldPath, Registry } from "./entry.ts";
-import { fieldName } from "./graph.ts";
+import { filePathFields, resolveFileReferences } from "./file-fields.ts";
+import { projectSchemas, type SchemaSet } from "./schemas.ts";
+import { fileProblem, isMergeKey, readError, readYaml } from "./yaml-file.ts";
 
 export interface LoadResult {
   registry: Registry;
   problems: Problem[];
 }
 
-export const LOCK_FILE = "wippy.lock";
+export { LOCK_FILE } from "./boundary.ts";
 /** Dotted identifiers: `app`, `app.api`, `app.api.v2`. */
 export const NAMESPACE_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 /** Keys of a single-entry file that describe the file, not the entry. */
@@ -81,7 +84,7 @@ function walk(source: EntrySource, start: Node, path: FieldPath): { offset?: num
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(source.document);
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = findPair(source, node, String(segment));
       if (!pair) return { offset, complete: false };
       offset = (pair.key as Node).range?.[0] ?? offset;
       node = pair.value;
@@ -97,16 +100,33 @@ function walk(source: EntrySource, start: Node, path: FieldPath): { offset?: num
   return { offset, complete: true };
 }
 
+/** The pair of a map holding a key, written there or brought in by a `<<` merge key (written keys win, then earlier merges). */
+function findPair(source: EntrySource, map: Node, key: string, depth = 0): { key: unknown; value: unknown } | undefined {
+  if (!isMap(map) || depth > 16) return undefined;
+  const own = map.items.find((item) => isScalar(item.key) && !isMergeKey(item.key) && String(item.key.value) === key);
+  if (own) return own;
+  for (const item of map.items) {
+    if (!isMergeKey(item.key)) continue;
+    let merged: unknown = isAlias(item.value) ? item.value.resolve(source.document) : item.value;
+    const sources = isSeq(merged) ? merged.items : [merged];
+    for (let each of sources) {
+      if (isAlias(each)) each = each.resolve(source.document);
+      const found = findPair(source, each as Node, key, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 /** Loads a registry from a YAML file, a directory of them, or a project directory holding `wippy.lock`. */
-export async function loadRegistry(path: string): Promise<LoadResult> {
+export async function loadRegistry(path: string, schemas: SchemaSet = projectSchemas()): Promise<LoadResult> {
   const problems: Problem[] = [];
   const target = resolve(path);
-  const { root, files, explicit } = await findFiles(target, problems);
+  const { root, boundary, files, explicit } = await findFiles(target, problems);
   const registry: Registry = { root, entries: [], byId: new Map() };
-  const boundary = await fileBoundary(root);
   let registryFiles = 0;
   for (const file of files) {
-    const loaded = await loadFile(file, boundary, explicit, problems);
+    const loaded = await loadFile(file, { boundary, explicit, schemas }, problems);
     if (loaded) registryFiles++;
     for (const entry of loaded ?? []) {
       const first = registry.byId.get(entry.id);
@@ -131,39 +151,28 @@ export async function loadRegistry(path: string): Promise<LoadResult> {
   return { registry, problems };
 }
 
-/**
- * How far `file://` may reach: the directory of `wippy.lock` when the registry has one, else the
- * enclosing package (nearest folder with package.json), so a registry in `examples/x/` can use the
- * handlers in `app/`; without either, the registry's own directory.
- */
-async function fileBoundary(root: string): Promise<string> {
-  if (await exists(join(root, LOCK_FILE))) return root;
-  for (let directory = root; ; directory = dirname(directory)) {
-    if (await exists(join(directory, "package.json"))) return directory;
-    if (dirname(directory) === directory) return root;
-  }
-}
-
-async function findFiles(target: string, problems: Problem[]): Promise<{ root: string; files: string[]; explicit: boolean }> {
+async function findFiles(target: string, problems: Problem[]): Promise<{ root: string; boundary: Boundary; files: string[]; explicit: boolean }> {
   let isDirectory: boolean;
   try {
     isDirectory = (await stat(target)).isDirectory();
   } catch (error) {
     problems.push(fileProblem(`cannot read ${target}: ${readError(error)}`, "give an _index.yaml, a directory of registry files, or a project directory holding wippy.lock"));
-    return { root: dirname(target), files: [], explicit: true };
+    return { root: dirname(target), boundary: { root: dirname(target), real: dirname(target) }, files: [], explicit: true };
   }
-  if (!isDirectory && basename(target) !== LOCK_FILE) return { root: dirname(target), files: [target], explicit: true };
+  // A file named on the command line is read wherever it leads: the operator chose it.
+  if (!isDirectory && basename(target) !== LOCK_FILE) return { root: dirname(target), boundary: await projectBoundary(dirname(target)), files: [target], explicit: true };
   const root = isDirectory ? target : dirname(target);
+  const boundary = await projectBoundary(root);
   const lock = join(root, LOCK_FILE);
-  const source = (await exists(lock)) ? await lockSourceDirectory(lock, problems) : root;
-  if (source === undefined) return { root, files: [], explicit: false };
+  const source = (await exists(lock)) ? await lockSourceDirectory(lock, boundary, problems) : root;
+  if (source === undefined) return { root, boundary, files: [], explicit: false };
   const files: string[] = [];
-  await walkDirectory(source, files, problems);
-  return { root, files, explicit: false };
+  await walkDirectory(source, boundary, files, problems);
+  return { root, boundary, files, explicit: false };
 }
 
 /** `directories.src` of the lock, relative to it; the lock's own directory when it names none. */
-async function lockSourceDirectory(lock: string, problems: Problem[]): Promise<string | undefined> {
+async function lockSourceDirectory(lock: string, boundary: Boundary, problems: Problem[]): Promise<string | undefined> {
   const parsed = await readYaml(lock, problems);
   if (!parsed) return undefined;
   const { document, lineCounter } = parsed;
@@ -180,11 +189,20 @@ async function lockSourceDirectory(lock: string, problems: Problem[]): Promise<s
     problems.push({ ...fileProblem(`directories.src names ${directory}, which does not exist`, "create it or correct directories.src"), location });
     return undefined;
   }
+  const real = isInside(boundary.root, directory) ? await realPathOutside(boundary, directory) : directory;
+  if (real !== undefined) {
+    const message = `directories.src: ${source} ${real === directory ? "is" : "resolves to"} ${real}, outside the project root ${boundary.root}`;
+    problems.push({ code: PROBLEM_CODES.PATH_ESCAPE, severity: "error", location, message, hint: real === directory ? "keep the registry files inside the project directory" : LINK_HINT });
+    return undefined;
+  }
   return directory;
 }
 
-/** Every .yaml/.yml file below a directory, sorted, skipping node_modules and dot-entries. */
-async function walkDirectory(directory: string, files: string[], problems: Problem[]): Promise<void> {
+/**
+ * Every .yaml/.yml file below a directory, sorted, skipping node_modules and dot-entries. A linked
+ * file is taken only when it really lies inside the project; linked directories are not followed.
+ */
+async function walkDirectory(directory: string, boundary: Boundary, files: string[], problems: Problem[]): Promise<void> {
   let children;
   try {
     children = await readdir(directory, { withFileTypes: true });
@@ -196,8 +214,20 @@ async function walkDirectory(directory: string, files: string[], problems: Probl
   for (const child of children) {
     if (child.name.startsWith(".") || child.name === "node_modules") continue;
     const path = join(directory, child.name);
-    if (child.isDirectory()) await walkDirectory(path, files, problems);
-    else if ((child.isFile() || child.isSymbolicLink()) && [".yaml", ".yml"].includes(extname(child.name))) files.push(path);
+    if (child.isDirectory()) await walkDirectory(path, boundary, files, problems);
+    else if ((child.isFile() || child.isSymbolicLink()) && [".yaml", ".yml"].includes(extname(child.name))) {
+      const real = child.isSymbolicLink() ? await realPathOutside(boundary, path) : undefined;
+      if (real === undefined) files.push(path);
+      else {
+        problems.push({
+          code: PROBLEM_CODES.PATH_ESCAPE,
+          severity: "error",
+          location: { file: path, line: 1, column: 1 },
+          message: `registry file ${path} resolves to ${real}, outside the project root ${boundary.root}`,
+          hint: LINK_HINT,
+        });
+      }
+    }
   }
 }
 
@@ -205,7 +235,11 @@ async function walkDirectory(directory: string, files: string[], problems: Probl
  * Parses one file into entries; undefined when it is not a registry file or cannot be read. Files without
  * a namespace are not registry files: skipped silently unless named explicitly.
  */
-async function loadFile(file: string, boundary: string, explicit: boolean, problems: Problem[]): Promise<LoadedEntry[] | undefined> {
+async function loadFile(
+  file: string,
+  { boundary, explicit, schemas }: { boundary: Boundary; explicit: boolean; schemas: SchemaSet },
+  problems: Problem[],
+): Promise<LoadedEntry[] | undefined> {
   const parsed = await readYaml(file, problems);
   if (!parsed) return undefined;
   const { document, lineCounter } = parsed;
@@ -217,7 +251,7 @@ async function loadFile(file: string, boundary: string, explicit: boolean, probl
   const shape = (node: Node | null | undefined, message: string, hint?: string): void => {
     problems.push({ code: PROBLEM_CODES.ENTRY_SHAPE, severity: "error", location: at(node), message, hint });
   };
-  const top = document.toJS() as unknown;
+  const top = parsed.value;
   if (!isMap(contents) || !isPlainObject(top) || top.namespace === undefined) {
     if (explicit) shape(contents, "not a registry file: it has no top-level namespace", "start the file with `namespace: app` and an `entries:` list");
     return undefined;
@@ -231,10 +265,7 @@ async function loadFile(file: string, boundary: string, explicit: boolean, probl
   const entries: LoadedEntry[] = [];
   const add = (raw: unknown, node: Node, label: string, fileMeta: { value: Record<string, unknown>; node?: Node }): void => {
     const built = buildEntry(raw, node, label, namespace, fileMeta, base, shape);
-    if (built) {
-      resolveFileReferences(built, boundary, problems);
-      entries.push(built);
-    }
+    if (built) entries.push(built);
   };
   if (top.entries !== undefined) {
     const list = contents.get("entries", true) as Node;
@@ -259,6 +290,7 @@ async function loadFile(file: string, boundary: string, explicit: boolean, probl
   } else {
     shape(contents, "file has a namespace but neither an entries list nor a single entry (name and kind)", "add `entries:` with a list of entries");
   }
+  for (const entry of entries) problems.push(...(await resolveFileReferences(entry, filePathFields(schemas, entry.kind), boundary)));
   return entries;
 }
 
@@ -298,70 +330,6 @@ function buildEntry(
   return new LoadedEntry(namespace, raw.name as string, raw.kind as string, meta, structuredClone(data), source);
 }
 
-/**
- * Rewrites `file://relative` strings anywhere in the data to `file:///absolute`, relative to the YAML
- * file's directory. Absolute `file:///x` paths are kept. Either way the path may not leave the root.
- * The files themselves are not read here: the kinds that use them do, and validation reports missing ones.
- */
-function resolveFileReferences(entry: LoadedEntry, root: string, problems: Problem[]): void {
-  const visit = (value: unknown, path: (string | number)[], assign: (next: string) => void): void => {
-    if (typeof value === "string") {
-      if (!value.startsWith("file://")) return;
-      const written = value.slice("file://".length);
-      const field = fieldName(path);
-      const problem = (code: Problem["code"], message: string, hint: string): void => {
-        problems.push({ code, severity: "error", entryId: entry.id, field, location: entry.locate(path), message, hint });
-      };
-      if (written === "") return problem(PROBLEM_CODES.FILE, `${field}: file:// names no file`, "write file://path/relative/to/this/yaml");
-      const absolute = resolve(dirname(entry.file), written);
-      if (!isInside(root, absolute)) {
-        return problem(PROBLEM_CODES.PATH_ESCAPE, `${field}: ${value} leaves the project root ${root}`, "keep referenced files inside the project directory");
-      }
-      assign(`file://${absolute}`);
-    } else if (Array.isArray(value)) {
-      value.forEach((item, index) => visit(item, [...path, index], (next) => (value[index] = next)));
-    } else if (isPlainObject(value)) {
-      for (const [key, item] of Object.entries(value)) visit(item, [...path, key], (next) => (value[key] = next));
-    }
-  };
-  visit(entry.data, [], () => undefined);
-}
-
-/** Reads and parses one YAML file, keeping positions; read and syntax errors (all of them) become problems. */
-async function readYaml(file: string, problems: Problem[]): Promise<{ document: Document; lineCounter: LineCounter } | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    problems.push(fileProblem(`cannot read ${file}: ${readError(error)}`));
-    return undefined;
-  }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length === 0) return { document, lineCounter };
-  for (const error of document.errors) {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    const location = { file, line: Math.max(line, 1), column: col };
-    problems.push({ code: PROBLEM_CODES.YAML, severity: "error", location, message: `YAML syntax: ${error.message}` });
-  }
-  return undefined;
-}
-
-function readError(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : errorMessage(error);
-}
-
-function fileProblem(message: string, hint?: string): Problem {
-  return { code: PROBLEM_CODES.FILE, severity: "error", message, hint };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -377,9 +345,4 @@ export function describe(value: unknown): string {
 /** A file path as messages show it: relative to the project root when inside it. */
 export function shortPath(root: string, file: string): string {
   return isInside(root, file) ? relative(root, file) : file;
-}
-
-function isInside(root: string, path: string): boolean {
-  const inside = relative(root, path);
-  return inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside);
 }

@@ -83,6 +83,23 @@ describe("applyOverrides", () => {
     ]);
   });
 
+  test("a path through __proto__, constructor or prototype is refused and pollutes nothing; other inherited names are plain fields", async () => {
+    const loaded = await registry();
+    const messages = applyOverrides(loaded, [
+      "app:gateway:__proto__.polluted=1",
+      "app:gateway:timeouts.constructor.prototype.polluted=1",
+      "app:gateway:meta.prototype=1",
+    ]).map((problem) => [problem.code, problem.message]);
+    assert.deepEqual(messages, [
+      ["E_OVERRIDE", 'override -o app:gateway:__proto__.polluted=1: "__proto__" cannot be overridden: it names JavaScript object internals, not a registry field'],
+      ["E_OVERRIDE", 'override -o app:gateway:timeouts.constructor.prototype.polluted=1: "constructor" cannot be overridden: it names JavaScript object internals, not a registry field'],
+      ["E_OVERRIDE", 'override -o app:gateway:meta.prototype=1: "prototype" cannot be overridden: it names JavaScript object internals, not a registry field'],
+    ]);
+    assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+    assert.deepEqual(applyOverrides(loaded, ["app:gateway:toString.x=1"]), []);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(loaded.byId.get("app:gateway")!.data, "toString")?.value, { x: 1 });
+  });
+
   test("a bad override does not stop the good ones", async () => {
     const loaded = await registry();
     const problems = applyOverrides(loaded, ["broken", "app:gateway:addr=:9"]);
@@ -121,5 +138,7 @@ describe("parseScalar", () => {
     assert.equal(parseScalar("[1, 2]"), "[1, 2]");
     assert.equal(parseScalar("- x"), "- x");
     assert.equal(parseScalar('"unterminated'), '"unterminated');
+    const bomb = `[&a [x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b], [*c, *c, *c, *c, *c, *c, *c, *c, *c]]`;
+    assert.equal(parseScalar(bomb), bomb);
   });
 });

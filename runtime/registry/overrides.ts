@@ -7,6 +7,7 @@ import { PROBLEM_CODES, type Problem } from "../errors.ts";
 import type { Registry } from "./entry.ts";
 import { describe } from "./load.ts";
 import { didYouMean } from "./suggest.ts";
+import { MAX_ALIAS_COUNT } from "./yaml-file.ts";
 
 export interface ParsedOverride {
   entryId: string;
@@ -18,6 +19,8 @@ export interface ParsedOverride {
 }
 
 const FORM = "expected namespace:name:field=value, e.g. -o app:gateway:addr=:8080 or -o app:db:lifecycle.auto_start=false";
+/** Names that reach into JavaScript's object machinery rather than a field: writing them could change every object of the process. */
+const RESERVED_SEGMENTS = new Set(["__proto__", "constructor", "prototype"]);
 
 /**
  * Splits `<namespace>:<name>:<path>=<value>`. The id ends at the second `:` (names may hold dots but
@@ -35,6 +38,8 @@ export function parseOverride(text: string): ParsedOverride | { error: string } 
   const segments = left.slice(second + 1).split(".");
   if (namespace === "" || name === "") return { error: `empty namespace or name: ${FORM}` };
   if (segments.some((segment) => segment === "")) return { error: `empty field name in "${left.slice(second + 1)}": ${FORM}` };
+  const reserved = segments.find((segment) => RESERVED_SEGMENTS.has(segment));
+  if (reserved !== undefined) return { error: `"${reserved}" cannot be overridden: it names JavaScript object internals, not a registry field` };
   const entryId = `${namespace}:${name}`;
   const value = parseScalar(text.slice(equals + 1));
   const [head, ...rest] = segments;
@@ -58,7 +63,13 @@ export function parseScalar(text: string): unknown {
   if (text === "") return "";
   const document = parseDocument(text);
   if (document.errors.length > 0) return text;
-  const value = document.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch {
+    // An alias bomb, or aliases the yaml package refuses: not a scalar either.
+    return text;
+  }
   return typeof value === "object" && value !== null ? text : value;
 }
 
@@ -104,7 +115,8 @@ function setPath(root: Record<string, unknown>, path: readonly string[], value: 
       slot[key] = value;
       return undefined;
     }
-    if (slot[key] === undefined) slot[key] = {};
+    // Own properties only: an inherited `toString` is not a field of the entry.
+    if (!Object.hasOwn(slot, key) || slot[key] === undefined) slot[key] = {};
     const next = slot[key];
     if (typeof next !== "object" || next === null) {
       return `${path.slice(0, index + 1).join(".")} is ${describe(next)}, not a map`;

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
+import { parseDuration } from "../duration.ts";
 
 /** The subset of JSON Schema the kind schemas use. */
 export interface JsonSchema {
@@ -28,6 +29,10 @@ export interface JsonSchema {
   minLength?: number;
   pattern?: string;
   uniqueItems?: boolean;
+  /** taskrt's: the field holds a `file://` path, which the loader resolves and keeps inside the project root. */
+  filePath?: boolean;
+  /** taskrt's: the longest duration the field accepts, in milliseconds. */
+  maxMilliseconds?: number;
   [keyword: string]: unknown;
 }
 
@@ -62,6 +67,9 @@ export class SchemaSet {
     // verbose: errors carry the offending data and the schema, which the messages quote.
     this.ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
     addFormats(this.ajv);
+    this.ajv.addKeyword({ keyword: "filePath", schemaType: "boolean" });
+    // A value that is no duration at all is the pattern's to report, not this keyword's.
+    this.ajv.addKeyword({ keyword: "maxMilliseconds", schemaType: "number", errors: false, validate: (limit: number, data: unknown) => withinDuration(data, limit) });
     for (const schema of schemas.values()) this.ajv.addSchema(schema);
   }
 
@@ -103,6 +111,15 @@ export class SchemaSet {
       current = { schema: resolved as JsonSchema, owner: target };
     }
     return current;
+  }
+}
+
+function withinDuration(data: unknown, limit: number): boolean {
+  if (typeof data !== "string" && typeof data !== "number") return true;
+  try {
+    return parseDuration(data) <= limit;
+  } catch {
+    return true;
   }
 }
 

@@ -96,6 +96,22 @@ describe("validateRegistry: problems", () => {
     );
   });
 
+  test("keys named like JavaScript internals (__proto__, constructor, toString) are plain unknown fields and change no prototype", async () => {
+    const registry = await load("prototype-keys");
+    const problems = await validateRegistry(registry, testKinds());
+    const file = "prototype-keys/_index.yaml";
+    assert.deepEqual(summary(problems), [
+      ["W_UNKNOWN_FIELD", `${file}:6:5`, 'unknown field "__proto__": db.sql.sqlite has no such field and ignores it'],
+      ["W_UNKNOWN_FIELD", `${file}:7:5`, 'unknown field "constructor": db.sql.sqlite has no such field and ignores it'],
+      ["W_UNKNOWN_FIELD", `${file}:8:5`, 'unknown field "toString": db.sql.sqlite has no such field and ignores it'],
+      ["W_UNKNOWN_FIELD", `${file}:10:7`, 'unknown field "lifecycle.hasOwnProperty": lifecycle of db.sql.sqlite has no such field and ignores it'],
+    ]);
+    const data = registry.byId.get("app:db")!.data;
+    assert.equal(Object.getPrototypeOf(data), Object.prototype, "the entry's data keeps its prototype");
+    assert.equal((data as { polluted?: unknown }).polluted, undefined);
+    assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+  });
+
   test("a kind's check only sees entries that passed their schema", async () => {
     const problems = await validateRegistry(await load("invalid"), testKinds());
     const missing = problems.filter((problem) => problem.code === "E_SOURCE_MISSING").map((problem) => problem.entryId);
@@ -144,6 +160,33 @@ describe("validateRegistry: problems", () => {
     assert.deepEqual(summary(await validateRegistry(registry, testKinds())), [
       ["E_SCHEMA", "valid/_index.yaml:6:5", 'busy_timeout: expected milliseconds, or a duration such as "250ms", "10s", "1m30s", found "5 seconds"'],
     ]);
+  });
+
+  test("a duration longer than a Node.js timer holds is refused where it is written; a schedule's interval may be longer", async () => {
+    const registry = await load("valid");
+    assert.deepEqual(
+      applyOverrides(registry, ["app:worker:timeout=720h", "app:db:busy_timeout=2147483648", "app:db:lifecycle.stop_timeout=596h31m23.647s", "app:driver:publish_timeout=25d"]),
+      [],
+    );
+    const problems = await validateRegistry(registry, testKinds());
+    const hint = "a Node.js timer cannot wait longer (it would fire at once); where the field is optional, leaving it out means no limit";
+    assert.deepEqual(
+      problems.map((problem) => [problem.code, where(problem), problem.message, problem.hint]),
+      [
+        ["E_SCHEMA", "valid/_index.yaml:6:5", "busy_timeout: must be at most 596h31m23.647s, found 2147483648", hint],
+        [
+          "E_SCHEMA",
+          "valid/_index.yaml:12:5",
+          'publish_timeout: expected milliseconds, or a duration such as "250ms", "10s", "1m30s", found "25d"',
+          undefined,
+        ],
+        ["E_SCHEMA", "valid/_index.yaml:24:5", 'timeout: must be at most 596h31m23.647s, found "720h"', hint],
+      ],
+      "596h31m23.647s itself is accepted",
+    );
+    const schedules = await loadRegistry(join(FIXTURES, "long-interval"));
+    const schedule = defineKind({ kind: "queue.schedule", summary: "test", service: true, references: [{ path: ["queue"], kinds: ["queue.queue"] }], create: () => ({}) });
+    assert.deepEqual(await validateRegistry(schedules.registry, testKinds([schedule])), []);
   });
 
   test("a missing required field is explained by its description, or named as missing when it has none", async () => {

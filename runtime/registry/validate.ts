@@ -4,6 +4,7 @@
  * reports every problem found, located, sorted by file and line.
  */
 import type { ErrorObject, ValidateFunction } from "ajv";
+import { formatDurationExact } from "../duration.ts";
 import { errorMessage, PROBLEM_CODES, TaskrtError, type Problem, type ProblemCode } from "../errors.ts";
 import { kindMatches, type KindDefinition } from "../kinds/kind.ts";
 import type { Entry, Registry } from "./entry.ts";
@@ -90,7 +91,8 @@ function validateSchema(entry: Entry, schemas: SchemaSet, problems: Problem[]): 
   const candidate: Record<string, unknown> = { ...entry.data, name: entry.name, kind: entry.kind, meta: entry.meta };
   const valid = validate(candidate);
   const { name: _name, kind: _kind, meta, ...data } = candidate;
-  Object.assign(entry.data, data);
+  // Defined rather than assigned: a `__proto__` key written in YAML must stay a plain (unknown) field.
+  for (const [key, value] of Object.entries(data)) Object.defineProperty(entry.data, key, { value, writable: true, enumerable: true, configurable: true });
   entry.meta = meta as Record<string, unknown>;
   if (!valid) problems.push(...schemaProblems(entry, candidate, validate.errors ?? []));
   problems.push(...unknownFields(entry, candidate, schema, schemas));
@@ -113,7 +115,8 @@ function schemaProblems(entry: Entry, candidate: Record<string, unknown>, errors
         message = description ? `${fieldName(path)} is required: ${sentencePart(description)}` : `missing required field "${fieldName(path)}"`;
       } else {
         message = `${fieldName(path)}: ${expectation(error, parent)}, found ${found(error)}`;
-        if (error.keyword !== "anyOf" && parent.description) hint = parent.description;
+        if (error.keyword === "maxMilliseconds") hint = "a Node.js timer cannot wait longer (it would fire at once); where the field is optional, leaving it out means no limit";
+        else if (error.keyword !== "anyOf" && parent.description) hint = parent.description;
       }
       return {
         code: PROBLEM_CODES.SCHEMA,
@@ -145,6 +148,8 @@ function expectation(error: ErrorObject, parent: JsonSchema): string {
       return params.limit === 1 ? "must not be empty" : `must be at least ${params.limit} characters`;
     case "uniqueItems":
       return "must not list the same item twice";
+    case "maxMilliseconds":
+      return `must be at most ${formatDurationExact(parent.maxMilliseconds!)}`;
     case "anyOf":
       return parent.description ? `expected ${sentencePart(parent.description)}` : "matches none of the accepted forms";
     default:
@@ -191,7 +196,7 @@ function unknownFields(entry: Entry, candidate: Record<string, unknown>, schema:
     for (const [key, item] of Object.entries(value)) {
       if (path.length === 0 && ENTRY_KEYS.has(key)) continue;
       const field = [...path, key];
-      if (!(key in properties)) {
+      if (!Object.hasOwn(properties, key)) {
         const where = path.length === 0 ? entry.kind : `${fieldName(path)} of ${entry.kind}`;
         problems.push({
           code: PROBLEM_CODES.UNKNOWN_FIELD,

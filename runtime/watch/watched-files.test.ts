@@ -20,7 +20,7 @@ function registry(root: string, ...entries: Entry[]): Registry {
 }
 
 describe("registryFiles", () => {
-  test("lists the path given, the files that declared entries and every file:// an entry names, once each", () => {
+  test("lists the path given, the files that declared entries and every absolute file:// an entry names, once each (a relative one is data)", () => {
     const index = path.join(directory, "_index.yaml");
     const more = path.join(directory, "api", "more.yaml");
     writeFileSync(index, "");
@@ -28,7 +28,11 @@ describe("registryFiles", () => {
       registry(
         directory,
         entry("app:one", index, { source: `file://${directory}/one.ts`, method: "main" }),
-        entry("app:two", more, { source: `file://${directory}/one.ts`, request: { body: `file://${directory}/schemas/body.json` }, list: ["file:///elsewhere/x.lua", "plain"] }),
+        entry("app:two", more, {
+          source: `file://${directory}/one.ts`,
+          request: { body: `file://${directory}/schemas/body.json` },
+          list: ["file:///elsewhere/x.lua", "plain", "file://relative/data.csv"],
+        }),
       ),
       index,
     );

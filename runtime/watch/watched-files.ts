@@ -35,11 +35,14 @@ export function isReloadingChange(file: string, knownFiles: ReadonlySet<string>)
   return !name.startsWith(".") && RELOADING_EXTENSIONS.has(path.extname(name));
 }
 
-/** The loader has already made every `file://` value absolute. */
+/**
+ * The loader made the `file://` value of every path field absolute; a relative one is data (a
+ * schedule's message body), not a file the registry is built from.
+ */
 function collectFileReferences(value: unknown, files: Set<string>): void {
   if (typeof value === "string") {
     const file = sourcePath(value);
-    if (file) files.add(file);
+    if (file && path.isAbsolute(file)) files.add(file);
   } else if (Array.isArray(value)) {
     for (const item of value) collectFileReferences(item, files);
   } else if (value && typeof value === "object") {
