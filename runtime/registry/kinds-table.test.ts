@@ -21,7 +21,7 @@ describe("renderKindsTable", () => {
     assert.ok(lines.includes("| `meta.router` | string | **required** | non-empty | The http.router this endpoint belongs to. |"));
     assert.ok(lines.includes('| `busy_timeout` | duration | `"5s"` | ≤ 596h31m23.647s | How long a statement waits for a lock held by another connection. |'));
     assert.ok(lines.includes('| `synchronous` | string | `"NORMAL"` | one of `OFF`, `NORMAL`, `FULL`, `EXTRA` | PRAGMA synchronous for this connection. |'));
-    assert.ok(lines.includes('| `timeouts.read` | duration | `"30s"` | ≤ 596h31m23.647s | Whole request must arrive within this; 0 disables. |'));
+    assert.ok(lines.includes('| `timeouts.read` | duration | `"30s"` | ≤ 596h31m23.647s | Whole request must arrive within this; 0 disables. A connection that sends nothing is closed after it (plus at most 1 s). |'));
     assert.ok(lines.includes("| `dead_letter` | string or map |  |  | Where messages go after max_attempts: a queue id, or {queue, max_attempts, keep}; keep: true also keeps each one here as a dead letter (for the dashboard to retry or discard). |"));
   });
 
