@@ -187,6 +187,7 @@ describe("Supervisor", () => {
       consumer: () => supervisor.instruments.consumer("unused"),
       processRestarted() {},
       startupFinished: (seconds) => void reported.push(seconds),
+      unhandledError() {},
     });
     await supervisor.start();
     assert.equal(reported.length, 1);
