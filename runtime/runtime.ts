@@ -10,7 +10,7 @@ import type { Registry } from "./registry/entry.ts";
 import { loadRegistry } from "./registry/load.ts";
 import { applyOverrides } from "./registry/overrides.ts";
 import { validateRegistry } from "./registry/validate.ts";
-import { Supervisor, type StartedEntry } from "./supervisor.ts";
+import { Supervisor, type FailedEntry, type StartedEntry } from "./supervisor.ts";
 import { guardUnhandledErrors } from "./unhandled-errors.ts";
 
 export interface RuntimeOptions {
@@ -52,6 +52,11 @@ export class Runtime {
 
   started(): StartedEntry[] {
     return this.supervisor.started();
+  }
+
+  /** Optional boot services that did not start, and why. */
+  failed(): FailedEntry[] {
+    return this.supervisor.failed();
   }
 
   component<T>(id: string): T {

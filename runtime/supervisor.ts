@@ -39,6 +39,13 @@ export interface StartedEntry {
   description?: string;
 }
 
+/** A boot service that is FAILED, with the cause in its own words. */
+export interface FailedEntry {
+  id: string;
+  kind: string;
+  cause: string;
+}
+
 const DEFAULT_RESOURCE_STOP_MS = 5000;
 /**
  * A service gets its stop_timeout to finish its work, and it enforces that itself (a consumer
@@ -103,9 +110,12 @@ export class Supervisor {
       .map((id) => ({ id, kind: this.registry.byId.get(id)!.kind, description: this.components.get(id)?.describe?.() }));
   }
 
-  /** Why `id` is FAILED, when it is. */
-  failureCause(id: string): Error | undefined {
-    return this.failureCauses.get(id);
+  /** The boot services that failed (optional ones; a required one ends the start-up), each with its cause. */
+  failed(): FailedEntry[] {
+    return this.view.bootServices().flatMap((id) => {
+      const cause = this.states.get(id) === SERVICE_STATE.FAILED ? this.failureCauses.get(id) : undefined;
+      return cause ? [{ id, kind: this.registry.byId.get(id)!.kind, cause: causeMessage(id, cause) }] : [];
+    });
   }
 
   /** `signal` aborts the start-up (a SIGINT before ready): it then rejects with E_INTERRUPTED. */
@@ -195,7 +205,10 @@ export class Supervisor {
         } catch (error) {
           if (isBootAbort(error)) return;
           if (readLifecycle(this.registry.byId.get(root)!).startup === "optional") {
-            this.logger.forEntry(root).warn("optional service did not start", { error: errorMessage(error) });
+            // Its own failure is logged already; this says what went missing because of another's.
+            if (!(error instanceof TaskrtError && error.entryId === root)) {
+              this.logger.forEntry(root).warn("optional service did not start", { error: errorMessage(error) });
+            }
           } else {
             failures.push(error instanceof Error ? error : new Error(String(error)));
             // Nothing waits for the rest (a migration retrying against that database) to give up.

@@ -46,8 +46,10 @@ export const runCommand: Command = {
     }
     for (const warning of runtime.warnings) io.stderr(formatProblem(warning, relativePath) + "\n");
     const started = runtime.started();
-    const width = Math.max(0, ...started.map((entry) => entry.id.length));
+    const failed = runtime.failed();
+    const width = Math.max(0, ...[...started, ...failed].map((entry) => entry.id.length));
     for (const entry of started) io.stderr(`  ${entry.id.padEnd(width)}  ${entry.kind.padEnd(20)} ${entry.description ?? ""}`.trimEnd() + "\n");
+    for (const entry of failed) io.stderr(`  ${entry.id.padEnd(width)}  ${entry.kind.padEnd(20)} failed: ${entry.cause}\n`);
     for (const dashboard of runtime.registry.entries.filter((entry) => entry.kind === "taskrt.dashboard")) {
       io.stderr(`  ${runtime.component<{ describe(): string }>(dashboard.id).describe()}\n`);
     }
