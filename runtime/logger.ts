@@ -56,7 +56,7 @@ function levelName(threshold: number): LogLevel {
 function jsonLine(level: LogLevel, message: string, entryId: string | undefined, fields?: LogFields): string {
   const record: LogFields = { time: new Date().toISOString(), level, msg: message };
   if (entryId) record.entry = entryId;
-  if (fields) for (const key in fields) record[key] = serializable(fields[key]);
+  if (fields) for (const key in fields) addField(record, key, fields[key]);
   return JSON.stringify(record) + "\n";
 }
 
@@ -64,16 +64,27 @@ function textLine(level: LogLevel, message: string, entryId: string | undefined,
   const time = new Date().toISOString().slice(11, 23);
   let line = `${time} ${level.toUpperCase().padEnd(5)} ${entryId ? `${entryId} ` : ""}${message}`;
   if (fields) {
-    for (const key in fields) {
-      const value = serializable(fields[key]);
+    const record: LogFields = {};
+    for (const key in fields) addField(record, key, fields[key]);
+    for (const key in record) {
+      const value = record[key];
       line += ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`;
     }
   }
   return line + "\n";
 }
 
-function serializable(value: unknown): unknown {
-  if (value instanceof Error) return value.stack ?? value.message;
-  if (typeof value === "bigint") return value.toString();
-  return value;
+/**
+ * An Error becomes its stack; its `code` and `hint` (TaskrtError, pg's `code`) go beside it as
+ * `<key>_code` and `<key>_hint`, so the line keeps what a reader acts on.
+ */
+function addField(record: LogFields, key: string, value: unknown): void {
+  if (value instanceof Error) {
+    record[key] = value.stack ?? value.message;
+    const { code, hint } = value as { code?: unknown; hint?: unknown };
+    if (code !== undefined && code !== null) record[`${key}_code`] = String(code);
+    if (typeof hint === "string" && hint) record[`${key}_hint`] = hint;
+    return;
+  }
+  record[key] = typeof value === "bigint" ? value.toString() : value;
 }

@@ -10,7 +10,8 @@ import type { Registry } from "./registry/entry.ts";
 import { loadRegistry } from "./registry/load.ts";
 import { applyOverrides } from "./registry/overrides.ts";
 import { validateRegistry } from "./registry/validate.ts";
-import { Supervisor, type StartedEntry } from "./supervisor.ts";
+import { Supervisor, type FailedEntry, type StartedEntry } from "./supervisor.ts";
+import { guardUnhandledErrors } from "./unhandled-errors.ts";
 
 export interface RuntimeOptions {
   /** An `_index.yaml`, a directory of registry files, or a project root with `wippy.lock`. */
@@ -20,6 +21,8 @@ export interface RuntimeOptions {
   /** Extra kinds, beside (or replacing) the built-in ones. */
   kinds?: readonly KindDefinition[];
   logger?: Logger;
+  /** Aborting it during start-up stops what has started; `startRuntime` then rejects with E_INTERRUPTED. */
+  signal?: AbortSignal;
 }
 
 export interface CheckedRegistry {
@@ -44,10 +47,16 @@ export class Runtime {
     readonly registry: Registry,
     readonly supervisor: Supervisor,
     readonly warnings: Problem[],
+    private readonly releaseGuard: () => void = () => {},
   ) {}
 
   started(): StartedEntry[] {
     return this.supervisor.started();
+  }
+
+  /** Optional boot services that did not start, and why. */
+  failed(): FailedEntry[] {
+    return this.supervisor.failed();
   }
 
   component<T>(id: string): T {
@@ -56,7 +65,7 @@ export class Runtime {
 
   /** Graceful: stops dependents first, each within its `stop_timeout`. Safe to call twice. */
   stop(): Promise<void> {
-    return (this.stopping ??= this.supervisor.stop());
+    return (this.stopping ??= this.supervisor.stop().finally(this.releaseGuard));
   }
 }
 
@@ -65,7 +74,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   const { registry, problems } = await checkRegistry(options);
   if (problems.some((problem) => problem.severity === "error")) throw new RegistryError(problems);
+  return startChecked(registry, problems, { ...options, logger });
+}
+
+/** The start half of `startRuntime`, for a registry already checked (the watch session's reloads). */
+export async function startChecked(registry: Registry, warnings: Problem[], options: Pick<RuntimeOptions, "kinds" | "logger" | "signal">): Promise<Runtime> {
+  const logger = options.logger ?? createLogger();
   const supervisor = new Supervisor(registry, createKindTable(options.kinds), logger);
-  await supervisor.start();
-  return new Runtime(registry, supervisor, problems);
+  // From the first handler call on: a migration may leak an error while the rest still starts.
+  const releaseGuard = guardUnhandledErrors({ services: supervisor.services, logger, instruments: supervisor.instruments });
+  try {
+    await supervisor.start(options.signal);
+  } catch (error) {
+    releaseGuard();
+    throw error;
+  }
+  return new Runtime(registry, supervisor, warnings, releaseGuard);
 }

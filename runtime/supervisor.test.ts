@@ -42,6 +42,11 @@ function recordingKind(kind: string, events: string[], options: { service?: bool
   });
 }
 
+/** Polls `condition` on the event loop (no fixed sleeps). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe("Supervisor", () => {
   test("starts dependencies before dependents and stops in reverse order", async () => {
     const events: string[] = [];
@@ -85,6 +90,66 @@ describe("Supervisor", () => {
     finish();
     await starting;
     assert.deepEqual(events, ["start app:migrate", "migrate done", "start app:web"]);
+    await supervisor.stop();
+  });
+
+  test("start-up ends once every service has started: a process that never returns does not hold it up", { timeout: 30_000 }, async () => {
+    const events: string[] = [];
+    const forever = new Promise<void>(() => {});
+    const kinds = new Map([["svc", recordingKind("svc", events, { oneShot: new Map([["app:poller", forever]]) })]]);
+    const supervisor = new Supervisor(registry(entry("app:poller", "svc", { lifecycle: { auto_start: true } }), entry("app:web", "svc", { lifecycle: { auto_start: true } })), kinds, quiet);
+    await supervisor.start();
+    assert.deepEqual(events.sort(), ["start app:poller", "start app:web"]);
+    assert.equal(supervisor.view.finished("app:poller"), false);
+    await supervisor.stop();
+  });
+
+  test("a required entry that fails ends the start-up at once, even while another waits for a one-shot process", { timeout: 30_000 }, async () => {
+    const events: string[] = [];
+    const never = new Promise<void>(() => {});
+    const kinds = new Map([["svc", recordingKind("svc", events, { failStart: "app:db", oneShot: new Map([["app:migrate", never]]) })]]);
+    const supervisor = new Supervisor(
+      registry(
+        entry("app:db", "svc", { lifecycle: { auto_start: true } }),
+        entry("app:migrate", "svc", { lifecycle: { auto_start: true } }),
+        entry("app:web", "svc", { lifecycle: { auto_start: true, requires: ["migrate"] } }),
+      ),
+      kinds,
+      quiet,
+    );
+    await assert.rejects(supervisor.start(), { message: "app:db failed to start: boom" });
+    assert.deepEqual(events, ["start app:migrate", "stop app:migrate"]);
+  });
+
+  test("an abort during start-up stops what has started and rejects with E_INTERRUPTED", { timeout: 30_000 }, async () => {
+    const events: string[] = [];
+    const never = new Promise<void>(() => {});
+    const kinds = new Map([["svc", recordingKind("svc", events, { oneShot: new Map([["app:migrate", never]]) })]]);
+    const supervisor = new Supervisor(
+      registry(entry("app:migrate", "svc", { lifecycle: { auto_start: true } }), entry("app:web", "svc", { lifecycle: { auto_start: true, requires: ["migrate"] } })),
+      kinds,
+      quiet,
+    );
+    const abort = new AbortController();
+    const starting = supervisor.start(abort.signal);
+    await waitUntil(() => supervisor.state("app:migrate") === "RUNNING");
+    abort.abort();
+    await assert.rejects(starting, { code: "E_INTERRUPTED", message: "start-up interrupted: what had started was stopped" });
+    assert.deepEqual(events, ["start app:migrate", "stop app:migrate"]);
+    assert.equal(supervisor.state("app:web"), "CREATED");
+  });
+
+  test("an optional entry that failed is listed with its cause, and lookups of it name the cause", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ format: "json", sink: { write: (line) => void lines.push(line) } });
+    const kinds = new Map([["db.sql.sqlite", recordingKind("db.sql.sqlite", [], { failStart: "app:db" })]]);
+    const supervisor = new Supervisor(registry(entry("app:db", "db.sql.sqlite", { lifecycle: { auto_start: true, startup: "optional" } })), kinds, logger);
+    await supervisor.start();
+    assert.deepEqual(supervisor.failed(), [{ id: "app:db", kind: "db.sql.sqlite", cause: "boom" }]);
+    assert.throws(() => supervisor.services.database("app:db"), { code: "E_DB_UNAVAILABLE", message: "database app:db is not running (failed: boom)" });
+    assert.throws(() => supervisor.services.database("app:db"), { message: "database app:db is not running (failed: boom)" });
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).map((record) => [record.level, record.entry, record.msg]);
+    assert.deepEqual(logged, [["error", "app:db", "failed to start: boom"]]);
     await supervisor.stop();
   });
 
@@ -187,6 +252,7 @@ describe("Supervisor", () => {
       consumer: () => supervisor.instruments.consumer("unused"),
       processRestarted() {},
       startupFinished: (seconds) => void reported.push(seconds),
+      unhandledError() {},
     });
     await supervisor.start();
     assert.equal(reported.length, 1);

@@ -2,11 +2,15 @@
  * @module supervisor — builds every entry's component and runs the services' lifecycle.
  *
  * States of a service: CREATED → STARTING → RUNNING → STOPPING → STOPPED, or FAILED when its
- * start throws, times out, or a one-shot process it requires never completes.
+ * start throws or times out, when a one-shot process it requires fails, or when it is a one-shot
+ * process that failed for good; the cause is kept and named by lookups of the failed entry.
  * `start()` creates all components in dependency order (no I/O), starts plain resources (code
  * loading), then starts the services needed by the auto-start roots — each once everything it
- * depends on runs (and one-shot processes it depends on have finished), independent branches in
- * parallel. `stop()` stops in reverse order of start, collecting every failure.
+ * depends on runs, and once the one-shot processes it requires have returned — independent
+ * branches in parallel. Start-up is done when every one of them has *started*: a process that runs
+ * forever (a worker, a poller) does not hold it up. A required root that fails, or the caller's
+ * abort signal (SIGINT during start-up), ends the start-up at once: what started is stopped.
+ * `stop()` stops in reverse order of start, collecting every failure.
  */
 import { TaskrtError, errorMessage } from "./errors.ts";
 import type { BuildContext, Component, KindDefinition, RuntimeServices, RuntimeView } from "./kinds/kind.ts";
@@ -35,6 +39,13 @@ export interface StartedEntry {
   description?: string;
 }
 
+/** A boot service that is FAILED, with the cause in its own words. */
+export interface FailedEntry {
+  id: string;
+  kind: string;
+  cause: string;
+}
+
 const DEFAULT_RESOURCE_STOP_MS = 5000;
 /**
  * A service gets its stop_timeout to finish its work, and it enforces that itself (a consumer
@@ -57,6 +68,10 @@ export class Supervisor {
   private readonly readiness = new Map<string, Promise<void>>();
   /** One-shot services whose `completed()` resolved. */
   private readonly finished = new Set<string>();
+  /** Why each FAILED entry failed, for the lookups that meet it. */
+  private readonly failureCauses = new Map<string, Error>();
+  /** Ends the start-up: the caller's signal, or the first required root that failed. */
+  private readonly bootAbort = new AbortController();
   // The registry does not change under a supervisor: computed once, on first ask.
   private serviceIds: string[] | undefined;
   private bootServiceIds: string[] | undefined;
@@ -95,8 +110,21 @@ export class Supervisor {
       .map((id) => ({ id, kind: this.registry.byId.get(id)!.kind, description: this.components.get(id)?.describe?.() }));
   }
 
-  async start(): Promise<void> {
+  /** The boot services that failed (optional ones; a required one ends the start-up), each with its cause. */
+  failed(): FailedEntry[] {
+    return this.view.bootServices().flatMap((id) => {
+      const cause = this.states.get(id) === SERVICE_STATE.FAILED ? this.failureCauses.get(id) : undefined;
+      return cause ? [{ id, kind: this.registry.byId.get(id)!.kind, cause: causeMessage(id, cause) }] : [];
+    });
+  }
+
+  /** `signal` aborts the start-up (a SIGINT before ready): it then rejects with E_INTERRUPTED. */
+  async start(signal?: AbortSignal): Promise<void> {
     const startedAt = performance.now();
+    if (signal) {
+      if (signal.aborted) this.bootAbort.abort(interrupted());
+      else signal.addEventListener("abort", () => this.bootAbort.abort(interrupted()), { once: true });
+    }
     const order = topologicalOrder(this.graph);
     this.createAll(order);
     await this.startResources(order);
@@ -151,16 +179,16 @@ export class Supervisor {
       if (!promise) {
         promise = (async () => {
           const dependencies = [...(this.graph.get(id) ?? [])].filter((dependency) => needed.has(dependency));
-          await Promise.all(dependencies.map(readyOf));
+          await Promise.all(dependencies.map(async (dependency) => {
+            await readyOf(dependency);
+            await this.untilBootAborted(this.completionOf(dependency));
+          }));
           if (!this.isService(id)) return;
+          this.bootAbort.signal.throwIfAborted();
           const entry = this.registry.byId.get(id)!;
           const lifecycle = readLifecycle(entry);
           await this.startOne(id, lifecycle.startTimeoutMs);
-          const component = this.components.get(id)!;
-          if (component.completed) {
-            await component.completed();
-            this.finished.add(id);
-          }
+          this.watchCompletion(id);
         })();
         promise.catch(() => {});
         ready.set(id, promise);
@@ -175,16 +203,53 @@ export class Supervisor {
         try {
           await readyOf(root);
         } catch (error) {
-          const startup = readLifecycle(this.registry.byId.get(root)!).startup;
-          if (startup === "optional") {
-            this.logger.forEntry(root).warn("optional service did not start", { error: errorMessage(error) });
+          if (isBootAbort(error)) return;
+          if (readLifecycle(this.registry.byId.get(root)!).startup === "optional") {
+            // Its own failure is logged already; this says what went missing because of another's.
+            if (!(error instanceof TaskrtError && error.entryId === root)) {
+              this.logger.forEntry(root).warn("optional service did not start", { error: errorMessage(error) });
+            }
           } else {
             failures.push(error instanceof Error ? error : new Error(String(error)));
+            // Nothing waits for the rest (a migration retrying against that database) to give up.
+            this.bootAbort.abort(new TaskrtError("E_BOOT_FAILED", "start-up failed"));
           }
         }
       }),
     );
+    const reason = this.bootAbort.signal.reason as unknown;
+    if (!failures.length && reason instanceof TaskrtError && reason.code === "E_INTERRUPTED") failures.push(reason);
     if (failures.length) await this.failBoot(failures);
+  }
+
+  /** What a dependent of `id` waits for beyond its start: the return of a one-shot process. */
+  private completionOf(id: string): Promise<void> | undefined {
+    if (!this.isService(id)) return undefined;
+    return this.components.get(id)!.completed?.();
+  }
+
+  /** Records how a one-shot service ends, whether or not anything waits for it. */
+  private watchCompletion(id: string): void {
+    this.completionOf(id)?.then(
+      () => void this.finished.add(id),
+      (error: unknown) => {
+        // Stopping makes it reject too; only a failure while it ran is one.
+        if (this.states.get(id) !== SERVICE_STATE.RUNNING) return;
+        this.states.set(id, SERVICE_STATE.FAILED);
+        this.failureCauses.set(id, error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  private untilBootAborted(promise: Promise<void> | undefined): Promise<void> | undefined {
+    if (!promise) return undefined;
+    const signal = this.bootAbort.signal;
+    signal.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
   }
 
   private async startOne(id: string, timeoutMs: number): Promise<void> {
@@ -194,6 +259,10 @@ export class Supervisor {
       if (component.start) await withTimeout(component.start(), timeoutMs, () => `${id} did not start within ${timeoutMs}ms (lifecycle.start_timeout)`);
     } catch (error) {
       this.states.set(id, SERVICE_STATE.FAILED);
+      const cause = error instanceof Error ? error : new Error(String(error));
+      this.failureCauses.set(id, cause);
+      // Logged here, once, as it happens: the start-up may go on a while before it gives up.
+      this.logger.forEntry(id).error(`failed to start: ${errorMessage(error)}`, { error: cause });
       if (error instanceof TaskrtError && error.entryId === id) throw error;
       throw new TaskrtError("E_START", `${id} failed to start: ${errorMessage(error)}`, { entryId: id, cause: error });
     }
@@ -257,12 +326,35 @@ export class Supervisor {
     }
     const state = this.states.get(id);
     if (this.isService(id) && state !== SERVICE_STATE.RUNNING) {
-      throw new TaskrtError(code === "E_DB_NOT_FOUND" ? "E_DB_UNAVAILABLE" : "E_QUEUE_UNAVAILABLE", `${what} ${id} is not running (${(state ?? "unknown").toLowerCase()})`, {
+      const cause = state === SERVICE_STATE.FAILED ? this.failureCauses.get(id) : undefined;
+      const unavailable = code === "E_DB_NOT_FOUND" ? "E_DB_UNAVAILABLE" : "E_QUEUE_UNAVAILABLE";
+      if (cause) {
+        throw new TaskrtError(unavailable, `${what} ${id} is not running (failed: ${causeMessage(id, cause)})`, {
+          entryId: id,
+          hint: `fix what stopped ${id}, then restart taskrt`,
+        });
+      }
+      throw new TaskrtError(unavailable, `${what} ${id} is not running (${(state ?? "unknown").toLowerCase()})`, {
         hint: `give ${id} lifecycle.auto_start: true, or make an auto-started entry require it`,
       });
     }
     return this.component(id) as unknown as T;
   }
+}
+
+/** The cause's own words: without the `<id> failed to start:` it may already begin with. */
+function causeMessage(id: string, cause: Error): string {
+  const message = errorMessage(cause);
+  const prefix = `${id} failed to start: `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+}
+
+function interrupted(): TaskrtError {
+  return new TaskrtError("E_INTERRUPTED", "start-up interrupted: what had started was stopped");
+}
+
+function isBootAbort(error: unknown): boolean {
+  return error instanceof TaskrtError && (error.code === "E_INTERRUPTED" || error.code === "E_BOOT_FAILED");
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {

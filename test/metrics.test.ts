@@ -21,7 +21,7 @@ const KINDS = [taskrtMetrics, taskrtHealth];
 interface Fixture {
   supervisor: Supervisor;
   url: string;
-  /** Settles once every boot service has started, the migration included. */
+  /** Settles once every boot service has started (the migration runs on until `openGate()`). */
   starting: Promise<void>;
   /** Lets the migration finish. */
   openGate(): void;
@@ -102,7 +102,7 @@ describe("metrics and health of a running service", () => {
       },
     });
     fixture.openGate();
-    await fixture.starting;
+    await waitFor(async () => supervisor.view.finished("ops:migrate-service"), "the migration to finish");
     assert.deepEqual(await getJson(`${fixture.url}/readyz`), {
       status: 200,
       body: {

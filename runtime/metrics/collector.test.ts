@@ -184,6 +184,14 @@ describe("metrics collector", () => {
     assertLines(await scrapeLines(metrics), ['taskrt_process_restarts_total{service="app:migrate-service"} 1']);
   });
 
+  test("errors leaked by handler code are counted by entry, unknown when no call was running", async () => {
+    const metrics = collector({ registry: registryOf([]), runtime: view({}) });
+    metrics.unhandledError("app:create_task");
+    metrics.unhandledError("app:create_task");
+    metrics.unhandledError("unknown");
+    assertLines(await scrapeLines(metrics), ['taskrt_unhandled_errors_total{entry="app:create_task"} 2', 'taskrt_unhandled_errors_total{entry="unknown"} 1']);
+  });
+
   test("the prefix renames taskrt's metrics; default process metrics are served only when asked for", async () => {
     const plain = collector({ registry: registryOf([]), runtime: view({}), prefix: "tq_" });
     plain.startupFinished(2);

@@ -57,6 +57,7 @@ export class MetricsCollector implements MetricsSink {
   readonly #handlerDuration: Histogram<"consumer">;
   readonly #restarts: Counter<"service">;
   readonly #startup: Gauge;
+  readonly #unhandled: Counter<"entry">;
 
   constructor(options: CollectorOptions) {
     this.entryId = options.entryId;
@@ -98,6 +99,13 @@ export class MetricsCollector implements MetricsSink {
     this.#startup = new Gauge({
       name: `${prefix}startup_seconds`,
       help: "How long the runtime took to start every auto-started service.",
+      registers,
+    });
+
+    this.#unhandled = new Counter({
+      name: `${prefix}unhandled_errors_total`,
+      help: 'Errors handler code leaked (a rejection nobody awaited, a throw in a timer callback), by entry ("unknown" when no call was running); logged, and the process keeps serving.',
+      labelNames: ["entry"],
       registers,
     });
 
@@ -185,6 +193,10 @@ export class MetricsCollector implements MetricsSink {
 
   startupFinished(seconds: number): void {
     this.#startup.set(seconds);
+  }
+
+  unhandledError(entry: string): void {
+    this.#unhandled.labels(entry).inc();
   }
 
   /** A queue whose driver is not running has no stats to give; a failing one is logged and left out. */

@@ -19,6 +19,7 @@ function recordingSink(entryId: string, calls: string[]): MetricsSink {
     consumer: (id) => ({ ...NO_CONSUMER_RECORDER, enabled: true, processed: () => void calls.push(`processed ${id}`) }),
     processRestarted: (id) => void calls.push(`restart ${id}`),
     startupFinished: (seconds) => void calls.push(`startup ${seconds}`),
+    unhandledError: (entry) => void calls.push(`unhandled ${entry}`),
   };
 }
 
@@ -36,6 +37,7 @@ describe("instruments", () => {
     consumer.handled(1);
     instruments.processRestarted("app:migrate-service");
     instruments.startupFinished(0.5);
+    instruments.unhandledError("app:create_task");
   });
 
   test("an attached collector gets every hook's calls until it is detached", () => {
@@ -47,10 +49,12 @@ describe("instruments", () => {
     instruments.consumer("app:worker").processed();
     instruments.processRestarted("app:migrate-service");
     instruments.startupFinished(1.5);
+    instruments.unhandledError("app:create_task");
     instruments.detach(sink);
     instruments.processRestarted("app:migrate-service");
+    instruments.unhandledError("unknown");
     assert.equal(instruments.attached, false);
-    assert.deepEqual(calls, ["http GET /tasks/{id} 200 0.25", "processed app:worker", "restart app:migrate-service", "startup 1.5"]);
+    assert.deepEqual(calls, ["http GET /tasks/{id} 200 0.25", "processed app:worker", "restart app:migrate-service", "startup 1.5", "unhandled app:create_task"]);
   });
 
   test("a second collector on one runtime is refused, naming both", () => {

@@ -1,6 +1,6 @@
 /**
  * @module metrics/instruments — the hooks the runtime's own code calls to be measured (HTTP routes,
- * consumers, process restarts, start-up), one set per runtime, doing nothing until a
+ * consumers, process restarts, start-up, errors handler code leaked), one set per runtime, doing nothing until a
  * `taskrt.metrics` entry attaches its collector.
  *
  * Hot paths ask once, when they start, for a recorder bound to their labels (a route, a consumer),
@@ -42,6 +42,8 @@ export interface MetricsSink {
   consumer(consumerId: string): ConsumerRecorder;
   processRestarted(serviceId: string): void;
   startupFinished(seconds: number): void;
+  /** Handler code leaked an error (an unhandled rejection, a throw in a timer); `entry` may be "unknown". */
+  unhandledError(entry: string): void;
 }
 
 export const NO_CONSUMER_RECORDER: ConsumerRecorder = Object.freeze({
@@ -99,6 +101,10 @@ export class Instruments {
 
   startupFinished(seconds: number): void {
     this.#sink?.startupFinished(seconds);
+  }
+
+  unhandledError(entry: string): void {
+    this.#sink?.unhandledError(entry);
   }
 }
 

@@ -14,13 +14,12 @@
  * If the new version fails to start, the previous one (its registry and its cached modules) is
  * started again. Changes seen while RELOADING are collected and reloaded right after.
  */
-import { formatProblem, errorMessage, type Problem } from "../errors.ts";
-import { createKindTable } from "../kinds/index.ts";
+import { formatProblem, errorMessage } from "../errors.ts";
 import type { KindDefinition } from "../kinds/kind.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import type { Registry } from "../registry/entry.ts";
-import { Runtime, checkRegistry, type CheckedRegistry } from "../runtime.ts";
-import { SERVICE_STATE, Supervisor } from "../supervisor.ts";
+import { Runtime, checkRegistry, startChecked, type CheckedRegistry } from "../runtime.ts";
+import { SERVICE_STATE } from "../supervisor.ts";
 import { FileWatcher } from "./file-watcher.ts";
 import { beginGeneration, restoreGeneration } from "./module-generations.ts";
 import { registryFiles } from "./watched-files.ts";
@@ -164,7 +163,7 @@ export class WatchSession {
       await previous.stop().catch((error: unknown) => this.say(`the previous version stopped with errors: ${errorMessage(error)}`));
     }
     try {
-      this.current = await startChecked(checked.registry, checked.problems, this.options.kinds, this.logger);
+      this.current = await startChecked(checked.registry, checked.problems, { kinds: this.options.kinds, logger: this.logger });
     } catch (error) {
       this.say(`reload failed: ${errorMessage(error)}`);
       restoreGeneration(previousGeneration);
@@ -193,7 +192,7 @@ export class WatchSession {
   private async restartPrevious(previous: Runtime): Promise<void> {
     this.say("starting the previous version again");
     try {
-      this.current = await startChecked(previous.registry, previous.warnings, this.options.kinds, this.logger);
+      this.current = await startChecked(previous.registry, previous.warnings, { kinds: this.options.kinds, logger: this.logger });
       this.say("the previous version is serving again");
       this.afterStart(this.current);
     } catch (error) {
@@ -238,9 +237,3 @@ export class WatchSession {
   }
 }
 
-/** `startRuntime` after its check: the registry is already validated. */
-async function startChecked(registry: Registry, warnings: Problem[], kinds: readonly KindDefinition[] | undefined, logger: Logger): Promise<Runtime> {
-  const supervisor = new Supervisor(registry, createKindTable(kinds), logger);
-  await supervisor.start();
-  return new Runtime(registry, supervisor, warnings);
-}

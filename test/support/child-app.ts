@@ -16,8 +16,8 @@ const READY = /^ready in \d+ms/m;
 const LISTENING = /listening on (http:\/\/[^\s]+)/;
 
 export interface ChildAppOptions {
-  /** The SQLite file the app's database entry uses; reusing it across starts is the point. */
-  databaseFile: string;
+  /** The SQLite file the app's database entry uses; reusing it across starts is the point. None: the registry's own database settings. */
+  databaseFile?: string;
   /** Registry path, relative to the project root; the app by default. */
   registry?: string;
   /** Extra `-o ns:entry:field=value` overrides. */
@@ -53,9 +53,22 @@ export interface ChildApp {
 }
 
 export async function startChildApp(options: ChildAppOptions): Promise<ChildApp> {
+  const app = spawnChildApp(options);
+  try {
+    (app as { url: string }).url = await waitForReady(app.process, app.stderr, app.exited, options.readyTimeoutMs ?? 60_000);
+  } catch (error) {
+    await app.kill();
+    throw error;
+  }
+  return app;
+}
+
+/** Starts the child without waiting for it to be ready (its `url` stays empty): for tests of start-up itself. */
+export function spawnChildApp(options: ChildAppOptions): ChildApp {
   const gateway = options.gateway ?? "app:gateway";
   const database = options.database ?? "app:db";
-  const args = [CLI, "run", options.registry ?? "app/_index.yaml", "-o", `${gateway}:addr=127.0.0.1:0`, "-o", `${database}:file=${options.databaseFile}`];
+  const args = [CLI, "run", options.registry ?? "app/_index.yaml", "-o", `${gateway}:addr=127.0.0.1:0`];
+  if (options.databaseFile !== undefined) args.push("-o", `${database}:file=${options.databaseFile}`);
   for (const override of options.overrides ?? []) args.push("-o", override);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -100,12 +113,6 @@ export async function startChildApp(options: ChildAppOptions): Promise<ChildApp>
     },
   };
 
-  try {
-    app.url = await waitForReady(child, () => stderr, exited, options.readyTimeoutMs ?? 60_000);
-  } catch (error) {
-    await app.kill();
-    throw error;
-  }
   return app;
 }
 
