@@ -42,11 +42,6 @@ function recordingKind(kind: string, events: string[], options: { service?: bool
   });
 }
 
-/** Polls `condition` on the event loop (no fixed sleeps). */
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
-}
-
 describe("Supervisor", () => {
   test("starts dependencies before dependents and stops in reverse order", async () => {
     const events: string[] = [];
@@ -132,7 +127,7 @@ describe("Supervisor", () => {
     );
     const abort = new AbortController();
     const starting = supervisor.start(abort.signal);
-    await waitUntil(() => supervisor.state("app:migrate") === "RUNNING");
+    await waitUntil(() => supervisor.state("app:migrate") === "RUNNING", "app:migrate to run");
     abort.abort();
     await assert.rejects(starting, { code: "E_INTERRUPTED", message: "start-up interrupted: what had started was stopped" });
     assert.deepEqual(events, ["start app:migrate", "stop app:migrate"]);
