@@ -1,10 +1,10 @@
 /**
  * @module modules/time — sleeping without blocking, and the current time, for handlers.
  */
-import { setTimeout as delay } from "node:timers/promises";
 import { parseDuration } from "../duration.ts";
 import { TaskrtError } from "../errors.ts";
 import { useModule } from "./context.ts";
+import { sleepLong } from "../timers.ts";
 
 export const time = {
   /** Waits `duration` (ms, or "100ms"/"2s"); ends early with an error when the call is cancelled. */
@@ -12,7 +12,7 @@ export const time = {
     const context = useModule("time");
     const ms = parseDuration(duration);
     try {
-      await delay(ms, undefined, context.signal ? { signal: context.signal } : undefined);
+      await sleepLong(ms, context.signal);
     } catch (error) {
       throw new TaskrtError("E_CANCELED", `sleep cancelled: ${context.entryId} was stopped`, { entryId: context.entryId, cause: error });
     }

@@ -90,6 +90,19 @@ describe("memory queue driver", () => {
     }
   });
 
+  test("a delay longer than a Node.js timer holds (30 days) stays delayed instead of firing at once", async () => {
+    const { driver } = makeDriver();
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", "next month", {}, { delayMs: 30 * 24 * 3_600_000 });
+      await sleep(30);
+      assert.deepEqual(await driver.stats("q"), { ready: 0, inFlight: 0, delayed: 1, dead: 0 });
+    } finally {
+      await driver.stop();
+    }
+  });
+
   test("waiting publishers are admitted in the order they arrived", async () => {
     const { driver } = makeDriver(1);
     await driver.start();

@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { Deque, ReadyBuffer } from "../../queue/ready-buffer.ts";
+import { setLongTimeout, type LongTimer } from "../../timers.ts";
 import type {
   ConsumeOptions,
   DeadLetterPage,
@@ -88,7 +89,7 @@ interface QueueState {
   name: string;
   maxLength: number;
   ready: ReadyBuffer<StoredMessage>;
-  delayed: Set<NodeJS.Timeout>;
+  delayed: Set<LongTimer>;
   inFlight: number;
   /** Oldest first. */
   dead: DeadEntry[];
@@ -137,7 +138,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
     let lost = 0;
     for (const queue of this.queues.values()) {
       lost += queue.ready.size + queue.delayed.size + queue.inFlight;
-      for (const timer of queue.delayed) clearTimeout(timer);
+      for (const timer of queue.delayed) timer.clear();
       queue.delayed.clear();
       queue.ready.clear();
       queue.inFlight = 0;
@@ -321,7 +322,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
 
   private admit(queue: QueueState, stored: StoredMessage, delayMs: number): void {
     if (delayMs > 0) {
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         queue.delayed.delete(timer);
         queue.ready.push(stored.priority, stored);
         this.schedulePump(queue);

@@ -7,6 +7,7 @@
  * a retry coming due, or the poll timer wakes it). CANCELLED stops fetching; leases of deliveries
  * still held keep being extended until they are settled.
  */
+import { MAX_TIMER_MS } from "../../duration.ts";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import type { Delivery, Headers, QueueMessage } from "./driver.ts";
 import type { LeasedRow, SettlementKind } from "./sqlite-schema.ts";
@@ -120,7 +121,9 @@ export class SqliteConsumer {
     }
   }
 
-  private armPoll(delay: number): void {
+  private armPoll(wanted: number): void {
+    // A message delayed past a Node.js timer's limit is looked at again then, not after 1 ms.
+    const delay = Math.min(wanted, MAX_TIMER_MS);
     clearTimeout(this.pollTimer);
     this.pollDueAt = Date.now() + delay;
     this.pollTimer = setTimeout(() => {
