@@ -319,6 +319,8 @@ describe("taskrt inspect", () => {
         "    write: 30s",
         "    idle: 60s",
         "  max_body: 1048576",
+        "  max_json_depth: 128",
+        "  max_connections: 1000",
         "",
         "meta: {}",
         "",
