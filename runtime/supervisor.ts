@@ -13,7 +13,10 @@
  * `stop()` stops in reverse order of start, collecting every failure.
  */
 import { TaskrtError, errorMessage } from "./errors.ts";
-import type { BuildContext, Component, KindDefinition, RuntimeServices, RuntimeView } from "./kinds/kind.ts";
+import type { Component } from "./contracts/component.ts";
+import type { RuntimeServices } from "./contracts/runtime-services.ts";
+import type { BuildContext, RuntimeView } from "./contracts/build-context.ts";
+import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { readLifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Registry } from "./registry/entry.ts";

@@ -9,7 +9,7 @@
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from "prom-client";
 import type { QueueHandle, QueueStats } from "../drivers/queue/driver.ts";
 import { errorMessage } from "../errors.ts";
-import type { RuntimeView } from "../kinds/kind.ts";
+import type { RuntimeView } from "../contracts/build-context.ts";
 import type { Logger } from "../logger.ts";
 import { resolveId, type Registry } from "../registry/entry.ts";
 import type { ConsumerRecorder, HttpRouteRecorder, MetricsSink } from "./instruments.ts";

@@ -4,7 +4,9 @@
  * finished, and a database once it answers `SELECT 1` within the probe timeout.
  */
 import { errorMessage } from "../errors.ts";
-import type { Component, RuntimeServices, RuntimeView } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { RuntimeServices } from "../contracts/runtime-services.ts";
+import type { RuntimeView } from "../contracts/build-context.ts";
 import type { Logger } from "../logger.ts";
 import type { Registry } from "../registry/entry.ts";
 import { SERVICE_STATE } from "../supervisor.ts";

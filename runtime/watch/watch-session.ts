@@ -15,7 +15,7 @@
  * started again. Changes seen while RELOADING are collected and reloaded right after.
  */
 import { formatProblem, errorMessage } from "../errors.ts";
-import type { KindDefinition } from "../kinds/kind.ts";
+import type { KindDefinition } from "../contracts/kind-definition.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import type { Registry } from "../registry/entry.ts";
 import { Runtime, checkRegistry, startChecked, type CheckedRegistry } from "../runtime.ts";
