@@ -15,7 +15,7 @@
 import { TaskrtError, errorMessage } from "./errors.ts";
 import type { Component } from "./contracts/component.ts";
 import type { RuntimeServices } from "./contracts/runtime-services.ts";
-import type { BuildContext, RuntimeView } from "./contracts/build-context.ts";
+import { SERVICE_STATE, type BuildContext, type RuntimeView, type ServiceState } from "./contracts/build-context.ts";
 import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { readLifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
@@ -25,16 +25,6 @@ import type { SqlDatabase } from "./drivers/sql/driver.ts";
 import type { QueueHandle } from "./drivers/queue/driver.ts";
 import { closestMatches } from "./registry/suggest.ts";
 import { Instruments } from "./metrics/instruments.ts";
-
-export const SERVICE_STATE = {
-  CREATED: "CREATED",
-  STARTING: "STARTING",
-  RUNNING: "RUNNING",
-  STOPPING: "STOPPING",
-  STOPPED: "STOPPED",
-  FAILED: "FAILED",
-} as const;
-export type ServiceState = (typeof SERVICE_STATE)[keyof typeof SERVICE_STATE];
 
 export interface StartedEntry {
   id: string;

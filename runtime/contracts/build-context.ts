@@ -23,6 +23,17 @@ export interface BuildContext {
   instruments?: Instruments;
 }
 
+/** The lifecycle states the supervisor reports, and metrics and readiness read. */
+export const SERVICE_STATE = {
+  CREATED: "CREATED",
+  STARTING: "STARTING",
+  RUNNING: "RUNNING",
+  STOPPING: "STOPPING",
+  STOPPED: "STOPPED",
+  FAILED: "FAILED",
+} as const;
+export type ServiceState = (typeof SERVICE_STATE)[keyof typeof SERVICE_STATE];
+
 /** What the supervisor tells about the entries it runs. */
 export interface RuntimeView {
   /** The entry's lifecycle state (`CREATED`, `STARTING`, `RUNNING`, `STOPPING`, `STOPPED`, `FAILED`); undefined before it is built. */

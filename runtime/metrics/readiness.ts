@@ -6,10 +6,9 @@
 import { errorMessage } from "../errors.ts";
 import type { Component } from "../contracts/component.ts";
 import type { RuntimeServices } from "../contracts/runtime-services.ts";
-import type { RuntimeView } from "../contracts/build-context.ts";
+import { SERVICE_STATE, type RuntimeView } from "../contracts/build-context.ts";
 import type { Logger } from "../logger.ts";
 import type { Registry } from "../registry/entry.ts";
-import { SERVICE_STATE } from "../supervisor.ts";
 
 /** What readiness reports per entry; only RUNNING and COMPLETED count as ready. */
 export const ENTRY_STATUS = {
