@@ -16,7 +16,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import functionLua from "../runtime/kinds/function-lua.ts";
 import functionTs from "../runtime/kinds/function-ts.ts";
-import type { Component } from "../runtime/kinds/kind.ts";
+import type { Component } from "../runtime/contracts/component.ts";
 import type { CallableComponent, CallScope } from "../runtime/handlers/handler.ts";
 import { TestServices, buildContext, fakeExchange, luaEntry } from "../runtime/handlers/lua/test-support.ts";
 import { runLoad } from "./load.ts";

@@ -10,5 +10,7 @@ export { logger } from "./modules/logger.ts";
 export { time } from "./modules/time.ts";
 export { json } from "./modules/json.ts";
 export { startRuntime, checkRegistry, Runtime, type RuntimeOptions } from "./runtime.ts";
-export { defineKind, type KindDefinition, type Component, type BuildContext } from "./kinds/kind.ts";
+export type { Component } from "./contracts/component.ts";
+export type { BuildContext } from "./contracts/build-context.ts";
+export { defineKind, type KindDefinition } from "./contracts/kind-definition.ts";
 export { TaskrtError, RegistryError, type Problem } from "./errors.ts";

@@ -4,7 +4,7 @@
  */
 import { RegistryError, type Problem } from "./errors.ts";
 import { createKindTable } from "./kinds/index.ts";
-import type { KindDefinition } from "./kinds/kind.ts";
+import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import type { Registry } from "./registry/entry.ts";
 import { loadRegistry } from "./registry/load.ts";

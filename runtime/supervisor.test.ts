@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Supervisor } from "./supervisor.ts";
-import { defineKind, type Component, type KindDefinition } from "./kinds/kind.ts";
+import type { Component } from "./contracts/component.ts";
+import { defineKind, type KindDefinition } from "./contracts/kind-definition.ts";
 import type { Entry, Registry } from "./registry/entry.ts";
 import { createLogger } from "./logger.ts";
 import { waitUntil } from "./queue/testing.ts";

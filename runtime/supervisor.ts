@@ -13,7 +13,10 @@
  * `stop()` stops in reverse order of start, collecting every failure.
  */
 import { TaskrtError, errorMessage } from "./errors.ts";
-import type { BuildContext, Component, KindDefinition, RuntimeServices, RuntimeView } from "./kinds/kind.ts";
+import type { Component } from "./contracts/component.ts";
+import type { RuntimeServices } from "./contracts/runtime-services.ts";
+import { SERVICE_STATE, type BuildContext, type RuntimeView, type ServiceState } from "./contracts/build-context.ts";
+import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { readLifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Registry } from "./registry/entry.ts";
@@ -22,16 +25,6 @@ import type { SqlDatabase } from "./drivers/sql/driver.ts";
 import type { QueueHandle } from "./drivers/queue/driver.ts";
 import { closestMatches } from "./registry/suggest.ts";
 import { Instruments } from "./metrics/instruments.ts";
-
-export const SERVICE_STATE = {
-  CREATED: "CREATED",
-  STARTING: "STARTING",
-  RUNNING: "RUNNING",
-  STOPPING: "STOPPING",
-  STOPPED: "STOPPED",
-  FAILED: "FAILED",
-} as const;
-export type ServiceState = (typeof SERVICE_STATE)[keyof typeof SERVICE_STATE];
 
 export interface StartedEntry {
   id: string;

@@ -10,7 +10,7 @@
  * names the entry and the runtime it belongs to; with no context, it is "unknown entry".
  */
 import { asError } from "./handlers/call-context.ts";
-import type { RuntimeServices } from "./kinds/kind.ts";
+import type { RuntimeServices } from "./contracts/runtime-services.ts";
 import type { LogFields, Logger } from "./logger.ts";
 import type { Instruments } from "./metrics/instruments.ts";
 import { currentContext, type CallContext } from "./modules/context.ts";

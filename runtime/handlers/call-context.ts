@@ -3,7 +3,7 @@
  * (id, declared modules, services, logger), built once and shared by both handler languages.
  */
 import type { Entry } from "../registry/entry.ts";
-import type { BuildContext } from "../kinds/kind.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import type { CallContext } from "../modules/context.ts";
 import type { CallScope } from "./handler.ts";
 

@@ -6,7 +6,7 @@
 import type { Callable, CallableComponent, CallResult } from "../handlers/handler.ts";
 import { prepareEndpointApi, type EndpointApi, type EndpointApiDeclaration, type PreparedEndpointApi } from "./endpoint-api.ts";
 import type { Logger } from "../logger.ts";
-import type { Component } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
 import type { HttpExchange } from "../modules/context.ts";
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);

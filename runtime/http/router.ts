@@ -4,7 +4,8 @@
  * creation order; its server reads them when it starts.
  */
 import { TaskrtError } from "../errors.ts";
-import type { BuildContext, Component } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import type { RouteHandler } from "./dispatch.ts";
 import type { HttpEndpoint } from "./endpoint.ts";

@@ -20,7 +20,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { parseDuration, formatDuration } from "../duration.ts";
 import { TaskrtError } from "../errors.ts";
-import type { Component } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
 import type { Logger } from "../logger.ts";
 import { measureRoute } from "../metrics/http-route.ts";
 import { NO_INSTRUMENTS, type Instruments } from "../metrics/instruments.ts";

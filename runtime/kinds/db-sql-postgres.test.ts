@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import net from "node:net";
 import kind, { PostgresComponent } from "./db-sql-postgres.ts";
-import type { BuildContext } from "./kind.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import type { Entry } from "../registry/entry.ts";
 import { projectSchemas } from "../registry/schemas.ts";
 import { createLogger } from "../logger.ts";

@@ -15,7 +15,8 @@ import {
   resolvePostgresConnection,
   type PostgresEntryData,
 } from "../drivers/sql/postgres-config.ts";
-import { defineKind, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 let driverModule: Promise<typeof import("../drivers/sql/postgres.ts")> | undefined;
 

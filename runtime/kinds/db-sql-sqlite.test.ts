@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import kind, { SqliteComponent } from "./db-sql-sqlite.ts";
-import type { BuildContext } from "./kind.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import type { Entry } from "../registry/entry.ts";
 import { projectSchemas } from "../registry/schemas.ts";
 import { createLogger } from "../logger.ts";

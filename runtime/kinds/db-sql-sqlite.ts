@@ -5,7 +5,8 @@
 import { parseDuration } from "../duration.ts";
 import { readLifecycle } from "../lifecycle.ts";
 import { SqliteDatabase, type SqliteSynchronous } from "../drivers/sql/sqlite.ts";
-import { defineKind, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 /** `entry.data` after validation filled the schema's defaults. */
 interface SqliteEntryData {

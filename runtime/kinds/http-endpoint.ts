@@ -5,7 +5,7 @@
 import { TaskrtError } from "../errors.ts";
 import { isCallableComponent } from "../handlers/handler.ts";
 import { resolveId } from "../registry/entry.ts";
-import { defineKind } from "./kind.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 import { checkRouteConflict } from "../http/checks.ts";
 import { HttpEndpoint } from "../http/endpoint.ts";
 import { endpointApiProblems, readApiDeclaration } from "../http/endpoint-api.ts";

@@ -6,7 +6,8 @@ import { checkRouteConflict } from "../http/checks.ts";
 import type { RouteHandler } from "../http/dispatch.ts";
 import { OPENAPI_VERSION, buildOpenApiDocument, type OpenApiInfo } from "../http/openapi.ts";
 import { routerOf, type BuiltinRoute, type HttpRouter } from "../http/router.ts";
-import { defineKind, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 /** The route serving the document; also the entry's component. */
 export class OpenApiRoute implements BuiltinRoute, Component {

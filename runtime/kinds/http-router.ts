@@ -3,7 +3,7 @@
  */
 import { TaskrtError } from "../errors.ts";
 import { resolveId } from "../registry/entry.ts";
-import { defineKind } from "./kind.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 import { HttpRouter } from "../http/router.ts";
 import { HttpServer } from "../http/server.ts";
 

@@ -2,7 +2,7 @@
  * @module kinds/http-service — `http.service`: an HTTP server on an address, serving the routes of
  * the routers attached to it.
  */
-import { defineKind } from "./kind.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 import { checkAddrConflict } from "../http/checks.ts";
 import { HttpServer } from "../http/server.ts";
 

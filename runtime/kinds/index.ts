@@ -2,7 +2,7 @@
  * @module kinds — the one table of kinds. Adding a kind is one file beside this one, one schema
  * in `schemas/`, and one line here.
  */
-import type { KindDefinition } from "./kind.ts";
+import type { KindDefinition } from "../contracts/kind-definition.ts";
 import dbSqlSqlite from "./db-sql-sqlite.ts";
 import dbSqlPostgres from "./db-sql-postgres.ts";
 import queueDriverMemory from "./queue-driver-memory.ts";

@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import processService from "./process-service.ts";
-import type { BuildContext, Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import type { CallResult } from "../handlers/handler.ts";
 import type { Entry } from "../registry/entry.ts";
 import { createLogger } from "../logger.ts";

@@ -15,7 +15,8 @@ import type { CallableComponent } from "../handlers/handler.ts";
 import { readLifecycle } from "../lifecycle.ts";
 import { NO_INSTRUMENTS } from "../metrics/instruments.ts";
 import { resolveId } from "../registry/entry.ts";
-import { defineKind, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 export const PROCESS_STATE = { STARTING: "STARTING", RUNNING: "RUNNING", EXITED: "EXITED", FAILED: "FAILED", STOPPED: "STOPPED" } as const;
 export type ProcessState = (typeof PROCESS_STATE)[keyof typeof PROCESS_STATE];

@@ -24,7 +24,9 @@ import type { MessageScope } from "../modules/context.ts";
 import { claimSettlement, createMessageScope } from "../queue/message-scope.ts";
 import { NO_CONSUMER_RECORDER, NO_INSTRUMENTS, type ConsumerRecorder } from "../metrics/instruments.ts";
 import { isQueueHandle } from "./queue-queue.ts";
-import { defineKind, type BuildContext, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 export const CONSUMER_STATES = { IDLE: "idle", RUNNING: "running", STOPPING: "stopping", STOPPED: "stopped" } as const;
 type ConsumerState = (typeof CONSUMER_STATES)[keyof typeof CONSUMER_STATES];

@@ -1,7 +1,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import kind, { AmqpDriverComponent, createAmqpQueueDriver } from "./queue-driver-amqp.ts";
-import type { BuildContext, Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import type { Entry } from "../registry/entry.ts";
 import { projectSchemas } from "../registry/schemas.ts";
 import { captureLogger } from "../queue/testing.ts";

@@ -10,7 +10,9 @@ import type { Entry } from "../registry/entry.ts";
 import type { AmqpQueueDriver, AmqpQueueDriverOptions, AmqpTlsSettings } from "../drivers/queue/amqp.ts";
 import type { ConsumeOptions, Delivery, Headers, PublishOptions, QueueDriver, QueueStats, Subscription } from "../drivers/queue/driver.ts";
 import { resolveAmqpEndpoint, resolveEnvPlaceholders } from "../drivers/queue/amqp-endpoint.ts";
-import { defineKind, type BuildContext, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 let driverModule: Promise<typeof import("../drivers/queue/amqp.ts")> | undefined;
 

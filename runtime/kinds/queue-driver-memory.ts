@@ -4,7 +4,7 @@
  */
 import { parseDuration } from "../duration.ts";
 import { createMemoryQueueDriver } from "../drivers/queue/memory.ts";
-import { defineKind } from "./kind.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 export default defineKind({
   kind: "queue.driver.memory",

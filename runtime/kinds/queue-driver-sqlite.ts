@@ -7,7 +7,8 @@ import { PROBLEM_CODES, TaskrtError, type Problem } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import { SqliteQueueDriver, type SharedSqliteDatabase, type SqliteQueueStorage, type SqliteSynchronous } from "../drivers/queue/sqlite.ts";
-import { defineKind, type BuildContext } from "./kind.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 /** `entry.data` after validation filled the schema's defaults. */
 interface SqliteQueueEntryData {

@@ -2,7 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import queueKind, { createQueueEntry, type QueueEntry } from "./queue-queue.ts";
 import driverKind from "./queue-driver-memory.ts";
-import type { Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
 import type { Delivery, QueueDriver, QueueMessage } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
 import { captureLogger, makeBuildContext, makeEntry, waitUntil } from "../queue/testing.ts";

@@ -9,7 +9,9 @@
 import { TaskrtError, errorMessage } from "../errors.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
-import { defineKind, type BuildContext, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 import {
   isDeadLetterStore,
   type BoundDeadLetters,

@@ -7,7 +7,7 @@ import { startRuntime, checkRegistry, type Runtime } from "../runtime.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import type { Problem } from "../errors.ts";
 import type { SqlDatabase } from "../drivers/sql/driver.ts";
-import type { BuildContext } from "./kind.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import queueSchedule, { createQueueSchedule, type QueueSchedule } from "./queue-schedule.ts";
 
 // describe() prints the next tick in the process's zone.

@@ -25,7 +25,9 @@ import type { Headers, QueueHandle } from "../drivers/queue/driver.ts";
 import { cronTimetable, intervalTimetable, type Timetable } from "../queue/schedule-timetable.ts";
 import { claimTick, createTicksTable, lastClaimedTick } from "../queue/schedule-ticks.ts";
 import { isQueueHandle } from "./queue-queue.ts";
-import { defineKind, type BuildContext, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 export const SCHEDULE_STATES = { CREATED: "created", DISABLED: "disabled", RUNNING: "running", STOPPED: "stopped" } as const;
 type ScheduleState = (typeof SCHEDULE_STATES)[keyof typeof SCHEDULE_STATES];

@@ -24,7 +24,9 @@ import { accessModeFrom, accessRequestOf, generatedToken, refuse, type AccessMod
 import { DashboardApi, type DashboardConsumer, type DashboardQueue } from "../dashboard/api.ts";
 import { dashboardBase, dashboardRoutes, type DashboardRoute } from "../dashboard/routes.ts";
 import { TasksTable } from "../dashboard/tasks-table.ts";
-import { defineKind, runtimeOf, type BuildContext, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import { runtimeOf, type BuildContext } from "../contracts/build-context.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 /** Polling faster than this costs the queues and the database more than a person can read. */
 const MIN_REFRESH_MS = 250;

@@ -11,7 +11,9 @@ import { routerOf, type BuiltinRoute } from "../http/router.ts";
 import { parseDuration } from "../duration.ts";
 import { ReadinessCheck } from "../metrics/readiness.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
-import { defineKind, runtimeOf, type Component, type RuntimeView } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import { runtimeOf, type RuntimeView } from "../contracts/build-context.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 const LIVE_BODY = JSON.stringify({ status: "ok" });
 

@@ -14,7 +14,8 @@ import { routerOf, type BuiltinRoute } from "../http/router.ts";
 import type { Logger } from "../logger.ts";
 import { MetricsCollector } from "../metrics/collector.ts";
 import type { Instruments } from "../metrics/instruments.ts";
-import { defineKind, type Component } from "./kind.ts";
+import type { Component } from "../contracts/component.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 
 /** The route serving the metrics; also the entry's component. */
 export class MetricsRoute implements BuiltinRoute, Component {

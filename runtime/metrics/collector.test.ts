@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import consumerKind, { type QueueConsumer } from "../kinds/queue-consumer.ts";
 import queueKind from "../kinds/queue-queue.ts";
 import driverKind from "../kinds/queue-driver-memory.ts";
-import type { RuntimeView } from "../kinds/kind.ts";
+import type { RuntimeView } from "../contracts/build-context.ts";
 import type { CallableComponent, CallResult } from "../handlers/handler.ts";
 import type { QueueHandle } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";

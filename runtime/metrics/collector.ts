@@ -9,13 +9,12 @@
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from "prom-client";
 import type { QueueHandle, QueueStats } from "../drivers/queue/driver.ts";
 import { errorMessage } from "../errors.ts";
-import type { RuntimeView } from "../kinds/kind.ts";
+import { SERVICE_STATE, type RuntimeView } from "../contracts/build-context.ts";
 import type { Logger } from "../logger.ts";
 import { resolveId, type Registry } from "../registry/entry.ts";
 import type { ConsumerRecorder, HttpRouteRecorder, MetricsSink } from "./instruments.ts";
 import { observeFailedDelivery } from "./observed-delivery.ts";
 import { processMetricsRegistry } from "./process-metrics.ts";
-import { SERVICE_STATE } from "../supervisor.ts";
 
 /** Seconds. Intake answers in well under a millisecond, so the low end is fine-grained. */
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { SqlDatabase } from "../drivers/sql/driver.ts";
-import type { Component, RuntimeView } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { RuntimeView } from "../contracts/build-context.ts";
 import { captureLogger } from "../queue/testing.ts";
 import type { Entry, Registry } from "../registry/entry.ts";
 import { ReadinessCheck, type ReadinessSources } from "./readiness.ts";

@@ -4,10 +4,11 @@
  * finished, and a database once it answers `SELECT 1` within the probe timeout.
  */
 import { errorMessage } from "../errors.ts";
-import type { Component, RuntimeServices, RuntimeView } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { RuntimeServices } from "../contracts/runtime-services.ts";
+import { SERVICE_STATE, type RuntimeView } from "../contracts/build-context.ts";
 import type { Logger } from "../logger.ts";
 import type { Registry } from "../registry/entry.ts";
-import { SERVICE_STATE } from "../supervisor.ts";
 
 /** What readiness reports per entry; only RUNNING and COMPLETED count as ready. */
 export const ENTRY_STATUS = {

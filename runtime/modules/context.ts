@@ -5,7 +5,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { TaskrtError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import type { RuntimeServices } from "../kinds/kind.ts";
+import type { RuntimeServices } from "../contracts/runtime-services.ts";
 import type { QueueMessage } from "../drivers/queue/driver.ts";
 
 export const MODULE_NAMES = ["http", "queue", "sql", "uuid", "logger", "time", "json"] as const;

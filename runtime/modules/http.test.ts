@@ -4,7 +4,7 @@ import { http } from "./http.ts";
 import { runInContext, type CallContext, type HttpExchange, type HttpRequestData } from "./context.ts";
 import { createLogger } from "../logger.ts";
 import { TaskrtError } from "../errors.ts";
-import type { RuntimeServices } from "../kinds/kind.ts";
+import type { RuntimeServices } from "../contracts/runtime-services.ts";
 
 const services = {} as RuntimeServices;
 const logger = createLogger({ level: "error" });

@@ -4,7 +4,7 @@ import { queue } from "./queue.ts";
 import { runInContext, type CallContext } from "./context.ts";
 import queueKind from "../kinds/queue-queue.ts";
 import driverKind from "../kinds/queue-driver-memory.ts";
-import type { Component } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
 import type { Delivery } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
 import { createMessageScope } from "../queue/message-scope.ts";

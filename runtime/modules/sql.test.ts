@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TaskrtError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
-import type { RuntimeServices } from "../kinds/kind.ts";
+import type { RuntimeServices } from "../contracts/runtime-services.ts";
 import { SqliteDatabase } from "../drivers/sql/sqlite.ts";
 import { runInContext, type CallContext } from "./context.ts";
 import { builder } from "./sql-builder.ts";

@@ -3,7 +3,9 @@
  * defaults a validator would fill, a logger that records its lines, and a BuildContext over them.
  */
 import type { Entry, Registry } from "../registry/entry.ts";
-import type { BuildContext, Component, RuntimeServices } from "../kinds/kind.ts";
+import type { Component } from "../contracts/component.ts";
+import type { RuntimeServices } from "../contracts/runtime-services.ts";
+import type { BuildContext } from "../contracts/build-context.ts";
 import type { QueueHandle } from "../drivers/queue/driver.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { TaskrtError } from "../errors.ts";

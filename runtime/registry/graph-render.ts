@@ -3,7 +3,7 @@
  * or a Graphviz DOT digraph: one node per entry, shaped by its kind's family, grouped by namespace,
  * with an arrow from each referrer to what it references, labelled with the field.
  */
-import type { KindDefinition } from "../kinds/kind.ts";
+import type { KindDefinition } from "../contracts/kind-definition.ts";
 import type { Registry } from "./entry.ts";
 import { referenceEdges } from "./inspect.ts";
 

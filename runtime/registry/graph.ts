@@ -2,7 +2,7 @@
  * @module registry/graph — which entries each entry depends on (its reference fields and lifecycle
  * requires), and the orders and cycles derived from that: start order, closures, loops.
  */
-import type { KindDefinition } from "../kinds/kind.ts";
+import type { KindDefinition } from "../contracts/kind-definition.ts";
 import { resolveId, type Entry, type FieldPath, type Registry } from "./entry.ts";
 
 /** Explicit lifecycle dependencies, read on every kind; their targets must be services. */

@@ -3,7 +3,7 @@
  * resolved to a full id, who refers to whom, and each service's place in the start-up.
  */
 import { TaskrtError, type SourceLocation } from "../errors.ts";
-import type { KindDefinition } from "../kinds/kind.ts";
+import type { KindDefinition } from "../contracts/kind-definition.ts";
 import type { Entry, Registry } from "./entry.ts";
 import { dependencyClosure, dependencyGraph, entryReferences } from "./graph.ts";
 import { didYouMean } from "./suggest.ts";

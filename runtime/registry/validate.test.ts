@@ -2,7 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { TaskrtError, type Problem } from "../errors.ts";
-import { defineKind } from "../kinds/kind.ts";
+import { defineKind } from "../contracts/kind-definition.ts";
 import { FIXTURES, testKinds } from "../../test/fixtures/registry/kinds.ts";
 import type { Registry } from "./entry.ts";
 import { loadRegistry } from "./load.ts";

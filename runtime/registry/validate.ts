@@ -6,7 +6,7 @@
 import type { ErrorObject, ValidateFunction } from "ajv";
 import { formatDurationExact } from "../duration.ts";
 import { errorMessage, PROBLEM_CODES, TaskrtError, type Problem, type ProblemCode } from "../errors.ts";
-import { kindMatches, type KindDefinition } from "../kinds/kind.ts";
+import { kindMatches, type KindDefinition } from "../contracts/kind-definition.ts";
 import type { Entry, Registry } from "./entry.ts";
 import { dependencyGraph, entryReferences, fieldName, findCycles } from "./graph.ts";
 import { describe } from "./load.ts";

@@ -5,10 +5,10 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { CallableComponent } from "../handlers/handler.ts";
-import { defineKind, type KindDefinition } from "../kinds/kind.ts";
+import { defineKind, type KindDefinition } from "../contracts/kind-definition.ts";
 import { createLogger } from "../logger.ts";
 import { startRuntime } from "../runtime.ts";
-import { SERVICE_STATE } from "../supervisor.ts";
+import { SERVICE_STATE } from "../contracts/build-context.ts";
 import { watchRuntime, type WatchSession } from "./watch-session.ts";
 
 const quiet = createLogger({ level: "error", sink: { write() {} } });

@@ -15,11 +15,11 @@
  * started again. Changes seen while RELOADING are collected and reloaded right after.
  */
 import { formatProblem, errorMessage } from "../errors.ts";
-import type { KindDefinition } from "../kinds/kind.ts";
+import type { KindDefinition } from "../contracts/kind-definition.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import type { Registry } from "../registry/entry.ts";
 import { Runtime, checkRegistry, startChecked, type CheckedRegistry } from "../runtime.ts";
-import { SERVICE_STATE } from "../supervisor.ts";
+import { SERVICE_STATE } from "../contracts/build-context.ts";
 import { FileWatcher } from "./file-watcher.ts";
 import { beginGeneration, restoreGeneration } from "./module-generations.ts";
 import { registryFiles } from "./watched-files.ts";

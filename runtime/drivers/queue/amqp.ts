@@ -24,7 +24,7 @@ import { randomUUID } from "node:crypto";
 import type { Channel, ChannelModel, ConsumeMessage, Options, SocketOptions } from "amqplib";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type { Component } from "../../kinds/kind.ts";
+import type { Component } from "../../contracts/component.ts";
 import type { ConsumeOptions, Delivery, Headers, PublishOptions, QueueDriver, QueueStats, Subscription } from "./driver.ts";
 import { AMQP_QUEUE_ERROR, REPLY, replyCode, unreachableError } from "./amqp-errors.ts";
 import { redactPassword, type AmqpEndpoint } from "./amqp-endpoint.ts";

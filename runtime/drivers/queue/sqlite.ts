@@ -29,7 +29,7 @@ import type BetterSqlite3 from "better-sqlite3";
 import { nanoid } from "nanoid";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import type { Component } from "../../kinds/kind.ts";
+import type { Component } from "../../contracts/component.ts";
 import type { SqlExecutor } from "../sql/driver.ts";
 import type {
   ConsumeOptions,

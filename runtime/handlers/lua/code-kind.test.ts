@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import functionLua from "../../kinds/function-lua.ts";
 import processLua from "../../kinds/process-lua.ts";
-import type { Component } from "../../kinds/kind.ts";
+import type { Component } from "../../contracts/component.ts";
 import type { CallableComponent } from "../handler.ts";
 import { buildContext, luaEntry } from "./test-support.ts";
 

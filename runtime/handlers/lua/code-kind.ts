@@ -6,7 +6,7 @@
  */
 import { PROBLEM_CODES, TaskrtError, errorMessage, type Problem } from "../../errors.ts";
 import { parseDuration } from "../../duration.ts";
-import { defineKind, type KindDefinition } from "../../kinds/kind.ts";
+import { defineKind, type KindDefinition } from "../../contracts/kind-definition.ts";
 import type { Entry, Registry } from "../../registry/entry.ts";
 import { createEntryCallContext } from "../call-context.ts";
 import type { Callable, CallableComponent } from "../handler.ts";

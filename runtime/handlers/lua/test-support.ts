@@ -7,7 +7,8 @@ import type { Headers, QueueHandle, QueueMessage } from "../../drivers/queue/dri
 import type { SqlDatabase } from "../../drivers/sql/driver.ts";
 import { SqliteDatabase } from "../../drivers/sql/sqlite.ts";
 import path from "node:path";
-import type { BuildContext, RuntimeServices } from "../../kinds/kind.ts";
+import type { RuntimeServices } from "../../contracts/runtime-services.ts";
+import type { BuildContext } from "../../contracts/build-context.ts";
 import type { Entry } from "../../registry/entry.ts";
 import { projectSchemas } from "../../registry/schemas.ts";
 import { createLogger, type Logger } from "../../logger.ts";

@@ -3,7 +3,7 @@
  * both load a module at start and offer a Callable; they differ only in who calls them.
  */
 import { PROBLEM_CODES, TaskrtError, errorMessage, type Problem } from "../../errors.ts";
-import { defineKind, type KindDefinition } from "../../kinds/kind.ts";
+import { defineKind, type KindDefinition } from "../../contracts/kind-definition.ts";
 import type { Entry } from "../../registry/entry.ts";
 import { createEntryCallContext } from "../call-context.ts";
 import type { Callable, CallableComponent } from "../handler.ts";

@@ -1,0 +1,13 @@
+/**
+ * @module contracts/runtime-services — what handler modules reach at run time: the live databases
+ * and queues, looked up by id. Named by the modules and the supervisor alike.
+ */
+import type { SqlDatabase } from "../drivers/sql/driver.ts";
+import type { QueueHandle } from "../drivers/queue/driver.ts";
+
+/** What handler modules reach at run time: other live entries, looked up by id and checked by kind. */
+export interface RuntimeServices {
+  /** A database still starting is awaited (as Wippy's `sql.get` yields until the resource is ready). */
+  database(id: string): SqlDatabase | Promise<SqlDatabase>;
+  queue(id: string): QueueHandle;
+}
