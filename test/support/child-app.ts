@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -14,6 +15,16 @@ const CLI = path.join(ROOT, "bin", "taskrt.js");
 const READY = /^ready in \d+ms/m;
 /** The gateway's line in the CLI's table of started services. */
 const LISTENING = /listening on (http:\/\/[^\s]+)/;
+
+/**
+ * Every child still running, however its test ended. A test that times out leaves its body
+ * running, maybe in the middle of a start its own cleanup does not know of yet; such a child would
+ * keep the test file's process (and so the whole suite) alive, and go on using the CPU.
+ */
+const liveChildren = new Set<ChildProcess>();
+after(() => {
+  for (const child of liveChildren) child.kill("SIGKILL");
+});
 
 export interface ChildAppOptions {
   /** The SQLite file the app's database entry uses; reusing it across starts is the point. None: the registry's own database settings. */
@@ -80,9 +91,11 @@ export function spawnChildApp(options: ChildAppOptions): ChildApp {
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   let running = true;
+  liveChildren.add(child);
   const exited = new Promise<ChildExit>((resolve) => {
     child.once("exit", (code, signal) => {
       running = false;
+      liveChildren.delete(child);
       resolve({ code, signal });
     });
   });
