@@ -1,0 +1,162 @@
+/**
+ * @module test/support/registry — registries for unit tests, built from a YAML snippet by the real
+ * loader and validator, so tests see the real defaults, field positions and reference checks; and
+ * the components of such a registry, built by the real kinds with stand-ins where a test wants them.
+ *
+ *   const registry = await registryFrom(`
+ *     - name: driver
+ *       kind: queue.driver.memory
+ *     - name: tasks
+ *       kind: queue.queue
+ *       driver: app:driver
+ *   `);
+ *
+ * Test support only: nothing under runtime/ (or the shipped package) may import it.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { formatProblem, TaskrtError, type Problem } from "../../runtime/errors.ts";
+import type { Logger } from "../../runtime/logger.ts";
+import type { Entry, Registry } from "../../runtime/registry/entry.ts";
+import { loadRegistry } from "../../runtime/registry/load.ts";
+import { validateRegistry } from "../../runtime/registry/validate.ts";
+import { dependencyGraph, topologicalOrder } from "../../runtime/registry/graph.ts";
+import { createKindTable } from "../../runtime/kinds/index.ts";
+import type { KindDefinition } from "../../runtime/contracts/kind-definition.ts";
+import type { BuildContext } from "../../runtime/contracts/build-context.ts";
+import type { Component } from "../../runtime/contracts/component.ts";
+import type { RuntimeServices } from "../../runtime/contracts/runtime-services.ts";
+import type { QueueHandle } from "../../runtime/drivers/queue/driver.ts";
+import type { SqlDatabase } from "../../runtime/drivers/sql/driver.ts";
+
+/** The registry fixtures of the loader and validator tests: one directory per case. */
+export const REGISTRY_FIXTURES = fileURLToPath(new URL("../fixtures/registry/", import.meta.url));
+
+export interface SnippetOptions {
+  /** Namespace of the snippet's entries when it is a bare list of entries. Default `app`. */
+  namespace?: string;
+  /** Where the snippet is written, relative to the registry root. Default `app/_index.yaml`. */
+  file?: string;
+  /** More files under the registry root (handler modules, other registry files), by relative path. */
+  files?: Record<string, string>;
+  /** Kinds beside (or replacing) the built-ins, as `startRuntime({ kinds })` takes them. */
+  kinds?: readonly KindDefinition[];
+  /**
+   * Codes of problems the validator must report, and which are let through: for tests of how a kind
+   * copes with a registry the validator would refuse. Any other error still throws.
+   */
+  expectProblems?: readonly string[];
+}
+
+let scratch: string | undefined;
+
+/** One scratch directory per test process, removed when the process exits. */
+function scratchDirectory(): string {
+  if (!scratch) {
+    const directory = mkdtempSync(join(tmpdir(), "taskrt-snippet-"));
+    process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
+    scratch = directory;
+  }
+  return mkdtempSync(join(scratch, "registry-"));
+}
+
+/** Left-aligns a template literal, so snippets can be indented with the test code. */
+export function dedent(text: string): string {
+  const lines = text.replace(/^\n/, "").replace(/\n\s*$/, "").split("\n");
+  const indent = Math.min(...lines.filter((line) => line.trim()).map((line) => line.match(/^ */)![0].length));
+  return lines.map((line) => line.slice(indent)).join("\n") + "\n";
+}
+
+/**
+ * A registry from YAML: a bare list of entries (`- name: …`) is written under `namespace: app`,
+ * a whole registry file is written as is. Loaded and validated as `taskrt run` does, defaults
+ * filled; any problem the validator reports (bar `expectProblems`) throws, listing them all.
+ */
+export async function registryFrom(yaml: string, options: SnippetOptions = {}): Promise<Registry> {
+  const root = scratchDirectory();
+  const text = dedent(yaml);
+  const body = text.startsWith("- ") ? `version: "1.0"\nnamespace: ${options.namespace ?? "app"}\nentries:\n${indent(text)}` : text;
+  const files = { [options.file ?? "app/_index.yaml"]: body, ...options.files };
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  const { registry, problems } = await loadRegistry(root);
+  if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, createKindTable(options.kinds))));
+  const expected = new Set(options.expectProblems ?? []);
+  const missing = [...expected].filter((code) => !problems.some((problem) => problem.code === code));
+  const errors = problems.filter((problem) => problem.severity === "error" && !expected.has(problem.code));
+  if (errors.length || missing.length) {
+    const listed = problems.map((problem: Problem) => formatProblem(problem, (file) => file.slice(root.length + 1))).join("\n");
+    throw new Error(`${missing.length ? `expected problems ${missing.join(", ")} were not reported; ` : ""}the snippet is not a valid registry:\n${listed}\n--- ${options.file ?? "app/_index.yaml"}\n${body}`);
+  }
+  return registry;
+}
+
+/** The one entry of a snippet, or the one named `id`. */
+export async function entryFrom(yaml: string, options: SnippetOptions & { id?: string } = {}): Promise<Entry> {
+  const registry = await registryFrom(yaml, options);
+  if (options.id) return registry.byId.get(options.id) ?? assertNever(`no entry ${options.id} in the snippet`);
+  if (registry.entries.length !== 1) return assertNever(`the snippet declares ${registry.entries.length} entries: name the one wanted with options.id`);
+  return registry.entries[0];
+}
+
+function assertNever(message: string): never {
+  throw new Error(message);
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => (line ? `  ${line}` : line))
+    .join("\n");
+}
+
+/**
+ * A BuildContext over `components`, which the test fills as it creates them. Its services find
+ * databases and queues among the components by id and kind, as the supervisor's do; it has no
+ * runtime view and no instruments, as a context built outside the supervisor has not.
+ */
+export function buildContext(registry: Registry, components: Map<string, unknown>, logger: Logger): BuildContext {
+  const component = <T = Component>(id: string): T => {
+    const found = components.get(id);
+    if (!found) throw new TaskrtError("E_NO_COMPONENT", `no component for ${id}`);
+    return found as T;
+  };
+  const services: RuntimeServices = {
+    database(id) {
+      const found = components.get(id);
+      if (!found || !registry.byId.get(id)?.kind.startsWith("db.sql.")) throw new TaskrtError("E_DB_NOT_FOUND", `database ${id} not found`);
+      return found as SqlDatabase;
+    },
+    queue(id) {
+      const found = components.get(id);
+      if (!found || registry.byId.get(id)?.kind !== "queue.queue") throw new TaskrtError("E_NOT_FOUND", `no queue.queue entry ${id}`);
+      return found as QueueHandle;
+    },
+  };
+  return { registry, logger, component, services };
+}
+
+/**
+ * Creates the component of every entry, in dependency order, with the real kinds (plus
+ * `options.kinds`); `standIns` are used instead for their ids (e.g. a function whose body is a
+ * closure of the test). Nothing is started.
+ */
+export function createComponents(
+  registry: Registry,
+  logger: Logger,
+  options: { standIns?: Record<string, unknown>; kinds?: readonly KindDefinition[] } = {},
+): Map<string, Component> {
+  const kinds = createKindTable(options.kinds);
+  const components = new Map<string, unknown>(Object.entries(options.standIns ?? {}));
+  const context = buildContext(registry, components, logger);
+  for (const id of topologicalOrder(dependencyGraph(registry, kinds))) {
+    if (components.has(id) || !registry.byId.has(id)) continue;
+    const entry = registry.byId.get(id)!;
+    components.set(id, kinds.get(entry.kind)!.create(entry, context));
+  }
+  return components as Map<string, Component>;
+}
