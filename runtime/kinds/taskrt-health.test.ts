@@ -1,8 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HttpRouter } from "../http/router.ts";
-import { captureLogger, makeBuildContext } from "../queue/testing.ts";
-import type { Entry } from "../registry/entry.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, registryFrom } from "../../test/support/registry.ts";
 import { GATEWAY, loadYaml, startYaml } from "../metrics/test-support.ts";
 import taskrtHealth from "./taskrt-health.ts";
 
@@ -140,21 +140,11 @@ describe("taskrt.health", () => {
     }
   });
 
-  test("built without the supervisor's view, it says so", () => {
+  test("built without the supervisor's view, it says so", async () => {
     const { logger } = captureLogger();
-    const location = { file: "/test/_index.yaml", line: 1, column: 1 };
-    const entry: Entry = {
-      id: "app:health",
-      namespace: "app",
-      name: "health",
-      kind: "taskrt.health",
-      meta: { router: "app:router" },
-      data: { liveness: "/healthz", readiness: "/readyz", probe_timeout: "2s" },
-      file: location.file,
-      location,
-      locate: () => location,
-    };
-    const context = makeBuildContext([entry], new Map([["app:router", new HttpRouter("app:router", "")]]), logger);
+    const registry = await registryFrom(GATEWAY + HEALTH);
+    const entry = registry.byId.get("app:health")!;
+    const context = buildContext(registry, new Map([["app:router", new HttpRouter("app:router", "")]]), logger);
     assert.throws(() => taskrtHealth.create(entry, context), {
       code: "E_INTERNAL",
       message: "internal: app:health needs the supervisor's runtime view in its build context",

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { HttpRouter } from "../http/router.ts";
 import { MetricsCollector } from "../metrics/collector.ts";
 import { Instruments } from "../metrics/instruments.ts";
-import { captureLogger, makeBuildContext } from "../queue/testing.ts";
-import type { Entry } from "../registry/entry.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, registryFrom } from "../../test/support/registry.ts";
 import { GATEWAY, loadYaml, startYaml } from "../metrics/test-support.ts";
 import taskrtMetrics, { MetricsRoute } from "./taskrt-metrics.ts";
 
@@ -84,11 +84,12 @@ describe("taskrt.metrics", () => {
     assert.equal(running.supervisor.instruments.attached, false);
   });
 
-  test("built without the supervisor's view and instruments, it says so", () => {
+  test("built without the supervisor's view and instruments, it says so", async () => {
     const { logger } = captureLogger();
     const router = new HttpRouter("app:router", "");
-    const entry = metricsEntry();
-    const context = makeBuildContext([entry], new Map([["app:router", router]]), logger);
+    const registry = await registryFrom(GATEWAY + METRICS);
+    const entry = registry.byId.get("app:metrics")!;
+    const context = buildContext(registry, new Map([["app:router", router]]), logger);
     assert.throws(() => taskrtMetrics.create(entry, context), {
       code: "E_INTERNAL",
       message: "internal: app:metrics needs the supervisor's runtime view and instruments in its build context",
@@ -121,18 +122,3 @@ describe("taskrt.metrics", () => {
     assert.deepEqual(lines.map((line) => [line.level, line.msg]), [["error", "cannot collect the metrics: registry gone"]]);
   });
 });
-
-function metricsEntry(): Entry {
-  const location = { file: "/test/_index.yaml", line: 1, column: 1 };
-  return {
-    id: "app:metrics",
-    namespace: "app",
-    name: "metrics",
-    kind: "taskrt.metrics",
-    meta: { router: "app:router" },
-    data: { path: "/metrics", prefix: "taskrt_", default_metrics: true },
-    file: location.file,
-    location,
-    locate: () => location,
-  };
-}

@@ -3,13 +3,12 @@
  * see ./registry.ts) of one http.service, one router, and an endpoint per route, whose functions
  * are closures of the test run inside a real call context.
  */
-import { stringify } from "yaml";
 import type { Callable, CallableComponent, CallResult, CallScope } from "../../runtime/handlers/handler.ts";
 import type { RuntimeServices } from "../../runtime/contracts/runtime-services.ts";
 import { createLogger, type Logger } from "../../runtime/logger.ts";
 import { runInContext } from "../../runtime/modules/context.ts";
 import type { HttpServer } from "../../runtime/http/server.ts";
-import { createComponents, registryFrom } from "./registry.ts";
+import { createComponents, registryOf } from "./registry.ts";
 import { captureLogger, type LogRecord } from "./logs.ts";
 
 const noServices: RuntimeServices = {
@@ -85,7 +84,7 @@ export async function startTestServer(
     functions[`app:func${index}`] = fakeFunction(`app:func${index}`, route.handler, modules, logger);
   });
   if (options.openapi) entries.push({ name: "openapi", kind: "http.openapi", meta: { router: "api" }, ...options.openapi });
-  const registry = await registryFrom(stringify(entries), { files: STAND_IN_MODULE });
+  const registry = await registryOf(entries, { files: STAND_IN_MODULE });
   const server = createComponents(registry, logger, { standIns: functions }).get("app:gateway") as unknown as HttpServer;
   await server.start();
   const { host, port } = server.address();

@@ -17,11 +17,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
 import { formatProblem, TaskrtError, type Problem } from "../../runtime/errors.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { Entry, Registry } from "../../runtime/registry/entry.ts";
 import { loadRegistry } from "../../runtime/registry/load.ts";
 import { validateRegistry } from "../../runtime/registry/validate.ts";
+import { closestMatches } from "../../runtime/registry/suggest.ts";
 import { dependencyGraph, topologicalOrder } from "../../runtime/registry/graph.ts";
 import { createKindTable } from "../../runtime/kinds/index.ts";
 import type { KindDefinition } from "../../runtime/contracts/kind-definition.ts";
@@ -95,6 +97,11 @@ export async function registryFrom(yaml: string, options: SnippetOptions = {}): 
   return registry;
 }
 
+/** `registryFrom` for entries given as objects (`{ name, kind, ...fields }`), for tests that vary the fields. */
+export function registryOf(entries: readonly Record<string, unknown>[], options: SnippetOptions = {}): Promise<Registry> {
+  return registryFrom(stringify(entries), options);
+}
+
 /** The one entry of a snippet, or the one named `id`. */
 export async function entryFrom(yaml: string, options: SnippetOptions & { id?: string } = {}): Promise<Entry> {
   const registry = await registryFrom(yaml, options);
@@ -116,8 +123,8 @@ function indent(text: string): string {
 
 /**
  * A BuildContext over `components`, which the test fills as it creates them. Its services find
- * databases and queues among the components by id and kind, as the supervisor's do; it has no
- * runtime view and no instruments, as a context built outside the supervisor has not.
+ * databases and queues among the components by id and kind, with the supervisor's errors and
+ * hints; it has no runtime view and no instruments, as a context built outside the supervisor.
  */
 export function buildContext(registry: Registry, components: Map<string, unknown>, logger: Logger): BuildContext {
   const component = <T = Component>(id: string): T => {
@@ -125,17 +132,20 @@ export function buildContext(registry: Registry, components: Map<string, unknown
     if (!found) throw new TaskrtError("E_NO_COMPONENT", `no component for ${id}`);
     return found as T;
   };
+  const typed = <T>(id: string, kindPrefix: string, code: string, what: string): T => {
+    const entry = registry.byId.get(id);
+    if (!entry || !entry.kind.startsWith(kindPrefix) || !components.has(id)) {
+      const candidates = registry.entries.filter((candidate) => candidate.kind.startsWith(kindPrefix)).map((candidate) => candidate.id);
+      const close = closestMatches(id, candidates, 1)[0];
+      throw new TaskrtError(code, entry && !entry.kind.startsWith(kindPrefix) ? `${id} is a ${entry.kind}, not a ${what}` : `${what} ${id} not found`, {
+        hint: close ? `did you mean ${close}?` : candidates.length ? `known: ${candidates.join(", ")}` : `the registry declares no ${what}`,
+      });
+    }
+    return components.get(id) as T;
+  };
   const services: RuntimeServices = {
-    database(id) {
-      const found = components.get(id);
-      if (!found || !registry.byId.get(id)?.kind.startsWith("db.sql.")) throw new TaskrtError("E_DB_NOT_FOUND", `database ${id} not found`);
-      return found as SqlDatabase;
-    },
-    queue(id) {
-      const found = components.get(id);
-      if (!found || registry.byId.get(id)?.kind !== "queue.queue") throw new TaskrtError("E_NOT_FOUND", `no queue.queue entry ${id}`);
-      return found as QueueHandle;
-    },
+    database: (id) => typed<SqlDatabase>(id, "db.sql.", "E_DB_NOT_FOUND", "database"),
+    queue: (id) => typed<QueueHandle>(id, "queue.queue", "E_QUEUE_NOT_FOUND", "queue"),
   };
   return { registry, logger, component, services };
 }
