@@ -8,7 +8,7 @@ import type { RuntimeServices } from "../../runtime/contracts/runtime-services.t
 import { createLogger, type Logger } from "../../runtime/logger.ts";
 import { runInContext } from "../../runtime/modules/context.ts";
 import type { HttpServer } from "../../runtime/http/server.ts";
-import { createComponents, registryOf } from "./registry.ts";
+import { createComponents, registryOf, STAND_IN_MODULE } from "./registry.ts";
 import { captureLogger, type LogRecord } from "./logs.ts";
 
 const noServices: RuntimeServices = {
@@ -21,12 +21,6 @@ const noServices: RuntimeServices = {
 };
 
 export type HandlerFunction = (...args: unknown[]) => unknown;
-
-/**
- * A module the function entries of a snippet can name (`source: file://handler.mjs`, `method:
- * handle`), so they pass the validator; tests stand closures in for them (`fakeFunction`).
- */
-export const STAND_IN_MODULE = { "app/handler.mjs": "export function handle() {}\n" };
 
 /** A function component whose call runs `handler` inside a real call context, as function.ts does. */
 export function fakeFunction(entryId: string, handler: HandlerFunction, modules: readonly string[] = ["http"], logger?: Logger): CallableComponent {

@@ -36,6 +36,12 @@ import type { SqlDatabase } from "../../runtime/drivers/sql/driver.ts";
 /** The registry fixtures of the loader and validator tests: one directory per case. */
 export const REGISTRY_FIXTURES = fileURLToPath(new URL("../fixtures/registry/", import.meta.url));
 
+/**
+ * A module the function entries of a snippet can name (`source: file://handler.mjs`, `method:
+ * handle`) so they pass the validator, for tests that stand closures in for the functions.
+ */
+export const STAND_IN_MODULE: Readonly<Record<string, string>> = { "app/handler.mjs": "export function handle() {}\n" };
+
 export interface SnippetOptions {
   /** Namespace of the snippet's entries when it is a bare list of entries. Default `app`. */
   namespace?: string;
