@@ -77,28 +77,46 @@ export function dedent(text: string): string {
   return lines.map((line) => line.slice(indent)).join("\n") + "\n";
 }
 
+export interface CheckedSnippet {
+  registry: Registry;
+  /** Every problem the loader or validator reported, errors and warnings. */
+  problems: Problem[];
+  /** The snippet as written to `app/_index.yaml` (or `options.file`). */
+  text: string;
+}
+
 /**
- * A registry from YAML: a bare list of entries (`- name: …`) is written under `namespace: app`,
- * a whole registry file is written as is. Loaded and validated as `taskrt run` does, defaults
- * filled; any problem the validator reports (bar `expectProblems`) throws, listing them all.
+ * Writes a snippet into a fresh registry folder and checks it as `taskrt check` does: loaded, then
+ * (when it loads) validated, defaults filled. A bare list of entries (`- name: …`) is written
+ * under `namespace: app`; a whole registry file is written as is.
  */
-export async function registryFrom(yaml: string, options: SnippetOptions = {}): Promise<Registry> {
+export async function checkSnippet(yaml: string, options: SnippetOptions = {}): Promise<CheckedSnippet> {
   const root = scratchDirectory();
-  const text = dedent(yaml);
-  const body = text.startsWith("- ") ? `version: "1.0"\nnamespace: ${options.namespace ?? "app"}\nentries:\n${indent(text)}` : text;
-  const files = { [options.file ?? "app/_index.yaml"]: body, ...options.files };
+  const dedented = dedent(yaml);
+  const text = dedented.startsWith("- ") ? `version: "1.0"\nnamespace: ${options.namespace ?? "app"}\nentries:\n${indent(dedented)}` : dedented;
+  const files = { [options.file ?? "app/_index.yaml"]: text, ...options.files };
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), content);
   }
   const { registry, problems } = await loadRegistry(root);
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, createKindTable(options.kinds))));
+  return { registry, problems, text };
+}
+
+/**
+ * A registry from YAML (see `checkSnippet`) that the validator accepts: any problem it reports
+ * (bar `expectProblems`) throws, listing them all with the snippet.
+ */
+export async function registryFrom(yaml: string, options: SnippetOptions = {}): Promise<Registry> {
+  const { registry, problems, text } = await checkSnippet(yaml, options);
   const expected = new Set(options.expectProblems ?? []);
   const missing = [...expected].filter((code) => !problems.some((problem) => problem.code === code));
   const errors = problems.filter((problem) => problem.severity === "error" && !expected.has(problem.code));
   if (errors.length || missing.length) {
-    const listed = problems.map((problem: Problem) => formatProblem(problem, (file) => file.slice(root.length + 1))).join("\n");
-    throw new Error(`${missing.length ? `expected problems ${missing.join(", ")} were not reported; ` : ""}the snippet is not a valid registry:\n${listed}\n--- ${options.file ?? "app/_index.yaml"}\n${body}`);
+    const listed = problems.map((problem) => formatProblem(problem, (file) => file.slice(registry.root.length + 1))).join("\n");
+    const unreported = missing.length ? `expected problems ${missing.join(", ")} were not reported; ` : "";
+    throw new Error(`${unreported}the snippet is not a valid registry:\n${listed}\n--- ${options.file ?? "app/_index.yaml"}\n${text}`);
   }
   return registry;
 }
