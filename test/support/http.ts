@@ -59,11 +59,12 @@ export interface TestServer {
 /**
  * One started server on an ephemeral loopback port with one router (`prefix`), an endpoint and
  * function per route (`app:route<N>` and `app:func<N>`, the function being the route's handler),
- * and an `app:openapi` entry with `options.openapi` as its fields when given.
+ * and an `app:openapi` entry with `options.openapi` as its fields when given. `options.files` are
+ * written beside (schema files: `file://task.json` is `app/task.json`).
  */
 export async function startTestServer(
   routes: RouteSpec[],
-  options: { prefix?: string; service?: Record<string, unknown>; openapi?: Record<string, unknown> } = {},
+  options: { prefix?: string; service?: Record<string, unknown>; openapi?: Record<string, unknown>; files?: Record<string, string> } = {},
 ): Promise<TestServer> {
   const { logger, lines } = captureLogger();
   const entries: Record<string, unknown>[] = [
@@ -78,7 +79,7 @@ export async function startTestServer(
     functions[`app:func${index}`] = fakeFunction(`app:func${index}`, route.handler, modules, logger);
   });
   if (options.openapi) entries.push({ name: "openapi", kind: "http.openapi", meta: { router: "api" }, ...options.openapi });
-  const registry = await registryOf(entries, { files: STAND_IN_MODULE });
+  const registry = await registryOf(entries, { files: { ...STAND_IN_MODULE, ...options.files } });
   const server = createComponents(registry, logger, { standIns: functions }).get("app:gateway") as unknown as HttpServer;
   await server.start();
   const { host, port } = server.address();
