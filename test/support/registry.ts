@@ -58,6 +58,24 @@ export interface SnippetOptions {
   expectProblems?: readonly string[];
 }
 
+/**
+ * Some of the built-in kinds (their real definitions: references, checks, service flags), plus
+ * `extra`: for validator tests whose messages list the known kinds, which a new built-in kind
+ * should not change.
+ */
+export function builtinKinds(names: readonly string[], extra: readonly KindDefinition[] = []): Map<string, KindDefinition> {
+  const all = createKindTable();
+  const table = new Map<string, KindDefinition>();
+  for (const name of names) table.set(name, all.get(name) ?? assertNever(`no built-in kind ${name}`));
+  for (const definition of extra) table.set(definition.kind, definition);
+  return table;
+}
+
+/** The built-in kinds the registry fixtures (REGISTRY_FIXTURES) use, plus `extra`. */
+export function fixtureKinds(extra: readonly KindDefinition[] = []): Map<string, KindDefinition> {
+  return builtinKinds(["db.sql.sqlite", "queue.driver.memory", "queue.queue", "queue.consumer", "function.ts", "http.service", "http.router", "http.endpoint"], extra);
+}
+
 let scratch: string | undefined;
 
 /** One scratch directory per test process, removed when the process exits. */
