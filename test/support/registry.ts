@@ -19,7 +19,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { formatProblem, TaskrtError, type Problem } from "../../runtime/errors.ts";
-import type { Logger } from "../../runtime/logger.ts";
+import { createLogger, type Logger } from "../../runtime/logger.ts";
+import { Supervisor } from "../../runtime/supervisor.ts";
 import type { Entry, Registry } from "../../runtime/registry/entry.ts";
 import { loadRegistry } from "../../runtime/registry/load.ts";
 import { validateRegistry } from "../../runtime/registry/validate.ts";
@@ -101,16 +102,19 @@ export interface CheckedSnippet {
   problems: Problem[];
   /** The snippet as written to `app/_index.yaml` (or `options.file`). */
   text: string;
+  /** Removes the registry folder now rather than when the process exits. */
+  remove(): void;
 }
 
 /**
  * Writes a snippet into a fresh registry folder and checks it as `taskrt check` does: loaded, then
  * (when it loads) validated, defaults filled. A bare list of entries (`- name: …`) is written
- * under `namespace: app`; a whole registry file is written as is.
+ * under `namespace: app`; a whole registry file is written as is. `{dir}` stands for the registry
+ * folder (e.g. `file: "{dir}/app.db"`).
  */
 export async function checkSnippet(yaml: string, options: SnippetOptions = {}): Promise<CheckedSnippet> {
   const root = scratchDirectory();
-  const dedented = dedent(yaml);
+  const dedented = dedent(yaml).replaceAll("{dir}", root);
   const text = dedented.startsWith("- ") ? `version: "1.0"\nnamespace: ${options.namespace ?? "app"}\nentries:\n${indent(dedented)}` : dedented;
   const files = { [options.file ?? "app/_index.yaml"]: text, ...options.files };
   for (const [path, content] of Object.entries(files)) {
@@ -119,7 +123,7 @@ export async function checkSnippet(yaml: string, options: SnippetOptions = {}): 
   }
   const { registry, problems } = await loadRegistry(root);
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, createKindTable(options.kinds))));
-  return { registry, problems, text };
+  return { registry, problems, text, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 /**
@@ -137,6 +141,53 @@ export async function registryFrom(yaml: string, options: SnippetOptions = {}): 
     throw new Error(`${unreported}the snippet is not a valid registry:\n${listed}\n--- ${options.file ?? "app/_index.yaml"}\n${text}`);
   }
   return registry;
+}
+
+/** A server on an ephemeral port, started at boot, and a router `app:router` on it: the usual base of a snippet. */
+export const GATEWAY = `
+  - name: gateway
+    kind: http.service
+    addr: "127.0.0.1:0"
+    lifecycle:
+      auto_start: true
+  - name: router
+    kind: http.router
+    meta:
+      server: app:gateway
+`;
+
+export interface StartedSnippet {
+  registry: Registry;
+  supervisor: Supervisor;
+  /** The base URL of `app:gateway` (or `gateway`), once started. */
+  url(gateway?: string): string;
+  /** Stops every entry, then removes the registry folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A registry from YAML (see `registryFrom`) started by the real supervisor and kinds table, as
+ * `taskrt run` starts one; logs go nowhere unless `options.logger` takes them.
+ */
+export async function startSnippet(yaml: string, options: SnippetOptions & { logger?: Logger } = {}): Promise<StartedSnippet> {
+  const registry = await registryFrom(yaml, options);
+  const remove = () => rmSync(registry.root, { recursive: true, force: true });
+  const supervisor = new Supervisor(registry, createKindTable(options.kinds), options.logger ?? createLogger({ level: "error", sink: { write() {} } }));
+  try {
+    await supervisor.start();
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return {
+    registry,
+    supervisor,
+    url: (gateway = "app:gateway") => `http://127.0.0.1:${supervisor.component<{ address(): { port: number } }>(gateway).address().port}`,
+    async stop() {
+      await supervisor.stop();
+      remove();
+    },
+  };
 }
 
 /** `registryFrom` for entries given as objects (`{ name, kind, ...fields }`), for tests that vary the fields. */
