@@ -67,7 +67,7 @@ export interface SnippetOptions {
 export function builtinKinds(names: readonly string[], extra: readonly KindDefinition[] = []): Map<string, KindDefinition> {
   const all = createKindTable();
   const table = new Map<string, KindDefinition>();
-  for (const name of names) table.set(name, all.get(name) ?? assertNever(`no built-in kind ${name}`));
+  for (const name of names) table.set(name, all.get(name) ?? failWith(`no built-in kind ${name}`));
   for (const definition of extra) table.set(definition.kind, definition);
   return table;
 }
@@ -198,12 +198,12 @@ export function registryOf(entries: readonly Record<string, unknown>[], options:
 /** The one entry of a snippet, or the one named `id`. */
 export async function entryFrom(yaml: string, options: SnippetOptions & { id?: string } = {}): Promise<Entry> {
   const registry = await registryFrom(yaml, options);
-  if (options.id) return registry.byId.get(options.id) ?? assertNever(`no entry ${options.id} in the snippet`);
-  if (registry.entries.length !== 1) return assertNever(`the snippet declares ${registry.entries.length} entries: name the one wanted with options.id`);
+  if (options.id) return registry.byId.get(options.id) ?? failWith(`no entry ${options.id} in the snippet`);
+  if (registry.entries.length !== 1) return failWith(`the snippet declares ${registry.entries.length} entries: name the one wanted with options.id`);
   return registry.entries[0];
 }
 
-function assertNever(message: string): never {
+function failWith(message: string): never {
   throw new Error(message);
 }
 
