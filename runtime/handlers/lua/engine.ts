@@ -29,6 +29,8 @@ import {
 } from "./native.ts";
 import { NOT_SPECIAL, pushReference, pushValue, type ValueExtensions } from "./values.ts";
 import { LUA_REGISTRYINDEX, LUA_STATUS, LUA_TYPE, loadLuaWasm, type LuaWasm } from "./wasm.ts";
+import { newLimitedState, releaseSlot } from "./memory.ts";
+import { currentContext } from "../../modules/context.ts";
 
 const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
 
@@ -49,7 +51,26 @@ export interface LuaEngineOptions {
   library: ReadonlyMap<string, LuaModule>;
   /** Longest stretch of Lua code, in milliseconds, that may run without yielding. */
   maxRunMs: number;
+  /** Bytes the state may hold; past it an allocation fails with Lua's "not enough memory". */
+  memoryLimit?: number;
+  /** Where `print` and `warn` go; by default the logger of the call running (nowhere outside calls). */
+  print?: (level: PrintLevel, text: string, call: LuaCall | undefined) => void;
+  /** Watches each stretch of Lua code run (a worker reports it to the main thread's watchdog). */
+  watch?: RunWatch;
 }
+
+export type PrintLevel = "info" | "warn";
+
+export interface RunWatch {
+  /** A stretch of Lua code for the call tagged `tag` (0 outside calls) begins. */
+  begin(tag: number): void;
+  end(): void;
+  /** True when the main thread asked to stop the call tagged `tag`, which may be running Lua code now. */
+  stopRequested(tag: number): boolean;
+}
+
+/** Bytes a state may hold when the entry sets no memory_limit (the schema's default). */
+export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
 
 /** A function exported by the source, ready to call. */
 export interface LuaMethod {
@@ -71,8 +92,10 @@ interface Thread {
 
 class CallState implements LuaCall {
   private cleanups: (() => unknown)[] | undefined;
-
-  constructor(readonly signal: AbortSignal | undefined) {}
+  constructor(
+    readonly signal: AbortSignal | undefined,
+    readonly tag: number,
+  ) {}
 
   defer(cleanup: () => unknown): void {
     (this.cleanups ??= []).push(cleanup);
@@ -92,6 +115,7 @@ export class LuaEngine implements NativeHost {
   call: LuaCall | undefined;
 
   private readonly L: number;
+  private readonly memorySlot: number;
   private readonly resultSlot: number;
   private readonly budget: RunBudget;
   private readonly threads: Thread[] = [];
@@ -100,6 +124,8 @@ export class LuaEngine implements NativeHost {
   private references = { error: 0, null: 0, await: 0, internals: 0, exports: 0 };
   errors: LuaErrorObjects | undefined;
   private inFlight = 0;
+  /** The tag of the call whose Lua code runs now (the hook asks the watch about it). */
+  private runningTag = 0;
   private state: "OPEN" | "CLOSING" | "CLOSED" = "OPEN";
 
   /** Creates the state and runs the prelude and the source. Throws TaskrtError E_SOURCE_INVALID. */
@@ -120,7 +146,11 @@ export class LuaEngine implements NativeHost {
   ) {
     this.entryId = options.entryId;
     const api = wasm.api;
-    this.L = api._luaL_newstate();
+    const limit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    const state = newLimitedState(wasm, limit);
+    if (!state) throw new TaskrtError("E_LUA_MEMORY", `${options.entryId}: cannot create a Lua state within ${limit} bytes`, { entryId: options.entryId });
+    this.L = state.L;
+    this.memorySlot = state.slot;
     api._luaL_openlibs(this.L);
     installHook(wasm, this.L);
     this.resultSlot = api._malloc(4);
@@ -128,6 +158,7 @@ export class LuaEngine implements NativeHost {
       deadline: 0,
       signal: undefined,
       tripped: false,
+      stop: options.watch ? () => this.options.watch!.stopRequested(this.runningTag) : undefined,
       exceeded: () => `lua handler ${this.entryId} exceeded ${this.options.maxRunMs}ms without yielding`,
       cancelled: () => `lua handler ${this.entryId} was cancelled`,
     };
@@ -143,7 +174,7 @@ export class LuaEngine implements NativeHost {
     const { wasm, L } = this;
     const api = wasm.api;
     this.references.internals = await this.runChunk(PRELUDE, "=taskrt", (T) => {
-      pushValue(wasm, T, { load_module: loadModule }, this.extensions);
+      pushValue(wasm, T, { load_module: loadModule, print: printNative }, this.extensions);
       return 1;
     });
     for (const [slot, name] of [
@@ -258,9 +289,9 @@ export class LuaEngine implements NativeHost {
    * Calls `method` with `args` in a new coroutine. Run it inside `runInContext`: the module
    * functions Lua calls read the call's context, and every resume happens inside this promise chain.
    */
-  async callMethod(method: LuaMethod, args: readonly unknown[], signal?: AbortSignal): Promise<CallResult> {
+  async callMethod(method: LuaMethod, args: readonly unknown[], signal?: AbortSignal, tag = 0): Promise<CallResult> {
     if (this.state !== "OPEN") return { value: undefined, error: this.closedError() };
-    const call = new CallState(signal);
+    const call = new CallState(signal, tag);
     const { wasm } = this;
     try {
       return await this.drive<CallResult>(
@@ -298,10 +329,12 @@ export class LuaEngine implements NativeHost {
     const T = thread.state;
     let reusable = false;
     this.inFlight++;
+    // A bare coroutine.yield() does not end the stretch: a loop of them is as runaway as a plain loop.
+    let stretchStart = performance.now();
     try {
       let count = prepare(T);
       for (;;) {
-        const status = this.resume(T, count, call);
+        const status = this.resume(T, count, call, stretchStart);
         const results = api.HEAP32[this.resultSlot >> 2];
         const pending = this.pending;
         this.pending = undefined;
@@ -312,9 +345,11 @@ export class LuaEngine implements NativeHost {
             const outcome = await pending.outcome;
             if (this.state !== "OPEN") return fail(this.closedError());
             values = "error" in outcome ? [undefined, toLuaError(outcome.error, whereAt(wasm, pending.L, 1))] : outcome.values;
+            stretchStart = performance.now();
           } else {
             // A bare coroutine.yield() in the handler's own coroutine: give the event loop a turn.
             await nextTurn();
+            if (call?.signal?.aborted) return fail(abortError(call, this.entryId));
             if (this.state !== "OPEN") return fail(this.closedError());
             values = undefined;
           }
@@ -336,15 +371,19 @@ export class LuaEngine implements NativeHost {
     }
   }
 
-  private resume(T: number, count: number, call: CallState | undefined): number {
+  private resume(T: number, count: number, call: CallState | undefined, stretchStart: number): number {
     const budget = this.budget;
-    budget.deadline = performance.now() + this.options.maxRunMs;
+    budget.deadline = stretchStart + this.options.maxRunMs;
     budget.signal = call?.signal;
     budget.tripped = false;
     this.call = call;
+    this.runningTag = call?.tag ?? 0;
+    const watch = this.options.watch;
+    watch?.begin(this.runningTag);
     try {
       return runAs(this, () => runWithBudget(budget, () => this.wasm.api._lua_resume(T, 0, count, this.resultSlot)));
     } finally {
+      watch?.end();
       this.call = undefined;
     }
   }
@@ -396,6 +435,11 @@ export class LuaEngine implements NativeHost {
       ),
     };
     pushReference(this.wasm, L, this.references.await);
+  }
+
+  print(level: PrintLevel, text: string): void {
+    if (this.options.print) this.options.print(level, text, this.call);
+    else currentContext()?.logger[level](text);
   }
 
   loadModule(name: string): { value: unknown } | { error: string } {
@@ -451,6 +495,7 @@ export class LuaEngine implements NativeHost {
     this.state = "CLOSED";
     this.threads.length = 0;
     this.wasm.api._lua_close(this.L);
+    releaseSlot(this.memorySlot);
     this.wasm.api._free(this.resultSlot);
   }
 }
@@ -460,3 +505,16 @@ const loadModule: NativeFunction = (args) => {
   return "error" in loaded ? [undefined, loaded.error] : [loaded.value];
 };
 Object.defineProperty(loadModule, "name", { value: "require" });
+
+const printNative: NativeFunction = (args) => {
+  args.host.print(args.string(1) === "warn" ? "warn" : "info", args.string(2));
+  return undefined;
+};
+Object.defineProperty(printNative, "name", { value: "print" });
+
+/** The error a call ends with when its signal fires while it waits: the signal's reason, if it is one. */
+function abortError(call: CallState, entryId: string): TaskrtError {
+  const reason = call.signal?.reason;
+  if (reason instanceof TaskrtError) return reason;
+  return new TaskrtError("E_CANCELED", `lua handler ${entryId} was cancelled`, { entryId });
+}

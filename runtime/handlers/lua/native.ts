@@ -17,6 +17,7 @@
  * Coroutines a handler creates itself pass such yields upwards (see prelude.lua).
  */
 import { argumentError, toLuaError } from "./errors.ts";
+import { readHandle, type LuaHandle } from "./handles.ts";
 import { pushValue, readValue, type ReadOptions, type ValueExtensions } from "./values.ts";
 import { LUA_MASKCOUNT, LUA_TYPE, LUA_TYPE_NAMES, upvalueIndex, type LuaWasm } from "./wasm.ts";
 
@@ -43,6 +44,8 @@ export interface NativeHost {
   readonly call: LuaCall | undefined;
   /** Keeps `promise` for the driver, which resumes `L` with its outcome; pushes the value `L` yields. */
   suspend(L: number, promise: PromiseLike<NativeValues>): void;
+  /** `print(...)` and `warn(...)`: a line for the log. */
+  print(level: "info" | "warn", text: string): void;
   /** `require(name)`: the module's value, or a message saying why not. */
   loadModule(name: string): { value: unknown } | { error: string };
 }
@@ -203,6 +206,11 @@ export class LuaArguments {
     return values;
   }
 
+  /** The object handle at `position`, whatever its class; undefined for anything else. */
+  handle(position: number): LuaHandle | undefined {
+    return position > this.count ? undefined : readHandle(this.host.wasm, this.L, position);
+  }
+
   /** 1 for methods: in `db:query(sql)`, `sql` is argument #1 as the user counts it. */
   selfOffset = 0;
 
@@ -223,6 +231,8 @@ export interface RunBudget {
   /** The error message when the deadline passes; `cancelled` when the signal fired. */
   exceeded(): string;
   cancelled(): string;
+  /** Asked at each check: true stops the code as a cancellation does. */
+  stop?: () => boolean;
   tripped: boolean;
 }
 
@@ -244,7 +254,7 @@ export function installHook(wasm: LuaWasm, L: number): void {
   hookPointer ??= wasm.api.addFunction((hooked: number) => {
     const current = budget;
     if (!current) return;
-    const aborted = current.signal?.aborted === true;
+    const aborted = current.signal?.aborted === true || current.stop?.() === true;
     if (!aborted && performance.now() <= current.deadline) return;
     current.tripped = true;
     // From now on every instruction raises, so a pcall around the loop cannot swallow the stop:

@@ -101,6 +101,22 @@ function require(name)
   return value
 end
 
+-- print and warn: lines for the log, never raw writes to stdout (the log stream) -----------------
+
+local host_print, select, concat = natives.print, select, table.concat
+
+function print(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  host_print("info", concat(parts, "\t"))
+end
+
+function warn(first, ...)
+  -- "@on" and "@off" switch Lua's own warnings; here every warning is logged.
+  if select("#", ...) == 0 and type(first) == "string" and first:sub(1, 1) == "@" then return end
+  host_print("warn", concat({ first, ... }))
+end
+
 -- The sandbox ---------------------------------------------------------------------------------------
 
 io, debug, package, load, loadfile, dofile, loadstring = nil, nil, nil, nil, nil, nil, nil

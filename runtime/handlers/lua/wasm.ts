@@ -18,10 +18,12 @@ export interface LuaApi {
   HEAP32: Int32Array;
   _malloc(size: number): Pointer;
   _free(pointer: Pointer): void;
+  _realloc(pointer: Pointer, size: number): Pointer;
   addFunction(fn: (...args: number[]) => number | void, signature: string): Pointer;
   removeFunction(pointer: Pointer): void;
 
   _luaL_newstate(): State;
+  _lua_newstate(allocator: Pointer, userData: number): State;
   _luaL_openlibs(L: State): void;
   _lua_close(L: State): void;
   _lua_newthread(L: State): State;
