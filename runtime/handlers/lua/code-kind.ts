@@ -1,8 +1,9 @@
 /**
  * @module handlers/lua/code-kind — the shared definition of `function.lua` and `process.lua`: both
- * load their source into a Lua state at start and offer a Callable; they differ only in who calls.
- * The Lua engine (wasmoon's WebAssembly build) and the Lua modules load on the first start or
- * check of a Lua entry, so a registry without Lua never pays for them in start-up time or memory.
+ * run their calls on the Lua worker threads and offer a Callable; they differ only in who calls.
+ * Start loads the source into one worker, so a source that does not compile or run fails there.
+ * The engine, the modules and the workers load on the first start or check of a Lua entry, so a
+ * registry without Lua never pays for them in start-up time or memory.
  */
 import { PROBLEM_CODES, TaskrtError, errorMessage, type Problem } from "../../errors.ts";
 import { parseDuration } from "../../duration.ts";
@@ -12,8 +13,12 @@ import { createEntryCallContext } from "../call-context.ts";
 import type { Callable, CallableComponent } from "../handler.ts";
 import type { LuaEngine } from "./engine.ts";
 import { readLuaSource } from "./source.ts";
+import { parseByteSize } from "../../byte-size.ts";
 
-let luaRuntime: Promise<[typeof import("./engine.ts"), typeof import("./modules/index.ts"), typeof import("./callable.ts")]> | undefined;
+/** The schema's default memory_limit, for entries built without schema defaults applied. */
+const DEFAULT_MEMORY_LIMIT = "256MB";
+
+let luaRuntime: Promise<[typeof import("./engine.ts"), typeof import("./modules/index.ts"), typeof import("./workers/pool.ts")]> | undefined;
 
 /** The engine, the modules and the callable wrapper, imported once, on first use. */
 function loadLuaRuntime(): ReturnType<typeof importLuaRuntime> {
@@ -22,7 +27,7 @@ function loadLuaRuntime(): ReturnType<typeof importLuaRuntime> {
 }
 
 function importLuaRuntime() {
-  const loading = Promise.all([import("./engine.ts"), import("./modules/index.ts"), import("./callable.ts")]);
+  const loading = Promise.all([import("./engine.ts"), import("./modules/index.ts"), import("./workers/pool.ts")]);
   // A failed import is tried again by the next start rather than remembered.
   loading.catch(() => (luaRuntime = undefined));
   return loading;
@@ -38,7 +43,12 @@ export async function createEntryEngine(entry: Entry, root: string): Promise<Lua
     modules: new Set(Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : []),
     library: LUA_MODULES,
     maxRunMs: parseDuration(entry.data.max_run_time as string | number),
+    memoryLimit: memoryLimitOf(entry),
   });
+}
+
+function memoryLimitOf(entry: Entry): number {
+  return parseByteSize((entry.data.memory_limit as string | number | undefined) ?? DEFAULT_MEMORY_LIMIT);
 }
 
 export function defineLuaCodeKind(kind: string, summary: string): KindDefinition {
@@ -50,25 +60,43 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
     check: checkLuaSource,
     create(entry, context) {
       const base = createEntryCallContext(entry, context);
-      let engine: LuaEngine | undefined;
+      let stopEntry: (() => Promise<void>) | undefined;
       let loaded: Callable | undefined;
       const component: CallableComponent & { start(): Promise<void>; stop(): Promise<void> } = {
         async start() {
           if (loaded) return;
-          const [, , { createLuaCallable }] = await loadLuaRuntime();
-          engine = await createEntryEngine(entry, context.registry.root);
+          const [[, , { luaWorkerPool, releaseLuaWorkerPool }], source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, context.registry.root)]);
+          const pool = luaWorkerPool();
+          const poolEntry = pool.register(
+            {
+              entryId: entry.id,
+              code: source.code,
+              fileName: source.fileName,
+              modules: Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : [],
+              method: String(entry.data.method),
+              maxRunMs: parseDuration(entry.data.max_run_time as string | number),
+              memoryLimit: memoryLimitOf(entry),
+            },
+            base,
+          );
+          stopEntry = async () => {
+            pool.unregister(poolEntry);
+            await releaseLuaWorkerPool();
+          };
           try {
-            loaded = createLuaCallable(base, engine, engine.method(String(entry.data.method)));
+            await pool.load(poolEntry);
           } catch (error) {
-            engine.close();
-            engine = undefined;
+            await stopEntry();
+            stopEntry = undefined;
             throw error;
           }
+          loaded = { entryId: entry.id, call: (args, scope) => pool.call(poolEntry, args, scope) };
         },
         async stop() {
-          engine?.close();
-          engine = undefined;
           loaded = undefined;
+          const stopping = stopEntry;
+          stopEntry = undefined;
+          await stopping?.();
         },
         callable() {
           if (!loaded) throw new TaskrtError("E_NOT_STARTED", `${entry.id} was called before its code was loaded`, { entryId: entry.id });

@@ -37,6 +37,9 @@ const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
 /** Pushed to Lua as `sql.NULL`; read back from Lua as null. */
 export const LUA_NULL: object = Object.freeze({ luaNull: true });
 
+/** As a native's first result: the second is raised as a Lua error (see raisesThroughResults). */
+export const LUA_RAISE: object = Object.freeze({ luaRaise: true });
+
 /** Finished coroutines kept for reuse; enough for a consumer's usual concurrency. */
 const THREAD_POOL_SIZE = 64;
 
@@ -57,6 +60,8 @@ export interface LuaEngineOptions {
   print?: (level: PrintLevel, text: string, call: LuaCall | undefined) => void;
   /** Watches each stretch of Lua code run (a worker reports it to the main thread's watchdog). */
   watch?: RunWatch;
+  /** What an object pushed to Lua stands for, when it is a stand-in (a worker's copy of a handle); undefined for the rest. */
+  translate?: (value: object) => unknown;
 }
 
 export type PrintLevel = "info" | "warn";
@@ -90,7 +95,7 @@ interface Thread {
   reference: number;
 }
 
-class CallState implements LuaCall {
+export class CallState implements LuaCall {
   private cleanups: (() => unknown)[] | undefined;
   constructor(
     readonly signal: AbortSignal | undefined,
@@ -121,7 +126,7 @@ export class LuaEngine implements NativeHost {
   private readonly threads: Thread[] = [];
   private readonly methods = new Map<string, LuaMethod>();
   private pending: Pending | undefined;
-  private references = { error: 0, null: 0, await: 0, internals: 0, exports: 0 };
+  private references = { error: 0, null: 0, await: 0, raise: 0, internals: 0, exports: 0 };
   errors: LuaErrorObjects | undefined;
   private inFlight = 0;
   /** The tag of the call whose Lua code runs now (the hook asks the watch about it). */
@@ -181,6 +186,7 @@ export class LuaEngine implements NativeHost {
       ["error", "taskrt.error"],
       ["null", "taskrt.null"],
       ["await", "taskrt.await"],
+      ["raise", "taskrt.raise"],
     ] as const) {
       api._lua_getfield(L, LUA_REGISTRYINDEX, wasm.cString(name));
       this.references[slot] = api._luaL_ref(L, LUA_REGISTRYINDEX);
@@ -452,6 +458,16 @@ export class LuaEngine implements NativeHost {
   }
 
   private pushSpecial(L: number, value: object): boolean {
+    const translated = this.options.translate?.(value);
+    if (translated !== undefined) {
+      if (translated === null) this.wasm.api._lua_pushnil(L);
+      else pushValue(this.wasm, L, translated, this.extensions);
+      return true;
+    }
+    if (value === LUA_RAISE) {
+      pushReference(this.wasm, L, this.references.raise);
+      return true;
+    }
     if (typeof value === "function") {
       pushNative(this.wasm, L, value as NativeFunction);
       return true;

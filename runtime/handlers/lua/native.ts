@@ -19,7 +19,7 @@
 import { argumentError, toLuaError } from "./errors.ts";
 import { readHandle, type LuaHandle } from "./handles.ts";
 import { pushValue, readValue, type ReadOptions, type ValueExtensions } from "./values.ts";
-import { LUA_MASKCOUNT, LUA_TYPE, LUA_TYPE_NAMES, upvalueIndex, type LuaWasm } from "./wasm.ts";
+import { LUA_MASKCOUNT, LUA_REGISTRYINDEX, LUA_TYPE, LUA_TYPE_NAMES, upvalueIndex, type LuaWasm } from "./wasm.ts";
 
 export type NativeValues = readonly unknown[] | undefined;
 export type NativeResult = NativeValues | PromiseLike<NativeValues>;
@@ -31,6 +31,8 @@ export class LuaRaise extends Error {}
 /** One handler call as natives see it. */
 export interface LuaCall {
   readonly signal: AbortSignal | undefined;
+  /** Names the call across threads (a worker's call id); 0 when nothing else knows it. */
+  readonly tag: number;
   /** Runs when the call ends, before its result is reported (roll back, release, invalidate). */
   defer(cleanup: () => unknown): void;
 }
@@ -75,9 +77,26 @@ function dispatcherOf(wasm: LuaWasm): number {
   return dispatcher;
 }
 
+const raisingNatives = new WeakSet<NativeFunction>();
+
+/**
+ * Marks `fn` as a native that may answer with a raise it learns of only after it waited (a module
+ * call served by the main thread): its results `LUA_RAISE, message` raise `message`. Such natives
+ * are pushed wrapped in the prelude's `raising(fn)`, since a resumed C function cannot raise.
+ */
+export function raisesThroughResults(fn: NativeFunction): void {
+  raisingNatives.add(fn);
+}
+
 /** Pushes `fn` as a Lua function. Each function is registered once per process, whatever the state. */
 export function pushNative(wasm: LuaWasm, L: number, fn: NativeFunction): void {
+  if (!raisingNatives.has(fn)) {
+    pushLowLevel(wasm, L, fn, () => (L2: number) => invoke(wasm, L2, fn));
+    return;
+  }
+  wasm.api._lua_getfield(L, LUA_REGISTRYINDEX, wasm.cString("taskrt.raising"));
   pushLowLevel(wasm, L, fn, () => (L2: number) => invoke(wasm, L2, fn));
+  wasm.api._lua_pcallk(L, 1, 1, 0, 0, 0);
 }
 
 /** Pushes a C function that needs no engine (finalizers run whenever Lua collects garbage). */
@@ -110,7 +129,7 @@ function invoke(wasm: LuaWasm, L: number, fn: NativeFunction): number {
   let result: NativeResult;
   let raised: string | undefined;
   try {
-    result = fn(new LuaArguments(host, L, fn.name));
+    result = fn(new StackArguments(host, L, fn.name));
   } catch (error) {
     if (error === Infinity) throw error; // a Lua error or yield unwinding through us: let it pass
     if (error instanceof LuaRaise) raised = error.message;
@@ -144,25 +163,24 @@ function raise(wasm: LuaWasm, L: number, message: string): number {
 
 // ---- arguments ------------------------------------------------------------------------------
 
-/** A native's view of its arguments; reading converts through `values.ts`. */
-export class LuaArguments {
-  readonly count: number;
-
-  constructor(
-    readonly host: NativeHost,
-    readonly L: number,
-    readonly functionName: string,
-  ) {
-    this.count = host.wasm.api._lua_gettop(L);
-  }
-
-  get call(): LuaCall | undefined {
-    return this.host.call;
-  }
-
-  type(position: number): number {
-    return position > this.count ? LUA_TYPE.NONE : this.host.wasm.api._lua_type(this.L, position);
-  }
+/**
+ * A native's view of its arguments. The stack form reads them off the Lua stack; a worker's module
+ * call arrives on the main thread as a copy (remote.ts) and is read through the same methods.
+ */
+export abstract class LuaArguments {
+  abstract readonly count: number;
+  abstract readonly functionName: string;
+  abstract readonly call: LuaCall | undefined;
+  /** The engine; only natives that run beside it (require, print) use it. */
+  abstract readonly host: NativeHost;
+  /** The Lua type (LUA_TYPE) at `position`; NONE past the last. */
+  abstract type(position: number): number;
+  /** The argument as a plain JavaScript value; a value that cannot cross is an INVALID error. */
+  abstract value(position: number, options?: ReadOptions): unknown;
+  /** The object handle at `position`, whatever its class; undefined for anything else. */
+  abstract handle(position: number): LuaHandle | undefined;
+  /** The string at `position`, which is known to be one. */
+  protected abstract readString(position: number): string;
 
   typeName(position: number): string {
     const type = this.type(position);
@@ -174,16 +192,10 @@ export class LuaArguments {
     return type === LUA_TYPE.NIL || type === LUA_TYPE.NONE;
   }
 
-  /** The argument as a plain JavaScript value; a value that cannot cross is an INVALID error. */
-  value(position: number, options?: ReadOptions): unknown {
-    if (position > this.count) return undefined;
-    return readValue(this.host.wasm, this.L, position, options, this.host.extensions);
-  }
-
   /** A string argument; numbers are accepted and formatted as Lua does, as `luaL_checkstring`. */
   string(position: number): string {
     const type = this.type(position);
-    if (type === LUA_TYPE.STRING) return this.host.wasm.readString(this.L, position);
+    if (type === LUA_TYPE.STRING) return this.readString(position);
     if (type === LUA_TYPE.NUMBER) return String(this.value(position));
     throw argumentError(this.argumentNumber(position), this.functionName, "string", this.typeName(position));
   }
@@ -206,16 +218,46 @@ export class LuaArguments {
     return values;
   }
 
-  /** The object handle at `position`, whatever its class; undefined for anything else. */
-  handle(position: number): LuaHandle | undefined {
-    return position > this.count ? undefined : readHandle(this.host.wasm, this.L, position);
-  }
-
   /** 1 for methods: in `db:query(sql)`, `sql` is argument #1 as the user counts it. */
   selfOffset = 0;
 
   private argumentNumber(position: number): number {
     return position - this.selfOffset;
+  }
+}
+
+/** Arguments read off the stack of `L`, where the native was called. */
+export class StackArguments extends LuaArguments {
+  readonly count: number;
+
+  constructor(
+    readonly host: NativeHost,
+    readonly L: number,
+    readonly functionName: string,
+  ) {
+    super();
+    this.count = host.wasm.api._lua_gettop(L);
+  }
+
+  get call(): LuaCall | undefined {
+    return this.host.call;
+  }
+
+  type(position: number): number {
+    return position > this.count ? LUA_TYPE.NONE : this.host.wasm.api._lua_type(this.L, position);
+  }
+
+  value(position: number, options?: ReadOptions): unknown {
+    if (position > this.count) return undefined;
+    return readValue(this.host.wasm, this.L, position, options, this.host.extensions);
+  }
+
+  handle(position: number): LuaHandle | undefined {
+    return position > this.count ? undefined : readHandle(this.host.wasm, this.L, position);
+  }
+
+  protected readString(position: number): string {
+    return this.host.wasm.readString(this.L, position);
   }
 }
 

@@ -82,6 +82,20 @@ function coroutine.wrap(fn)
   return function(...) return unwrap(forward(co, co_resume(co, ...))) end
 end
 
+-- Module calls served by another thread: their answer may be a raise --------------------------
+
+local RAISE = setmetatable({}, { __name = "taskrt.raise" })
+registry["taskrt.raise"] = RAISE
+
+local function unraise(first, ...)
+  if first == RAISE then error((...), 0) end
+  return first, ...
+end
+
+registry["taskrt.raising"] = function(native)
+  return function(...) return unraise(native(...)) end
+end
+
 -- require: declared modules only ------------------------------------------------------------------
 
 local loaded = {}
