@@ -81,22 +81,37 @@ const raisingNatives = new WeakSet<NativeFunction>();
 
 /**
  * Marks `fn` as a native that may answer with a raise it learns of only after it waited (a module
- * call served by the main thread): its results `LUA_RAISE, message` raise `message`. Such natives
- * are pushed wrapped in the prelude's `raising(fn)`, since a resumed C function cannot raise.
+ * call served by the main thread): the results `LUA_RAISE, message` it is resumed with raise
+ * `message`. Its waits yield with a continuation, which looks at those results as it resumes.
  */
 export function raisesThroughResults(fn: NativeFunction): void {
   raisingNatives.add(fn);
 }
 
+let continuation: number | undefined;
+
+/** The continuation of a raising native's wait: its results, or the raise they carry. `base` is its argument count. */
+function continuationOf(wasm: LuaWasm): number {
+  continuation ??= wasm.api.addFunction((L: number, _status: number, base: number) => {
+    const api = wasm.api;
+    const count = api._lua_gettop(L) - base;
+    if (count >= 2) {
+      api._lua_getfield(L, LUA_REGISTRYINDEX, wasm.cString("taskrt.raise"));
+      const raised = api._lua_rawequal(L, base + 1, -1) !== 0;
+      api._lua_settop(L, -2);
+      if (raised) {
+        api._lua_settop(L, base + 2);
+        return api._lua_error(L);
+      }
+    }
+    return count;
+  }, "iiii");
+  return continuation;
+}
+
 /** Pushes `fn` as a Lua function. Each function is registered once per process, whatever the state. */
 export function pushNative(wasm: LuaWasm, L: number, fn: NativeFunction): void {
-  if (!raisingNatives.has(fn)) {
-    pushLowLevel(wasm, L, fn, () => (L2: number) => invoke(wasm, L2, fn));
-    return;
-  }
-  wasm.api._lua_getfield(L, LUA_REGISTRYINDEX, wasm.cString("taskrt.raising"));
   pushLowLevel(wasm, L, fn, () => (L2: number) => invoke(wasm, L2, fn));
-  wasm.api._lua_pcallk(L, 1, 1, 0, 0, 0);
 }
 
 /** Pushes a C function that needs no engine (finalizers run whenever Lua collects garbage). */
@@ -139,6 +154,11 @@ function invoke(wasm: LuaWasm, L: number, fn: NativeFunction): number {
   if (result && typeof (result as PromiseLike<NativeValues>).then === "function") {
     if (api._lua_isyieldable(L) === 0) {
       return raise(wasm, L, `${fn.name} cannot wait here: it was called from inside a metamethod, an iterator or a sort comparator`);
+    }
+    if (raisingNatives.has(fn)) {
+      const base = api._lua_gettop(L);
+      host.suspend(L, result as PromiseLike<NativeValues>);
+      return api._lua_yieldk(L, 1, base, continuationOf(wasm));
     }
     host.suspend(L, result as PromiseLike<NativeValues>);
     return api._lua_yieldk(L, 1, 0, 0);

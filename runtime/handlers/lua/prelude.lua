@@ -82,19 +82,9 @@ function coroutine.wrap(fn)
   return function(...) return unwrap(forward(co, co_resume(co, ...))) end
 end
 
--- Module calls served by another thread: their answer may be a raise --------------------------
+-- Module calls served by another thread answer a raise as RAISE, message (see native.ts) --------
 
-local RAISE = setmetatable({}, { __name = "taskrt.raise" })
-registry["taskrt.raise"] = RAISE
-
-local function unraise(first, ...)
-  if first == RAISE then error((...), 0) end
-  return first, ...
-end
-
-registry["taskrt.raising"] = function(native)
-  return function(...) return unraise(native(...)) end
-end
+registry["taskrt.raise"] = setmetatable({}, { __name = "taskrt.raise" })
 
 -- require: declared modules only ------------------------------------------------------------------
 

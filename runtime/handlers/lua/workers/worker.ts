@@ -99,8 +99,7 @@ function stub(key: string, name: string): NativeFunction {
       wire.push(toWire(wasm, stack.L, position, extensions));
     }
     const rpc = nextRpc++;
-    // Level 2: level 1 is the prelude's wrapper that turns a raise answer into an error.
-    post({ t: "rpc", rpc, id: stack.call?.tag ?? 0, key: keyOfEngine.get(stack.host) ?? 0, fn: key, args: wire, types, where: whereAt(wasm, stack.L, 2) });
+    post({ t: "rpc", rpc, id: stack.call?.tag ?? 0, key: keyOfEngine.get(stack.host) ?? 0, fn: key, args: wire, types, where: whereAt(wasm, stack.L, 1) });
     return new Promise<NativeValues>((resolve) => waiting.set(rpc, resolve));
   };
   Object.defineProperty(fn, "name", { value: name });
