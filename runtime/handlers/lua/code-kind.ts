@@ -9,42 +9,41 @@ import { PROBLEM_CODES, TaskrtError, errorMessage, type Problem } from "../../er
 import { parseDuration } from "../../duration.ts";
 import { defineKind, type KindDefinition } from "../../kinds/kind.ts";
 import type { Entry, Registry } from "../../registry/entry.ts";
-import { createEntryCallContext } from "../call-context.ts";
+import { createEntryCallContext, type EntryCallContext } from "../call-context.ts";
+import { createLogger } from "../../logger.ts";
+import type { EntrySpec } from "./workers/protocol.ts";
 import type { Callable, CallableComponent } from "../handler.ts";
-import type { LuaEngine } from "./engine.ts";
 import { readLuaSource } from "./source.ts";
 import { parseByteSize } from "../../byte-size.ts";
 
 /** The schema's default memory_limit, for entries built without schema defaults applied. */
 const DEFAULT_MEMORY_LIMIT = "256MB";
 
-let luaRuntime: Promise<[typeof import("./engine.ts"), typeof import("./modules/index.ts"), typeof import("./workers/pool.ts")]> | undefined;
+let luaRuntime: Promise<typeof import("./workers/pool.ts")> | undefined;
 
-/** The engine, the modules and the callable wrapper, imported once, on first use. */
+/** The worker pool (with the modules it serves), imported once, on first use. */
 function loadLuaRuntime(): ReturnType<typeof importLuaRuntime> {
   luaRuntime ??= importLuaRuntime();
   return luaRuntime;
 }
 
 function importLuaRuntime() {
-  const loading = Promise.all([import("./engine.ts"), import("./modules/index.ts"), import("./workers/pool.ts")]);
+  const loading = import("./workers/pool.ts");
   // A failed import is tried again by the next start rather than remembered.
   loading.catch(() => (luaRuntime = undefined));
   return loading;
 }
 
-/** Loads an entry's source into a new Lua state (the prelude, then the file, run once). */
-export async function createEntryEngine(entry: Entry, root: string): Promise<LuaEngine> {
-  const [source, [{ LuaEngine }, { LUA_MODULES }]] = await Promise.all([readLuaSource(entry, root), loadLuaRuntime()]);
-  return LuaEngine.create({
+function entrySpec(entry: Entry, source: { code: string; fileName?: string }): Omit<EntrySpec, "key"> {
+  return {
     entryId: entry.id,
     code: source.code,
     fileName: source.fileName,
-    modules: new Set(Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : []),
-    library: LUA_MODULES,
+    modules: Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : [],
+    method: String(entry.data.method),
     maxRunMs: parseDuration(entry.data.max_run_time as string | number),
     memoryLimit: memoryLimitOf(entry),
-  });
+  };
 }
 
 function memoryLimitOf(entry: Entry): number {
@@ -65,20 +64,9 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
       const component: CallableComponent & { start(): Promise<void>; stop(): Promise<void> } = {
         async start() {
           if (loaded) return;
-          const [[, , { luaWorkerPool, releaseLuaWorkerPool }], source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, context.registry.root)]);
+          const [{ luaWorkerPool, releaseLuaWorkerPool }, source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, context.registry.root)]);
           const pool = luaWorkerPool();
-          const poolEntry = pool.register(
-            {
-              entryId: entry.id,
-              code: source.code,
-              fileName: source.fileName,
-              modules: Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : [],
-              method: String(entry.data.method),
-              maxRunMs: parseDuration(entry.data.max_run_time as string | number),
-              memoryLimit: memoryLimitOf(entry),
-            },
-            base,
-          );
+          const poolEntry = pool.register(entrySpec(entry, source), base);
           stopEntry = async () => {
             pool.unregister(poolEntry);
             await releaseLuaWorkerPool();
@@ -108,12 +96,27 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
   });
 }
 
-/** The source exists, compiles, runs, and exports `method`. */
+/**
+ * The source exists, compiles, runs, and exports `method`. It runs in a Lua worker, as calls do,
+ * so no user code runs on the main thread; with no services and no modules declared, a module
+ * call made while the file loads returns an error, as it would outside a call.
+ */
 async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem[]> {
-  let engine: LuaEngine | undefined;
   try {
-    engine = await createEntryEngine(entry, registry.root);
-    engine.method(String(entry.data.method));
+    const [{ luaWorkerPool }, source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, registry.root)]);
+    const pool = luaWorkerPool();
+    const checking = pool.register(entrySpec(entry, source), {
+      entryId: entry.id,
+      modules: new Set(),
+      services: undefined as unknown as EntryCallContext["services"],
+      logger: createLogger({ level: "error", sink: { write: () => {} } }, entry.id),
+    });
+    try {
+      await pool.load(checking);
+    } finally {
+      // The pool stays for the entries' start (its threads never keep the process alive).
+      pool.unregister(checking);
+    }
     return [];
   } catch (error) {
     const code = error instanceof TaskrtError ? error.code : "";
@@ -129,7 +132,5 @@ async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem
         hint: error instanceof TaskrtError ? error.hint : undefined,
       },
     ];
-  } finally {
-    engine?.close();
   }
 }

@@ -16,7 +16,9 @@ import { MAX_DEPTH, NOT_SPECIAL, type ValueExtensions } from "../values.ts";
 import { LUA_TYPE, loadLuaWasm, type LuaWasm } from "../wasm.ts";
 import { MARK, errorFromWire, marker, oddKey, opaque, type WireError, type WireHandle } from "../wire.ts";
 import { CONTROL, STARTED_AT_BYTE, wallClock, type ClassShape, type EntrySpec, type FromWorker, type SerializedError, type ToWorker } from "./protocol.ts";
-import type { ModuleName } from "../../../modules/context.ts";
+import { MODULE_NAMES, runInContext, type CallContext, type ModuleName } from "../../../modules/context.ts";
+import jsonModule from "../modules/json.ts";
+import uuidModule from "../modules/uuid.ts";
 
 const port = parentPort!;
 const post = (message: FromWorker): void => port.postMessage(message);
@@ -142,10 +144,42 @@ function translate(value: object): unknown {
   }
 }
 
+// ---- modules that need nothing of the main thread ------------------------------------------------
+
+/**
+ * `json` and `uuid` read nothing but their arguments, so they run here, saving a round trip per
+ * call. The TypeScript modules they wrap ask for a call context only to learn the entry's id.
+ */
+const LOCAL_MODULES: ReadonlyMap<string, LuaModule> = new Map([jsonModule, uuidModule].map((module) => [module.name, module]));
+const localContexts = new Map<string, CallContext>();
+
+function runsLocally(fn: NativeFunction): NativeFunction {
+  const local: NativeFunction = (args) => {
+    const entryId = args.host.entryId;
+    let context = localContexts.get(entryId);
+    if (!context) localContexts.set(entryId, (context = { entryId, modules: new Set(MODULE_NAMES), services: undefined as unknown as CallContext["services"], logger: undefined as unknown as CallContext["logger"] }));
+    return runInContext(context, () => fn(args));
+  };
+  Object.defineProperty(local, "name", { value: fn.name });
+  return local;
+}
+
+function localModule(module: LuaModule): LuaModule {
+  const functions = module.create() as Record<string, NativeFunction>;
+  const value = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, runsLocally(fn)]));
+  return { name: module.name, create: () => value };
+}
+
 const library = new Map<string, LuaModule>();
 function libraryFor(names: readonly string[]): Map<string, LuaModule> {
   for (const name of names) {
-    if (library.has(name) || !(name in moduleShapes)) continue;
+    if (library.has(name)) continue;
+    const local = LOCAL_MODULES.get(name);
+    if (local) {
+      library.set(name, localModule(local));
+      continue;
+    }
+    if (!(name in moduleShapes)) continue;
     const value = materialize(moduleShapes[name], name);
     library.set(name, { name: name as ModuleName, create: () => value });
   }
