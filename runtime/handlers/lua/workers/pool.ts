@@ -88,8 +88,19 @@ class LuaWorker {
     this.post({ t: "init", control: shared, classes: table.classes, modules: table.shapes });
   }
 
+  private outbox: ToWorker[] = [];
+
+  /** Queues `message`; what is queued in one run of code goes out as one batch, after it. */
   post(message: ToWorker): void {
-    if (!this.dead) this.thread.postMessage(message);
+    if (this.dead) return;
+    if (this.outbox.length === 0) queueMicrotask(() => this.flush());
+    this.outbox.push(message);
+  }
+
+  private flush(): void {
+    const batch = this.outbox;
+    this.outbox = [];
+    if (!this.dead && batch.length) this.thread.postMessage(batch);
   }
 
   handle(id: number): LuaHandle | undefined {
@@ -201,7 +212,9 @@ export class LuaWorkerPool {
 
   private spawn(index: number): LuaWorker {
     const worker = new LuaWorker(index);
-    worker.thread.on("message", (message: FromWorker) => this.receive(worker, message));
+    worker.thread.on("message", (batch: FromWorker[]) => {
+      for (const message of batch) this.receive(worker, message);
+    });
     worker.thread.on("error", (error) => this.lose(worker, `it failed: ${errorMessage(error)}`));
     worker.thread.on("exit", (code) => this.lose(worker, `it exited with code ${code}`));
     return worker;

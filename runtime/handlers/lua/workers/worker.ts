@@ -21,7 +21,17 @@ import jsonModule from "../modules/json.ts";
 import uuidModule from "../modules/uuid.ts";
 
 const port = parentPort!;
-const post = (message: FromWorker): void => port.postMessage(message);
+/** Messages go out in batches: those posted in one run of code leave together, after it (a post costs more than a message). */
+let outbox: FromWorker[] = [];
+function post(message: FromWorker): void {
+  if (outbox.length === 0) queueMicrotask(flush);
+  outbox.push(message);
+}
+function flush(): void {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
+}
 
 let control: Int32Array;
 let startedAt: Float64Array;
@@ -290,7 +300,11 @@ async function call(id: number, key: number, args: unknown[]): Promise<void> {
   }
 }
 
-port.on("message", (message: ToWorker) => {
+port.on("message", (batch: ToWorker[]) => {
+  for (const message of batch) receive(message);
+});
+
+function receive(message: ToWorker): void {
   switch (message.t) {
     case "init":
       control = new Int32Array(message.control, 0, 2);
@@ -334,4 +348,4 @@ port.on("message", (message: ToWorker) => {
       return;
     }
   }
-});
+}
