@@ -126,3 +126,18 @@ describe("TASKRT_LUA_WORKERS", () => {
     assert.throws(() => workerCount({ TASKRT_LUA_WORKERS: "two" }), /^TaskrtError: TASKRT_LUA_WORKERS must be an integer from 1 to 256, got "two"$/);
   });
 });
+
+describe("a pool whose workers cannot start", () => {
+  test("fails calls and loads with the reason, instead of leaving them waiting", async () => {
+    const pool = new LuaWorkerPool(1, new URL("./no-such-worker.js", import.meta.url));
+    try {
+      const entry = pool.register(spec(), base());
+      await assert.rejects(pool.load(entry), /its Lua worker ended while loading the source/);
+      const result = await pool.call(entry, [1, 2], undefined);
+      assert.equal((result.error as TaskrtError).code, "E_LUA_UNAVAILABLE");
+      assert.match(result.error!.message, /^a Lua worker failed to start: it failed: Cannot find module/);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -77,11 +77,14 @@ class LuaWorker {
   /** Set once the worker has its engine loaded: until then calls go elsewhere if they can. */
   ready = false;
 
-  constructor(readonly index: number) {
+  constructor(
+    readonly index: number,
+    script: URL,
+  ) {
     const shared = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(shared, 0, 2);
     this.startedAt = new Float64Array(shared, STARTED_AT_BYTE, 1);
-    this.thread = new Worker(WORKER_ENTRY);
+    this.thread = new Worker(script);
     // Workers never keep the process alive: stopping the entries ends them, and exit ends the rest.
     this.thread.unref();
     const table = moduleTable();
@@ -129,8 +132,14 @@ export class LuaWorkerPool {
   private nextCallId = 1;
   private nextKey = 1;
   private closed = false;
+  /** Set when a worker failed before it was ready: there is no worker to run Lua on. */
+  private brokenBecause: string | undefined;
 
-  constructor(readonly size: number) {
+  /** `script` is the workers' entry; tests give a broken one. */
+  constructor(
+    readonly size: number,
+    private readonly script: URL = WORKER_ENTRY,
+  ) {
     for (let index = 0; index < size; index++) this.workers.push(this.spawn(index));
     this.watchdog = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
     this.watchdog.unref();
@@ -145,8 +154,8 @@ export class LuaWorkerPool {
 
   /** Loads the entry into one worker now, so a source that does not compile or run fails its start. */
   load(entry: PoolEntry): Promise<void> {
-    const worker = this.pick();
     return new Promise<void>((resolve, reject) => {
+      const worker = this.pick();
       const waiters = worker.loads.get(entry.spec.key) ?? [];
       waiters.push({ resolve, reject });
       worker.loads.set(entry.spec.key, waiters);
@@ -169,7 +178,12 @@ export class LuaWorkerPool {
     if (this.closed || !this.entries.has(entry.spec.key)) {
       return Promise.resolve({ value: undefined, error: new TaskrtError("E_STOPPED", `${entry.spec.entryId} is stopped`, { entryId: entry.spec.entryId }) });
     }
-    const worker = this.pick();
+    let worker: LuaWorker;
+    try {
+      worker = this.pick();
+    } catch (error) {
+      return Promise.resolve({ value: undefined, error: error as Error });
+    }
     this.ensureLoaded(worker, entry);
     const id = this.nextCallId;
     this.nextCallId = id >= 0x7fff_fff0 ? 1 : id + 1;
@@ -211,7 +225,7 @@ export class LuaWorkerPool {
   // ---- workers ----------------------------------------------------------------------------------
 
   private spawn(index: number): LuaWorker {
-    const worker = new LuaWorker(index);
+    const worker = new LuaWorker(index, this.script);
     worker.thread.on("message", (batch: FromWorker[]) => {
       for (const message of batch) this.receive(worker, message);
     });
@@ -222,10 +236,12 @@ export class LuaWorkerPool {
 
   /** The ready worker with the fewest calls in flight (a worker still starting only when none is ready). */
   private pick(): LuaWorker {
-    let best = this.workers[0];
+    let best: LuaWorker | undefined;
     for (const worker of this.workers) {
-      if (worker.ready !== best.ready ? worker.ready : worker.calls.size < best.calls.size) best = worker;
+      if (worker.dead) continue;
+      if (!best || (worker.ready !== best.ready ? worker.ready : worker.calls.size < best.calls.size)) best = worker;
     }
+    if (!best) throw new TaskrtError("E_LUA_UNAVAILABLE", this.brokenBecause ?? "no Lua worker is running");
     return best;
   }
 
@@ -268,7 +284,9 @@ export class LuaWorkerPool {
   private lose(worker: LuaWorker, why: string): void {
     if (worker.dead) return;
     worker.dead = true;
-    if (!this.closed) this.workers[worker.index] = this.spawn(worker.index);
+    // A worker that never became ready would fail again: it is not replaced, and says why.
+    if (!worker.ready) this.brokenBecause = `a Lua worker failed to start: ${why}`;
+    else if (!this.closed) this.workers[worker.index] = this.spawn(worker.index);
     this.failAll(worker, (call) => new TaskrtError("E_LUA_WORKER_LOST", `${call.entry.spec.entryId}: the call was lost: its Lua worker ended (${why})`, { entryId: call.entry.spec.entryId }));
   }
 

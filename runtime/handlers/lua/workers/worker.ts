@@ -284,6 +284,15 @@ async function load(spec: EntrySpec): Promise<Loaded> {
   }
 }
 
+/**
+ * The wasm instance aborted (Lua panicked, e.g. out of memory outside a protected call): its heap
+ * can no longer be trusted. The worker ends; the main thread fails its other calls and replaces it.
+ */
+function abandon(): void {
+  flush();
+  process.exit(1);
+}
+
 async function call(id: number, key: number, args: unknown[]): Promise<void> {
   const controller = new AbortController();
   calls.set(id, controller);
@@ -293,8 +302,10 @@ async function call(id: number, key: number, args: unknown[]): Promise<void> {
     const { engine, method } = await loading;
     const result = await engine.callMethod(method, args, controller.signal, id);
     post(result.error ? { t: "done", id, error: serialize(result.error) } : { t: "done", id, value: result.value });
+    if (result.error instanceof WebAssembly.RuntimeError) abandon();
   } catch (error) {
     post({ t: "done", id, error: serialize(error) });
+    if (error instanceof WebAssembly.RuntimeError) abandon();
   } finally {
     calls.delete(id);
   }
