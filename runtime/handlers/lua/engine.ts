@@ -354,6 +354,12 @@ export class LuaEngine implements NativeHost {
             stretchStart = performance.now();
           } else {
             // A bare coroutine.yield() in the handler's own coroutine: give the event loop a turn.
+            // The hook counts instructions, and a yield loop runs few between turns: check the clock here too.
+            if (performance.now() > stretchStart + this.options.maxRunMs) {
+              const where = whereAt(wasm, T, 1);
+              const message = this.budget.exceeded();
+              return fail(new TaskrtError("E_LUA_TIMEOUT", where ? `${where} ${message}` : message, { entryId: this.entryId }));
+            }
             await nextTurn();
             if (call?.signal?.aborted) return fail(abortError(call, this.entryId));
             if (this.state !== "OPEN") return fail(this.closedError());
