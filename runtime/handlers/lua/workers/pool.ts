@@ -14,7 +14,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { TaskrtError, errorMessage } from "../../../errors.ts";
-import { runInContext, type CallContext } from "../../../modules/context.ts";
+import { runInContext, type CallContext, type HttpExchange } from "../../../modules/context.ts";
 import { callContext, type EntryCallContext } from "../../call-context.ts";
 import type { CallResult, CallScope } from "../../handler.ts";
 import { CallState, LUA_NULL } from "../engine.ts";
@@ -23,7 +23,7 @@ import { LuaHandle } from "../handles.ts";
 import { LuaRaise, type NativeValues } from "../native.ts";
 import { NULL_WIRE, errorToWire, toWire } from "../wire.ts";
 import { moduleTable } from "./module-table.ts";
-import { CONTROL, CONTROL_BYTES, STARTED_AT_BYTE, wallClock, type EntrySpec, type FromWorker, type SerializedError, type ToWorker } from "./protocol.ts";
+import { CONTROL, CONTROL_BYTES, STARTED_AT_BYTE, wallClock, type EntrySpec, type FromWorker, type HttpSnapshot, type SerializedError, type ToWorker } from "./protocol.ts";
 import { RemoteArguments } from "./remote-arguments.ts";
 
 /** How long past max_run_time a worker may stay busy in one stretch before it is replaced. */
@@ -198,7 +198,8 @@ export class LuaWorkerPool {
         return;
       }
       worker.calls.set(id, running);
-      worker.post({ t: "call", id, key: entry.spec.key, args: wireArgs });
+      const http = scope?.http && entry.spec.modules.includes("http") ? snapshotOf(scope.http) : undefined;
+      worker.post({ t: "call", id, key: entry.spec.key, args: wireArgs, http });
       if (signal) {
         running.onAbort = () => this.cancel(worker, running);
         if (signal.aborted) running.onAbort();
@@ -350,6 +351,8 @@ export class LuaWorkerPool {
         const call = worker.calls.get(message.id);
         if (!call) return;
         worker.calls.delete(message.id);
+        // What the handler wrote, as it would have written it here (the endpoint decides what to send).
+        if (message.response && call.context.http && !call.settled) Object.assign(call.context.http.response, message.response);
         if (worker.calls.size === 0 && Atomics.load(worker.control, CONTROL.STOP) === message.id) Atomics.store(worker.control, CONTROL.STOP, 0);
         void this.settle(call, message.error ? { value: undefined, error: revive(message.error) } : { value: message.value });
         return;
@@ -357,10 +360,10 @@ export class LuaWorkerPool {
       case "rpc":
         this.serve(worker, message);
         return;
-      case "print": {
+      case "log": {
         const call = worker.calls.get(message.id);
         const logger = call?.context.logger ?? this.entries.get(message.key)?.base.logger;
-        logger?.[message.level](message.text);
+        logger?.[message.level](message.text, message.fields);
         return;
       }
       case "loaded": {
@@ -414,6 +417,21 @@ export class LuaWorkerPool {
       answer(result as NativeValues);
     }
   }
+}
+
+/** The request and the response so far, for a worker to run the `http` module on. */
+function snapshotOf(exchange: HttpExchange): HttpSnapshot {
+  const { request, response } = exchange;
+  return {
+    method: request.method,
+    path: request.path,
+    url: request.url.href,
+    params: request.params,
+    headers: [...request.headers],
+    body: request.body,
+    remoteAddr: request.remoteAddr,
+    response,
+  };
 }
 
 /** An error from a worker, as the error class it was there when it was a TaskrtError. */

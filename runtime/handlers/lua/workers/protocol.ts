@@ -4,6 +4,9 @@
  * no message can reach (a worker busy in a loop does not read its messages).
  */
 
+import type { LogFields, LogLevel } from "../../../logger.ts";
+import type { HttpResponseData } from "../../../modules/context.ts";
+
 /** What a worker needs to load an entry's source into a state of its own. */
 export interface EntrySpec {
   /** Unique per start of the entry: a restarted entry gets a new key, so stale states are never used. */
@@ -31,19 +34,31 @@ export interface SerializedError {
   hint?: string;
 }
 
+/** An endpoint call's request, sent with the call: the `http` module runs in the worker. */
+export interface HttpSnapshot {
+  method: string;
+  path: string;
+  url: string;
+  params: Record<string, string>;
+  headers: [string, string][];
+  body: Uint8Array | undefined;
+  remoteAddr: string;
+  response: HttpResponseData;
+}
+
 export type ToWorker =
   | { t: "init"; control: SharedArrayBuffer; classes: ClassShape[]; modules: Record<string, unknown> }
   | { t: "load"; spec: EntrySpec }
   | { t: "unload"; key: number }
-  | { t: "call"; id: number; key: number; args: unknown[] }
+  | { t: "call"; id: number; key: number; args: unknown[]; http?: HttpSnapshot }
   | { t: "cancel"; id: number; error: SerializedError }
   | { t: "reply"; rpc: number; values?: unknown[]; raise?: string };
 
 export type FromWorker =
   | { t: "loaded"; key: number; error?: SerializedError }
-  | { t: "done"; id: number; value?: unknown; error?: SerializedError }
+  | { t: "done"; id: number; value?: unknown; error?: SerializedError; response?: HttpResponseData }
   | { t: "rpc"; rpc: number; id: number; key: number; fn: string; args: unknown[]; types: number[]; where: string }
-  | { t: "print"; id: number; key: number; level: "info" | "warn"; text: string }
+  | { t: "log"; id: number; key: number; level: LogLevel; text: string; fields?: LogFields }
   | { t: "released"; ids: number[] }
   | { t: "ready" };
 

@@ -15,16 +15,19 @@ import { raisesThroughResults, whereAt, type NativeFunction, type NativeValues, 
 import { MAX_DEPTH, NOT_SPECIAL, type ValueExtensions } from "../values.ts";
 import { LUA_TYPE, loadLuaWasm, type LuaWasm } from "../wasm.ts";
 import { MARK, errorFromWire, marker, oddKey, opaque, type WireError, type WireHandle } from "../wire.ts";
-import { CONTROL, STARTED_AT_BYTE, wallClock, type ClassShape, type EntrySpec, type FromWorker, type SerializedError, type ToWorker } from "./protocol.ts";
-import { MODULE_NAMES, runInContext, type CallContext, type ModuleName } from "../../../modules/context.ts";
+import { CONTROL, STARTED_AT_BYTE, wallClock, type ClassShape, type EntrySpec, type FromWorker, type HttpSnapshot, type SerializedError, type ToWorker } from "./protocol.ts";
+import { runInContext, type CallContext, type HttpExchange, type ModuleName } from "../../../modules/context.ts";
+import type { LogFields, Logger, LogLevel } from "../../../logger.ts";
+import httpModule from "../modules/http.ts";
 import jsonModule from "../modules/json.ts";
+import loggerModule from "../modules/logger.ts";
 import uuidModule from "../modules/uuid.ts";
 
 const port = parentPort!;
 /** Messages go out in batches: those posted in one run of code leave together, after it (a post costs more than a message). */
 let outbox: FromWorker[] = [];
 function post(message: FromWorker): void {
-  if (outbox.length === 0) queueMicrotask(flush);
+  if (outbox.length === 0) setImmediate(flush);
   outbox.push(message);
 }
 function flush(): void {
@@ -43,6 +46,7 @@ interface RemoteRef {
 }
 
 interface Loaded {
+  spec: EntrySpec;
   engine: LuaEngine;
   method: LuaMethod;
 }
@@ -154,30 +158,47 @@ function translate(value: object): unknown {
   }
 }
 
-// ---- modules that need nothing of the main thread ------------------------------------------------
+// ---- modules that run here ---------------------------------------------------------------------
 
 /**
- * `json` and `uuid` read nothing but their arguments, so they run here, saving a round trip per
- * call. The TypeScript modules they wrap ask for a call context only to learn the entry's id.
+ * `json`, `uuid`, `http` and `logger` need nothing the main thread holds: an endpoint's request
+ * comes with its call and its response goes back with the result, and log lines are posted
+ * without waiting. They run here, in the call's context, saving a round trip per call.
  */
-const LOCAL_MODULES: ReadonlyMap<string, LuaModule> = new Map([jsonModule, uuidModule].map((module) => [module.name, module]));
-const localContexts = new Map<string, CallContext>();
+const LOCAL_MODULES: ReadonlyMap<string, LuaModule> = new Map([jsonModule, uuidModule, httpModule, loggerModule].map((module) => [module.name, module]));
 
-function runsLocally(fn: NativeFunction): NativeFunction {
-  const local: NativeFunction = (args) => {
-    const entryId = args.host.entryId;
-    let context = localContexts.get(entryId);
-    if (!context) localContexts.set(entryId, (context = { entryId, modules: new Set(MODULE_NAMES), services: undefined as unknown as CallContext["services"], logger: undefined as unknown as CallContext["logger"] }));
-    return runInContext(context, () => fn(args));
-  };
-  Object.defineProperty(local, "name", { value: fn.name });
-  return local;
+/** A logger that posts its lines to the main thread, which logs them as the entry's. */
+function postingLogger(id: number, key: number): Logger {
+  const line = (level: LogLevel) => (text: string, fields?: LogFields) => post({ t: "log", id, key, level, text, fields });
+  const logger: Logger = { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error"), forEntry: () => logger };
+  return logger;
 }
 
-function localModule(module: LuaModule): LuaModule {
-  const functions = module.create() as Record<string, NativeFunction>;
-  const value = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, runsLocally(fn)]));
-  return { name: module.name, create: () => value };
+function contextFor(spec: EntrySpec, id: number, signal: AbortSignal | undefined, http: HttpExchange | undefined): CallContext {
+  return {
+    entryId: spec.entryId,
+    modules: new Set(spec.modules),
+    // Services are the main thread's: the modules that use them are served there.
+    services: undefined as unknown as CallContext["services"],
+    logger: postingLogger(id, spec.key),
+    http,
+    signal,
+  };
+}
+
+function exchangeOf(snapshot: HttpSnapshot): HttpExchange {
+  return {
+    request: {
+      method: snapshot.method,
+      path: snapshot.path,
+      url: new URL(snapshot.url),
+      params: snapshot.params,
+      headers: new Headers(snapshot.headers),
+      body: snapshot.body,
+      remoteAddr: snapshot.remoteAddr,
+    },
+    response: snapshot.response,
+  };
 }
 
 const library = new Map<string, LuaModule>();
@@ -186,7 +207,7 @@ function libraryFor(names: readonly string[]): Map<string, LuaModule> {
     if (library.has(name)) continue;
     const local = LOCAL_MODULES.get(name);
     if (local) {
-      library.set(name, localModule(local));
+      library.set(name, local);
       continue;
     }
     if (!(name in moduleShapes)) continue;
@@ -263,7 +284,7 @@ function serialize(error: unknown): SerializedError {
 }
 
 async function load(spec: EntrySpec): Promise<Loaded> {
-  const engine = await LuaEngine.create({
+  const engine = await runInContext(contextFor(spec, 0, undefined, undefined), () => LuaEngine.create({
     entryId: spec.entryId,
     code: spec.code,
     fileName: spec.fileName,
@@ -273,11 +294,11 @@ async function load(spec: EntrySpec): Promise<Loaded> {
     memoryLimit: spec.memoryLimit,
     watch,
     translate,
-    print: (level, text, call) => post({ t: "print", id: call?.tag ?? 0, key: spec.key, level, text }),
-  });
+    print: (level, text, call) => post({ t: "log", id: call?.tag ?? 0, key: spec.key, level, text }),
+  }));
   keyOfEngine.set(engine, spec.key);
   try {
-    return { engine, method: engine.method(spec.method) };
+    return { spec, engine, method: engine.method(spec.method) };
   } catch (error) {
     watched(() => engine.close());
     throw error;
@@ -293,15 +314,17 @@ function abandon(): void {
   process.exit(1);
 }
 
-async function call(id: number, key: number, args: unknown[]): Promise<void> {
+async function call(id: number, key: number, args: unknown[], snapshot: HttpSnapshot | undefined): Promise<void> {
   const controller = new AbortController();
   calls.set(id, controller);
   try {
     const loading = entries.get(key);
     if (!loading) throw new Error(`entry ${key} is not loaded in this worker`);
-    const { engine, method } = await loading;
-    const result = await engine.callMethod(method, args, controller.signal, id);
-    post(result.error ? { t: "done", id, error: serialize(result.error) } : { t: "done", id, value: result.value });
+    const { spec, engine, method } = await loading;
+    const http = snapshot && exchangeOf(snapshot);
+    const result = await runInContext(contextFor(spec, id, controller.signal, http), () => engine.callMethod(method, args, controller.signal, id));
+    const response = http?.response;
+    post(result.error ? { t: "done", id, error: serialize(result.error), response } : { t: "done", id, value: result.value, response });
     if (result.error instanceof WebAssembly.RuntimeError) abandon();
   } catch (error) {
     post({ t: "done", id, error: serialize(error) });
@@ -344,7 +367,7 @@ function receive(message: ToWorker): void {
       return;
     }
     case "call":
-      void call(message.id, message.key, message.args);
+      void call(message.id, message.key, message.args, message.http);
       return;
     case "cancel": {
       const { code, message: text, entryId } = message.error;
