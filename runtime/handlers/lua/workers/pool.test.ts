@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TaskrtError } from "../../../errors.ts";
-import { ALL_MODULES, TestServices, testContext } from "../test-support.ts";
+import { ALL_MODULES, TestServices, fakeExchange, responseText, testContext } from "../test-support.ts";
 import { LuaWorkerPool, workerCount } from "./pool.ts";
 import type { EntrySpec } from "./protocol.ts";
 
@@ -23,6 +23,19 @@ return {
     local unknown, missing = sql.get("app:nope")
     return { rows = #rows, note_is_nil = rows[1].note == nil, decoded = decoded == nil, kind = err:kind(),
       missing = missing:message(), empty = json.encode({}), object = json.encode({ a = { 1, 2 } }) }
+  end,
+  echo = function()
+    local http = require("http")
+    local req, res = http.request(), http.response()
+    local body, err = req:body_json()
+    res:set_header("X-Path", req:path())
+    if err then
+      res:set_status(http.STATUS.BAD_REQUEST)
+      return res:write_json({ error = err:message() })
+    end
+    res:set_status(http.STATUS.ACCEPTED)
+    res:write_json({ got = body, trace = req:header("x-trace"), bad = tostring(res:set_status(999)) })
+    require("logger"):info("echoed", { n = body.n })
   end,
   dot_call = function()
     local db = assert(sql.get("app:db"))
@@ -67,6 +80,21 @@ describe("the Lua worker pool", () => {
     assert.deepEqual(await pool.call(entry, [], undefined), {
       value: { rows: 1, note_is_nil: true, decoded: true, kind: "INTERNAL", missing: "database app:nope not found", empty: "[]", object: '{"a":[1,2]}' },
     });
+  });
+
+  test("an endpoint call: the request travels with the call, the response writes come back, logger lines reach the log", async () => {
+    const entry = pool.register(spec({ method: "echo", entryId: "app:echo" }), base());
+    const exchange = fakeExchange({ method: "POST", url: "http://example.test/echo", headers: { "X-Trace": "t1" }, body: '{"n":3}' });
+    assert.deepEqual(await pool.call(entry, [], { http: exchange }), { value: undefined });
+    assert.equal(exchange.response.status, 202);
+    assert.equal(exchange.response.headers["x-path"], "/echo");
+    assert.deepEqual(JSON.parse(responseText(exchange)), { got: { n: 3 }, trace: "t1", bad: "invalid HTTP status 999: expected an integer from 100 to 599" });
+    const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === "echoed");
+    assert.equal(logged?.n, 3);
+    const broken = fakeExchange({ method: "POST", body: "{nope" });
+    await pool.call(entry, [], { http: broken });
+    assert.equal(broken.response.status, 400);
+    assert.match(JSON.parse(responseText(broken)).error, /^request body is not valid JSON: /);
   });
 
   test("a method called with a dot raises an error at the caller's line, as in the main thread", async () => {

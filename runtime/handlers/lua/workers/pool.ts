@@ -428,10 +428,18 @@ function snapshotOf(exchange: HttpExchange): HttpSnapshot {
     url: request.url.href,
     params: request.params,
     headers: [...request.headers],
-    body: request.body,
+    body: request.body && exactCopy(request.body),
     remoteAddr: request.remoteAddr,
     response,
   };
+}
+
+/**
+ * The bytes alone: a body is often a view into a larger pooled buffer, and posting a view copies
+ * the whole buffer under it.
+ */
+function exactCopy(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
 }
 
 /** An error from a worker, as the error class it was there when it was a TaskrtError. */
