@@ -1,7 +1,7 @@
 /**
- * @module handlers/lua/engine — one Lua state per entry: loads the prelude and the entry's source
- * once, then runs each call in its own coroutine, resuming it whenever a module call it waits on
- * settles, so calls interleave and the event loop never blocks.
+ * @module handlers/lua/engine — one Lua state per entry (per worker thread: see workers/pool.ts):
+ * loads the prelude and the entry's source once, then runs each call in its own coroutine,
+ * resuming it whenever a module call it waits on settles, so calls interleave on one thread.
  *
  * States: OPEN (calls run) → CLOSING (close() called while calls are in flight: no new calls, the
  * running ones end with an error at their next resume) → CLOSED (the Lua state is freed).

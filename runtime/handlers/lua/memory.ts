@@ -50,11 +50,6 @@ export function newLimitedState(wasm: LuaWasm, limitBytes: number): LimitedState
   return { L, slot };
 }
 
-/** Bytes the state in `slot` holds now. */
-export function memoryUsed(slot: number): number {
-  return used[slot];
-}
-
 /** After `lua_close`: the slot may serve another state. */
 export function releaseSlot(slot: number): void {
   freeSlots.push(slot);

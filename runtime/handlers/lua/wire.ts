@@ -12,7 +12,7 @@
 import { LuaErrorValue, type ErrorKind } from "./errors.ts";
 import { LuaHandle } from "./handles.ts";
 import { MAX_DEPTH, valueError, type ReadOptions } from "./values.ts";
-import { LUA_TYPE, LUA_TYPE_NAMES } from "./wasm.ts";
+import { LUA_TYPE_NAMES } from "./wasm.ts";
 
 export const MARK = "\0";
 
@@ -184,18 +184,4 @@ export function errorToWire(error: LuaErrorValue): WireError {
 
 export function errorFromWire(wire: WireError): LuaErrorValue {
   return new LuaErrorValue(wire.m, wire.k, wire.r, wire.w);
-}
-
-/** The type tag of a marker-free primitive, for arguments the worker reads as plain values. */
-export function primitiveType(value: unknown): number {
-  switch (typeof value) {
-    case "string":
-      return LUA_TYPE.STRING;
-    case "number":
-      return LUA_TYPE.NUMBER;
-    case "boolean":
-      return LUA_TYPE.BOOLEAN;
-    default:
-      return LUA_TYPE.NIL;
-  }
 }

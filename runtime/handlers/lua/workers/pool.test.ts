@@ -101,7 +101,7 @@ describe("the Lua worker pool", () => {
     const entry = pool.register(spec({ method: "dot_call" }), base());
     const result = await pool.call(entry, [], undefined);
     assert.ok(result.error instanceof TaskrtError);
-    assert.match(result.error.message, /^test\.lua:22: sql\.DB\.query needs its object: call it as db:query\(\.\.\.\), with a colon/);
+    assert.match(result.error.message, /^test\.lua:35: sql\.DB\.query needs its object: call it as db:query\(\.\.\.\), with a colon/);
   });
 
   test("a source that does not compile fails its load with the compiler's message", async () => {
