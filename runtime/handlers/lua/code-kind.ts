@@ -16,6 +16,9 @@ import type { Callable, CallableComponent } from "../handler.ts";
 import { readLuaSource } from "./source.ts";
 import { parseByteSize } from "../../byte-size.ts";
 
+/** How long the workers a check started wait for the entries' start before they are stopped. */
+const POOL_RELEASE_AFTER_CHECK_MS = 2000;
+
 /** The schema's default memory_limit, for entries built without schema defaults applied. */
 const DEFAULT_MEMORY_LIMIT = "256MB";
 
@@ -103,7 +106,7 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
  */
 async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem[]> {
   try {
-    const [{ luaWorkerPool }, source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, registry.root)]);
+    const [{ luaWorkerPool, releaseLuaWorkerPool }, source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, registry.root)]);
     const pool = luaWorkerPool();
     const checking = pool.register(entrySpec(entry, source), {
       entryId: entry.id,
@@ -114,8 +117,10 @@ async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem
     try {
       await pool.load(checking);
     } finally {
-      // The pool stays for the entries' start (its threads never keep the process alive).
       pool.unregister(checking);
+      // `run` starts the entries next and keeps the pool; after a bare `validate` it must end, or
+      // its threads would keep the process alive.
+      setTimeout(() => void releaseLuaWorkerPool(), POOL_RELEASE_AFTER_CHECK_MS).unref();
     }
     return [];
   } catch (error) {
