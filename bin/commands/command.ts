@@ -27,7 +27,7 @@ export const KINDS_FLAG: FlagDefinition = {
   name: "kinds",
   value: "module",
   repeatable: true,
-  description: 'load kinds from a module (./path or a package name), beside those package.json lists under "taskrt": {"kinds"} (repeatable)',
+  description: 'load kinds from a module: a ./path or a package name (repeatable); package.json\'s "taskrt": {"kinds": [...]} too',
 };
 
 /** The kinds from outside taskrt a registry uses: its package.json's, then `--kinds`. */
