@@ -123,6 +123,23 @@ describe("loadKindModules", () => {
     assert.equal((await refusal({ registryPath: root, modules: ["./unknown.mjs"], cwd: root })).message, 'kind module ./unknown.mjs: the schema of test.unknown is not a valid JSON Schema: strict mode: unknown keyword: "minimun"');
   });
 
+  test("a schema whose definitions would clash in the editors' schema is refused", async () => {
+    const root = project({ "package.json": "{}", "clash.mjs": KIND("test.clash").replace('schema: { description: "A test kind.",', 'schema: { description: "A test kind.", definitions: { duration: { type: "string" } },') });
+    assert.equal(
+      (await refusal({ registryPath: root, modules: ["./clash.mjs"], cwd: root })).message,
+      'kind module ./clash.mjs: the schema of test.clash cannot join the editors\' schema: definition "duration" of test.clash collides with another in the manifest',
+    );
+  });
+
+  test("a service kind gets taskrt's lifecycle field, with its defaults, unless its schema declares one", async () => {
+    const root = project({ "package.json": "{}", "service.mjs": KIND("test.thing").replace("service: false", "service: true"), "app/_index.yaml": `${REGISTRY}    lifecycle: { auto_start: true }\n` });
+    const kinds = await loadKindModules({ registryPath: path.join(root, "app"), modules: ["./service.mjs"], cwd: root });
+    const { registry, problems } = await checkRegistry({ path: path.join(root, "app"), kinds });
+    assert.deepEqual(problems, []);
+    const lifecycle = registry.byId.get("app:thing")!.data.lifecycle as Record<string, unknown>;
+    assert.deepEqual([lifecycle.auto_start, lifecycle.start_timeout], [true, "10s"]);
+  });
+
   test("modules that cannot be found or loaded, and package.json settings of the wrong shape, are refused", async () => {
     const root = project({ "package.json": JSON.stringify({ taskrt: { kinds: "./one.mjs" } }), "broken.mjs": "export default {;\n", "local.mjs": KIND("test.local"), "sub/_index.yaml": REGISTRY });
     const inner = project({ "package.json": "{}" });

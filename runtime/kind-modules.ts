@@ -15,6 +15,8 @@ import { BUILTIN_KINDS } from "./kinds/index.ts";
 import { enclosingPackage, exists, registryDirectory } from "./registry/boundary.ts";
 import { kindSchemaSet } from "./registry/kind-schemas.ts";
 import { describe } from "./registry/load.ts";
+import { buildManifestSchema } from "./registry/manifest-schema.ts";
+import type { SchemaSet } from "./registry/schemas.ts";
 
 export interface KindModuleOptions {
   /** The registry path, as given to `run`: the nearest package.json from its directory may list kind modules. */
@@ -40,7 +42,6 @@ export async function loadKindModules(options: KindModuleOptions): Promise<KindD
     ...(options.modules ?? []).map((specifier) => ({ specifier, base: isPath(specifier) ? cwd : (project ?? cwd), origin: specifier })),
   ];
   const definedBy = new Map<string, string>();
-  const builtin = new Set(BUILTIN_KINDS.map((definition) => definition.kind));
   const seen = new Set<string>();
   const definitions: KindDefinition[] = [];
   for (const request of requests) {
@@ -48,22 +49,42 @@ export async function loadKindModules(options: KindModuleOptions): Promise<KindD
     if (seen.has(file)) continue;
     seen.add(file);
     for (const definition of readKindDefinitions(await importKindModule(file, request.origin), request.origin)) {
-      const fail = (message: string, hint: string): never => {
-        throw new TaskrtError("E_KIND_MODULE", `kind module ${request.origin}: ${message}`, { hint });
-      };
-      if (builtin.has(definition.kind)) fail(`kind ${definition.kind} is built into taskrt`, "give your kind a name of its own, such as one starting with your project's name");
-      const earlier = definedBy.get(definition.kind);
-      if (earlier) fail(`kind ${definition.kind} is already defined by kind module ${earlier}`, "load one of the two modules, or rename one kind");
-      try {
-        kindSchemaSet([definition]).validator(definition.kind);
-      } catch (error) {
-        fail(`the schema of ${definition.kind} is not a valid JSON Schema: ${errorMessage(error)}`, "taskrt checks schemas with Ajv in strict mode (draft-07 keywords, plus filePath and maxMilliseconds)");
-      }
+      checkKind(definition, request.origin, definedBy);
       definedBy.set(definition.kind, request.origin);
       definitions.push(definition);
     }
   }
+  try {
+    buildManifestSchema(kindSchemaSet(definitions).schemas);
+  } catch (error) {
+    throw new TaskrtError("E_KIND_MODULE", `the kind modules' schemas cannot join the editors' schema together: ${errorMessage(error)}`, { hint: "give each kind's definitions names of their own" });
+  }
   return definitions;
+}
+
+const BUILTIN = new Set(BUILTIN_KINDS.map((definition) => definition.kind));
+
+/** Refuses a kind whose name is taken, or whose schema Ajv or the editors' schema cannot take. */
+function checkKind(definition: KindDefinition, origin: string, definedBy: ReadonlyMap<string, string>): void {
+  const fail = (message: string, hint: string): never => {
+    throw new TaskrtError("E_KIND_MODULE", `kind module ${origin}: ${message}`, { hint });
+  };
+  const { kind } = definition;
+  if (BUILTIN.has(kind)) fail(`kind ${kind} is built into taskrt`, "give your kind a name of its own, such as one starting with your project's name");
+  const earlier = definedBy.get(kind);
+  if (earlier) fail(`kind ${kind} is already defined by kind module ${earlier}`, "load one of the two modules, or rename one kind");
+  let schemas: SchemaSet;
+  try {
+    schemas = kindSchemaSet([definition]);
+    schemas.validator(kind);
+  } catch (error) {
+    return fail(`the schema of ${kind} is not a valid JSON Schema: ${errorMessage(error)}`, "taskrt checks schemas with Ajv in strict mode (draft-07 keywords, plus filePath and maxMilliseconds)");
+  }
+  try {
+    buildManifestSchema(schemas.schemas);
+  } catch (error) {
+    fail(`the schema of ${kind} cannot join the editors' schema: ${errorMessage(error)}`, "name its definitions apart from taskrt's, and $ref only within it or lifecycle.json");
+  }
 }
 
 /** `"taskrt": { "kinds": [...] }` of the project's package.json, relative to it. */

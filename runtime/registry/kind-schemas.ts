@@ -14,7 +14,7 @@ export function kindSchemaSet(kinds: readonly KindDefinition[] = []): SchemaSet 
   let set = sets.get(kinds);
   if (!set) {
     const schemas = new Map(projectSchemas().schemas);
-    for (const definition of carried) schemas.set(definition.kind, entrySchema(definition.kind, definition.schema!));
+    for (const definition of carried) schemas.set(definition.kind, entrySchema(definition));
     set = new SchemaSet(schemas);
     sets.set(kinds, set);
   }
@@ -22,10 +22,11 @@ export function kindSchemaSet(kinds: readonly KindDefinition[] = []): SchemaSet 
 }
 
 /**
- * A carried schema as the built-in ones are written: `name`, `kind` and `meta` declared when it leaves
- * them out, and an `$id` beside taskrt's schemas, so `$ref: "lifecycle.json"` resolves there.
+ * A carried schema as the built-in ones are written: `name`, `kind` and `meta` (and a service's
+ * `lifecycle`) declared when it leaves them out, and an `$id` beside taskrt's schemas, so
+ * `$ref: "lifecycle.json"` resolves there.
  */
-export function entrySchema(kind: string, schema: JsonSchema): JsonSchema {
+export function entrySchema({ kind, schema = {}, service }: KindDefinition): JsonSchema {
   return {
     title: kind,
     ...schema,
@@ -35,6 +36,7 @@ export function entrySchema(kind: string, schema: JsonSchema): JsonSchema {
       name: { type: "string", minLength: 1, pattern: "^[A-Za-z0-9_.\\-]+$", description: "Entry name; the id is namespace:name." },
       kind: { const: kind },
       meta: { type: "object", description: "Free-form metadata (title, comment, …); file-level meta is merged in." },
+      ...(service ? { lifecycle: { $ref: "lifecycle.json", default: {} } } : {}),
       ...schema.properties,
     },
     required: [...new Set(["name", "kind", ...(schema.required ?? [])])],
