@@ -131,6 +131,15 @@ describe("loadKindModules", () => {
     );
   });
 
+  test("two kinds whose definitions share a name are refused together, since editors get one schema", async () => {
+    const withShape = (kind: string) => KIND(kind).replace('schema: { description: "A test kind.",', 'schema: { description: "A test kind.", definitions: { shape: { type: "string" } },');
+    const root = project({ "package.json": "{}", "one.mjs": withShape("test.one"), "two.mjs": withShape("test.two") });
+    assert.deepEqual(await refusal({ registryPath: root, modules: ["./one.mjs", "./two.mjs"], cwd: root }), {
+      message: 'the kind modules\' schemas cannot join the editors\' schema together: definition "shape" of test.two collides with another in the manifest',
+      hint: "give each kind's definitions names of their own",
+    });
+  });
+
   test("a service kind gets taskrt's lifecycle field, with its defaults, unless its schema declares one", async () => {
     const root = project({ "package.json": "{}", "service.mjs": KIND("test.thing").replace("service: false", "service: true"), "app/_index.yaml": `${REGISTRY}    lifecycle: { auto_start: true }\n` });
     const kinds = await loadKindModules({ registryPath: path.join(root, "app"), modules: ["./service.mjs"], cwd: root });

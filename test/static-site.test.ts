@@ -149,6 +149,11 @@ describe("the CLI knows the outside kind as it knows the built-in ones", () => {
     assert.deepEqual(manifest.definitions["static.files"].properties.index.default, "index.html");
   });
 
+  test("a kind module that cannot be loaded stops the command with one line naming it", async () => {
+    const { code, stdout, stderr } = await taskrt(["run", ".", "--kinds", "./kinds/missing.ts"], project);
+    assert.deepEqual({ code, stdout, stderr }, { code: 1, stdout: "", stderr: `taskrt: kind module ./kinds/missing.ts: ${path.join(project, "kinds", "missing.ts")} does not exist\n` });
+  });
+
   test("validate --help offers --kinds", async () => {
     const { stdout } = await taskrt(["validate", "--help"], project);
     assert.ok(stdout.split("\n").includes(`      --kinds module                   load kinds from a module: a ./path or a package name (repeatable); package.json's "taskrt": {"kinds": [...]} too`), stdout);
