@@ -81,7 +81,7 @@ describe("a kind from outside taskrt (examples/static-site), listed in package.j
   });
 
   test("a missing file, a path climbing out of the directory and a link leading out of it are all 404", async () => {
-    for (const rawPath of ["/missing.txt", "/..%2fpackage.json", "/docs/..%2F..%2Fpackage.json", "/leak.json", "/%00"]) {
+    for (const rawPath of ["/missing.txt", "//etc/passwd", "/..%2fpackage.json", "/docs/..%2F..%2Fpackage.json", "/leak.json", "/%00"]) {
       assert.deepEqual(await rawGet(app.url, rawPath), { status: 404, type: "text/plain; charset=utf-8", body: "not found\n" }, rawPath);
     }
   });
