@@ -12,7 +12,7 @@ import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
 import { VERSION } from "../package-info.ts";
-import { OVERRIDE_FLAG, registryPath, type Command } from "./command.ts";
+import { KINDS_FLAG, OVERRIDE_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
@@ -22,12 +22,15 @@ export const runCommand: Command = {
   description: "validate, then start every auto-start entry",
   flags: [
     OVERRIDE_FLAG,
+    KINDS_FLAG,
     { name: "log-level", choices: LOG_LEVELS, description: "lowest log level printed (default info)" },
     { name: "watch", description: "reload when a registry or handler file changes; a broken edit is refused and the running version keeps serving" },
   ],
   async run(args, io) {
     const { target } = registryPath(args, "run");
     const began = performance.now();
+    // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
+    const kinds = await projectKinds(args, target);
     const logger = createLogger({ level: parseLogLevel(flagValue(args, "log-level")) });
     // Before anything starts: a Ctrl-C while a service is still starting stops what has started.
     const signals = new ShutdownSignals(io);
@@ -35,7 +38,7 @@ export const runCommand: Command = {
     const overrides = flagValues(args, "override");
     let runtime: Runtime;
     try {
-      runtime = await startRuntime({ path: target, overrides, logger, signal: signals.startup });
+      runtime = await startRuntime({ path: target, overrides, kinds, logger, signal: signals.startup });
     } catch (error) {
       signals.dispose();
       if (error instanceof TaskrtError && error.code === "E_INTERRUPTED") {
@@ -55,7 +58,7 @@ export const runCommand: Command = {
     }
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
     if (!args.flags.has("watch")) return signals.stopOnSignal(runtime);
-    const session = watchRuntime(runtime, { path: target, overrides, logger, report: (line) => io.stderr(line + "\n"), relativePath });
+    const session = watchRuntime(runtime, { path: target, overrides, kinds, logger, report: (line) => io.stderr(line + "\n"), relativePath });
     return signals.stopOnSignal(session);
   },
 };

@@ -230,7 +230,7 @@ describe("validateRegistry: problems", () => {
     applyOverrides(registry, ["app:handler:kind=function.made_up"]);
     const kinds = fixtureKinds([defineKind({ kind: "function.made_up", summary: "test", service: false, references: [], create: () => ({}) })]);
     assert.deepEqual(summary(await validateRegistry(registry, kinds)), [
-      ["E_INTERNAL", "valid/_index.yaml:20:5", "internal: kind function.made_up has no schema (expected schemas/function.made_up.json)"],
+      ["E_INTERNAL", "valid/_index.yaml:20:5", "internal: kind function.made_up has no schema (expected schemas/function.made_up.json, or a schema in its definition)"],
     ]);
   });
 });

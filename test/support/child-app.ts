@@ -33,6 +33,10 @@ export interface ChildAppOptions {
   registry?: string;
   /** Extra `-o ns:entry:field=value` overrides. */
   overrides?: readonly string[];
+  /** More arguments for `taskrt run` (`--kinds ./kinds/x.ts`). */
+  args?: readonly string[];
+  /** The working directory: the project root by default; `registry` is relative to it. */
+  cwd?: string;
   /** Environment added to the parent's (e.g. APP_WORK_DELAY). */
   env?: Readonly<Record<string, string>>;
   gateway?: string;
@@ -81,8 +85,9 @@ export function spawnChildApp(options: ChildAppOptions): ChildApp {
   const args = [CLI, "run", options.registry ?? "app/_index.yaml", "-o", `${gateway}:addr=127.0.0.1:0`];
   if (options.databaseFile !== undefined) args.push("-o", `${database}:file=${options.databaseFile}`);
   for (const override of options.overrides ?? []) args.push("-o", override);
+  args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
