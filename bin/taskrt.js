@@ -4,8 +4,10 @@
 // (one copy of the runtime in the process), then runs bin/taskrt.ts. The installed command is the
 // compiled dist/bin/taskrt.js, which needs neither.
 import { register } from "node:module";
-import { register as registerTsx } from "tsx/esm/api";
+import { register as registerTsxRequire } from "tsx/cjs/api";
+import { register as registerTsxImport } from "tsx/esm/api";
 
 register("./source-condition-hooks.js", import.meta.url);
-registerTsx();
+registerTsxImport();
+registerTsxRequire();
 await import("./taskrt.ts");
