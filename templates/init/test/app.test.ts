@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRuntime, type Runtime } from "taskrt";
 
-process.env.TASKRT_LOG_LEVEL ??= "warn";
+process.env["TASKRT_LOG_LEVEL"] ??= "warn";
 
 const REGISTRY = fileURLToPath(new URL("../_index.yaml", import.meta.url));
 
