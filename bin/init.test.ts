@@ -105,7 +105,7 @@ describe("taskrt init", () => {
 
     const tested = await node(["--conditions=taskrt-source", "--import", "tsx", "--test", "test/app.test.ts"], project);
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
-    assert.match(tested.stdout, /^# pass 2$/m);
+    assert.match(tested.stdout, /^# pass 3$/m);
     assert.match(tested.stdout, /^# fail 0$/m);
 
     const validated = await node([CLI, "validate", "_index.yaml", "--verbose"], project);

@@ -135,7 +135,7 @@ test("installed from the tarball, `taskrt init` makes a project that installs, s
   await t.test("npm test passes in the project", async () => {
     const tested = await run("npm", ["test"], project);
     succeeded(tested, "npm test");
-    assert.match(tested.output, /^# pass 2$/m);
+    assert.match(tested.output, /^# pass 3$/m);
   });
 
   await t.test("npm run typecheck passes under the template's strict options, reading taskrt's declarations only", async () => {
