@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sy
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { main } from "./taskrt.ts";
+import { main } from "./main.ts";
 
 const REPOSITORY = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const CLI = path.join(REPOSITORY, "bin", "taskrt.js");
@@ -31,9 +31,22 @@ interface Outcome {
   stderr: string;
 }
 
+/**
+ * A stand-in npm for `npm view taskrt@VERSION version`: prints `answer` (a published version) or,
+ * given none, fails as npm does for an unpublished one. Tests never ask the real registry.
+ */
+function registryNpm(directory: string, answer?: string): string {
+  const script = path.join(directory, `registry-npm-${answer ?? "404"}.sh`);
+  writeFileSync(script, answer ? `#!/bin/sh\necho "${answer}"\n` : `#!/bin/sh\necho "npm error code E404" >&2\nexit 1\n`);
+  chmodSync(script, 0o755);
+  return script;
+}
+
+let unpublishedNpm = "";
+
 /** Runs a node command; NODE_TEST_CONTEXT is dropped so a nested `node --test` reports as usual. */
-async function node(args: string[], cwd = REPOSITORY): Promise<Outcome> {
-  const environment: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+async function node(args: string[], cwd = REPOSITORY, npm = unpublishedNpm): Promise<Outcome> {
+  const environment: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", TASKRT_NPM: npm };
   delete environment.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, args, { cwd, env: environment });
   let stdout = "";
@@ -44,14 +57,20 @@ async function node(args: string[], cwd = REPOSITORY): Promise<Outcome> {
   return { code, stdout, stderr };
 }
 
-function createdReport(where: string, name: string, cd: string, replaced: string[] = []): string {
+const UNPUBLISHED = `taskrt ${VERSION} is not on the npm registry, or it did not answer; this is this taskrt's folder`;
+
+function createdReport(where: string, name: string, cd: string, replaced: string[] = [], dependency = [`file:${REPOSITORY}`, UNPUBLISHED]): string {
   return [
     `created ${name} in ${where}:`,
     ...SCAFFOLD_FILES.map((file) => `  ${file}${replaced.includes(file) ? " (replaced)" : ""}`),
     "",
+    `taskrt dependency: ${dependency[0]}`,
+    `  (${dependency[1]})`,
+    "",
     "next steps:",
-    `  ${cd}npm install && npx taskrt run _index.yaml`,
-    "  npm test    (runs test/app.test.ts)",
+    `  ${cd}npm install && npm start`,
+    "  npm test             (runs test/app.test.ts)",
+    "  npm run typecheck    (tsc over the handlers and the test)",
     "",
   ].join("\n");
 }
@@ -60,6 +79,7 @@ describe("taskrt init", () => {
   let temporary: string;
   before(() => {
     temporary = mkdtempSync(path.join(tmpdir(), "taskrt-init-"));
+    unpublishedNpm = registryNpm(temporary);
   });
   after(() => {
     rmSync(temporary, { recursive: true, force: true });
@@ -69,47 +89,46 @@ describe("taskrt init", () => {
     const project = path.join(temporary, "hello-app");
     const created = await node([CLI, "init", project, "--taskrt-path", REPOSITORY]);
     assert.equal(created.stderr, "");
-    assert.equal(created.stdout, createdReport(project, "hello-app", `cd ${project} && `));
+    assert.equal(created.stdout, createdReport(project, "hello-app", `cd ${project} && `, [], [`file:${REPOSITORY}`, "as --taskrt-path asked"]));
     assert.equal(created.code, 0);
     const manifest = JSON.parse(readFileSync(path.join(project, "package.json"), "utf8"));
     assert.equal(manifest.name, "hello-app");
     assert.deepEqual(manifest.dependencies, { taskrt: `file:${REPOSITORY}` });
     assert.doesNotMatch(readFileSync(path.join(project, "README.md"), "utf8"), /\{\{/, "every placeholder filled");
 
-    // What `npm install` leaves for a file: dependency (a link) and for tsx (hoisted), without the network.
+    // What `npm install` leaves for a file: dependency (a link) and for tsx (hoisted), without the
+    // network; `taskrt-source` runs this checkout's sources rather than a dist/ that may be stale.
+    // The installed package (compiled, with its typecheck) is test/package.test.ts's.
     mkdirSync(path.join(project, "node_modules"));
     symlinkSync(REPOSITORY, path.join(project, "node_modules", "taskrt"));
     symlinkSync(path.join(REPOSITORY, "node_modules", "tsx"), path.join(project, "node_modules", "tsx"));
 
-    const tested = await node(["--import", "tsx", "--test", "test/app.test.ts"], project);
+    const tested = await node(["--conditions=taskrt-source", "--import", "tsx", "--test", "test/app.test.ts"], project);
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
-    assert.match(tested.stdout, /^# pass 2$/m);
+    assert.match(tested.stdout, /^# pass 3$/m);
     assert.match(tested.stdout, /^# fail 0$/m);
 
     const validated = await node([CLI, "validate", "_index.yaml", "--verbose"], project);
     assert.equal(validated.stdout, "14 entries: 0 errors, 0 warnings\n");
     assert.equal(validated.code, 0);
-
-    // The handlers and test typecheck under the scaffold's tsconfig (strict), with the type packages
-    // an install brings: the scaffold's @types/node and those taskrt itself depends on (tsc reads
-    // taskrt's sources, so their imports must resolve), not this repository's dev-only ones.
-    mkdirSync(path.join(project, "node_modules", "@types"));
-    const ownManifest = JSON.parse(readFileSync(path.join(REPOSITORY, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-    const typePackages = ["node", "emscripten", ...Object.keys(ownManifest.dependencies).filter((name) => name.startsWith("@types/")).map((name) => name.slice("@types/".length))];
-    for (const name of typePackages) symlinkSync(path.join(REPOSITORY, "node_modules", "@types", name), path.join(project, "node_modules", "@types", name));
-    const typechecked = await node([path.join(REPOSITORY, "node_modules", "typescript", "bin", "tsc"), "-p", "."], project);
-    assert.equal(typechecked.stdout + typechecked.stderr, "");
-    assert.equal(typechecked.code, 0);
   });
 
-  test("without --taskrt-path the project depends on this version of taskrt, named after its folder", async () => {
+  test("when this version is not on the registry, the project depends on this taskrt's folder, and is named after its own", async () => {
     const project = path.join(temporary, "My Queue!");
     const created = await node([CLI, "init", project]);
     assert.equal(created.code, 0);
     assert.equal(created.stdout, createdReport(project, "my-queue", `cd '${project}' && `));
     const manifest = JSON.parse(readFileSync(path.join(project, "package.json"), "utf8"));
     assert.equal(manifest.name, "my-queue");
-    assert.deepEqual(manifest.dependencies, { taskrt: `^${VERSION}` });
+    assert.deepEqual(manifest.dependencies, { taskrt: `file:${REPOSITORY}` });
+  });
+
+  test("when this version is on the registry, the project depends on its semver range", async () => {
+    const project = path.join(temporary, "published");
+    const created = await node([CLI, "init", project], REPOSITORY, registryNpm(temporary, VERSION));
+    assert.equal(created.code, 0);
+    assert.equal(created.stdout, createdReport(project, "published", `cd ${project} && `, [], [`^${VERSION}`, `taskrt ${VERSION} is on the npm registry`]));
+    assert.deepEqual(JSON.parse(readFileSync(path.join(project, "package.json"), "utf8")).dependencies, { taskrt: `^${VERSION}` });
   });
 
   test("with no DIR it fills the current directory and leaves the cd out of the next steps", async () => {
@@ -176,7 +195,7 @@ describe("taskrt init", () => {
     function fakeNpm(code: number): { path: string; calls: string } {
       const script = path.join(temporary, `fake-npm-${code}.sh`);
       const calls = path.join(temporary, `fake-npm-${code}.calls`);
-      writeFileSync(script, `#!/bin/sh\necho "$PWD $*" >> '${calls}'\necho "added 3 packages"\nexit ${code}\n`);
+      writeFileSync(script, `#!/bin/sh\n[ "$1" = view ] && exit 1\necho "$PWD $*" >> '${calls}'\necho "added 3 packages"\nexit ${code}\n`);
       chmodSync(script, 0o755);
       return { path: script, calls };
     }
@@ -207,7 +226,7 @@ describe("taskrt init", () => {
       assert.equal(outcome.code, 0);
       assert.equal(readFileSync(npm.calls, "utf8"), `${project} install --no-audit --no-fund\n`);
       assert.deepEqual(progress, [`[1/3] checking ${project}…`, `[2/3] writing ${SCAFFOLD_FILES.length} files…`, "[3/3] installing dependencies (npm install)…"]);
-      assert.match(outcome.stdout, new RegExp(`next steps:\\n  cd ${project.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && npx taskrt run _index\\.yaml\\n`));
+      assert.match(outcome.stdout, new RegExp(`next steps:\\n  cd ${project.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} && npm start\\n`));
     });
 
     test("off a terminal npm's output goes to stderr, so logs show what it did", async () => {

@@ -2,12 +2,11 @@
  * @module bin/package-info — where this copy of taskrt lives and what its package.json says.
  */
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT, packagePath } from "../runtime/package-root.ts";
 
-/** The folder holding taskrt's package.json (a checkout, or `node_modules/taskrt`). */
-export const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
+export { PACKAGE_ROOT };
 
-const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+const manifest = JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as {
   version: string;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;

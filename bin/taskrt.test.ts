@@ -176,7 +176,7 @@ describe("taskrt help and usage", () => {
     assert.match(stdout, /-o, --override ns:entry:field=value/);
   });
 
-  test("--help lists graph, inspect and init with their options, and leaves hidden flags out", async () => {
+  test("--help lists graph, inspect and init with their options", async () => {
     const { stdout } = await taskrt(["--help"]);
     const lines = stdout.split("\n");
     for (const line of [
@@ -190,10 +190,10 @@ describe("taskrt help and usage", () => {
       "Options for init:",
       "      --force                            write into a non-empty DIR, replacing files of the same names",
       "      --install                          run npm install in DIR afterwards (npm's progress shows on a terminal)",
+      "      --taskrt-path PATH                 depend on this taskrt folder or .tgz; default: the registry's version if published, else this installation",
     ]) {
       assert.ok(lines.includes(line), `help has the line ${JSON.stringify(line)}`);
     }
-    assert.doesNotMatch(stdout, /taskrt-path/);
   });
 
   test("a command's --help shows only that command", async () => {

@@ -1,66 +1,9 @@
+#!/usr/bin/env node
 /**
- * @module bin/taskrt — the command line's dispatcher: finds the command, parses its declared flags,
- * prints help and version, and turns thrown errors into one clear line and an exit code.
+ * @module bin/taskrt — the installed command (`dist/bin/taskrt.js`): runs the CLI with this
+ * process's arguments. This process is the server under `taskrt run`, so signals sent to its PID
+ * reach the graceful shutdown directly.
  */
-import { RegistryError, TaskrtError, formatProblem } from "../runtime/errors.ts";
-import { UsageError, parseArgs, renderHelp, type FlagDefinition } from "./args.ts";
-import type { Command } from "./commands/command.ts";
-import { graphCommand } from "./commands/graph.ts";
-import { initCommand } from "./commands/init.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { kindsCommand } from "./commands/kinds.ts";
-import { runCommand } from "./commands/run.ts";
-import { schemaCommand } from "./commands/schema.ts";
-import { validateCommand } from "./commands/validate.ts";
-import { defaultIO, problemCounts, relativePath, type CliIO } from "./output.ts";
-import { VERSION } from "./package-info.ts";
+import { main } from "./main.ts";
 
-export type { CliIO } from "./output.ts";
-
-const COMMON: FlagDefinition[] = [
-  { name: "help", alias: "h", description: "show this help" },
-  { name: "version", alias: "v", description: "print the version" },
-];
-const COMMANDS: Command[] = [runCommand, validateCommand, graphCommand, inspectCommand, kindsCommand, schemaCommand, initCommand];
-
-export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
-  const [name, ...rest] = argv;
-  try {
-    if (!name || name === "--help" || name === "-h" || name === "help") {
-      io.stdout(renderHelp("taskrt", VERSION, COMMANDS, COMMON));
-      return 0;
-    }
-    if (name === "--version" || name === "-v") {
-      io.stdout(`${VERSION}\n`);
-      return 0;
-    }
-    const command = COMMANDS.find((candidate) => candidate.name === name);
-    if (!command) throw new UsageError(`unknown command '${name}'`);
-    const args = parseArgs(rest, [...command.flags, ...COMMON]);
-    if (args.flags.has("help")) {
-      io.stdout(renderHelp("taskrt", VERSION, [command], COMMON));
-      return 0;
-    }
-    return await command.run(args, io);
-  } catch (error) {
-    return reportFailure(error, io);
-  }
-}
-
-function reportFailure(error: unknown, io: CliIO): number {
-  if (error instanceof UsageError) {
-    io.stderr(`taskrt: ${error.message}\nRun 'taskrt --help' for usage.\n`);
-    return 2;
-  }
-  if (error instanceof RegistryError) {
-    for (const problem of error.problems) io.stderr(formatProblem(problem, relativePath) + "\n");
-    io.stderr(`taskrt: not starting: ${problemCounts(error.problems)}\n`);
-    return 1;
-  }
-  if (error instanceof TaskrtError) {
-    io.stderr(`taskrt: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`);
-    return 1;
-  }
-  io.stderr(`taskrt: unexpected error (a bug — please report it):\n${error instanceof Error ? error.stack : String(error)}\n`);
-  return 70;
-}
+process.exitCode = await main(process.argv.slice(2));

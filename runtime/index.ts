@@ -3,8 +3,8 @@
  * contract for plugging in new kinds.
  */
 export { http } from "./modules/http.ts";
-export { queue } from "./modules/queue.ts";
-export { sql } from "./modules/sql.ts";
+export { queue, type Message, type PublishSettings, type Headers } from "./modules/queue.ts";
+export { sql, type Database, type Executor, type Row } from "./modules/sql.ts";
 export { uuid } from "./modules/uuid.ts";
 export { logger } from "./modules/logger.ts";
 export { time } from "./modules/time.ts";

@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { errorMessage, TaskrtError } from "./errors.ts";
 import { readKindDefinitions } from "./kind-definition-check.ts";
+import { ensureTypeScriptLoader, isTypeScriptSource } from "./handlers/typescript/typescript-loader.ts";
 import { BUILTIN_KINDS } from "./kinds/index.ts";
 import { enclosingPackage, exists, registryDirectory } from "./registry/boundary.ts";
 import { kindSchemaSet } from "./registry/kind-schemas.ts";
@@ -134,6 +135,7 @@ async function resolveKindModule({ specifier, base, origin }: KindModuleRequest)
  */
 async function importKindModule(file: string, origin: string): Promise<Record<string, unknown>> {
   try {
+    if (isTypeScriptSource(file)) await ensureTypeScriptLoader();
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
     throw new TaskrtError("E_KIND_MODULE", `kind module ${origin}: cannot load ${file}: ${errorMessage(error)}`, { cause: error });

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { BackoffPolicy } from "./backoff.ts";
 import { parseDuration } from "./duration.ts";
+import { packagePath } from "./package-root.ts";
 import { resolveId, type Entry } from "./registry/entry.ts";
 
 export interface Lifecycle {
@@ -30,7 +31,7 @@ interface LifecycleData {
 }
 
 // Validation fills these in; reading them from the schema keeps hand-built entries (tests) honest.
-const schema = JSON.parse(readFileSync(new URL("../schemas/lifecycle.json", import.meta.url), "utf8"));
+const schema = JSON.parse(readFileSync(packagePath("schemas", "lifecycle.json"), "utf8"));
 const DEFAULTS = schemaDefaults(schema.properties) as Required<LifecycleData>;
 const RESTART_DEFAULTS = schemaDefaults(schema.properties.restart.properties) as Required<NonNullable<LifecycleData["restart"]>>;
 

@@ -2,7 +2,9 @@
  * @module runtime — one call from a registry path to running services: load, apply overrides,
  * validate, then supervise. `checkRegistry` is the same pipeline without starting anything.
  */
-import { RegistryError, type Problem } from "./errors.ts";
+import type { Headers } from "./drivers/queue/driver.ts";
+import { RegistryError, TaskrtError, type Problem } from "./errors.ts";
+import { isCallableComponent } from "./handlers/handler.ts";
 import { createKindTable } from "./kinds/index.ts";
 import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -63,6 +65,31 @@ export class Runtime {
 
   component<T>(id: string): T {
     return this.supervisor.component(id) as T;
+  }
+
+  /**
+   * Publishes `body` to the `queue.queue` entry `queueId`, as a handler's `queue.publish` does
+   * (for tests and scripts driving a running registry); resolves with the message id.
+   */
+  async publish(queueId: string, body: unknown, headers?: Headers): Promise<string> {
+    return this.supervisor.services.queue(queueId).publish(body, headers);
+  }
+
+  /**
+   * Calls the `function.*` or `process.*` entry `id` with `args`, in its own call context (its
+   * declared modules, its timeout); resolves with what it returns, rejects with what it throws.
+   */
+  async call<Result = unknown>(id: string, ...args: unknown[]): Promise<Result> {
+    const entry = this.registry.byId.get(id);
+    const component = entry ? this.supervisor.component(id) : undefined;
+    if (!isCallableComponent(component)) {
+      throw new TaskrtError("E_NOT_CALLABLE", `${id} is ${entry ? `a ${entry.kind} entry, not a function` : "not an entry of this registry"}`, {
+        hint: "call a function.* or process.* entry by its full id, e.g. app:create_task",
+      });
+    }
+    const result = await component.callable().call(args);
+    if (result.error) throw result.error;
+    return result.value as Result;
   }
 
   /** Graceful: stops dependents first, each within its `stop_timeout`. Safe to call twice. */

@@ -25,6 +25,7 @@ import type { BenchOptions } from "../lib/options.ts";
 import { postMany } from "../lib/post-many.ts";
 import { RunningProcess, freePort, waitForHttp, type ProcessSpec } from "../lib/processes.ts";
 import { CONNECTIONS, CONSUMER_CONCURRENCY, CONSUMER_PREFETCH, REPO_ROOT, TASK_BODY } from "../lib/settings.ts";
+import { TASKRT_CLI } from "./servers.ts";
 import type { ScenarioContext } from "./context.ts";
 
 export const SCALE_OUT = "scale-out";
@@ -169,7 +170,7 @@ function scaleOutProcess(label: string, port: number, names: Isolation, consumer
     `app:task_consumer:prefetch=${CONSUMER_PREFETCH}`,
   ];
   if (consumers === "paused") overrides.push("app:task_consumer:lifecycle.auto_start=false");
-  return { label, nodeArgs: ["bin/taskrt.js", "run", REGISTRY, ...overrides.flatMap((override) => ["-o", override])], env: SERVICES_ENV };
+  return { label, nodeArgs: [TASKRT_CLI, "run", REGISTRY, ...overrides.flatMap((override) => ["-o", override])], env: SERVICES_ENV };
 }
 
 /** Spawns `count` processes at once and waits for every port; stops them all if one fails to come up. */

@@ -2,6 +2,7 @@
  * @module bench/scenarios/servers — how each measured system is launched: the taskrt app in its
  * bench variants (through `-o` overrides only) and the baseline servers and worker.
  */
+import { existsSync } from "node:fs";
 import type { ProcessSpec } from "../lib/processes.ts";
 import { CONSUMER_CONCURRENCY, CONSUMER_PREFETCH } from "../lib/settings.ts";
 
@@ -18,6 +19,9 @@ export interface TaskrtVariant {
   cpuProfileDir?: string;
 }
 
+/** The command users install: the compiled CLI (`npm run bench` builds it first). */
+export const TASKRT_CLI = "dist/bin/taskrt.js";
+
 /** `taskrt run app/_index.yaml` (or a variant registry) without the tutorial's 100 ms of simulated work, at concurrency 50. */
 export function taskrtProcess(variant: TaskrtVariant): ProcessSpec {
   const overrides = [
@@ -29,9 +33,10 @@ export function taskrtProcess(variant: TaskrtVariant): ProcessSpec {
   if (variant.queue === "memory") overrides.push("app:tasks_queue:driver=app:memory_driver");
   if (variant.consumers === "paused") overrides.push("app:task_consumer:lifecycle.auto_start=false");
   const profile = variant.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${variant.cpuProfileDir}`] : [];
+  if (!existsSync(TASKRT_CLI)) throw new Error(`${TASKRT_CLI} is missing: run npm run build first (npm run bench does)`);
   return {
     label: variant.label,
-    nodeArgs: [...profile, "bin/taskrt.js", "run", variant.registry, ...overrides.flatMap((override) => ["-o", override])],
+    nodeArgs: [...profile, TASKRT_CLI, "run", variant.registry, ...overrides.flatMap((override) => ["-o", override])],
     env: { APP_WORK_DELAY: "0" },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * @module bin/commands/init — `taskrt init [DIR]`: writes a new project from `templates/init/`
- * (registry, handlers, test, README), filling in `{{placeholders}}`, optionally installs its
- * dependencies (`--install`, npm's own progress on a terminal), and says what to do next.
+ * (registry, handlers, test, README), filling in `{{placeholders}}` (taskrt's own dependency is one
+ * that installs: see taskrt-dependency.ts), optionally installs its dependencies (`--install`,
+ * npm's own progress on a terminal), and says what to do next.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
@@ -11,8 +12,11 @@ import { flagValue } from "../args.ts";
 import type { CliIO } from "../output.ts";
 import { PACKAGE_ROOT, VERSION, declaredRange } from "../package-info.ts";
 import { positionals, type Command } from "./command.ts";
+import { resolveTaskrtDependency, type TaskrtDependency } from "./taskrt-dependency.ts";
 
 const TEMPLATE_ROOT = path.join(PACKAGE_ROOT, "templates", "init");
+/** Offline, the registry never answers: the project then depends on this copy after this long. */
+const REGISTRY_TIMEOUT_MS = 5000;
 
 /** npm leaves `.gitignore` out of published packages, so the template stores it without the dot. */
 const RENAMED: Record<string, string> = { gitignore: ".gitignore" };
@@ -24,7 +28,11 @@ export const initCommand: Command = {
   flags: [
     { name: "force", description: "write into a non-empty DIR, replacing files of the same names" },
     { name: "install", description: "run npm install in DIR afterwards (npm's progress shows on a terminal)" },
-    { name: "taskrt-path", value: "PATH", hidden: true, description: "depend on this taskrt checkout (file:PATH) instead of the published version" },
+    {
+      name: "taskrt-path",
+      value: "PATH",
+      description: "depend on this taskrt folder or .tgz; default: the registry's version if published, else this installation",
+    },
   ],
   async run(args, io) {
     const [given = "."] = positionals(args, "init", 0, 1, "at most one DIR (default: the current directory)");
@@ -33,12 +41,13 @@ export const initCommand: Command = {
     const steps = progress(io, install ? 3 : 2);
     steps(`checking ${given}`);
     checkDirectory(directory, given, args.flags.has("force"));
-    const taskrtPath = flagValue(args, "taskrt-path");
+    const dependency = await resolveTaskrtDependency(flagValue(args, "taskrt-path"), { version: VERSION, packageRoot: PACKAGE_ROOT, npm: npmCommand(), timeoutMs: REGISTRY_TIMEOUT_MS });
     const values: Record<string, string> = {
       name: packageName(path.basename(directory)),
-      taskrt: taskrtPath ? `file:${path.resolve(taskrtPath)}` : `^${VERSION}`,
+      taskrt: dependency.spec,
       tsx: declaredRange("tsx") ?? "*",
       types_node: declaredRange("@types/node") ?? "*",
+      typescript: declaredRange("typescript") ?? "*",
     };
     const files = templateFiles(TEMPLATE_ROOT);
     steps(`writing ${files.length} files`);
@@ -47,7 +56,7 @@ export const initCommand: Command = {
       steps("installing dependencies (npm install)");
       await npmInstall(directory, given, io);
     }
-    io.stdout(report(given, values.name, written, install));
+    io.stdout(report(given, values.name, written, dependency, install));
     return 0;
   },
 };
@@ -127,12 +136,20 @@ function packageName(folder: string): string {
   return name || "taskrt-app";
 }
 
-function report(given: string, name: string, written: { file: string; replaced: boolean }[], installed: boolean): string {
+function report(given: string, name: string, written: { file: string; replaced: boolean }[], dependency: TaskrtDependency, installed: boolean): string {
   const here = path.resolve(given) === process.cwd();
   const lines = [`created ${name} in ${here ? "the current directory" : given}:`];
   for (const { file, replaced } of written) lines.push(`  ${file}${replaced ? " (replaced)" : ""}`);
   const cd = here ? "" : `cd ${shellQuote(given)} && `;
-  lines.push("", "next steps:", `  ${cd}${installed ? "" : "npm install && "}npx taskrt run _index.yaml`, "  npm test    (runs test/app.test.ts)");
+  lines.push(
+    "",
+    `taskrt dependency: ${dependency.spec}`, `  (${dependency.reason})`,
+    "",
+    "next steps:",
+    `  ${cd}${installed ? "" : "npm install && "}npm start`,
+    "  npm test             (runs test/app.test.ts)",
+    "  npm run typecheck    (tsc over the handlers and the test)",
+  );
   return lines.join("\n") + "\n";
 }
 

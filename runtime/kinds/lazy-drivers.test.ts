@@ -23,7 +23,7 @@ async function packagesLoadedBy(body: string): Promise<{ pg: boolean; amqplib: b
     console.log(JSON.stringify({ pg: has("pg"), amqplib: has("amqplib") }));
   `;
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env });
+  const { stdout } = await promisify(execFile)(process.execPath, ["--conditions=taskrt-source", "--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env });
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as { pg: boolean; amqplib: boolean };
 }
 

@@ -23,13 +23,14 @@ export interface PublishSettings {
 }
 
 /** The message a consumer's handler is processing. */
-export interface Message {
+/** The delivery being handled; `Body` names its payload's shape (`queue.message<Task>()`), unchecked at run time. */
+export interface Message<Body = unknown> {
   id(): string;
   header(key: string): HeaderValue | undefined;
   headers(): Headers;
   /** Deliveries so far, this one included. */
   attempts(): number;
-  body(): unknown;
+  body(): Body;
   ack(): Promise<void>;
   /** Failure: the queue retries with backoff, or dead-letters after its max attempts. */
   nack(): Promise<void>;
@@ -71,7 +72,7 @@ export const queue = {
   },
 
   /** Only inside a consumer's handler. */
-  message(): Message {
+  message<Body = unknown>(): Message<Body> {
     const context = useModule("queue");
     const scope = context.message;
     if (!scope) {
@@ -85,7 +86,7 @@ export const queue = {
       header: (key) => message.headers[key],
       headers: () => ({ ...message.headers }),
       attempts: () => message.attempts,
-      body: () => message.body,
+      body: () => message.body as Body,
       ack: () => scope.ack(),
       nack: () => scope.nack(),
     };

@@ -18,7 +18,8 @@ export type { PlaceholderFormat, SqlStatement, BoundStatement, WhereCondition } 
 /** What statements run on: a database handle or a transaction. Parameters are an array for `?` placeholders. */
 export interface Executor {
   type(): SqlDialect;
-  query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]>;
+  /** The rows as objects; name their shape with `query<{ id: string }>(…)` (it is not checked at run time). */
+  query<Row extends object = SqlRow>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
   execute(sql: string, params?: readonly unknown[]): Promise<ExecResult>;
 }
 
@@ -57,8 +58,9 @@ function createHandle(database: SqlDatabase): Database {
   };
   return {
     type: () => database.dialect,
-    async query(text, params) {
-      return checked().query(text, params);
+    async query<Row extends object = SqlRow>(text: string, params?: readonly unknown[]) {
+      // The caller names the row shape; the driver's rows are plain objects of that shape.
+      return (await checked().query(text, params)) as Row[];
     },
     async execute(text, params) {
       return checked().execute(text, params);
@@ -75,7 +77,7 @@ function createHandle(database: SqlDatabase): Database {
 function wrapExecutor(executor: SqlExecutor): Executor {
   return {
     type: () => executor.dialect,
-    query: (text, params) => executor.query(text, params),
+    query: async <Row extends object = SqlRow>(text: string, params?: readonly unknown[]) => (await executor.query(text, params)) as Row[],
     execute: (text, params) => executor.execute(text, params),
   };
 }

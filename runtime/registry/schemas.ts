@@ -3,11 +3,11 @@
  * first use; the single place that knows where schemas live and how `$ref`s between them resolve.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parseDuration } from "../duration.ts";
+import { packagePath } from "../package-root.ts";
 
 /** The subset of JSON Schema the kind schemas use. */
 export interface JsonSchema {
@@ -36,7 +36,7 @@ export interface JsonSchema {
   [keyword: string]: unknown;
 }
 
-export const SCHEMAS_DIRECTORY = fileURLToPath(new URL("../../schemas/", import.meta.url));
+export const SCHEMAS_DIRECTORY = packagePath("schemas");
 /** The manifest describes whole files for editors; it is generated from the others, not a kind. */
 export const MANIFEST_FILE = "manifest.json";
 /** Shared definitions, not a kind. */

@@ -15,7 +15,7 @@
  */
 import { createRequire, register } from "node:module";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const PARAMETER = "taskrt-generation";
 
@@ -37,7 +37,8 @@ export function handlerModuleUrl(file: string): string {
  */
 export function beginGeneration(root: string): number {
   if (!hooksRegistered) {
-    register(new URL("./generation-hooks.ts", import.meta.url));
+    // Beside this module: generation-hooks.ts in the sources, generation-hooks.js in dist/.
+    register(new URL(`./generation-hooks${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
     hooksRegistered = true;
   }
   forgetCommonJsModules(root);

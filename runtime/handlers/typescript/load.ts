@@ -3,13 +3,16 @@
  * the entry's `method` from its exports (named, or a property of the default export).
  */
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import { sourcePath, type Entry } from "../../registry/entry.ts";
 import { handlerModuleUrl } from "../../watch/module-generations.ts";
+import { ensureTypeScriptLoader, isTypeScriptSource } from "./typescript-loader.ts";
 
 export type HandlerFunction = (...args: unknown[]) => unknown;
 
-const SOURCE_EXTENSIONS = [".ts", ".mts", ".js", ".mjs"];
+const SOURCE_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
+const COMMONJS_EXTENSIONS = [".cts", ".cjs"];
 
 export function typeScriptSourceFile(entry: Entry): string {
   const source = String(entry.data.source ?? "");
@@ -30,9 +33,13 @@ export async function importHandlerModule(entry: Entry): Promise<Record<string, 
     throw new TaskrtError("E_SOURCE_MISSING", `${entry.id}: source file ${file} does not exist`, { entryId: entry.id });
   }
   if (!SOURCE_EXTENSIONS.some((extension) => file.endsWith(extension))) {
-    throw new TaskrtError("E_SOURCE", `${entry.id}: source ${file} is not a .ts, .mts, .js or .mjs file`, { entryId: entry.id });
+    throw new TaskrtError("E_SOURCE", `${entry.id}: source ${file} is not a .ts, .mts, .cts, .js, .mjs or .cjs file`, { entryId: entry.id });
   }
   try {
+    if (isTypeScriptSource(file)) await ensureTypeScriptLoader();
+    // Node 20 cannot require() an ES module (such as taskrt) from a CommonJS file that import()
+    // loaded through module hooks; require's own loader can. Watch mode clears require's cache.
+    if (COMMONJS_EXTENSIONS.some((extension) => file.endsWith(extension))) return createRequire(file)(file) as Record<string, unknown>;
     // The active generation's URL: `taskrt run --watch` imports a fresh copy on every reload.
     return (await import(handlerModuleUrl(file))) as Record<string, unknown>;
   } catch (error) {

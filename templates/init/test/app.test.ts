@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRuntime, type Runtime } from "taskrt";
 
-process.env.TASKRT_LOG_LEVEL ??= "warn";
+process.env["TASKRT_LOG_LEVEL"] ??= "warn";
 
 const REGISTRY = fileURLToPath(new URL("../_index.yaml", import.meta.url));
 
@@ -32,6 +32,18 @@ after(async () => {
   rmSync(dataDirectory, { recursive: true, force: true });
 });
 
+/** The stored greeting with this id, once the consumer has stored it (polls GET /greetings for up to 10 s). */
+async function storedGreeting(id: string): Promise<{ id: string; message: string } | undefined> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const listed = (await (await fetch(`${baseUrl}/greetings`)).json()) as { greetings: { id: string; message: string }[] };
+    const stored = listed.greetings.find((greeting) => greeting.id === id);
+    if (stored) return stored;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
+}
+
 test("a POSTed greeting is queued, stored by the consumer, and listed", async () => {
   const posted = await fetch(`${baseUrl}/greetings`, {
     method: "POST",
@@ -40,16 +52,15 @@ test("a POSTed greeting is queued, stored by the consumer, and listed", async ()
   });
   assert.equal(posted.status, 202);
   const { id } = (await posted.json()) as { id: string };
-
-  const deadline = Date.now() + 10_000;
-  let stored: { id: string; message: string } | undefined;
-  while (!stored && Date.now() < deadline) {
-    const listed = (await (await fetch(`${baseUrl}/greetings`)).json()) as { greetings: { id: string; message: string }[] };
-    stored = listed.greetings.find((greeting) => greeting.id === id);
-    if (!stored) await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const stored = await storedGreeting(id);
   assert.ok(stored, "the consumer stored the greeting within 10s");
   assert.equal(stored.message, "Hello, Ada!");
+});
+
+// runtime.publish puts a message straight on a queue (runtime.call("app:…", …args) calls a function).
+test("a greeting published straight to the queue is stored by the consumer", async () => {
+  const id = await runtime!.publish("app:greetings_queue", { name: "Grace" });
+  assert.equal((await storedGreeting(id))?.message, "Hello, Grace!");
 });
 
 test("a POST without a name is refused with 400", async () => {

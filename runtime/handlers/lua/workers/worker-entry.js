@@ -1,5 +1,12 @@
-// A Lua worker thread's entry: registers tsx (workers do not inherit the parent's loader), then runs the worker.
-import { register } from "tsx/esm/api";
+// A Lua worker thread's entry. Compiled (dist/), worker.js sits beside it. From the sources, it
+// registers tsx first: a worker does not inherit its parent's loader.
+import { existsSync } from "node:fs";
 
-register();
-await import("./worker.ts");
+const compiled = new URL("./worker.js", import.meta.url);
+if (existsSync(compiled)) {
+  await import(compiled.href);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("./worker.ts");
+}

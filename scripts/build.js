@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// `npm run build` (and prepare/prepack): compiles runtime/ and bin/ to dist/ with tsc (JS, source
+// maps, declarations), copies the files the code reads beside itself (dashboard assets, the Lua
+// prelude), and keeps only the declarations reachable from dist/runtime/index.d.ts, the public API.
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DIST = path.join(ROOT, "dist");
+const require = createRequire(import.meta.url);
+
+rmSync(DIST, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(ROOT, "tsconfig.build.json")], { stdio: "inherit" });
+copyAssets(path.join(ROOT, "runtime"), path.join(DIST, "runtime"));
+const kept = pruneDeclarations(path.join(DIST, "runtime", "index.d.ts"));
+console.log(`dist/: compiled; ${kept} declaration files make up the public API`);
+
+function copyAssets(from, to) {
+  for (const item of readdirSync(from, { withFileTypes: true })) {
+    const source = path.join(from, item.name);
+    if (item.isDirectory()) copyAssets(source, path.join(to, item.name));
+    else if (!item.name.endsWith(".ts")) cpSync(source, path.join(to, item.name));
+  }
+}
+
+/** Deletes every .d.ts that dist/runtime/index.d.ts does not reach through its imports; returns how many remain. */
+function pruneDeclarations(entry) {
+  const ts = require("typescript");
+  const reachable = new Set();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop();
+    if (reachable.has(file)) continue;
+    reachable.add(file);
+    // tsc keeps the sources' `./x.ts` specifiers in declarations; users' compilers look for `./x.js`.
+    const text = readFileSync(file, "utf8").replace(/(from\s+|import\()(["'])(\.{1,2}\/[^"']+)\.ts\2/g, "$1$2$3.js$2");
+    writeFileSync(file, text);
+    const { importedFiles } = ts.preProcessFile(text, true, true);
+    for (const { fileName } of importedFiles) {
+      if (!fileName.startsWith(".")) continue;
+      const target = path.resolve(path.dirname(file), fileName.replace(/\.js$/, ".d.ts"));
+      if (!existsSync(target)) throw new Error(`${path.relative(ROOT, file)} imports ${fileName}, which has no declaration`);
+      pending.push(target);
+    }
+  }
+  const remove = (directory) => {
+    for (const item of readdirSync(directory, { withFileTypes: true })) {
+      const file = path.join(directory, item.name);
+      if (item.isDirectory()) remove(file);
+      else if (file.endsWith(".d.ts") && !reachable.has(file)) rmSync(file);
+    }
+  };
+  remove(DIST);
+  return reachable.size;
+}
