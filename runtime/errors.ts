@@ -37,6 +37,8 @@ export const PROBLEM_CODES = {
   /** The source exists but cannot be loaded (syntax error, bad import). */
   SOURCE_INVALID: "E_SOURCE_INVALID",
   METHOD_MISSING: "E_METHOD_MISSING",
+  /** A handler imports a taskrt module its entry's `modules` do not list. */
+  MODULE_NOT_DECLARED: "E_MODULE_NOT_DECLARED",
   ROUTE_CONFLICT: "E_ROUTE_CONFLICT",
   ADDR_CONFLICT: "E_ADDR_CONFLICT",
   PATH_ESCAPE: "E_PATH_ESCAPE",

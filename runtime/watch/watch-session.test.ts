@@ -173,7 +173,7 @@ describe("watch session", () => {
     assert.equal(await greet(), "v1-a");
     assert.deepEqual(reloadLines(lines), [
       "change detected: greet.ts — reloading",
-      `_index.yaml:6:5: error E_SOURCE_INVALID [demo:greet] cannot load ${file}: Transform failed with 1 error:\n${directory}/greet.ts:2:0: ERROR: Expected identifier but found end of file`,
+      `greet.ts:2:1: error E_SOURCE_INVALID [demo:greet] cannot load ${file}: Expected identifier but found end of file`,
       "reload refused: 1 error — the running version keeps serving",
     ]);
 
