@@ -1,6 +1,6 @@
 import { after, afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -112,8 +112,32 @@ describe("watch session", () => {
   test("says what it watches and how a reload behaves when it starts", async () => {
     const { lines } = await startFixture();
     assert.deepEqual(lines, [
-      "watching 2 files in 1 directory: a saved change restarts the services (new connections are refused for the moment that takes); a broken one is refused and this version keeps serving",
+      "watching 3 files in 1 directory: a saved change restarts the services (new connections are refused for the moment that takes); a broken one is refused and this version keeps serving",
     ]);
+  });
+
+  test("saving a module the handler imports from a subfolder reloads", { timeout: 30_000 }, async () => {
+    const waiters: { count: number; resolve: () => void }[] = [];
+    let reloads = 0;
+    /** Resolves once the session has reported `count` successful reloads in all. */
+    const reloaded = (count: number) => new Promise<void>((resolve) => (reloads >= count ? resolve() : waiters.push({ count, resolve })));
+    const { write, greet, lines, directory } = await startFixture({
+      onLine: (line) => {
+        if (!line.startsWith("reloaded in")) return;
+        reloads += 1;
+        for (const waiter of waiters.filter((item) => item.count <= reloads)) waiter.resolve();
+      },
+    });
+    mkdirSync(path.join(directory, "lib"));
+    write("lib/tail.ts", `export const tail = "";\n`);
+    write("suffix.ts", `import { tail } from "./lib/tail.ts";\nexport const suffix = "-a" + tail;\n`);
+    await reloaded(1);
+    assert.equal(await greet(), "v1-a");
+
+    write("lib/tail.ts", `export const tail = "-deep";\n`);
+    await reloaded(2);
+    assert.equal(await greet(), "v1-a-deep");
+    assert.ok(lines.includes("change detected: lib/tail.ts — reloading"), lines.join("\n"));
   });
 
   test("a reload runs the changed handler and a fresh copy of the modules it imports", async () => {
