@@ -44,6 +44,8 @@ export const PROBLEM_CODES = {
   PATH_ESCAPE: "E_PATH_ESCAPE",
   OVERRIDE: "E_OVERRIDE",
   UNKNOWN_FIELD: "W_UNKNOWN_FIELD",
+  /** A consumer, process or schedule (or a service others use) that nothing starts. */
+  NEVER_STARTED: "W_NEVER_STARTED",
   /** A bug in a kind or in taskrt itself, reported rather than thrown. */
   INTERNAL: "E_INTERNAL",
 } as const;

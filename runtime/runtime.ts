@@ -9,7 +9,8 @@ import { createLogger, type Logger } from "./logger.ts";
 import type { Registry } from "./registry/entry.ts";
 import { loadRegistry } from "./registry/load.ts";
 import { applyOverrides } from "./registry/overrides.ts";
-import { validateRegistry } from "./registry/validate.ts";
+import { neverStartedProblems } from "./registry/never-started.ts";
+import { sortProblems, validateRegistry } from "./registry/validate.ts";
 import { Supervisor, type FailedEntry, type StartedEntry } from "./supervisor.ts";
 import { guardUnhandledErrors } from "./unhandled-errors.ts";
 
@@ -37,7 +38,9 @@ export async function checkRegistry(options: RuntimeOptions): Promise<CheckedReg
   // as "no entry", burying the real error. Overrides are checked once the files load.
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...applyOverrides(registry, options.overrides ?? []));
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, kinds)));
-  return { registry, problems };
+  // Judged on the whole kinds table: which kinds serve others is read from every kind's references.
+  if (!problems.some((problem) => problem.severity === "error")) problems.push(...neverStartedProblems(registry, kinds));
+  return { registry, problems: sortProblems(problems) };
 }
 
 export class Runtime {

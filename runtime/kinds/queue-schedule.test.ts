@@ -315,7 +315,7 @@ describe("queue.schedule checks", () => {
   async function problemsOf(schedule: Record<string, unknown>, queueDriver = "app:queue_driver"): Promise<[string, string, string | undefined, string, string | undefined][]> {
     const directory = mkdtempSync(join(tmpdir(), "taskrt-schedule-check-"));
     try {
-      const fields = Object.entries({ queue: "app:jobs", ...schedule })
+      const fields = Object.entries({ queue: "app:jobs", lifecycle: { auto_start: true }, ...schedule })
         .map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`)
         .join("\n");
       writeFileSync(
