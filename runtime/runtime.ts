@@ -10,7 +10,7 @@ import type { Registry } from "./registry/entry.ts";
 import { loadRegistry } from "./registry/load.ts";
 import { applyOverrides } from "./registry/overrides.ts";
 import { neverStartedProblems } from "./registry/never-started.ts";
-import { sortProblems, validateRegistry } from "./registry/validate.ts";
+import { refuseUnknownFields, sortProblems, validateRegistry } from "./registry/validate.ts";
 import { Supervisor, type FailedEntry, type StartedEntry } from "./supervisor.ts";
 import { guardUnhandledErrors } from "./unhandled-errors.ts";
 
@@ -22,6 +22,8 @@ export interface RuntimeOptions {
   /** Extra kinds, beside (or replacing) the built-in ones. */
   kinds?: readonly KindDefinition[];
   logger?: Logger;
+  /** Unknown fields are errors rather than warnings (`--strict`). */
+  strict?: boolean;
   /** Aborting it during start-up stops what has started; `startRuntime` then rejects with E_INTERRUPTED. */
   signal?: AbortSignal;
 }
@@ -40,7 +42,7 @@ export async function checkRegistry(options: RuntimeOptions): Promise<CheckedReg
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, kinds)));
   // Judged on the whole kinds table: which kinds serve others is read from every kind's references.
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...neverStartedProblems(registry, kinds));
-  return { registry, problems: sortProblems(problems) };
+  return { registry, problems: sortProblems(options.strict ? refuseUnknownFields(problems) : problems) };
 }
 
 export class Runtime {

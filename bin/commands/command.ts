@@ -21,6 +21,11 @@ export const OVERRIDE_FLAG: FlagDefinition = {
   description: "change one entry field for this launch (repeatable)",
 };
 
+export const STRICT_FLAG: FlagDefinition = {
+  name: "strict",
+  description: "refuse unknown fields (errors, not warnings): a typo cannot leave a field at its default",
+};
+
 const PATH_TAKES = "(an _index.yaml, a directory, or a project with wippy.lock)";
 
 /** The positional arguments, refusing more than `optional` beyond the first `required`. */

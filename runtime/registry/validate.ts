@@ -216,6 +216,18 @@ function unknownFields(entry: Entry, candidate: Record<string, unknown>, schema:
   return problems;
 }
 
+/**
+ * The strict reading (`--strict`): an unknown field is an error, so a typo stops the launch instead
+ * of leaving the field at its default.
+ */
+export function refuseUnknownFields(problems: readonly Problem[]): Problem[] {
+  return problems.map((problem) =>
+    problem.code === PROBLEM_CODES.UNKNOWN_FIELD
+      ? { ...problem, severity: "error", message: problem.message.replace(/ and ignores it$/, ", and unknown fields are refused in strict mode") }
+      : problem,
+  );
+}
+
 /** Each referenced id must exist and have an accepted kind; lifecycle dependencies must be services. */
 function referenceProblems(entry: Entry, registry: Registry, kinds: Kinds): Problem[] {
   const problems: Problem[] = [];
