@@ -43,6 +43,8 @@ export const PROBLEM_CODES = {
   ADDR_CONFLICT: "E_ADDR_CONFLICT",
   PATH_ESCAPE: "E_PATH_ESCAPE",
   OVERRIDE: "E_OVERRIDE",
+  /** A `${env:NAME}` placeholder whose variable is not set and has no default. */
+  ENV_UNSET: "E_ENV_UNSET",
   UNKNOWN_FIELD: "W_UNKNOWN_FIELD",
   /** A consumer, process or schedule (or a service others use) that nothing starts. */
   NEVER_STARTED: "W_NEVER_STARTED",

@@ -22,6 +22,11 @@ export interface KindDefinition {
   references: readonly ReferenceField[];
   /** Supervised: has a `lifecycle`, is started in dependency order and stopped in reverse. */
   service: boolean;
+  /**
+   * Fields whose `${env:…}` placeholders the kind resolves itself when it starts (credentials read
+   * fresh at each connect, parts of a URL that need encoding); validation leaves them as written.
+   */
+  placeholdersAtStart?: readonly FieldPath[];
   /** Checks beyond the schema and references (a source file exports its `method`, …). */
   check?(entry: Entry, registry: Registry): Problem[] | Promise<Problem[]>;
   /** Builds the component. Does no I/O: opening, listening and connecting happen in `start`. */

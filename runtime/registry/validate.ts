@@ -9,6 +9,7 @@ import { errorMessage, PROBLEM_CODES, TaskrtError, type Problem, type ProblemCod
 import { kindMatches, type KindDefinition } from "../contracts/kind-definition.ts";
 import type { Entry, Registry } from "./entry.ts";
 import { dependencyGraph, entryReferences, fieldName, findCycles } from "./graph.ts";
+import { expandEntryPlaceholders } from "./env-placeholders.ts";
 import { describe } from "./load.ts";
 import { projectSchemas, type JsonSchema, type SchemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
@@ -33,6 +34,12 @@ export async function validateRegistry(registry: Registry, kinds: Kinds, schemas
     const definition = kinds.get(entry.kind);
     if (!definition) {
       problems.push(unknownKind(entry, kinds));
+      continue;
+    }
+    const unset = expandEntryPlaceholders(entry, schemas, definition.placeholdersAtStart ?? []);
+    if (unset.length > 0) {
+      // The schema would only repeat it: the field still holds its placeholder.
+      problems.push(...unset);
       continue;
     }
     const before = problems.length;
