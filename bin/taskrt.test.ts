@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -103,6 +103,28 @@ describe("taskrt validate", () => {
       assert.equal(code, 1);
       assert.match(stdout, /error E_YAML YAML syntax/);
       assert.doesNotMatch(stdout, /E_OVERRIDE/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test("never runs handler code: a handler that writes a file and exits at import cannot hide the registry's errors", async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), "taskrt-cli-"));
+    try {
+      const marker = path.join(directory, "ran.txt");
+      writeFileSync(path.join(directory, "package.json"), '{ "type": "module" }\n');
+      writeFileSync(
+        path.join(directory, "exits.ts"),
+        `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "ran");\nprocess.exit(0);\nexport function main(): void {}\n`,
+      );
+      writeFileSync(
+        path.join(directory, "_index.yaml"),
+        'version: "1.0"\nnamespace: app\nentries:\n  - name: exits\n    kind: function.ts\n    source: file://exits.ts\n    method: main\n  - name: db\n    kind: db.sql.sqlite\n    file: ":memory:"\n    synchronous: fast\n',
+      );
+      const { code, stdout } = await taskrt(["validate", directory]);
+      assert.equal(code, 1);
+      assert.match(stdout, /_index\.yaml:11:5: error E_SCHEMA \[app:db\] synchronous: must be one of "OFF", "NORMAL", "FULL", "EXTRA", found "fast"/);
+      assert.equal(existsSync(marker), false, "the handler's top-level code did not run");
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
