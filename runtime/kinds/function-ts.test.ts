@@ -94,6 +94,7 @@ describe("function.ts", () => {
 
   test("check follows namespace imports and the files the handler imports, in subfolders too", async () => {
     const problems = await functionTs.check!(functionEntry("namespace.ts", "main", ["uuid"]), context.registry);
+    assert.deepEqual(new Set(problems.map((problem) => problem.hint)), new Set(["add sql to app:greet's modules: [uuid, queue, sql]", "add queue to app:greet's modules: [uuid, queue, sql]"]));
     const byFile = problems.map((problem) => [problem.message, problem.location] as const).sort(([, left], [, right]) => left!.file.localeCompare(right!.file));
     assert.deepEqual(byFile, [
       ["app:greet uses module 'queue' but its modules do not declare it (a call would fail)", { file: path.join(fixtures, "lib", "rows.ts"), line: 1, column: 10 }],

@@ -67,29 +67,25 @@ function buildOptions(file: string) {
   };
 }
 
-/** The exports and the import graph of `file`; throws HandlerSourceError when it does not parse. */
+/** The exports and the import graph of `file`; throws HandlerSourceError when it does not parse. For `run --watch`, which needs it synchronously. */
 export function readHandlerSource(file: string): HandlerSource {
-  let metafile: Metafile;
   try {
-    metafile = loadEsbuild().buildSync({ ...buildOptions(file), external: ["taskrt", "taskrt/*"] }).metafile!;
+    return handlerSource(file, loadEsbuild().buildSync({ ...buildOptions(file), external: ["taskrt", "taskrt/*"] }).metafile!);
   } catch (error) {
-    const first = (error as Partial<BuildFailure>).errors?.[0];
-    if (!first) throw error;
-    throw new HandlerSourceError(first.text, messageLocation(first, path.dirname(file)));
+    throw sourceError(file, error);
   }
-  const base = path.dirname(file);
-  const output = Object.values(metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
-  const files = Object.keys(metafile.inputs)
-    .filter((input) => !input.includes(":"))
-    .map((input) => path.resolve(base, input));
-  return { exports: [...(output?.exports ?? [])].sort(), files: [...new Set([path.resolve(file), ...files])] };
 }
 
 /**
- * The uses of `modules` (taskrt's module names) in `file` and the files it imports that are not
- * among `declared`. `file` must parse (readHandlerSource first).
+ * `file`'s exports and import graph, and its uses of `modules` (taskrt's module names) that are not
+ * among `declared`, in it and in the files it imports. Throws HandlerSourceError when it does not parse.
  */
-export async function undeclaredModuleImports(file: string, modules: readonly string[], declared: ReadonlySet<string>): Promise<ModuleImport[]> {
+export async function analyseHandlerSource(
+  file: string,
+  modules: readonly string[],
+  declared: ReadonlySet<string>,
+): Promise<{ source: HandlerSource; undeclared: ModuleImport[] }> {
+  const esbuild = loadEsbuild();
   // `taskrt` becomes a module exporting only the declared names: esbuild then reports each
   // import of another one, named or through a namespace, at the place it is written.
   const offered: Plugin = {
@@ -102,14 +98,42 @@ export async function undeclaredModuleImports(file: string, modules: readonly st
       }));
     },
   };
-  let messages: Message[];
   try {
-    messages = (await loadEsbuild().build({ ...buildOptions(file), plugins: [offered] })).warnings;
+    const result = await esbuild.build({ ...buildOptions(file), plugins: [offered] });
+    return { source: handlerSource(file, result.metafile!), undeclared: moduleImports(file, result.warnings, modules, declared) };
   } catch (error) {
     const failure = error as Partial<BuildFailure>;
     if (!failure.errors) throw error;
-    messages = [...failure.errors, ...(failure.warnings ?? [])];
+    const other = failure.errors.filter((message) => !message.text.includes(MODULES_NAMESPACE));
+    if (other.length > 0) throw sourceError(file, error);
+    // Only undeclared modules: the graph and exports come from a build that takes every name.
+    const undeclared = moduleImports(file, [...failure.errors, ...(failure.warnings ?? [])], modules, declared);
+    try {
+      const result = await esbuild.build({ ...buildOptions(file), external: ["taskrt", "taskrt/*"] });
+      return { source: handlerSource(file, result.metafile!), undeclared };
+    } catch (retried) {
+      throw sourceError(file, retried);
+    }
   }
+}
+
+function handlerSource(file: string, metafile: Metafile): HandlerSource {
+  const base = path.dirname(file);
+  const output = Object.values(metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
+  const files = Object.keys(metafile.inputs)
+    .filter((input) => !input.includes(":"))
+    .map((input) => path.resolve(base, input));
+  return { exports: [...(output?.exports ?? [])].sort(), files: [...new Set([path.resolve(file), ...files])] };
+}
+
+/** A failed build as a HandlerSourceError at its first error; anything else is a bug, thrown as it is. */
+function sourceError(file: string, error: unknown): unknown {
+  const first = (error as Partial<BuildFailure>).errors?.[0];
+  return first ? new HandlerSourceError(first.text, messageLocation(first, path.dirname(file))) : error;
+}
+
+/** The uses of undeclared modules among esbuild's messages about the offered `taskrt`. */
+function moduleImports(file: string, messages: readonly Message[], modules: readonly string[], declared: ReadonlySet<string>): ModuleImport[] {
   const found: ModuleImport[] = [];
   for (const message of messages) {
     const name = /^(?:No matching export in "[^"]*" for import|Import) "([^"]+)"/.exec(message.text)?.[1];
@@ -118,7 +142,12 @@ export async function undeclaredModuleImports(file: string, modules: readonly st
     // Other names (startRuntime, error classes) are not modules: Node checks them when it imports.
     if (modules.includes(name) && !declared.has(name)) found.push({ module: name, location });
   }
-  return found;
+  const key = ({ location }: ModuleImport) => [location.file, location.line, location.column] as const;
+  return found.sort((left, right) => {
+    const [fileA, lineA, columnA] = key(left);
+    const [fileB, lineB, columnB] = key(right);
+    return fileA !== fileB ? (fileA < fileB ? -1 : 1) : lineA - lineB || columnA - columnB;
+  });
 }
 
 function messageLocation(message: Message, base: string): SourceLocation | undefined {

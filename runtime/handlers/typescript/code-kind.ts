@@ -9,7 +9,7 @@ import { createEntryCallContext } from "../call-context.ts";
 import type { Callable, CallableComponent } from "../handler.ts";
 import { createTypeScriptCallable } from "./callable.ts";
 import { MODULE_NAMES } from "../../modules/context.ts";
-import { HandlerSourceError, readHandlerSource, undeclaredModuleImports, type HandlerSource } from "../../registry/handler-source.ts";
+import { HandlerSourceError, analyseHandlerSource, type HandlerSource, type ModuleImport } from "../../registry/handler-source.ts";
 import { existingSourceFile, loadHandlerFunction, typeScriptSourceFile } from "./load.ts";
 
 export function defineTypeScriptCodeKind(kind: string, summary: string): KindDefinition {
@@ -43,11 +43,11 @@ export function defineTypeScriptCodeKind(kind: string, summary: string): KindDef
 async function checkSource(entry: Entry): Promise<Problem[]> {
   const at = entry.locate(["source"]);
   const located = { severity: "error" as const, entryId: entry.id };
-  let file: string;
+  const declared = new Set(Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : []);
   let source: HandlerSource;
+  let undeclared: ModuleImport[];
   try {
-    file = existingSourceFile(entry);
-    source = readHandlerSource(file);
+    ({ source, undeclared } = await analyseHandlerSource(existingSourceFile(entry), MODULE_NAMES, declared));
   } catch (error) {
     if (error instanceof HandlerSourceError) {
       return [{ code: PROBLEM_CODES.SOURCE_INVALID, ...located, field: "source", location: error.location ?? at, message: `cannot load ${typeScriptSourceFile(entry)}: ${error.message}` }];
@@ -69,15 +69,16 @@ async function checkSource(entry: Entry): Promise<Problem[]> {
       hint: named.length ? `the module exports: ${named.join(", ")}` : "the module exports nothing",
     });
   }
-  const declared = new Set(Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : []);
-  for (const use of await undeclaredModuleImports(file, MODULE_NAMES, declared)) {
+  // Each hint gives the whole list to write: every module the handler uses, once.
+  const needed = [...new Set([...declared, ...undeclared.map((use) => use.module)])].join(", ");
+  for (const use of undeclared) {
     problems.push({
       code: PROBLEM_CODES.MODULE_NOT_DECLARED,
       ...located,
       field: "modules",
       location: use.location,
       message: `${entry.id} uses module '${use.module}' but its modules do not declare it (a call would fail)`,
-      hint: `add ${use.module} to ${entry.id}'s modules: [${[...declared, use.module].join(", ")}]`,
+      hint: `add ${use.module} to ${entry.id}'s modules: [${needed}]`,
     });
   }
   return problems;
