@@ -54,6 +54,7 @@ interface FixtureOptions {
   commonJs?: boolean;
   directory?: string;
   kinds?: KindDefinition[];
+  strict?: boolean;
 }
 
 async function startFixture(options: FixtureOptions = {}): Promise<Fixture> {
@@ -75,6 +76,7 @@ async function startFixture(options: FixtureOptions = {}): Promise<Fixture> {
     path: registryPath,
     logger: quiet,
     kinds: options.kinds,
+    strict: options.strict,
     debounceMs: 50,
     relativePath: options.relativePath ?? ((file) => path.relative(directory, file)),
     report: (line) => {
@@ -187,6 +189,18 @@ describe("watch session", () => {
       "_index.yaml:4:11: error E_YAML YAML syntax: Nested mappings are not allowed in compact mappings",
       "_index.yaml:4:11: error E_YAML YAML syntax: Implicit keys need to be on a single line",
       "reload refused: 2 errors — the running version keeps serving",
+    ]);
+  });
+
+  test("with strict, a reload that adds an unknown field is refused", async () => {
+    const { session, write, greet, lines } = await startFixture({ strict: true });
+    const file = write("_index.yaml", `${REGISTRY}    modlues: [json]\n`);
+    assert.equal(await session.reload([file]), "refused");
+    assert.equal(await greet(), "v1-a");
+    assert.deepEqual(reloadLines(lines), [
+      "change detected: _index.yaml — reloading",
+      '_index.yaml:8:5: error W_UNKNOWN_FIELD [demo:greet] unknown field "modlues": function.ts has no such field, and unknown fields are refused in strict mode (hint: did you mean "modules"?)',
+      "reload refused: 1 error — the running version keeps serving",
     ]);
   });
 
