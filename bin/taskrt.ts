@@ -8,7 +8,9 @@ import type { Command } from "./commands/command.ts";
 import { graphCommand } from "./commands/graph.ts";
 import { initCommand } from "./commands/init.ts";
 import { inspectCommand } from "./commands/inspect.ts";
+import { kindsCommand } from "./commands/kinds.ts";
 import { runCommand } from "./commands/run.ts";
+import { schemaCommand } from "./commands/schema.ts";
 import { validateCommand } from "./commands/validate.ts";
 import { defaultIO, problemCounts, relativePath, type CliIO } from "./output.ts";
 import { VERSION } from "./package-info.ts";
@@ -19,7 +21,7 @@ const COMMON: FlagDefinition[] = [
   { name: "help", alias: "h", description: "show this help" },
   { name: "version", alias: "v", description: "print the version" },
 ];
-const COMMANDS: Command[] = [runCommand, validateCommand, graphCommand, inspectCommand, initCommand];
+const COMMANDS: Command[] = [runCommand, validateCommand, graphCommand, inspectCommand, kindsCommand, schemaCommand, initCommand];
 
 export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
   const [name, ...rest] = argv;

@@ -13,7 +13,10 @@ const RUNTIME = path.dirname(fileURLToPath(import.meta.url));
 const ABOVE = [path.join(RUNTIME, "kinds") + path.sep, path.join(RUNTIME, "supervisor.ts"), path.join(RUNTIME, "runtime.ts")];
 /** Layers the kinds are assembled from: each is imported by some kind, so none may import one back. */
 const BELOW_KINDS = ["contracts", "drivers", "modules", "handlers", "http", "queue", "registry", "metrics", "dashboard"];
-const TEST_ONLY = /(\.test|(^|[-/])test-support|(^|\/)test-helpers|(^|\/)testing)\.ts$/;
+/** Tests and the helpers beside them (`test-support.ts`, `amqp-test-support.ts`). */
+const TEST_ONLY = /(\.test|(^|[-/])test-support)\.ts$/;
+/** The shared test support (test/support/: registries from YAML, log capture, waiting) and fixtures. */
+const TEST_TREE = path.join(RUNTIME, "..", "test") + path.sep;
 
 interface Import {
   from: string;
@@ -41,7 +44,7 @@ function importsOf(file: string): Import[] {
 }
 
 const relative = (file: string) => path.relative(RUNTIME, file);
-const isTestOnly = (file: string) => TEST_ONLY.test(relative(file));
+const isTestOnly = (file: string) => TEST_ONLY.test(relative(file)) || file.startsWith(TEST_TREE);
 const productionFiles = (layer: string) => sourceFiles(path.join(RUNTIME, layer)).filter((file) => !isTestOnly(file));
 
 test("no layer the kinds are built from imports runtime/kinds/, the supervisor or the runtime", () => {

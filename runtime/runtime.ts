@@ -8,6 +8,7 @@ import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import type { Registry } from "./registry/entry.ts";
 import { loadRegistry } from "./registry/load.ts";
+import { kindSchemaSet } from "./registry/kind-schemas.ts";
 import { applyOverrides } from "./registry/overrides.ts";
 import { neverStartedProblems } from "./registry/never-started.ts";
 import { refuseUnknownFields, sortProblems, validateRegistry } from "./registry/validate.ts";
@@ -19,7 +20,7 @@ export interface RuntimeOptions {
   path: string;
   /** `ns:entry:field=value`, as `taskrt run -o`. */
   overrides?: readonly string[];
-  /** Extra kinds, beside (or replacing) the built-in ones. */
+  /** Extra kinds, beside (or replacing) the built-in ones; a new kind carries its `schema`. */
   kinds?: readonly KindDefinition[];
   logger?: Logger;
   /** Unknown fields are errors rather than warnings (`--strict`). */
@@ -35,11 +36,12 @@ export interface CheckedRegistry {
 
 export async function checkRegistry(options: RuntimeOptions): Promise<CheckedRegistry> {
   const kinds = createKindTable(options.kinds);
-  const { registry, problems } = await loadRegistry(options.path);
+  const schemas = kindSchemaSet(options.kinds);
+  const { registry, problems } = await loadRegistry(options.path, schemas);
   // A file that does not load declares no entries: every override aimed at them would be reported
   // as "no entry", burying the real error. Overrides are checked once the files load.
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...applyOverrides(registry, options.overrides ?? []));
-  if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, kinds)));
+  if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, kinds, schemas)));
   // Judged on the whole kinds table: which kinds serve others is read from every kind's references.
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...neverStartedProblems(registry, kinds));
   return { registry, problems: sortProblems(options.strict ? refuseUnknownFields(problems) : problems) };

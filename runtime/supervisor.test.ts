@@ -5,7 +5,7 @@ import type { Component } from "./contracts/component.ts";
 import { defineKind, type KindDefinition } from "./contracts/kind-definition.ts";
 import type { Entry, Registry } from "./registry/entry.ts";
 import { createLogger } from "./logger.ts";
-import { waitUntil } from "./queue/testing.ts";
+import { waitUntil } from "../test/support/wait.ts";
 
 const quiet = createLogger({ level: "error", sink: { write() {} } });
 

@@ -54,7 +54,8 @@ export async function startApp(
   };
 }
 
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+/** Polls `check` until it gives a value. The deadline only turns a hang into a failure: generous, since a saturated 2-core machine can take 10 s and more to start an app. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

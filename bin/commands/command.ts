@@ -2,10 +2,12 @@
  * @module bin/commands/command — what a CLI command is (its declaration plus the code that runs it),
  * and the steps several commands share: one PATH argument, a registry checked before use.
  */
+import type { KindDefinition } from "../../runtime/contracts/kind-definition.ts";
 import { formatProblem } from "../../runtime/errors.ts";
+import { loadKindModules } from "../../runtime/kind-modules.ts";
 import type { Registry } from "../../runtime/registry/entry.ts";
 import { checkRegistry } from "../../runtime/runtime.ts";
-import { UsageError, type CommandDefinition, type FlagDefinition, type ParsedArgs } from "../args.ts";
+import { UsageError, flagValues, type CommandDefinition, type FlagDefinition, type ParsedArgs } from "../args.ts";
 import { problemCounts, relativePath, type CliIO } from "../output.ts";
 
 export interface Command extends CommandDefinition {
@@ -26,6 +28,18 @@ export const STRICT_FLAG: FlagDefinition = {
   description: "refuse unknown fields (errors, not warnings): a typo cannot leave a field at its default",
 };
 
+export const KINDS_FLAG: FlagDefinition = {
+  name: "kinds",
+  value: "module",
+  repeatable: true,
+  description: 'load kinds from a module: a ./path or a package name (repeatable); package.json\'s "taskrt": {"kinds": [...]} too',
+};
+
+/** The kinds from outside taskrt a registry uses: its package.json's, then `--kinds`. */
+export function projectKinds(args: ParsedArgs, target: string): Promise<KindDefinition[]> {
+  return loadKindModules({ registryPath: target, modules: flagValues(args, "kinds") });
+}
+
 const PATH_TAKES = "(an _index.yaml, a directory, or a project with wippy.lock)";
 
 /** The positional arguments, refusing more than `optional` beyond the first `required`. */
@@ -44,8 +58,8 @@ export function registryPath(args: ParsedArgs, command: string, optionalId = fal
  * The registry, validated with its defaults filled in; problems go to stderr (warnings too), and
  * with any error it is undefined, after a last line saying what is not being done.
  */
-export async function checkedRegistry(target: string, overrides: string[], refusal: string, io: CliIO): Promise<Registry | undefined> {
-  const { registry, problems } = await checkRegistry({ path: target, overrides });
+export async function checkedRegistry(target: string, overrides: string[], kinds: readonly KindDefinition[], refusal: string, io: CliIO): Promise<Registry | undefined> {
+  const { registry, problems } = await checkRegistry({ path: target, overrides, kinds });
   for (const problem of problems) io.stderr(formatProblem(problem, relativePath) + "\n");
   if (!problems.some((problem) => problem.severity === "error")) return registry;
   io.stderr(`taskrt: ${refusal}: ${problemCounts(problems)}\n`);

@@ -5,19 +5,20 @@
 import { createKindTable } from "../../runtime/kinds/index.ts";
 import { GRAPH_FORMATS, registryGraph, renderGraph, type GraphFormat } from "../../runtime/registry/graph-render.ts";
 import { flagValue, flagValues } from "../args.ts";
-import { OVERRIDE_FLAG, checkedRegistry, registryPath, type Command } from "./command.ts";
+import { KINDS_FLAG, OVERRIDE_FLAG, checkedRegistry, projectKinds, registryPath, type Command } from "./command.ts";
 
 export const graphCommand: Command = {
   name: "graph",
   usage: "graph PATH [--format mermaid|dot]",
   description: "draw the entries and their references",
-  flags: [OVERRIDE_FLAG, { name: "format", choices: GRAPH_FORMATS, description: "a Mermaid flowchart (default) or a Graphviz digraph" }],
+  flags: [OVERRIDE_FLAG, KINDS_FLAG, { name: "format", choices: GRAPH_FORMATS, description: "a Mermaid flowchart (default) or a Graphviz digraph" }],
   async run(args, io) {
     const { target } = registryPath(args, "graph");
-    const registry = await checkedRegistry(target, flagValues(args, "override"), "not drawing the graph", io);
+    const kinds = await projectKinds(args, target);
+    const registry = await checkedRegistry(target, flagValues(args, "override"), kinds, "not drawing the graph", io);
     if (!registry) return 1;
     const format = (flagValue(args, "format") ?? "mermaid") as GraphFormat;
-    io.stdout(renderGraph(registryGraph(registry, createKindTable()), format));
+    io.stdout(renderGraph(registryGraph(registry, createKindTable(kinds)), format));
     return 0;
   },
 };

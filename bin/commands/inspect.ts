@@ -8,18 +8,19 @@ import { createKindTable } from "../../runtime/kinds/index.ts";
 import { inspectEntry, summarizeEntries, type EntryDetail, type EntrySummary, type LifecycleSummary } from "../../runtime/registry/inspect.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { formatTable, relativePath } from "../output.ts";
-import { OVERRIDE_FLAG, checkedRegistry, registryPath, type Command } from "./command.ts";
+import { KINDS_FLAG, OVERRIDE_FLAG, checkedRegistry, projectKinds, registryPath, type Command } from "./command.ts";
 
 export const inspectCommand: Command = {
   name: "inspect",
   usage: "inspect PATH [ID] [--format text|json]",
   description: "list the entries, or show one, as the runtime sees them",
-  flags: [OVERRIDE_FLAG, { name: "format", choices: ["text", "json"], description: "for people (default) or as JSON" }],
+  flags: [OVERRIDE_FLAG, KINDS_FLAG, { name: "format", choices: ["text", "json"], description: "for people (default) or as JSON" }],
   async run(args, io) {
     const { target, id } = registryPath(args, "inspect", true);
-    const registry = await checkedRegistry(target, flagValues(args, "override"), "not inspecting", io);
+    const extra = await projectKinds(args, target);
+    const registry = await checkedRegistry(target, flagValues(args, "override"), extra, "not inspecting", io);
     if (!registry) return 1;
-    const kinds = createKindTable();
+    const kinds = createKindTable(extra);
     const json = flagValue(args, "format") === "json";
     if (id === undefined) {
       const entries = summarizeEntries(registry, kinds);

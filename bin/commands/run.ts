@@ -12,7 +12,7 @@ import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
 import { VERSION } from "../package-info.ts";
-import { OVERRIDE_FLAG, STRICT_FLAG, registryPath, type Command } from "./command.ts";
+import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
@@ -23,12 +23,15 @@ export const runCommand: Command = {
   flags: [
     OVERRIDE_FLAG,
     STRICT_FLAG,
+    KINDS_FLAG,
     { name: "log-level", choices: LOG_LEVELS, description: "lowest log level printed (default info)" },
     { name: "watch", description: "reload when a registry or handler file changes; a broken edit is refused and the running version keeps serving" },
   ],
   async run(args, io) {
     const { target } = registryPath(args, "run");
     const began = performance.now();
+    // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
+    const kinds = await projectKinds(args, target);
     const logger = createLogger({ level: parseLogLevel(flagValue(args, "log-level")) });
     // Before anything starts: a Ctrl-C while a service is still starting stops what has started.
     const signals = new ShutdownSignals(io);
@@ -37,7 +40,7 @@ export const runCommand: Command = {
     const strict = args.flags.has("strict");
     let runtime: Runtime;
     try {
-      runtime = await startRuntime({ path: target, overrides, strict, logger, signal: signals.startup });
+      runtime = await startRuntime({ path: target, overrides, strict, kinds, logger, signal: signals.startup });
     } catch (error) {
       signals.dispose();
       if (error instanceof TaskrtError && error.code === "E_INTERRUPTED") {
@@ -57,7 +60,7 @@ export const runCommand: Command = {
     }
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
     if (!args.flags.has("watch")) return signals.stopOnSignal(runtime);
-    const session = watchRuntime(runtime, { path: target, overrides, strict, logger, report: (line) => io.stderr(line + "\n"), relativePath });
+    const session = watchRuntime(runtime, { path: target, overrides, strict, kinds, logger, report: (line) => io.stderr(line + "\n"), relativePath });
     return signals.stopOnSignal(session);
   },
 };

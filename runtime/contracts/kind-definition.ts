@@ -1,10 +1,12 @@
 /**
  * @module contracts/kind-definition — the contract every kind implements: which fields reference
  * other entries, whether the supervisor runs it, extra semantic checks, and the factory that builds it.
- * A kind's fields, defaults and limits live in its JSON Schema (`schemas/<kind>.json`), never here.
+ * A kind's fields, defaults and limits live in its JSON Schema (`schemas/<kind>.json` for the built-in
+ * kinds, `schema` for a kind from outside taskrt), never in its code.
  */
 import type { Problem } from "../errors.ts";
 import type { Entry, FieldPath, Registry } from "../registry/entry.ts";
+import type { JsonSchema } from "../registry/schemas.ts";
 import type { BuildContext } from "./build-context.ts";
 import type { Component } from "./component.ts";
 
@@ -27,6 +29,13 @@ export interface KindDefinition {
    * fresh at each connect, parts of a URL that need encoding); validation leaves them as written.
    */
   placeholdersAtStart?: readonly FieldPath[];
+  /**
+   * The JSON Schema of the entry's fields, for a kind from outside taskrt (a project's, a package's):
+   * the only place their defaults and limits are written. `name`, `kind` and `meta` are added when
+   * left out; `$ref: "lifecycle.json"` and `lifecycle.json#/definitions/duration` resolve to taskrt's.
+   * Built-in kinds keep theirs in `schemas/<kind>.json`.
+   */
+  schema?: JsonSchema;
   /** Checks beyond the schema and references (a source file exports its `method`, …). */
   check?(entry: Entry, registry: Registry): Problem[] | Promise<Problem[]>;
   /** Builds the component. Does no I/O: opening, listening and connecting happen in `start`. */

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Delivery, QueueHandle } from "../drivers/queue/driver.ts";
-import { GATEWAY, startYaml } from "../metrics/test-support.ts";
+import { GATEWAY, startSnippet } from "../../test/support/registry.ts";
 
 const REGISTRY = `${GATEWAY}
   - name: driver
@@ -55,13 +55,13 @@ async function killOne(jobs: QueueHandle): Promise<void> {
 }
 
 describe("the dashboard behind a header-less reverse proxy", () => {
-  let running: Awaited<ReturnType<typeof startYaml>>;
+  let running: Awaited<ReturnType<typeof startSnippet>>;
   let proxy: Server;
   let through: string;
   let jobs: QueueHandle;
 
   before(async () => {
-    running = await startYaml(REGISTRY);
+    running = await startSnippet(REGISTRY);
     proxy = await startHeaderlessProxy({ host: "127.0.0.1", port: Number(new URL(running.url()).port) });
     through = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/dashboard`;
     jobs = running.supervisor.component<QueueHandle>("app:jobs");

@@ -5,8 +5,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { SqlDatabase } from "../drivers/sql/driver.ts";
-import { GATEWAY, startYaml } from "../metrics/test-support.ts";
 import { LOCAL_POSTGRES, serviceSkip } from "../../test/support/services.ts";
+import { GATEWAY, startSnippet } from "../../test/support/registry.ts";
 
 const TABLE = `dashboard_tasks_${process.pid}`;
 
@@ -45,7 +45,7 @@ const DASHBOARD = `
 `;
 
 async function readDashboard(database: string): Promise<void> {
-  const running = await startYaml(GATEWAY + database + DASHBOARD);
+  const running = await startSnippet(GATEWAY + database + DASHBOARD);
   const db = running.supervisor.component<SqlDatabase>("app:db");
   try {
     await db.execute(`DROP TABLE IF EXISTS ${TABLE}`);

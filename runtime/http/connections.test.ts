@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { http } from "../modules/http.ts";
 import { fileLimitWarning } from "./connections.ts";
-import { startTestServer, type TestServer } from "./test-helpers.ts";
+import { startTestServer, type TestServer } from "../../test/support/http.ts";
 
 /** A raw connection to the server that sends nothing; resolves `closed` with the ms it stayed open. */
 function silentSocket(port: number): { socket: Socket; connected: Promise<void>; closed: Promise<number> } {

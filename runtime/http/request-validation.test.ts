@@ -1,11 +1,12 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { http } from "../modules/http.ts";
 import { TaskrtError } from "../errors.ts";
-import { captureLogger, createComponents, fakeFunction, makeEntry, makeRegistry, startTestServer, type RouteSpec } from "./test-helpers.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { createComponents, registryOf, STAND_IN_MODULE } from "../../test/support/registry.ts";
+import { fakeFunction, startTestServer, type RouteSpec } from "../../test/support/http.ts";
 import type { HttpServer } from "./server.ts";
 
 const TASK_BODY = {
@@ -25,7 +26,12 @@ const LIST_QUERY = {
 };
 
 /** A server whose one endpoint echoes the raw body and query it was called with, counting its calls. */
-async function withEndpoint(fields: Record<string, unknown>, body: (url: string, calls: () => number) => Promise<void>, method = "POST"): Promise<void> {
+async function withEndpoint(
+  fields: Record<string, unknown>,
+  body: (url: string, calls: () => number) => Promise<void>,
+  method = "POST",
+  files: Record<string, string> = {},
+): Promise<void> {
   let calls = 0;
   const route: RouteSpec = {
     method,
@@ -37,7 +43,7 @@ async function withEndpoint(fields: Record<string, unknown>, body: (url: string,
       http.response().writeJson({ body: await request.body(), query: request.queryParams() });
     },
   };
-  const server = await startTestServer([route]);
+  const server = await startTestServer([route], { files });
   try {
     await body(server.url, () => calls);
   } finally {
@@ -118,32 +124,38 @@ describe("request body validation", () => {
   });
 
   test("a schema from a file:// JSON file validates like an inline one", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "taskrt-schema-"));
-    try {
-      const file = join(directory, "task.json");
-      writeFileSync(file, JSON.stringify(TASK_BODY));
-      await withEndpoint({ request: { body: `file://${file}` } }, async (url) => {
+    const files = { "app/task.json": JSON.stringify(TASK_BODY) };
+    await withEndpoint(
+      { request: { body: "file://task.json" } },
+      async (url) => {
         const response = await post(`${url}/tasks`, JSON.stringify({ action: 1 }));
         assert.deepEqual(response, { status: 400, body: { error: "invalid request body", details: [{ field: "/action", message: "must be string" }] } });
-      });
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+      },
+      "POST",
+      files,
+    );
   });
 
   test("a schema file missing when the server starts fails the start with E_FILE", async () => {
     const { logger } = captureLogger();
-    const registry = makeRegistry([
-      makeEntry("app:gateway", "http.service", { addr: "127.0.0.1:0" }),
-      makeEntry("app:api", "http.router", {}, { meta: { server: "gateway" } }),
-      makeEntry("app:tasks", "http.endpoint", { method: "POST", path: "/tasks", func: "create", request: { body: "file:///nowhere/task.json" } }, { meta: { router: "api" } }),
-    ]);
-    const components = createComponents(registry, { "app:create": fakeFunction("app:create", () => undefined) }, logger);
+    const registry = await registryOf(
+      [
+        { name: "gateway", kind: "http.service", addr: "127.0.0.1:0" },
+        { name: "api", kind: "http.router", meta: { server: "gateway" } },
+        { name: "create", kind: "function.ts", source: "file://handler.mjs", method: "handle" },
+        { name: "tasks", kind: "http.endpoint", meta: { router: "api" }, method: "POST", path: "/tasks", func: "create", request: { body: "file://task.json" } },
+      ],
+      { files: { ...STAND_IN_MODULE, "app/task.json": JSON.stringify(TASK_BODY) } },
+    );
+    // The file was there when the registry was checked, and is gone by the time the server starts.
+    const schema = join(registry.root, "app", "task.json");
+    rmSync(schema);
+    const components = createComponents(registry, logger, { standIns: { "app:create": fakeFunction("app:create", () => undefined) } });
     const server = components.get("app:gateway") as HttpServer;
     await assert.rejects(server.start(), (error: unknown) => {
       assert.ok(error instanceof TaskrtError);
       assert.equal(error.code, "E_FILE");
-      assert.equal(error.message, "app:tasks: request.body: cannot read the schema /nowhere/task.json: no such file");
+      assert.equal(error.message, `app:tasks: request.body: cannot read the schema ${schema}: no such file`);
       return true;
     });
     assert.equal(server.describe(), undefined);

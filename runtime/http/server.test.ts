@@ -4,7 +4,9 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { http } from "../modules/http.ts";
-import { captureLogger, createComponents, fakeFunction, makeEntry, makeRegistry, startTestServer, type TestServer } from "./test-helpers.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { createComponents, registryOf, STAND_IN_MODULE } from "../../test/support/registry.ts";
+import { fakeFunction, startTestServer, type TestServer } from "../../test/support/http.ts";
 import type { HttpServer } from "./server.ts";
 import type { CallableComponent } from "../handlers/handler.ts";
 import { TaskrtError } from "../errors.ts";
@@ -373,20 +375,25 @@ describe("http.service responses", () => {
   });
 });
 
-function buildServer(functionComponent: CallableComponent, service: Record<string, unknown> = {}) {
+/** A gateway, a router and an endpoint `GET /tasks` whose function `app:list` is `functionComponent`; not started. */
+async function buildServer(functionComponent: CallableComponent, service: Record<string, unknown> = {}) {
   const { logger, lines } = captureLogger();
-  const registry = makeRegistry([
-    makeEntry("app:gateway", "http.service", { addr: "127.0.0.1:0", ...service }),
-    makeEntry("app:api", "http.router", {}, { meta: { server: "gateway" } }),
-    makeEntry("app:tasks", "http.endpoint", { method: "GET", path: "/tasks", func: "app:list" }, { meta: { router: "api" } }),
-  ]);
-  const components = createComponents(registry, { "app:list": functionComponent }, logger);
+  const registry = await registryOf(
+    [
+      { name: "gateway", kind: "http.service", addr: "127.0.0.1:0", ...service },
+      { name: "api", kind: "http.router", meta: { server: "gateway" } },
+      { name: "list", kind: "function.ts", source: "file://handler.mjs", method: "handle" },
+      { name: "tasks", kind: "http.endpoint", meta: { router: "api" }, method: "GET", path: "/tasks", func: "app:list" },
+    ],
+    { files: STAND_IN_MODULE },
+  );
+  const components = createComponents(registry, logger, { standIns: { "app:list": functionComponent } });
   return { server: components.get("app:gateway") as HttpServer, logs: lines };
 }
 
 describe("http.service lifecycle", () => {
   test("describes itself with the real port while listening, and nothing once stopped", async () => {
-    const { server } = buildServer(fakeFunction("app:list", () => void http.response().write("x")));
+    const { server } = await buildServer(fakeFunction("app:list", () => void http.response().write("x")));
     assert.equal(server.describe(), undefined);
     await server.start();
     const { port } = server.address();
@@ -397,7 +404,7 @@ describe("http.service lifecycle", () => {
   });
 
   test("says it listens on every interface for an addr without a host", async () => {
-    const { server } = buildServer(fakeFunction("app:list", () => void http.response().write("x")), { addr: ":0" });
+    const { server } = await buildServer(fakeFunction("app:list", () => void http.response().write("x")), { addr: ":0" });
     await server.start();
     try {
       assert.equal(server.describe(), `listening on http://127.0.0.1:${server.address().port} (all interfaces)`);
@@ -414,7 +421,7 @@ describe("http.service lifecycle", () => {
     await once(blocker, "listening");
     const port = (blocker.address() as { port: number }).port;
     try {
-      const { server } = buildServer(fakeFunction("app:list", () => undefined), { addr: `127.0.0.1:${port}` });
+      const { server } = await buildServer(fakeFunction("app:list", () => undefined), { addr: `127.0.0.1:${port}` });
       await assert.rejects(server.start(), (error: unknown) => {
         assert.ok(error instanceof TaskrtError);
         assert.equal(error.code, "E_LISTEN");
@@ -434,7 +441,7 @@ describe("http.service lifecycle", () => {
         throw new TaskrtError("E_NOT_STARTED", "app:list was called before its code was loaded");
       },
     };
-    const { server, logs } = buildServer(notStarted);
+    const { server, logs } = await buildServer(notStarted);
     await server.start();
     try {
       const response = await fetch(`http://127.0.0.1:${server.address().port}/tasks`);
@@ -454,7 +461,7 @@ describe("http.service lifecycle", () => {
       await release.promise;
       http.response().write("finished");
     };
-    const { server } = buildServer(fakeFunction("app:list", handler));
+    const { server } = await buildServer(fakeFunction("app:list", handler));
     await server.start();
     const url = `http://127.0.0.1:${server.address().port}/tasks`;
     const pending = fetch(url);
@@ -475,7 +482,7 @@ describe("http.service lifecycle", () => {
 
   test("stop gives up on a request still running after stop_timeout and closes its connection", async () => {
     const entered = deferred();
-    const { server, logs } = buildServer(
+    const { server, logs } = await buildServer(
       fakeFunction("app:list", async () => {
         entered.resolve();
         await new Promise(() => undefined);
@@ -491,7 +498,7 @@ describe("http.service lifecycle", () => {
   });
 
   test("serves again after a stop and a new start", async () => {
-    const { server } = buildServer(fakeFunction("app:list", () => void http.response().write("again")));
+    const { server } = await buildServer(fakeFunction("app:list", () => void http.response().write("again")));
     await server.start();
     await server.stop();
     await server.start();

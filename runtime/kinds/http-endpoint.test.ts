@@ -1,23 +1,28 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TaskrtError, type Problem } from "../errors.ts";
-import httpEndpoint from "./http-endpoint.ts";
-import { captureLogger, createComponents, fakeFunction, makeEntry, makeRegistry } from "../http/test-helpers.ts";
+import { stringify } from "yaml";
+import { TaskrtError } from "../errors.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { checkSnippet, createComponents, registryOf, STAND_IN_MODULE } from "../../test/support/registry.ts";
+import { fakeFunction } from "../../test/support/http.ts";
 import type { HttpRouter } from "../http/router.ts";
 
-function registry(func: string) {
-  return makeRegistry([
-    makeEntry("app:gateway", "http.service", { addr: "127.0.0.1:0" }),
-    makeEntry("app:api", "http.router", { prefix: "/api" }, { meta: { server: "gateway" } }),
-    makeEntry("app:tasks", "http.endpoint", { method: "post", path: "/tasks", func }, { meta: { router: "api" } }),
-  ]);
-}
+const SERVER = [
+  { name: "gateway", kind: "http.service", addr: "127.0.0.1:0" },
+  { name: "api", kind: "http.router", meta: { server: "gateway" }, prefix: "/api" },
+];
 
-test("an endpoint registers its route with its router, method upper-cased and func resolved in its namespace", () => {
-  const components = createComponents(registry("create"), { "app:create": fakeFunction("app:create", () => undefined) }, captureLogger().logger);
+test("an endpoint registers its route with its router, method upper-cased and func resolved in its namespace", async () => {
+  const registry = await registryOf(
+    [
+      ...SERVER,
+      { name: "create", kind: "function.ts", source: "file://handler.mjs", method: "handle" },
+      { name: "tasks", kind: "http.endpoint", meta: { router: "api" }, method: "post", path: "/tasks", func: "create" },
+    ],
+    { files: STAND_IN_MODULE },
+  );
+  const components = createComponents(registry, captureLogger().logger, { standIns: { "app:create": fakeFunction("app:create", () => undefined) } });
   const router = components.get("app:api") as HttpRouter;
   assert.deepEqual(
     router.endpoints.map((endpoint) => endpoint.describe()),
@@ -25,9 +30,18 @@ test("an endpoint registers its route with its router, method upper-cased and fu
   );
 });
 
-test("an endpoint whose func is not a function fails to build with E_REF_KIND", () => {
+test("an endpoint whose func is not a function fails to build with E_REF_KIND", async () => {
+  // The validator reports it first; the kind refuses it too when built without that check.
+  const registry = await registryOf(
+    [
+      ...SERVER,
+      { name: "not_a_function", kind: "db.sql.sqlite", file: "app.db" },
+      { name: "tasks", kind: "http.endpoint", meta: { router: "api" }, method: "post", path: "/tasks", func: "app:not_a_function" },
+    ],
+    { expectProblems: ["E_REF_KIND"] },
+  );
   assert.throws(
-    () => createComponents(registry("app:not_a_function"), { "app:not_a_function": {} }, captureLogger().logger),
+    () => createComponents(registry, captureLogger().logger, { standIns: { "app:not_a_function": {} } }),
     (error: unknown) => {
       assert.ok(error instanceof TaskrtError);
       assert.equal(error.code, "E_REF_KIND");
@@ -49,50 +63,64 @@ function parseError(text: string): string {
 }
 
 describe("http.endpoint API declarations", () => {
-  const endpoint = (fields: Record<string, unknown>) =>
-    makeEntry("app:tasks", "http.endpoint", { method: "post", path: "/tasks", func: "create", ...fields }, { meta: { router: "api" } });
-
-  function problems(fields: Record<string, unknown>) {
-    const entry = endpoint(fields);
-    const registry = makeRegistry([
-      makeEntry("app:gateway", "http.service", { addr: "127.0.0.1:0" }),
-      makeEntry("app:api", "http.router", {}, { meta: { server: "gateway" } }),
-      entry,
-    ]);
-    return (httpEndpoint.check!(entry, registry) as Problem[]).map((problem) => [problem.code, problem.field, problem.message, problem.hint]);
+  /** The validator's problems with an endpoint of `fields` (schema files among `files`, beside the YAML). */
+  async function check(fields: Record<string, unknown>, files: Record<string, string> = {}) {
+    return checkSnippet(
+      stringify([
+        ...SERVER,
+        { name: "create", kind: "function.ts", source: "file://handler.mjs", method: "handle" },
+        { name: "tasks", kind: "http.endpoint", meta: { router: "api" }, method: "post", path: "/tasks", func: "create", ...fields },
+      ]),
+      { files: { ...STAND_IN_MODULE, ...files } },
+    );
   }
 
-  test("the schema accepts summary, description, tags, request schemas inline or as file://, and responses by status", () => {
-    assert.doesNotThrow(() =>
-      endpoint({
-        summary: "Queue a task",
-        description: "Long text",
-        tags: ["tasks"],
-        request: { body: { type: "object" }, query: "file:///project/app/query.json" },
-        responses: { "202": { description: "Queued", body: { type: "object" } }, "4XX": { description: "Refused" }, default: { description: "Other" } },
-      }),
+  async function problems(fields: Record<string, unknown>, files: Record<string, string> = {}) {
+    const checked = await check(fields, files);
+    return checked.problems.map((problem) => [problem.code, problem.field, problem.message, problem.hint]);
+  }
+
+  test("the schema accepts summary, description, tags, request schemas inline or as file://, and responses by status", async () => {
+    assert.deepEqual(
+      await problems(
+        {
+          summary: "Queue a task",
+          description: "Long text",
+          tags: ["tasks"],
+          request: { body: { type: "object" }, query: "file://query.json" },
+          responses: { "202": { description: "Queued", body: { type: "object" } }, "4XX": { description: "Refused" }, default: { description: "Other" } },
+        },
+        { "app/query.json": '{"type": "object"}' },
+      ),
+      [],
     );
-    assert.throws(() => endpoint({ responses: { "2xx": { description: "x" } } }), /property name must be valid/);
-    assert.throws(() => endpoint({ responses: { "200": { body: { type: "object" } } } }), /must have required property 'description'/);
-    assert.throws(() => endpoint({ request: { body: "schema.json" } }), /must match pattern "\^file:\/\/"/);
+    const schemaErrors = async (fields: Record<string, unknown>) =>
+      (await check(fields)).problems.filter((problem) => problem.code === "E_SCHEMA").map((problem) => problem.message);
+    assert.deepEqual(await schemaErrors({ responses: { "2xx": { description: "x" } } }), [
+      'responses: must match ^([1-5][0-9][0-9]|[1-5]XX|default)$, found "2xx"',
+      "responses: property name must be valid, found a map",
+    ]);
+    assert.deepEqual(await schemaErrors({ responses: { "200": { body: { type: "object" } } } }), ["responses.200.description is required: what the response means"]);
+    assert.match((await schemaErrors({ request: { body: "schema.json" } })).join("\n"), /^request\.body: expected a JSON Schema \(2020-12\) .* or file:\/\/schema\.json\. .*, found "schema\.json"$/);
   });
 
-  test("an endpoint whose schemas read and compile has no problems", () => {
-    assert.deepEqual(problems({ request: { body: { type: "object" }, query: { type: "object" } }, responses: { "200": { description: "ok", body: { type: "array" } } } }), []);
+  test("an endpoint whose schemas read and compile has no problems", async () => {
+    assert.deepEqual(await problems({ request: { body: { type: "object" }, query: { type: "object" } }, responses: { "200": { description: "ok", body: { type: "array" } } } }), []);
   });
 
-  test("a schema file that is missing or not JSON, and a schema that does not compile, are problems located at their field", () => {
-    const directory = mkdtempSync(join(tmpdir(), "taskrt-endpoint-"));
-    try {
-      const broken = join(directory, "broken.json");
-      writeFileSync(broken, "{ nope");
-      const list = join(directory, "list.json");
-      writeFileSync(list, "[1]");
-      assert.deepEqual(
-        problems({
-          request: { body: `file://${join(directory, "missing.json")}`, query: `file://${broken}` },
-          responses: { "200": { description: "ok", body: { type: "nonsense" } }, "404": { description: "gone", body: `file://${list}` } },
-        }),
+  test("a schema file that is missing or not JSON, and a schema that does not compile, are problems located at their field", async () => {
+    const checked = await check(
+      {
+        request: { body: "file://missing.json", query: "file://broken.json" },
+        responses: { "200": { description: "ok", body: { type: "nonsense" } }, "404": { description: "gone", body: "file://list.json" } },
+      },
+      { "app/broken.json": "{ nope", "app/list.json": "[1]" },
+    );
+    const directory = join(checked.registry.root, "app");
+    const broken = join(directory, "broken.json");
+    const list = join(directory, "list.json");
+    assert.deepEqual(
+        checked.problems.map((problem) => [problem.code, problem.field, problem.message, problem.hint]),
         [
           ["E_FILE", "request.body", `request.body: cannot read the schema ${join(directory, "missing.json")}: no such file`, "write file://path/to/schema.json relative to the YAML file, or put the schema inline"],
           ["E_FILE", "request.query", `request.query: the schema ${broken} is not valid JSON: ${parseError("{ nope")}`, "a schema file holds one JSON Schema object"],
@@ -105,13 +133,10 @@ describe("http.endpoint API declarations", () => {
           ["E_FILE", "responses.404.body", `responses.404.body: the schema ${list} must hold a JSON object`, "a schema file holds one JSON Schema object"],
         ],
       );
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
   });
 
-  test("a query schema that is not of type object is a problem", () => {
-    assert.deepEqual(problems({ request: { query: { type: "string" } } }), [
+  test("a query schema that is not of type object is a problem", async () => {
+    assert.deepEqual(await problems({ request: { query: { type: "string" } } }), [
       [
         "E_SCHEMA",
         "request.query",

@@ -1,9 +1,21 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { http } from "../modules/http.ts";
-import { TaskrtError, type Problem } from "../errors.ts";
-import { captureLogger, createComponents, makeEntry, makeRegistry, startTestServer } from "../http/test-helpers.ts";
-import httpOpenapi from "./http-openapi.ts";
+import { TaskrtError } from "../errors.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { checkSnippet, createComponents, registryFrom, STAND_IN_MODULE } from "../../test/support/registry.ts";
+import { startTestServer } from "../../test/support/http.ts";
+
+/** A server and a router `api`, the base of the snippets. */
+const GATEWAY = `
+  - name: gateway
+    kind: http.service
+    addr: 127.0.0.1:0
+  - name: api
+    kind: http.router
+    meta:
+      server: gateway
+`;
 
 const noop = () => void http.response().writeJson({});
 
@@ -115,12 +127,20 @@ describe("http.openapi", () => {
 
   test("serves at the path it declares, answers HEAD, and describes itself once started", async () => {
     const { logger } = captureLogger();
-    const registry = makeRegistry([
-      makeEntry("app:gateway", "http.service", { addr: "127.0.0.1:0" }),
-      makeEntry("app:api", "http.router", { prefix: "/v1" }, { meta: { server: "gateway" } }),
-      makeEntry("app:docs", "http.openapi", { path: "/spec", title: "Empty", version: "0" }, { meta: { router: "api" } }),
-    ]);
-    const components = createComponents(registry, {}, logger);
+    const registry = await registryFrom(
+      GATEWAY +
+        `
+    prefix: /v1
+  - name: docs
+    kind: http.openapi
+    meta:
+      router: api
+    path: /spec
+    title: Empty
+    version: "0"
+`,
+    );
+    const components = createComponents(registry, logger);
     const docs = components.get("app:docs")!;
     assert.equal(docs.describe?.(), "GET /spec: OpenAPI 3.1.0 document");
     const server = components.get("app:gateway") as unknown as { start(): Promise<void>; stop(): Promise<void>; address(): { host: string; port: number } };
@@ -137,30 +157,66 @@ describe("http.openapi", () => {
     }
   });
 
-  test("the schema fills in path /openapi.json and requires title and version", () => {
-    const entry = makeEntry("app:docs", "http.openapi", { title: "API", version: "1" }, { meta: { router: "api" } });
-    assert.equal(entry.data.path, "/openapi.json");
-    assert.throws(() => makeEntry("app:docs", "http.openapi", { title: "API" }, { meta: { router: "api" } }), /must have required property 'version'/);
-  });
-
-  test("a document path that an endpoint on the same server already serves with GET is a route conflict", () => {
-    const entries = [
-      makeEntry("app:gateway", "http.service", { addr: "127.0.0.1:0" }),
-      makeEntry("app:api", "http.router", {}, { meta: { server: "gateway" } }),
-      makeEntry("app:spec", "http.endpoint", { method: "GET", path: "/openapi.json", func: "spec" }, { meta: { router: "api" } }),
-      makeEntry("app:docs", "http.openapi", { title: "API", version: "1" }, { meta: { router: "api" } }),
-    ];
-    const problems = httpOpenapi.check!(entries[3], makeRegistry(entries)) as Problem[];
+  test("the schema fills in path /openapi.json and requires title and version", async () => {
+    const docs = (title: string, version: string) => GATEWAY + `\n  - name: docs\n    kind: http.openapi\n    meta:\n      router: api\n${title}${version}`;
+    const registry = await registryFrom(docs("    title: API\n", '    version: "1"\n'));
+    assert.equal(registry.byId.get("app:docs")!.data.path, "/openapi.json");
+    const missing = await checkSnippet(docs("    title: API\n", ""));
     assert.deepEqual(
-      problems.map((problem) => [problem.code, problem.message]),
-      [["E_ROUTE_CONFLICT", `GET /openapi.json on app:gateway is already served by app:spec (app/_index.yaml:${entries[2].location.line})`]],
+      missing.problems.map((problem) => [problem.code, problem.entryId, problem.message]),
+      [["E_SCHEMA", "app:docs", 'version is required: the API\'s version, e.g. "1.0.0" (info.version); quote it in YAML']],
     );
   });
 
-  test("a document whose meta.router is not an http.router fails to build with E_REF_KIND", () => {
-    const registry = makeRegistry([makeEntry("app:docs", "http.openapi", { title: "API", version: "1" }, { meta: { router: "db" } })]);
+  test("a document path that an endpoint on the same server already serves with GET is a route conflict", async () => {
+    const checked = await checkSnippet(
+      GATEWAY +
+        `
+  - name: spec
+    kind: function.ts
+    source: file://handler.mjs
+    method: handle
+  - name: spec.endpoint
+    kind: http.endpoint
+    meta:
+      router: api
+    method: GET
+    path: /openapi.json
+    func: spec
+  - name: docs
+    kind: http.openapi
+    meta:
+      router: api
+    title: API
+    version: "1"
+`,
+      { files: STAND_IN_MODULE },
+    );
+    const endpoint = checked.registry.byId.get("app:spec.endpoint")!;
+    assert.deepEqual(
+      checked.problems.map((problem) => [problem.code, problem.entryId, problem.message]),
+      [["E_ROUTE_CONFLICT", "app:docs", `GET /openapi.json on app:gateway is already served by app:spec.endpoint (app/_index.yaml:${endpoint.location.line})`]],
+    );
+  });
+
+  test("a document whose meta.router is not an http.router fails to build with E_REF_KIND", async () => {
+    // The validator reports it first; the kind refuses it too when built without that check.
+    const registry = await registryFrom(
+      `
+      - name: db
+        kind: db.sql.sqlite
+        file: app.db
+      - name: docs
+        kind: http.openapi
+        meta:
+          router: db
+        title: API
+        version: "1"
+      `,
+      { expectProblems: ["E_REF_KIND"] },
+    );
     assert.throws(
-      () => createComponents(registry, { "app:db": {} }, captureLogger().logger),
+      () => createComponents(registry, captureLogger().logger, { standIns: { "app:db": {} } }),
       (error: unknown) => {
         assert.ok(error instanceof TaskrtError);
         assert.equal(error.code, "E_REF_KIND");

@@ -6,7 +6,7 @@ import type { BuildContext } from "../contracts/build-context.ts";
 import type { CallResult } from "../handlers/handler.ts";
 import type { Entry } from "../registry/entry.ts";
 import { createLogger } from "../logger.ts";
-import { waitUntil } from "../queue/testing.ts";
+import { waitUntil } from "../../test/support/wait.ts";
 
 function serviceEntry(lifecycle: Record<string, unknown>): Entry {
   const location = { file: "/virtual/_index.yaml", line: 1, column: 1 };

@@ -11,7 +11,9 @@ import type { CallableComponent, CallResult } from "../handlers/handler.ts";
 import { runInContext } from "../modules/context.ts";
 import type { Logger } from "../logger.ts";
 import { queue } from "../modules/queue.ts";
-import { captureLogger, makeBuildContext, makeEntry, sleep, waitUntil } from "../queue/testing.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, registryFrom, registryOf, STAND_IN_MODULE } from "../../test/support/registry.ts";
+import { sleep, waitUntil } from "../../test/support/wait.ts";
 
 type Handler = (body: unknown, signal: AbortSignal | undefined) => unknown;
 
@@ -42,19 +44,18 @@ interface SetupOptions {
 
 async function setup(options: SetupOptions) {
   const { logger, lines } = captureLogger();
-  const entries = [
-    makeEntry("app:driver", "queue.driver.memory"),
-    makeEntry("app:tasks", "queue.queue", {
-      driver: "app:driver",
-      max_attempts: 3,
-      backoff: { initial: "5ms", factor: 1, max: "5ms", jitter: 0 },
-      ...options.queue,
-    }),
-    makeEntry("app:handler", "function.ts", {}),
-    makeEntry("app:consumer", "queue.consumer", { queue: "app:tasks", func: "app:handler", ...options.consumer }),
-  ];
+  const registry = await registryOf(
+    [
+      { name: "driver", kind: "queue.driver.memory" },
+      { name: "tasks", kind: "queue.queue", driver: "app:driver", max_attempts: 3, backoff: { initial: "5ms", factor: 1, max: "5ms", jitter: 0 }, ...options.queue },
+      { name: "handler", kind: "function.ts", source: "file://handler.mjs", method: "handle" },
+      { name: "consumer", kind: "queue.consumer", queue: "app:tasks", func: "app:handler", ...options.consumer },
+    ],
+    { files: STAND_IN_MODULE },
+  );
+  const entries = registry.entries;
   const components = new Map<string, unknown>();
-  const context = makeBuildContext(entries, components, logger);
+  const context = buildContext(registry, components, logger);
   const driver = driverKind.create(entries[0], context) as MemoryQueueDriver;
   components.set("app:driver", driver);
   components.set("app:tasks", queueKind.create(entries[1], context));
@@ -416,12 +417,28 @@ describe("queue.consumer", () => {
 
   test("start refuses a queue reference that is not a queue", async () => {
     const { logger } = captureLogger();
-    const entries = [makeEntry("app:consumer", "queue.consumer", { queue: "app:db", func: "app:handler" })];
+    // The validator reports it (E_REF_KIND); the consumer refuses it too when built without that check.
+    const registry = await registryFrom(
+      `
+      - name: db
+        kind: db.sql.sqlite
+        file: tasks.db
+      - name: handler
+        kind: function.ts
+        source: file://handler.mjs
+        method: handle
+      - name: consumer
+        kind: queue.consumer
+        queue: app:db
+        func: app:handler
+      `,
+      { files: STAND_IN_MODULE, expectProblems: ["E_REF_KIND"] },
+    );
     const components = new Map<string, unknown>([
       ["app:db", {}],
       ["app:handler", { callable: () => ({ entryId: "app:handler", call: async () => ({ value: undefined }) }) } as CallableComponent],
     ]);
-    const consumer = consumerKind.create(entries[0], makeBuildContext(entries, components, logger));
+    const consumer = consumerKind.create(registry.byId.get("app:consumer")!, buildContext(registry, components, logger));
     await assert.rejects(consumer.start!(), {
       code: "E_CONSUMER_QUEUE",
       message: "consumer app:consumer: app:db is not a queue",

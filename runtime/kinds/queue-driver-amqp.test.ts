@@ -5,7 +5,7 @@ import type { Component } from "../contracts/component.ts";
 import type { BuildContext } from "../contracts/build-context.ts";
 import type { Entry } from "../registry/entry.ts";
 import { projectSchemas } from "../registry/schemas.ts";
-import { captureLogger } from "../queue/testing.ts";
+import { captureLogger } from "../../test/support/logs.ts";
 import { RABBITMQ_HOST, RABBITMQ_PORT } from "../drivers/queue/amqp-test-support.ts";
 import { serviceSkip } from "../../test/support/services.ts";
 

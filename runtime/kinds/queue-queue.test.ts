@@ -5,23 +5,29 @@ import driverKind from "./queue-driver-memory.ts";
 import type { Component } from "../contracts/component.ts";
 import type { Delivery, QueueDriver, QueueMessage } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
-import { captureLogger, makeBuildContext, makeEntry, waitUntil } from "../queue/testing.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, registryFrom, registryOf, type SnippetOptions } from "../../test/support/registry.ts";
+import { waitUntil } from "../../test/support/wait.ts";
 
 const FAST_BACKOFF = { initial: "5ms", factor: 2, max: "20ms", jitter: 0 };
 
 /** A memory driver, the queue under test and an optional dead-letter queue, wired as the supervisor would. */
-function build(queueData: Record<string, unknown>, options: { random?: () => number } = {}) {
+async function build(queueData: Record<string, unknown>, options: { random?: () => number; expectProblems?: SnippetOptions["expectProblems"] } = {}) {
   const { logger, lines } = captureLogger();
-  const entries = [
-    makeEntry("app:driver", "queue.driver.memory"),
-    makeEntry("app:tasks", "queue.queue", { driver: "app:driver", ...queueData }),
-    makeEntry("app:dlq", "queue.queue", { driver: "app:driver" }),
-  ];
+  const registry = await registryOf(
+    [
+      { name: "driver", kind: "queue.driver.memory" },
+      { name: "tasks", kind: "queue.queue", driver: "app:driver", ...queueData },
+      { name: "dlq", kind: "queue.queue", driver: "app:driver" },
+    ],
+    { expectProblems: options.expectProblems },
+  );
+  const entries = registry.entries;
   const components = new Map<string, Component>();
-  const context = makeBuildContext(entries, components, logger);
+  const context = buildContext(registry, components, logger);
   const driver = driverKind.create(entries[0], context) as MemoryQueueDriver;
   components.set("app:driver", driver);
-  const tasks = createQueueEntry(entries[1], context, options);
+  const tasks = createQueueEntry(entries[1], context, { random: options.random });
   components.set("app:tasks", tasks);
   components.set("app:dlq", queueKind.create(entries[2], context));
   return { driver, tasks, dlq: components.get("app:dlq") as QueueEntry, lines, context, entries };
@@ -50,7 +56,7 @@ async function nextDelivery(queue: QueueEntry): Promise<{ delivery: Delivery; ca
 
 describe("queue.queue", () => {
   test("declares its queue on first publish, named after the entry unless queue_name says otherwise", async () => {
-    const plain = build({});
+    const plain = await build({});
     await assert.rejects(plain.driver.stats("tasks"), { code: "E_QUEUE_NOT_DECLARED" });
     const id = await plain.tasks.publish({ job: 1 }, { source: "test" });
     assert.deepEqual(await plain.driver.stats("tasks"), { ready: 1, inFlight: 0, delayed: 0, dead: 0 });
@@ -58,14 +64,14 @@ describe("queue.queue", () => {
     assert.equal(delivery.message.id, id);
     assert.equal(delivery.message.headers.source, "test");
 
-    const named = build({ queue_name: "jobs" });
+    const named = await build({ queue_name: "jobs" });
     await named.tasks.publish(1);
     assert.equal((await named.driver.stats("jobs")).ready, 1);
     assert.deepEqual(await named.tasks.stats(), { ready: 1, inFlight: 0, delayed: 0, dead: 0 });
   });
 
   test("passes driver_options.memory to the memory driver", async () => {
-    const { tasks, driver } = build({ driver_options: { memory: { max_length: 1 } } });
+    const { tasks, driver } = await build({ driver_options: { memory: { max_length: 1 } } });
     await driver.start();
     await tasks.publish(1);
     let second = false;
@@ -90,8 +96,12 @@ describe("queue.queue", () => {
       start: async () => {},
       stop: async () => {},
     } satisfies QueueDriver;
-    const entries = [makeEntry("app:flaky", "queue.driver.memory"), makeEntry("app:tasks", "queue.queue", { driver: "app:flaky" })];
-    const context = makeBuildContext(entries, new Map<string, Component>([["app:flaky", flaky]]), logger);
+    const registry = await registryOf([
+      { name: "flaky", kind: "queue.driver.memory" },
+      { name: "tasks", kind: "queue.queue", driver: "app:flaky" },
+    ]);
+    const entries = registry.entries;
+    const context = buildContext(registry, new Map<string, Component>([["app:flaky", flaky]]), logger);
     const tasks = createQueueEntry(entries[1], context);
     await assert.rejects(tasks.publish(1), {
       code: "E_QUEUE_DECLARE",
@@ -101,11 +111,22 @@ describe("queue.queue", () => {
     assert.equal(declares, 2);
   });
 
-  test("refuses a driver reference that is not a queue driver", () => {
+  test("refuses a driver reference that is not a queue driver", async () => {
     const { logger } = captureLogger();
-    const entries = [makeEntry("app:tasks", "queue.queue", { driver: "app:db" })];
-    const context = makeBuildContext(entries, new Map<string, Component>([["app:db", {}]]), logger);
-    assert.throws(() => createQueueEntry(entries[0], context), {
+    // The validator reports it (E_REF_KIND); the kind refuses it too when built without that check.
+    const registry = await registryFrom(
+      `
+      - name: db
+        kind: db.sql.sqlite
+        file: tasks.db
+      - name: tasks
+        kind: queue.queue
+        driver: app:db
+      `,
+      { expectProblems: ["E_REF_KIND"] },
+    );
+    const context = buildContext(registry, new Map<string, Component>([["app:db", {}]]), logger);
+    assert.throws(() => createQueueEntry(registry.byId.get("app:tasks")!, context), {
       code: "E_QUEUE_DRIVER",
       message: "queue app:tasks: app:db is not a queue driver",
     });
@@ -113,7 +134,7 @@ describe("queue.queue", () => {
 
   test("fail() below max_attempts retries after the backoff delay for that attempt, with jitter", async () => {
     // random 0.75 spreads by +0.5 of the jitter (0.5): every delay × 1.25, capped at max.
-    const { tasks } = build({ max_attempts: 5, backoff: { initial: "100ms", factor: 2, max: "300ms", jitter: 0.5 } }, { random: () => 0.75 });
+    const { tasks } = await build({ max_attempts: 5, backoff: { initial: "100ms", factor: 2, max: "300ms", jitter: 0.5 } }, { random: () => 0.75 });
     const delays: unknown[] = [];
     for (const attempts of [1, 2, 3, 4]) {
       const { delivery, settled } = fakeDelivery(attempts);
@@ -129,7 +150,7 @@ describe("queue.queue", () => {
   });
 
   test("counts attempts through the driver and buries after max_attempts with an error line", async () => {
-    const { tasks, driver, lines } = build({ max_attempts: 3, backoff: FAST_BACKOFF });
+    const { tasks, driver, lines } = await build({ max_attempts: 3, backoff: FAST_BACKOFF });
     const id = await tasks.publish({ job: "poison" });
     const seen: number[] = [];
     await tasks.consume({ prefetch: 1 }, (delivery) => {
@@ -147,7 +168,7 @@ describe("queue.queue", () => {
   });
 
   test("after max_attempts a dead_letter queue receives the body with the original headers and why it died", async () => {
-    const { tasks, dlq, driver, lines } = build({ max_attempts: 2, backoff: FAST_BACKOFF, dead_letter: "dlq" });
+    const { tasks, dlq, driver, lines } = await build({ max_attempts: 2, backoff: FAST_BACKOFF, dead_letter: "dlq" });
     const before = Math.floor(Date.now() / 1000);
     const id = await tasks.publish({ job: "poison" }, { correlation_id: "c-9" });
     await tasks.consume({ prefetch: 1 }, (delivery) => void tasks.fail(delivery, "cannot parse"));
@@ -166,7 +187,7 @@ describe("queue.queue", () => {
   });
 
   test("with dead_letter.keep the dead-letter queue gets the message and it also stays dead here, to retry or discard", async () => {
-    const { tasks, dlq, lines } = build({ max_attempts: 2, backoff: FAST_BACKOFF, dead_letter: { queue: "dlq", keep: true } });
+    const { tasks, dlq, lines } = await build({ max_attempts: 2, backoff: FAST_BACKOFF, dead_letter: { queue: "dlq", keep: true } });
     const id = await tasks.publish({ job: "poison" }, { correlation_id: "c-9" });
     const attempts: number[] = [];
     await tasks.consume({ prefetch: 1 }, (delivery) => {
@@ -196,7 +217,7 @@ describe("queue.queue", () => {
   });
 
   test("dead_letter.keep buries after the dead-letter publish instead of acking", async () => {
-    const { tasks } = build({ max_attempts: 1, dead_letter: { queue: "app:dlq", keep: true } });
+    const { tasks } = await build({ max_attempts: 1, dead_letter: { queue: "app:dlq", keep: true } });
     const { delivery, settled } = fakeDelivery(1);
     await tasks.fail(delivery, "boom");
     assert.deepEqual(settled, [["bury", "boom"]]);
@@ -204,7 +225,7 @@ describe("queue.queue", () => {
   });
 
   test("deadLetters() is bound to the queue's name on the driver and declares it first", async () => {
-    const { tasks, driver } = build({ queue_name: "jobs" });
+    const { tasks, driver } = await build({ queue_name: "jobs" });
     const deadLetters = tasks.deadLetters()!;
     assert.deepEqual(await deadLetters.list({ limit: 5, offset: 0 }), { messages: [], total: 0 });
     const id = await tasks.publish("doomed");
@@ -218,7 +239,7 @@ describe("queue.queue", () => {
   });
 
   test("deadLetters() refuses a page that is not a positive limit and an offset of at least 0", async () => {
-    const deadLetters = build({}).tasks.deadLetters()!;
+    const deadLetters = (await build({})).tasks.deadLetters()!;
     for (const page of [{ limit: 0, offset: 0 }, { limit: 10, offset: -1 }, { limit: 1.5, offset: 0 }]) {
       await assert.rejects(deadLetters.list(page), {
         code: "E_QUEUE_OPTIONS",
@@ -227,7 +248,7 @@ describe("queue.queue", () => {
     }
   });
 
-  test("deadLetters() is undefined when the driver keeps no dead-letter store", () => {
+  test("deadLetters() is undefined when the driver keeps no dead-letter store", async () => {
     const { logger } = captureLogger();
     const plain = {
       id: "app:broker",
@@ -239,13 +260,17 @@ describe("queue.queue", () => {
       start: async () => {},
       stop: async () => {},
     } satisfies QueueDriver;
-    const entries = [makeEntry("app:broker", "queue.driver.amqp"), makeEntry("app:tasks", "queue.queue", { driver: "app:broker" })];
-    const context = makeBuildContext(entries, new Map<string, Component>([["app:broker", plain]]), logger);
+    const registry = await registryOf([
+      { name: "broker", kind: "queue.driver.amqp" },
+      { name: "tasks", kind: "queue.queue", driver: "app:broker" },
+    ]);
+    const entries = registry.entries;
+    const context = buildContext(registry, new Map<string, Component>([["app:broker", plain]]), logger);
     assert.equal(createQueueEntry(entries[1], context).deadLetters(), undefined);
   });
 
   test("dead_letter.max_attempts takes precedence over max_attempts", async () => {
-    const { tasks } = build({ max_attempts: 5, dead_letter: { queue: "app:dlq", max_attempts: 2 } }, { random: () => 0.5 });
+    const { tasks } = await build({ max_attempts: 5, dead_letter: { queue: "app:dlq", max_attempts: 2 } }, { random: () => 0.5 });
     const first = fakeDelivery(1);
     await tasks.fail(first.delivery, "e");
     assert.equal(first.settled[0][0], "retry");
@@ -255,24 +280,26 @@ describe("queue.queue", () => {
   });
 
   test("a dead-letter publish that fails buries the message with both errors", async () => {
-    const { tasks, lines } = build({ max_attempts: 1, dead_letter: "app:gone" });
+    // A dead letter naming no entry is a reference problem; the queue still copes when built without the check.
+    const { tasks, lines } = await build({ max_attempts: 1, dead_letter: "app:gone" }, { expectProblems: ["E_REF_UNRESOLVED"] });
     const { delivery, settled } = fakeDelivery(1);
     await tasks.fail(delivery, "boom");
-    const reason = "boom; dead-letter publish to app:gone failed: no queue.queue entry app:gone";
+    const reason = "boom; dead-letter publish to app:gone failed: queue app:gone not found";
     assert.deepEqual(settled, [["bury", reason]]);
     assert.ok(lines.some((line) => line.level === "error" && line.msg === `message m-1 failed 1 attempt and was buried: ${reason}`));
   });
 
-  test("an unparsable backoff duration names the entry and field", () => {
-    assert.throws(() => build({ backoff: { initial: "soon" } }), {
+  test("an unparsable backoff duration names the entry and field", async () => {
+    // The validator refuses it first (E_SCHEMA); the kind still says what is wrong when built without it.
+    await assert.rejects(build({ backoff: { initial: "soon" } }, { expectProblems: ["E_SCHEMA"] }), {
       code: "E_QUEUE_BACKOFF",
       message: 'entry app:tasks: backoff.initial invalid duration "soon"',
     });
   });
 
-  test("describe names the queue, driver and what happens to failures", () => {
-    assert.equal(build({}).tasks.describe(), "queue 'tasks' on app:driver, 5 attempts, then buried");
-    assert.equal(build({ dead_letter: "dlq" }).tasks.describe(), "queue 'tasks' on app:driver, 5 attempts, dead letters to app:dlq");
+  test("describe names the queue, driver and what happens to failures", async () => {
+    assert.equal((await build({})).tasks.describe(), "queue 'tasks' on app:driver, 5 attempts, then buried");
+    assert.equal((await build({ dead_letter: "dlq" })).tasks.describe(), "queue 'tasks' on app:driver, 5 attempts, dead letters to app:dlq");
   });
 
   test("declares its references: a queue.driver.* driver and a queue.queue dead letter", () => {

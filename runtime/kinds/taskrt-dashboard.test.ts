@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import type { Delivery, QueueHandle } from "../drivers/queue/driver.ts";
 import type { SqlDatabase } from "../drivers/sql/driver.ts";
-import { GATEWAY, loadYaml, startYaml } from "../metrics/test-support.ts";
+import { GATEWAY, checkSnippet, startSnippet } from "../../test/support/registry.ts";
 
 const QUEUE = `
   - name: driver
@@ -71,7 +71,7 @@ async function killOne(jobs: QueueHandle, body: unknown): Promise<void> {
 
 describe("taskrt.dashboard", () => {
   test("an entry with only meta.router serves /dashboard/ with every queue, behind a token, refreshing every 2s", async () => {
-    const loaded = await loadYaml(GATEWAY + QUEUE + DASHBOARD);
+    const loaded = await checkSnippet(GATEWAY + QUEUE + DASHBOARD);
     try {
       assert.deepEqual(loaded.problems, []);
       assert.deepEqual(loaded.registry.byId.get("app:dashboard")!.data, {
@@ -86,7 +86,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("a table name that is not a plain identifier is refused before anything runs", async () => {
-    const loaded = await loadYaml(`${GATEWAY}${DATABASE}${DASHBOARD}    tasks:\n      db: app:db\n      table: "tasks; DROP TABLE tasks"\n`);
+    const loaded = await checkSnippet(`${GATEWAY}${DATABASE}${DASHBOARD}    tasks:\n      db: app:db\n      table: "tasks; DROP TABLE tasks"\n`);
     try {
       const problem = loaded.problems.find((candidate) => candidate.entryId === "app:dashboard");
       assert.equal(problem?.code, "E_SCHEMA");
@@ -97,7 +97,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("an endpoint on one of the dashboard's paths is a route conflict", async () => {
-    const loaded = await loadYaml(
+    const loaded = await checkSnippet(
       GATEWAY +
         DASHBOARD +
         `
@@ -116,14 +116,14 @@ describe("taskrt.dashboard", () => {
     );
     try {
       const conflict = loaded.problems.find((problem) => problem.code === "E_ROUTE_CONFLICT");
-      assert.match(conflict?.message ?? "", /^GET \/dashboard\/api\/overview on app:gateway is already served by app:dashboard \(_index\.yaml:\d+\)$/);
+      assert.match(conflict?.message ?? "", /^GET \/dashboard\/api\/overview on app:gateway is already served by app:dashboard \(app\/_index\.yaml:\d+\)$/);
     } finally {
       loaded.remove();
     }
   });
 
   test("the page: /dashboard redirects to /dashboard/, which serves HTML under a strict content security policy", async () => {
-    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    const running = await startSnippet(GATEWAY + QUEUE + DASHBOARD);
     try {
       const bare = await fetch(`${running.url()}/dashboard`, { redirect: "manual" });
       assert.equal(bare.status, 308);
@@ -141,7 +141,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("path / serves the page at the router's root; queues lists the queues shown, in its order", async () => {
-    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    path: /\n    queues: [idle]\n`);
+    const running = await startSnippet(`${GATEWAY}${QUEUE}${DASHBOARD}    path: /\n    queues: [idle]\n`);
     try {
       const page = await fetch(`${running.url()}/`);
       assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
@@ -153,7 +153,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("the overview shows each queue's counts, whether it lists dead letters, and the consumers", async () => {
-    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    const running = await startSnippet(GATEWAY + QUEUE + DASHBOARD);
     try {
       const jobs = running.supervisor.component<QueueHandle>("app:jobs");
       await jobs.publish({ n: 1 });
@@ -174,7 +174,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("tasks: counts by status, pages newest first, a status filter, one task in full, and 400/404 on bad input", async () => {
-    const running = await startYaml(GATEWAY + DATABASE + QUEUE + WITH_TASKS);
+    const running = await startSnippet(GATEWAY + DATABASE + QUEUE + WITH_TASKS);
     try {
       const db = running.supervisor.component<SqlDatabase>("app:db");
       await db.execute("CREATE TABLE tasks (id TEXT PRIMARY KEY, action TEXT, status TEXT, payload TEXT, result TEXT)");
@@ -209,7 +209,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("a tasks table that does not exist (yet) is reported, and the rest of the dashboard still works", async () => {
-    const running = await startYaml(GATEWAY + DATABASE + QUEUE + WITH_TASKS);
+    const running = await startSnippet(GATEWAY + DATABASE + QUEUE + WITH_TASKS);
     try {
       const base = `${running.url()}/dashboard/api`;
       const auth = tokenHeader(running);
@@ -224,7 +224,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("dead letters: listed newest first, a retry puts one back with fresh attempts, a discard deletes one", async () => {
-    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    const running = await startSnippet(GATEWAY + QUEUE + DASHBOARD);
     try {
       const jobs = running.supervisor.component<QueueHandle>("app:jobs");
       await killOne(jobs, { n: 1 });
@@ -262,7 +262,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("dead-letter requests that cannot be served say why", async () => {
-    const running = await startYaml(GATEWAY + QUEUE + DASHBOARD);
+    const running = await startSnippet(GATEWAY + QUEUE + DASHBOARD);
     try {
       const base = `${running.url()}/dashboard/api`;
       const auth = tokenHeader(running);
@@ -280,7 +280,7 @@ describe("taskrt.dashboard", () => {
   test("with the token variable set, the API asks for the bearer token and the start says so", async () => {
     const variable = `TASKRT_TEST_DASHBOARD_TOKEN_${process.pid}`;
     process.env[variable] = "let-me-in";
-    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: ${variable}\n`);
+    const running = await startSnippet(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: ${variable}\n`);
     try {
       const base = `${running.url()}/dashboard`;
       assert.deepEqual(await json(await fetch(`${base}/api/overview`)), [401, { error: "a bearer token is required" }]);
@@ -297,7 +297,7 @@ describe("taskrt.dashboard", () => {
 
   test("without the token variable it generates a token, prints it in its address, and the API asks for it", async () => {
     const registry = `${GATEWAY}${QUEUE}${DASHBOARD}    token_env: TASKRT_TEST_UNSET_TOKEN\n`;
-    const running = await startYaml(registry);
+    const running = await startSnippet(registry);
     let token: string;
     try {
       const dashboard = running.supervisor.component<{ describe(): string }>("app:dashboard");
@@ -318,7 +318,7 @@ describe("taskrt.dashboard", () => {
       await running.stop();
     }
     // Started again in the same process, as a --watch reload does: the open page's token still works.
-    const again = await startYaml(registry);
+    const again = await startSnippet(registry);
     try {
       assert.equal((await fetch(`${again.url()}/dashboard/api/overview`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
     } finally {
@@ -327,7 +327,7 @@ describe("taskrt.dashboard", () => {
   });
 
   test("with a generated token, a page asked for under a foreign host name is refused (DNS rebinding)", async () => {
-    const running = await startYaml(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: TASKRT_TEST_UNSET_TOKEN\n`);
+    const running = await startSnippet(`${GATEWAY}${QUEUE}${DASHBOARD}    token_env: TASKRT_TEST_UNSET_TOKEN\n`);
     try {
       const { port } = new URL(running.url());
       const answer = await new Promise<[number, string]>((resolve, reject) => {

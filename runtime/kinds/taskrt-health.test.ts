@@ -1,9 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { HttpRouter } from "../http/router.ts";
-import { captureLogger, makeBuildContext } from "../queue/testing.ts";
-import type { Entry } from "../registry/entry.ts";
-import { GATEWAY, loadYaml, startYaml } from "../metrics/test-support.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, checkSnippet, GATEWAY, registryFrom, startSnippet } from "../../test/support/registry.ts";
 import taskrtHealth from "./taskrt-health.ts";
 
 const HEALTH = `
@@ -23,7 +22,7 @@ const DATABASE = `
 
 describe("taskrt.health", () => {
   test("an entry with only meta.router serves /healthz and /readyz, probing databases for up to 2s", async () => {
-    const loaded = await loadYaml(GATEWAY + HEALTH);
+    const loaded = await checkSnippet(GATEWAY + HEALTH);
     try {
       assert.deepEqual(loaded.problems, []);
       assert.deepEqual(loaded.registry.byId.get("app:health")!.data, { liveness: "/healthz", readiness: "/readyz", probe_timeout: "2s" });
@@ -33,7 +32,7 @@ describe("taskrt.health", () => {
   });
 
   test("by default readiness covers every service started at boot", async () => {
-    const running = await startYaml(GATEWAY + DATABASE + HEALTH);
+    const running = await startSnippet(GATEWAY + DATABASE + HEALTH);
     try {
       const response = await fetch(`${running.url()}/readyz`);
       assert.equal(response.status, 200);
@@ -47,7 +46,7 @@ describe("taskrt.health", () => {
   });
 
   test("with requires, readiness covers those entries only, and a required service that was never started makes it 503", async () => {
-    const running = await startYaml(
+    const running = await startSnippet(
       GATEWAY +
         DATABASE +
         `
@@ -69,7 +68,7 @@ describe("taskrt.health", () => {
 
   test("requiring an entry that is not a service is refused when the runtime builds it", async () => {
     await assert.rejects(
-      startYaml(
+      startSnippet(
         GATEWAY +
           `
   - name: driver
@@ -89,7 +88,7 @@ describe("taskrt.health", () => {
   });
 
   test("requiring an entry that does not exist is a reference problem", async () => {
-    const loaded = await loadYaml(GATEWAY + HEALTH + `    requires: [app:nowhere]\n`);
+    const loaded = await checkSnippet(GATEWAY + HEALTH + `    requires: [app:nowhere]\n`);
     try {
       assert.deepEqual(
         loaded.problems.map((problem) => [problem.code, problem.entryId, problem.field]),
@@ -101,7 +100,7 @@ describe("taskrt.health", () => {
   });
 
   test("liveness and readiness on one path, or on a path an endpoint serves, are route conflicts", async () => {
-    const loaded = await loadYaml(
+    const loaded = await checkSnippet(
       GATEWAY +
         `
   - name: ping
@@ -131,8 +130,8 @@ describe("taskrt.health", () => {
       assert.deepEqual(
         conflicts.map((problem) => [problem.entryId, problem.field, problem.message]),
         [
-          ["app:health", "liveness", "GET /healthz on app:gateway is already served by app:ping.endpoint (_index.yaml:19)"],
-          ["app:health2", "readiness", "GET /live on app:gateway is already served by app:health2 (_index.yaml:32)"],
+          ["app:health", "liveness", "GET /healthz on app:gateway is already served by app:ping.endpoint (app/_index.yaml:18)"],
+          ["app:health2", "readiness", "GET /live on app:gateway is already served by app:health2 (app/_index.yaml:31)"],
         ],
       );
     } finally {
@@ -140,21 +139,11 @@ describe("taskrt.health", () => {
     }
   });
 
-  test("built without the supervisor's view, it says so", () => {
+  test("built without the supervisor's view, it says so", async () => {
     const { logger } = captureLogger();
-    const location = { file: "/test/_index.yaml", line: 1, column: 1 };
-    const entry: Entry = {
-      id: "app:health",
-      namespace: "app",
-      name: "health",
-      kind: "taskrt.health",
-      meta: { router: "app:router" },
-      data: { liveness: "/healthz", readiness: "/readyz", probe_timeout: "2s" },
-      file: location.file,
-      location,
-      locate: () => location,
-    };
-    const context = makeBuildContext([entry], new Map([["app:router", new HttpRouter("app:router", "")]]), logger);
+    const registry = await registryFrom(GATEWAY + HEALTH);
+    const entry = registry.byId.get("app:health")!;
+    const context = buildContext(registry, new Map([["app:router", new HttpRouter("app:router", "")]]), logger);
     assert.throws(() => taskrtHealth.create(entry, context), {
       code: "E_INTERNAL",
       message: "internal: app:health needs the supervisor's runtime view in its build context",

@@ -3,9 +3,8 @@ import assert from "node:assert/strict";
 import { HttpRouter } from "../http/router.ts";
 import { MetricsCollector } from "../metrics/collector.ts";
 import { Instruments } from "../metrics/instruments.ts";
-import { captureLogger, makeBuildContext } from "../queue/testing.ts";
-import type { Entry } from "../registry/entry.ts";
-import { GATEWAY, loadYaml, startYaml } from "../metrics/test-support.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, checkSnippet, GATEWAY, registryFrom, startSnippet } from "../../test/support/registry.ts";
 import taskrtMetrics, { MetricsRoute } from "./taskrt-metrics.ts";
 
 const METRICS = `
@@ -17,7 +16,7 @@ const METRICS = `
 
 describe("taskrt.metrics", () => {
   test("an entry with only meta.router serves /metrics with the taskrt_ prefix and the default process metrics", async () => {
-    const loaded = await loadYaml(GATEWAY + METRICS);
+    const loaded = await checkSnippet(GATEWAY + METRICS);
     try {
       assert.deepEqual(loaded.problems, []);
       assert.deepEqual(loaded.registry.byId.get("app:metrics")!.data, { path: "/metrics", prefix: "taskrt_", default_metrics: true });
@@ -27,7 +26,7 @@ describe("taskrt.metrics", () => {
   });
 
   test("a prefix that cannot start a Prometheus metric name is refused", async () => {
-    const loaded = await loadYaml(GATEWAY + METRICS + `    prefix: "9lives-"\n`);
+    const loaded = await checkSnippet(GATEWAY + METRICS + `    prefix: "9lives-"\n`);
     try {
       assert.deepEqual(
         loaded.problems.map((problem) => [problem.code, problem.entryId, problem.field]),
@@ -39,7 +38,7 @@ describe("taskrt.metrics", () => {
   });
 
   test("serving it where an endpoint already answers GET is a route conflict", async () => {
-    const loaded = await loadYaml(
+    const loaded = await checkSnippet(
       GATEWAY +
         `
   - name: stats
@@ -60,7 +59,7 @@ describe("taskrt.metrics", () => {
       const conflicts = loaded.problems.filter((problem) => problem.code === "E_ROUTE_CONFLICT");
       assert.deepEqual(
         conflicts.map((problem) => [problem.entryId, problem.field, problem.message]),
-        [["app:metrics", "path", "GET /metrics on app:gateway is already served by app:stats.endpoint (_index.yaml:19)"]],
+        [["app:metrics", "path", "GET /metrics on app:gateway is already served by app:stats.endpoint (app/_index.yaml:18)"]],
       );
     } finally {
       loaded.remove();
@@ -68,14 +67,14 @@ describe("taskrt.metrics", () => {
   });
 
   test("a second taskrt.metrics entry is refused when the runtime builds it", async () => {
-    await assert.rejects(startYaml(GATEWAY + METRICS + METRICS.replace("name: metrics", "name: more_metrics").replace("router: app:router", "router: app:router\n    path: /more")), {
+    await assert.rejects(startSnippet(GATEWAY + METRICS + METRICS.replace("name: metrics", "name: more_metrics").replace("router: app:router", "router: app:router\n    path: /more")), {
       code: "E_CREATE",
       message: "app:metrics: cannot build taskrt.metrics: app:metrics: the registry declares a second taskrt.metrics entry, app:more_metrics",
     });
   });
 
   test("the collector is attached while the entry runs and detached when it stops", async () => {
-    const running = await startYaml(GATEWAY + METRICS);
+    const running = await startSnippet(GATEWAY + METRICS);
     assert.equal(running.supervisor.instruments.attached, true);
     const response = await fetch(`${running.url()}/metrics`);
     assert.equal(response.status, 200);
@@ -84,11 +83,12 @@ describe("taskrt.metrics", () => {
     assert.equal(running.supervisor.instruments.attached, false);
   });
 
-  test("built without the supervisor's view and instruments, it says so", () => {
+  test("built without the supervisor's view and instruments, it says so", async () => {
     const { logger } = captureLogger();
     const router = new HttpRouter("app:router", "");
-    const entry = metricsEntry();
-    const context = makeBuildContext([entry], new Map([["app:router", router]]), logger);
+    const registry = await registryFrom(GATEWAY + METRICS);
+    const entry = registry.byId.get("app:metrics")!;
+    const context = buildContext(registry, new Map([["app:router", router]]), logger);
     assert.throws(() => taskrtMetrics.create(entry, context), {
       code: "E_INTERNAL",
       message: "internal: app:metrics needs the supervisor's runtime view and instruments in its build context",
@@ -121,18 +121,3 @@ describe("taskrt.metrics", () => {
     assert.deepEqual(lines.map((line) => [line.level, line.msg]), [["error", "cannot collect the metrics: registry gone"]]);
   });
 });
-
-function metricsEntry(): Entry {
-  const location = { file: "/test/_index.yaml", line: 1, column: 1 };
-  return {
-    id: "app:metrics",
-    namespace: "app",
-    name: "metrics",
-    kind: "taskrt.metrics",
-    meta: { router: "app:router" },
-    data: { path: "/metrics", prefix: "taskrt_", default_metrics: true },
-    file: location.file,
-    location,
-    locate: () => location,
-  };
-}

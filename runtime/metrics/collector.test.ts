@@ -8,8 +8,10 @@ import type { CallableComponent, CallResult } from "../handlers/handler.ts";
 import type { QueueHandle } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
 import type { MessageScope } from "../modules/context.ts";
-import { captureLogger, makeBuildContext, makeEntry, waitUntil } from "../queue/testing.ts";
-import type { Entry, Registry } from "../registry/entry.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, registryFrom, STAND_IN_MODULE } from "../../test/support/registry.ts";
+import { waitUntil } from "../../test/support/wait.ts";
+import type { Registry } from "../registry/entry.ts";
 import { MetricsCollector, type CollectorOptions } from "./collector.ts";
 import { Instruments } from "./instruments.ts";
 
@@ -22,9 +24,7 @@ function view(states: Record<string, string>): RuntimeView {
   };
 }
 
-function registryOf(entries: Entry[]): Registry {
-  return { root: "/test", entries, byId: new Map(entries.map((entry) => [entry.id, entry])) };
-}
+const EMPTY_REGISTRY: Registry = { root: "/test", entries: [], byId: new Map() };
 
 function collector(options: Partial<CollectorOptions> & Pick<CollectorOptions, "registry" | "runtime">): MetricsCollector {
   return new MetricsCollector({
@@ -50,16 +50,31 @@ function assertLines(scraped: string[], expected: string[]): void {
 describe("metrics collector", () => {
   test("counts a consumer's messages by outcome: processed (by the runtime or the handler's own ack), failed, retried, dead_lettered", async () => {
     const { logger } = captureLogger();
-    const entries = [
-      makeEntry("app:driver", "queue.driver.memory"),
-      // No dead-letter queue: the last failure buries the message, which counts as dead-lettered too.
-      makeEntry("app:tasks", "queue.queue", { driver: "app:driver", max_attempts: 2, backoff: { initial: "1ms", factor: 1, max: "1ms", jitter: 0 } }),
-      makeEntry("app:handler", "function.ts"),
-      makeEntry("app:consumer", "queue.consumer", { queue: "app:tasks", func: "app:handler" }),
-    ];
+    // No dead-letter queue: the last failure buries the message, which counts as dead-lettered too.
+    const registry = await registryFrom(
+      `
+      - name: driver
+        kind: queue.driver.memory
+      - name: tasks
+        kind: queue.queue
+        driver: app:driver
+        max_attempts: 2
+        backoff: { initial: 1ms, factor: 1, max: 1ms, jitter: 0 }
+      - name: handler
+        kind: function.ts
+        source: file://handler.mjs
+        method: handle
+      - name: consumer
+        kind: queue.consumer
+        queue: app:tasks
+        func: app:handler
+      `,
+      { files: STAND_IN_MODULE },
+    );
+    const entries = registry.entries;
     const components = new Map<string, unknown>();
     const instruments = new Instruments();
-    const context = { ...makeBuildContext(entries, components, logger), instruments };
+    const context = { ...buildContext(registry, components, logger), instruments };
     const driver = driverKind.create(entries[0], context) as MemoryQueueDriver;
     components.set("app:driver", driver);
     components.set("app:tasks", queueKind.create(entries[1], context));
@@ -86,7 +101,7 @@ describe("metrics collector", () => {
       }),
     };
     components.set("app:handler", handler);
-    const metrics = collector({ registry: registryOf(entries), runtime: view({ "app:driver": "RUNNING", "app:consumer": "RUNNING" }), component: (id) => components.get(id) as never });
+    const metrics = collector({ registry, runtime: view({ "app:driver": "RUNNING", "app:consumer": "RUNNING" }), component: (id) => components.get(id) as never });
     instruments.attach(metrics);
     const consumer = consumerKind.create(entries[3], context) as QueueConsumer;
     await driver.start();
@@ -115,7 +130,7 @@ describe("metrics collector", () => {
   });
 
   test("every outcome of a consumer reads 0 from the moment it starts", async () => {
-    const metrics = collector({ registry: registryOf([]), runtime: view({}) });
+    const metrics = collector({ registry: EMPTY_REGISTRY, runtime: view({}) });
     metrics.consumer("app:consumer");
     assertLines(await scrapeLines(metrics), [
       'taskrt_consumer_messages_total{consumer="app:consumer",outcome="processed"} 0',
@@ -126,7 +141,7 @@ describe("metrics collector", () => {
   });
 
   test("HTTP requests are one series per route pattern, method and status, with a duration histogram per route and method", async () => {
-    const metrics = collector({ registry: registryOf([]), runtime: view({}) });
+    const metrics = collector({ registry: EMPTY_REGISTRY, runtime: view({}) });
     const route = metrics.httpRoute("/api/tasks/{id}", "GET");
     route.record(200, 0.0004);
     route.record(200, 0.002);
@@ -141,11 +156,21 @@ describe("metrics collector", () => {
   });
 
   test("queue depths are read on scrape; a queue whose driver is not running is left out, one whose stats fail is logged and left out", async () => {
-    const entries = [
-      makeEntry("app:up", "queue.queue", { driver: "app:running_driver" }),
-      makeEntry("app:down", "queue.queue", { driver: "app:stopped_driver" }),
-      makeEntry("app:broken", "queue.queue", { driver: "app:running_driver" }),
-    ];
+    const registry = await registryFrom(`
+      - name: running_driver
+        kind: queue.driver.memory
+      - name: stopped_driver
+        kind: queue.driver.memory
+      - name: up
+        kind: queue.queue
+        driver: app:running_driver
+      - name: down
+        kind: queue.queue
+        driver: app:stopped_driver
+      - name: broken
+        kind: queue.queue
+        driver: app:running_driver
+    `);
     const queues: Record<string, Partial<QueueHandle>> = {
       "app:up": { stats: async () => ({ ready: 3, inFlight: 2, delayed: 1, dead: 4 }) },
       "app:down": { stats: async () => assert.fail("a stopped driver's queue is not asked") },
@@ -153,7 +178,7 @@ describe("metrics collector", () => {
     };
     const { logger, lines } = captureLogger();
     const metrics = collector({
-      registry: registryOf(entries),
+      registry,
       runtime: view({ "app:running_driver": "RUNNING", "app:stopped_driver": "STOPPED" }),
       component: (id) => queues[id] as never,
       logger,
@@ -170,8 +195,38 @@ describe("metrics collector", () => {
   });
 
   test("entry_up is 1 for a running service and 0 otherwise; restarts of every process.service start at 0; start-up time is a gauge", async () => {
-    const entries = [makeEntry("app:web", "http.service"), makeEntry("app:migrate-service", "process.service"), makeEntry("app:batch", "queue.consumer")];
-    const metrics = collector({ registry: registryOf(entries), runtime: view({ "app:web": "RUNNING", "app:migrate-service": "RUNNING", "app:batch": "FAILED" }) });
+    const registry = await registryFrom(
+      `
+      - name: web
+        kind: http.service
+        addr: 127.0.0.1:0
+      - name: processes
+        kind: process.host
+      - name: migrate
+        kind: process.ts
+        source: file://handler.mjs
+        method: handle
+      - name: migrate-service
+        kind: process.service
+        process: app:migrate
+        host: app:processes
+      - name: driver
+        kind: queue.driver.memory
+      - name: tasks
+        kind: queue.queue
+        driver: app:driver
+      - name: handler
+        kind: function.ts
+        source: file://handler.mjs
+        method: handle
+      - name: batch
+        kind: queue.consumer
+        queue: app:tasks
+        func: app:handler
+      `,
+      { files: STAND_IN_MODULE },
+    );
+    const metrics = collector({ registry, runtime: view({ "app:web": "RUNNING", "app:migrate-service": "RUNNING", "app:batch": "FAILED" }) });
     metrics.startupFinished(1.25);
     assertLines(await scrapeLines(metrics), [
       'taskrt_entry_up{id="app:web",kind="http.service"} 1',
@@ -185,7 +240,7 @@ describe("metrics collector", () => {
   });
 
   test("errors leaked by handler code are counted by entry, unknown when no call was running", async () => {
-    const metrics = collector({ registry: registryOf([]), runtime: view({}) });
+    const metrics = collector({ registry: EMPTY_REGISTRY, runtime: view({}) });
     metrics.unhandledError("app:create_task");
     metrics.unhandledError("app:create_task");
     metrics.unhandledError("unknown");
@@ -193,12 +248,12 @@ describe("metrics collector", () => {
   });
 
   test("the prefix renames taskrt's metrics; default process metrics are served only when asked for", async () => {
-    const plain = collector({ registry: registryOf([]), runtime: view({}), prefix: "tq_" });
+    const plain = collector({ registry: EMPTY_REGISTRY, runtime: view({}), prefix: "tq_" });
     plain.startupFinished(2);
     const scraped = await scrapeLines(plain);
     assertLines(scraped, ["tq_startup_seconds 2", "# TYPE tq_http_requests_total counter"]);
     assert.equal(scraped.some((line) => line.startsWith("taskrt_") || line.startsWith("process_") || line.startsWith("nodejs_")), false);
-    const withDefaults = collector({ registry: registryOf([]), runtime: view({}), defaultMetrics: true });
+    const withDefaults = collector({ registry: EMPTY_REGISTRY, runtime: view({}), defaultMetrics: true });
     const all = await scrapeLines(withDefaults);
     assert.ok(all.some((line) => line.startsWith("process_resident_memory_bytes ")), "process memory");
     assert.ok(all.some((line) => line.startsWith("nodejs_eventloop_lag_seconds ")), "event-loop lag");

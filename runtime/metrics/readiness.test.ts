@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { SqlDatabase } from "../drivers/sql/driver.ts";
 import type { Component } from "../contracts/component.ts";
 import type { RuntimeView } from "../contracts/build-context.ts";
-import { captureLogger } from "../queue/testing.ts";
+import { captureLogger } from "../../test/support/logs.ts";
 import type { Entry, Registry } from "../registry/entry.ts";
 import { ReadinessCheck, type ReadinessSources } from "./readiness.ts";
 

@@ -8,16 +8,25 @@ import type { Component } from "../contracts/component.ts";
 import type { Delivery } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
 import { createMessageScope } from "../queue/message-scope.ts";
-import { captureLogger, makeBuildContext, makeEntry, waitUntil } from "../queue/testing.ts";
+import { captureLogger } from "../../test/support/logs.ts";
+import { buildContext, registryFrom } from "../../test/support/registry.ts";
+import { waitUntil } from "../../test/support/wait.ts";
+
+const REGISTRY = await registryFrom(`
+  - name: driver
+    kind: queue.driver.memory
+  - name: tasks
+    kind: queue.queue
+    driver: app:driver
+`);
 
 function setup(modules: string[] = ["queue"]) {
   const { logger } = captureLogger();
-  const entries = [makeEntry("app:driver", "queue.driver.memory"), makeEntry("app:tasks", "queue.queue", { driver: "app:driver" })];
   const components = new Map<string, Component>();
-  const build = makeBuildContext(entries, components, logger);
-  const driver = driverKind.create(entries[0], build) as MemoryQueueDriver;
+  const build = buildContext(REGISTRY, components, logger);
+  const driver = driverKind.create(REGISTRY.byId.get("app:driver")!, build) as MemoryQueueDriver;
   components.set("app:driver", driver);
-  components.set("app:tasks", queueKind.create(entries[1], build));
+  components.set("app:tasks", queueKind.create(REGISTRY.byId.get("app:tasks")!, build));
   const context: CallContext = { entryId: "app:create_task", modules: new Set(modules), services: build.services, logger };
   const run = <T>(fn: () => T, extra: Partial<CallContext> = {}): T => runInContext({ ...context, ...extra }, fn);
   return { driver, run };
@@ -97,9 +106,9 @@ describe("queue module", () => {
 
   test("an unknown queue id is E_QUEUE_NOT_FOUND, keeping the lookup's hint", async () => {
     const { run } = setup();
-    await assert.rejects(run(() => queue.publish("app:nope", { a: 1 })), (error: Error & { code?: string; hint?: string }) => {
+    await assert.rejects(run(() => queue.publish("app:taks", { a: 1 })), (error: Error & { code?: string; hint?: string }) => {
       assert.equal(error.code, "E_QUEUE_NOT_FOUND");
-      assert.equal(error.message, "queue app:nope not found");
+      assert.equal(error.message, "queue app:taks not found");
       assert.equal(error.hint, "did you mean app:tasks?");
       return true;
     });

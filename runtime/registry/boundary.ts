@@ -24,16 +24,25 @@ export interface Boundary {
  */
 export async function projectBoundary(registryRoot: string): Promise<Boundary> {
   let root = registryRoot;
-  if (!(await exists(join(registryRoot, LOCK_FILE)))) {
-    for (let directory = registryRoot; ; directory = dirname(directory)) {
-      if (await exists(join(directory, "package.json"))) {
-        root = directory;
-        break;
-      }
-      if (dirname(directory) === directory) break;
-    }
-  }
+  if (!(await exists(join(registryRoot, LOCK_FILE)))) root = (await enclosingPackage(registryRoot)) ?? registryRoot;
   return { root, real: await realLocation(root) };
+}
+
+/** The nearest directory at or above `directory` holding a package.json. */
+export async function enclosingPackage(directory: string): Promise<string | undefined> {
+  for (let current = directory; ; current = dirname(current)) {
+    if (await exists(join(current, "package.json"))) return current;
+    if (dirname(current) === current) return undefined;
+  }
+}
+
+/** The directory a registry path stands for: itself when it is a directory, else the file's directory. */
+export async function registryDirectory(path: string): Promise<string> {
+  const isDirectory = await stat(path).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
+  return isDirectory ? path : dirname(path);
 }
 
 /** The real path of a file outside the boundary, or undefined when it is inside (links followed). */

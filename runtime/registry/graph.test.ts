@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FIXTURES, testKinds } from "../../test/fixtures/registry/kinds.ts";
+import { fixtureKinds, REGISTRY_FIXTURES as FIXTURES } from "../../test/support/registry.ts";
 import { loadRegistry } from "./load.ts";
 import { dependencyClosure, dependencyGraph, entryReferences, fieldName, findCycles, readField, topologicalOrder } from "./graph.ts";
 
@@ -11,7 +11,7 @@ const graphOf = (edges: Record<string, string[]>): Map<string, Set<string>> =>
 describe("dependencyGraph", () => {
   test("each entry depends on what its reference fields and lifecycle requires name, bare names in its namespace", async () => {
     const { registry } = await loadRegistry(join(FIXTURES, "valid"));
-    const graph = dependencyGraph(registry, testKinds());
+    const graph = dependencyGraph(registry, fixtureKinds());
     assert.deepEqual(
       Object.fromEntries([...graph].map(([id, dependencies]) => [id, [...dependencies].sort()])),
       {
@@ -29,7 +29,7 @@ describe("dependencyGraph", () => {
 
   test("references to ids that do not exist are left out", async () => {
     const { registry } = await loadRegistry(join(FIXTURES, "refs"));
-    const graph = dependencyGraph(registry, testKinds());
+    const graph = dependencyGraph(registry, fixtureKinds());
     assert.deepEqual([...graph.get("app:db")!], ["app:handler"]);
     assert.deepEqual([...graph.get("app:dlq")!], ["app:db"]);
   });
@@ -41,7 +41,7 @@ describe("entryReferences", () => {
     const db = registry.byId.get("app:db")!;
     (db.data.lifecycle as { requires: unknown[] }).requires.push(42, "");
     assert.deepEqual(
-      entryReferences(db, testKinds().get("db.sql.sqlite")).map((use) => [use.field, use.written, use.target, use.service]),
+      entryReferences(db, fixtureKinds().get("db.sql.sqlite")).map((use) => [use.field, use.written, use.target, use.service]),
       [
         ["lifecycle.requires[0]", "handler", "app:handler", true],
         ["lifecycle.requires[1]", "app:ghost", "app:ghost", true],
@@ -50,7 +50,7 @@ describe("entryReferences", () => {
     );
     const dlq = registry.byId.get("app:dlq")!;
     assert.deepEqual(
-      entryReferences(dlq, testKinds().get("queue.queue")).map((use) => [use.path, use.target, use.kinds]),
+      entryReferences(dlq, fixtureKinds().get("queue.queue")).map((use) => [use.path, use.target, use.kinds]),
       [
         [["driver"], "other.ns:driver", ["queue.driver.*"]],
         [["dead_letter", "queue"], "app:db", ["queue.queue"]],
@@ -94,7 +94,7 @@ describe("findCycles", () => {
 describe("topologicalOrder", () => {
   test("dependencies come first, level by level, ids sorted within a level", async () => {
     const { registry } = await loadRegistry(join(FIXTURES, "valid"));
-    assert.deepEqual(topologicalOrder(dependencyGraph(registry, testKinds())), [
+    assert.deepEqual(topologicalOrder(dependencyGraph(registry, fixtureKinds())), [
       "app:db",
       "app:driver",
       "app:gateway",

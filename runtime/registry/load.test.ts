@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, realpath, rm, symlink, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Problem } from "../errors.ts";
-import { FIXTURES } from "../../test/fixtures/registry/kinds.ts";
+import { REGISTRY_FIXTURES as FIXTURES } from "../../test/support/registry.ts";
 import { loadRegistry } from "./load.ts";
 
 const fixture = (...parts: string[]): string => join(FIXTURES, ...parts);

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { parse } from "yaml";
-import { FIXTURES } from "../../test/fixtures/registry/kinds.ts";
+import { REGISTRY_FIXTURES as FIXTURES } from "../../test/support/registry.ts";
 import { buildManifestSchema, MANIFEST_PATH, renderManifestSchema } from "./manifest-schema.ts";
 
 function manifestValidator() {

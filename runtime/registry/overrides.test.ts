@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FIXTURES } from "../../test/fixtures/registry/kinds.ts";
+import { REGISTRY_FIXTURES as FIXTURES } from "../../test/support/registry.ts";
 import type { Registry } from "./entry.ts";
 import { loadRegistry } from "./load.ts";
 import { applyOverrides, parseOverride, parseScalar } from "./overrides.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { TaskrtError, type Problem } from "../errors.ts";
 import { defineKind } from "../contracts/kind-definition.ts";
-import { FIXTURES, testKinds } from "../../test/fixtures/registry/kinds.ts";
+import { fixtureKinds, REGISTRY_FIXTURES as FIXTURES } from "../../test/support/registry.ts";
 import type { Registry } from "./entry.ts";
 import { loadRegistry } from "./load.ts";
 import { applyOverrides } from "./overrides.ts";
@@ -33,7 +33,7 @@ const LIFECYCLE_DEFAULTS = {
 
 describe("validateRegistry: problems", () => {
   test("every problem of a registry is reported, located at its field and sorted by line", async () => {
-    const problems = await validateRegistry(await load("invalid"), testKinds());
+    const problems = await validateRegistry(await load("invalid"), fixtureKinds());
     const file = "invalid/_index.yaml";
     assert.deepEqual(summary(problems), [
       ["E_SCHEMA", `${file}:8:5`, 'synchronous: must be one of "OFF", "NORMAL", "FULL", "EXTRA", found "fast"'],
@@ -45,7 +45,7 @@ describe("validateRegistry: problems", () => {
       ["W_UNKNOWN_FIELD", `${file}:27:9`, 'unknown field "lifecycle.restart.max_attempt": lifecycle.restart of queue.consumer has no such field and ignores it'],
       ["E_SCHEMA", `${file}:29:5`, "meta.router is required: the http.router this endpoint belongs to"],
       ["E_SCHEMA", `${file}:32:5`, 'path: must match ^/, found "tasks"'],
-      ["E_SOURCE_MISSING", `${file}:37:5`, `source: ${join(FIXTURES, "invalid", "handler.ts")} does not exist`],
+      ["E_SOURCE_MISSING", `${file}:37:5`, `source file ${join(FIXTURES, "invalid", "handler.ts")} does not exist`],
       ["E_SCHEMA", `${file}:44:5`, 'modules: must not list the same item twice, found "sql" twice'],
       ["E_SCHEMA", `${file}:44:25`, 'modules[2]: must be one of "http", "queue", "sql", "uuid", "logger", "time", "json", found "nope"'],
       ["E_UNKNOWN_KIND", `${file}:47:5`, 'unknown kind "queue.consumr"'],
@@ -53,7 +53,7 @@ describe("validateRegistry: problems", () => {
   });
 
   test("problems name the entry and field, unknown fields are warnings, and hints suggest the likely fix", async () => {
-    const problems = await validateRegistry(await load("invalid"), testKinds());
+    const problems = await validateRegistry(await load("invalid"), fixtureKinds());
     const byField = new Map(problems.map((problem) => [`${problem.entryId} ${problem.field}`, problem]));
     assert.equal(byField.get("app:worker concurency")!.severity, "warning");
     assert.equal(byField.get("app:worker concurency")!.hint, 'did you mean "concurrency"?');
@@ -74,7 +74,7 @@ describe("validateRegistry: problems", () => {
   test("unknown fields are only warnings, listing the known fields when none is close", async () => {
     const registry = await load("valid");
     applyOverrides(registry, ["app:db:colour=red", "app:tasks:lifecycle.auto_start=true"]);
-    const problems = await validateRegistry(registry, testKinds());
+    const problems = await validateRegistry(registry, fixtureKinds());
     assert.deepEqual(
       problems.map((problem) => [problem.code, problem.severity, where(problem), problem.message, problem.hint]),
       [
@@ -98,7 +98,7 @@ describe("validateRegistry: problems", () => {
 
   test("keys named like JavaScript internals (__proto__, constructor, toString) are plain unknown fields and change no prototype", async () => {
     const registry = await load("prototype-keys");
-    const problems = await validateRegistry(registry, testKinds());
+    const problems = await validateRegistry(registry, fixtureKinds());
     const file = "prototype-keys/_index.yaml";
     assert.deepEqual(summary(problems), [
       ["W_UNKNOWN_FIELD", `${file}:6:5`, 'unknown field "__proto__": db.sql.sqlite has no such field and ignores it'],
@@ -113,13 +113,13 @@ describe("validateRegistry: problems", () => {
   });
 
   test("a kind's check only sees entries that passed their schema", async () => {
-    const problems = await validateRegistry(await load("invalid"), testKinds());
+    const problems = await validateRegistry(await load("invalid"), fixtureKinds());
     const missing = problems.filter((problem) => problem.code === "E_SOURCE_MISSING").map((problem) => problem.entryId);
     assert.deepEqual(missing, ["app:handler"], "app:helper's source is missing too, but its modules are invalid");
   });
 
   test("lifecycle requires and depends_on must name existing services; bare names resolve in the entry's namespace", async () => {
-    const problems = await validateRegistry(await load("refs"), testKinds());
+    const problems = await validateRegistry(await load("refs"), fixtureKinds());
     const file = "refs/_index.yaml";
     assert.deepEqual(summary(problems), [
       [
@@ -139,7 +139,7 @@ describe("validateRegistry: problems", () => {
   });
 
   test("a dependency cycle is reported once, naming the whole loop, at the reference leaving its first entry", async () => {
-    const problems = await validateRegistry(await load("cycle"), testKinds());
+    const problems = await validateRegistry(await load("cycle"), fixtureKinds());
     assert.deepEqual(summary(problems), [["E_CYCLE", "cycle/_index.yaml:7:18", "dependency cycle: app:a → app:b → app:c → app:a"]]);
     assert.equal(problems[0].field, "lifecycle.requires[0]");
     assert.equal(problems[0].hint, "nothing in a cycle can start first: remove one of these references");
@@ -148,7 +148,7 @@ describe("validateRegistry: problems", () => {
   test("overridden values are validated like written ones, located at the field or else the entry", async () => {
     const registry = await load("valid");
     assert.deepEqual(applyOverrides(registry, ["app:worker:concurrency=5000", "app:db:lifecycle.auto_start=yes"]), []);
-    assert.deepEqual(summary(await validateRegistry(registry, testKinds())), [
+    assert.deepEqual(summary(await validateRegistry(registry, fixtureKinds())), [
       ["E_SCHEMA", "valid/_index.yaml:10:7", 'lifecycle.auto_start: must be true or false, found "yes"'],
       ["E_SCHEMA", "valid/_index.yaml:24:5", "concurrency: must be <= 1000, found 5000"],
     ]);
@@ -157,7 +157,7 @@ describe("validateRegistry: problems", () => {
   test("a duration that is neither milliseconds nor a duration string says what a duration is", async () => {
     const registry = await load("valid");
     applyOverrides(registry, ["app:db:busy_timeout=5 seconds"]);
-    assert.deepEqual(summary(await validateRegistry(registry, testKinds())), [
+    assert.deepEqual(summary(await validateRegistry(registry, fixtureKinds())), [
       ["E_SCHEMA", "valid/_index.yaml:6:5", 'busy_timeout: expected milliseconds, or a duration such as "250ms", "10s", "1m30s", found "5 seconds"'],
     ]);
   });
@@ -168,7 +168,7 @@ describe("validateRegistry: problems", () => {
       applyOverrides(registry, ["app:worker:timeout=720h", "app:db:busy_timeout=2147483648", "app:db:lifecycle.stop_timeout=596h31m23.647s", "app:driver:publish_timeout=25d"]),
       [],
     );
-    const problems = await validateRegistry(registry, testKinds());
+    const problems = await validateRegistry(registry, fixtureKinds());
     const hint = "a Node.js timer cannot wait longer (it would fire at once); where the field is optional, leaving it out means no limit";
     assert.deepEqual(
       problems.map((problem) => [problem.code, where(problem), problem.message, problem.hint]),
@@ -186,13 +186,13 @@ describe("validateRegistry: problems", () => {
     );
     const schedules = await loadRegistry(join(FIXTURES, "long-interval"));
     const schedule = defineKind({ kind: "queue.schedule", summary: "test", service: true, references: [{ path: ["queue"], kinds: ["queue.queue"] }], create: () => ({}) });
-    assert.deepEqual(await validateRegistry(schedules.registry, testKinds([schedule])), []);
+    assert.deepEqual(await validateRegistry(schedules.registry, fixtureKinds([schedule])), []);
   });
 
   test("a missing required field is explained by its description, or named as missing when it has none", async () => {
     const registry = await load("valid");
     delete registry.byId.get("app:tasks")!.data.driver;
-    assert.deepEqual(summary(await validateRegistry(registry, testKinds())), [
+    assert.deepEqual(summary(await validateRegistry(registry, fixtureKinds())), [
       ["E_SCHEMA", "valid/_index.yaml:17:5", "driver is required: the queue.driver.* entry that stores this queue"],
     ]);
     const schemas = new SchemaSet(new Map([["test.thing", { $id: "https://taskrt.dev/test/test.thing.json", type: "object", properties: { secret: { type: "string" } }, required: ["secret"] }]]));
@@ -217,10 +217,10 @@ describe("validateRegistry: problems", () => {
           throw new Error("not used");
         },
       });
-    const plain = await validateRegistry(await load("valid"), testKinds([throwing(new Error("boom"))]));
+    const plain = await validateRegistry(await load("valid"), fixtureKinds([throwing(new Error("boom"))]));
     assert.deepEqual(summary(plain), [["E_INTERNAL", "valid/_index.yaml:19:5", "internal: the function.ts check failed: boom"]]);
     assert.equal(plain[0].entryId, "app:handler");
-    const user = await validateRegistry(await load("valid"), testKinds([throwing(new TaskrtError("E_METHOD_MISSING", "method: handle is not exported", { hint: "export it" }))]));
+    const user = await validateRegistry(await load("valid"), fixtureKinds([throwing(new TaskrtError("E_METHOD_MISSING", "method: handle is not exported", { hint: "export it" }))]));
     assert.deepEqual(summary(user), [["E_METHOD_MISSING", "valid/_index.yaml:19:5", "method: handle is not exported"]]);
     assert.equal(user[0].hint, "export it");
   });
@@ -228,9 +228,9 @@ describe("validateRegistry: problems", () => {
   test("a kind without a schema is reported as a bug in taskrt", async () => {
     const registry = await load("valid");
     applyOverrides(registry, ["app:handler:kind=function.made_up"]);
-    const kinds = testKinds([defineKind({ kind: "function.made_up", summary: "test", service: false, references: [], create: () => ({}) })]);
+    const kinds = fixtureKinds([defineKind({ kind: "function.made_up", summary: "test", service: false, references: [], create: () => ({}) })]);
     assert.deepEqual(summary(await validateRegistry(registry, kinds)), [
-      ["E_INTERNAL", "valid/_index.yaml:20:5", "internal: kind function.made_up has no schema (expected schemas/function.made_up.json)"],
+      ["E_INTERNAL", "valid/_index.yaml:20:5", "internal: kind function.made_up has no schema (expected schemas/function.made_up.json, or a schema in its definition)"],
     ]);
   });
 });
@@ -238,7 +238,7 @@ describe("validateRegistry: problems", () => {
 describe("validateRegistry: defaults", () => {
   test("a valid registry has no problems, and every entry gets its schema's defaults, nested ones included", async () => {
     const registry = await load("valid");
-    assert.deepEqual(await validateRegistry(registry, testKinds()), []);
+    assert.deepEqual(await validateRegistry(registry, fixtureKinds()), []);
     const data = (id: string) => registry.byId.get(id)!.data;
     assert.deepEqual(data("app:db"), {
       file: ":memory:",
@@ -270,9 +270,9 @@ describe("validateRegistry: defaults", () => {
 
   test("validating twice changes nothing more", async () => {
     const registry = await load("valid");
-    await validateRegistry(registry, testKinds());
+    await validateRegistry(registry, fixtureKinds());
     const once = JSON.stringify(registry.entries.map((entry) => [entry.data, entry.meta]));
-    assert.deepEqual(await validateRegistry(registry, testKinds()), []);
+    assert.deepEqual(await validateRegistry(registry, fixtureKinds()), []);
     assert.equal(JSON.stringify(registry.entries.map((entry) => [entry.data, entry.meta])), once);
   });
 });

@@ -94,7 +94,7 @@ function validateSchema(entry: Entry, schemas: SchemaSet, problems: Problem[]): 
   } catch (error) {
     return internal(`internal: the schema of ${entry.kind} does not compile: ${errorMessage(error)}`);
   }
-  if (!validate || !schema) return internal(`internal: kind ${entry.kind} has no schema (expected schemas/${entry.kind}.json)`);
+  if (!validate || !schema) return internal(`internal: kind ${entry.kind} has no schema (expected schemas/${entry.kind}.json, or a schema in its definition)`);
   const candidate: Record<string, unknown> = { ...entry.data, name: entry.name, kind: entry.kind, meta: entry.meta };
   const valid = validate(candidate);
   const { name: _name, kind: _kind, meta, ...data } = candidate;

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -15,6 +16,16 @@ const READY = /^ready in \d+ms/m;
 /** The gateway's line in the CLI's table of started services. */
 const LISTENING = /listening on (http:\/\/[^\s]+)/;
 
+/**
+ * Every child still running, however its test ended. A test that times out leaves its body
+ * running, maybe in the middle of a start its own cleanup does not know of yet; such a child would
+ * keep the test file's process (and so the whole suite) alive, and go on using the CPU.
+ */
+const liveChildren = new Set<ChildProcess>();
+after(() => {
+  for (const child of liveChildren) child.kill("SIGKILL");
+});
+
 export interface ChildAppOptions {
   /** The SQLite file the app's database entry uses; reusing it across starts is the point. None: the registry's own database settings. */
   databaseFile?: string;
@@ -22,6 +33,10 @@ export interface ChildAppOptions {
   registry?: string;
   /** Extra `-o ns:entry:field=value` overrides. */
   overrides?: readonly string[];
+  /** More arguments for `taskrt run` (`--kinds ./kinds/x.ts`). */
+  args?: readonly string[];
+  /** The working directory: the project root by default; `registry` is relative to it. */
+  cwd?: string;
   /** Environment added to the parent's (e.g. APP_WORK_DELAY). */
   env?: Readonly<Record<string, string>>;
   gateway?: string;
@@ -70,8 +85,9 @@ export function spawnChildApp(options: ChildAppOptions): ChildApp {
   const args = [CLI, "run", options.registry ?? "app/_index.yaml", "-o", `${gateway}:addr=127.0.0.1:0`];
   if (options.databaseFile !== undefined) args.push("-o", `${database}:file=${options.databaseFile}`);
   for (const override of options.overrides ?? []) args.push("-o", override);
+  args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -80,9 +96,11 @@ export function spawnChildApp(options: ChildAppOptions): ChildApp {
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   let running = true;
+  liveChildren.add(child);
   const exited = new Promise<ChildExit>((resolve) => {
     child.once("exit", (code, signal) => {
       running = false;
+      liveChildren.delete(child);
       resolve({ code, signal });
     });
   });

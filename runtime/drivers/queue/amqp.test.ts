@@ -2,7 +2,8 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { queueDriverContract } from "./contract.ts";
-import { captureLogger, makeBuildContext, makeEntry } from "../../queue/testing.ts";
+import { captureLogger } from "../../../test/support/logs.ts";
+import { buildContext, registryFrom } from "../../../test/support/registry.ts";
 import { createQueueEntry } from "../../kinds/queue-queue.ts";
 import { redactPassword, resolveAmqpEndpoint } from "./amqp-endpoint.ts";
 import { delayQueueArguments, delayQueueName, roundDelay } from "./amqp-delay.ts";
@@ -135,13 +136,25 @@ describe("amqp driver against the local RabbitMQ", { skip }, () => {
 
   test("through queue.queue entries: a failing message is retried after its backoff with attempts counted, then dead-lettered", async () => {
     const driver = drivers.make();
-    const entries = [
-      makeEntry("test:amqp", "queue.driver.amqp"),
-      makeEntry("test:jobs", "queue.queue", { driver: "test:amqp", max_attempts: 3, backoff: { initial: "50ms", factor: 2, jitter: 0 }, dead_letter: "test:failed" }),
-      makeEntry("test:failed", "queue.queue", { driver: "test:amqp" }),
-    ];
+    const registry = await registryFrom(
+      `
+      - name: amqp
+        kind: queue.driver.amqp
+      - name: jobs
+        kind: queue.queue
+        driver: test:amqp
+        max_attempts: 3
+        backoff: { initial: 50ms, factor: 2, jitter: 0 }
+        dead_letter: test:failed
+      - name: failed
+        kind: queue.queue
+        driver: test:amqp
+      `,
+      { namespace: "test" },
+    );
+    const entries = registry.entries;
     const components = new Map<string, unknown>([["test:amqp", driver]]);
-    const context = makeBuildContext(entries, components, captureLogger().logger);
+    const context = buildContext(registry, components, captureLogger().logger);
     const jobs = createQueueEntry(entries[1], context);
     const failed = createQueueEntry(entries[2], context);
     components.set("test:jobs", jobs);

@@ -191,7 +191,9 @@ export function queueDriverContract(
         const publishedAt = performance.now();
         await driver.publish(queue, "late", {}, { delayMs: 150 });
         await driver.publish(queue, "early", {});
-        assert.deepEqual(await driver.stats(queue), { ready: 1, inFlight: 0, delayed: 1, dead: 0 });
+        const stats = await driver.stats(queue);
+        // Counted as delayed only while the delay lasts: a saturated machine can outlast 150 ms here.
+        if (performance.now() - publishedAt < 150) assert.deepEqual(stats, { ready: 1, inFlight: 0, delayed: 1, dead: 0 });
         const collector = new Collector({ autoAck: true });
         await driver.consume(queue, { prefetch: 5 }, collector.onDelivery);
         const [first] = await collector.waitFor(1);

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { queueDriverContract } from "./contract.ts";
 import { createMemoryQueueDriver, DEAD_MESSAGES_KEPT, type MemoryQueueDriver } from "./memory.ts";
 import type { Delivery } from "./driver.ts";
-import { captureLogger, sleep, waitUntil } from "../../queue/testing.ts";
+import { captureLogger } from "../../../test/support/logs.ts";
+import { sleep, waitUntil } from "../../../test/support/wait.ts";
 
 function makeDriver(maxLength = 1000): { driver: MemoryQueueDriver; lines: ReturnType<typeof captureLogger>["lines"] } {
   const { logger, lines } = captureLogger();

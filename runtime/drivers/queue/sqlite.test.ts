@@ -12,7 +12,8 @@ import { SqliteQueueDriver, type SharedSqliteDatabase, type SqliteQueueDriverOpt
 import { MESSAGES_TABLE } from "./sqlite-schema.ts";
 import type { Delivery } from "./driver.ts";
 import { SqliteDatabase, type SqliteOptions } from "../sql/sqlite.ts";
-import { captureLogger, sleep, waitUntil } from "../../queue/testing.ts";
+import { captureLogger } from "../../../test/support/logs.ts";
+import { sleep, waitUntil } from "../../../test/support/wait.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repositoryRoot = path.resolve(here, "../../..");

@@ -19,9 +19,9 @@ async function started(entry: ReturnType<typeof luaEntry>): Promise<Started> {
 }
 
 describe("function.lua and process.lua", () => {
-  test("an empty entry gets the schema's defaults: no modules, 5s without yielding", () => {
+  test("an empty entry gets the schema's defaults: no modules, 5s without waiting, 256MB of memory", () => {
     const entry = luaEntry("function.lua", "greet", root, { source: "file://greet.lua", method: "handler" });
-    assert.deepEqual(entry.data, { source: `file://${path.join(root, "greet.lua")}`, method: "handler", modules: [], max_run_time: "5s" });
+    assert.deepEqual(entry.data, { source: `file://${path.join(root, "greet.lua")}`, method: "handler", modules: [], max_run_time: "5s", memory_limit: "256MB" });
     assert.equal(functionLua.service, false);
     assert.equal(processLua.service, false);
     assert.deepEqual(functionLua.references, []);

@@ -1,44 +1,56 @@
 /**
  * @module handlers/lua/code-kind — the shared definition of `function.lua` and `process.lua`: both
- * load their source into a Lua state at start and offer a Callable; they differ only in who calls.
- * The Lua engine (wasmoon's WebAssembly build) and the Lua modules load on the first start or
- * check of a Lua entry, so a registry without Lua never pays for them in start-up time or memory.
+ * run their calls on the Lua worker threads and offer a Callable; they differ only in who calls.
+ * Start loads the source into one worker, so a source that does not compile or run fails there.
+ * The engine, the modules and the workers load on the first start or check of a Lua entry, so a
+ * registry without Lua never pays for them in start-up time or memory.
  */
 import { PROBLEM_CODES, TaskrtError, errorMessage, type Problem } from "../../errors.ts";
 import { parseDuration } from "../../duration.ts";
 import { defineKind, type KindDefinition } from "../../contracts/kind-definition.ts";
 import type { Entry, Registry } from "../../registry/entry.ts";
-import { createEntryCallContext } from "../call-context.ts";
+import { createEntryCallContext, type EntryCallContext } from "../call-context.ts";
+import { createLogger } from "../../logger.ts";
+import type { EntrySpec } from "./workers/protocol.ts";
 import type { Callable, CallableComponent } from "../handler.ts";
-import type { LuaEngine } from "./engine.ts";
 import { readLuaSource } from "./source.ts";
+import { parseByteSize } from "../../byte-size.ts";
 
-let luaRuntime: Promise<[typeof import("./engine.ts"), typeof import("./modules/index.ts"), typeof import("./callable.ts")]> | undefined;
+/** How long the workers a check started wait for the entries' start before they are stopped. */
+const POOL_RELEASE_AFTER_CHECK_MS = 2000;
 
-/** The engine, the modules and the callable wrapper, imported once, on first use. */
+/** The schema's default memory_limit, for entries built without schema defaults applied. */
+const DEFAULT_MEMORY_LIMIT = "256MB";
+
+let luaRuntime: Promise<typeof import("./workers/pool.ts")> | undefined;
+
+/** The worker pool (with the modules it serves), imported once, on first use. */
 function loadLuaRuntime(): ReturnType<typeof importLuaRuntime> {
   luaRuntime ??= importLuaRuntime();
   return luaRuntime;
 }
 
 function importLuaRuntime() {
-  const loading = Promise.all([import("./engine.ts"), import("./modules/index.ts"), import("./callable.ts")]);
+  const loading = import("./workers/pool.ts");
   // A failed import is tried again by the next start rather than remembered.
   loading.catch(() => (luaRuntime = undefined));
   return loading;
 }
 
-/** Loads an entry's source into a new Lua state (the prelude, then the file, run once). */
-export async function createEntryEngine(entry: Entry, root: string): Promise<LuaEngine> {
-  const [source, [{ LuaEngine }, { LUA_MODULES }]] = await Promise.all([readLuaSource(entry, root), loadLuaRuntime()]);
-  return LuaEngine.create({
+function entrySpec(entry: Entry, source: { code: string; fileName?: string }): Omit<EntrySpec, "key"> {
+  return {
     entryId: entry.id,
     code: source.code,
     fileName: source.fileName,
-    modules: new Set(Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : []),
-    library: LUA_MODULES,
+    modules: Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : [],
+    method: String(entry.data.method),
     maxRunMs: parseDuration(entry.data.max_run_time as string | number),
-  });
+    memoryLimit: memoryLimitOf(entry),
+  };
+}
+
+function memoryLimitOf(entry: Entry): number {
+  return parseByteSize((entry.data.memory_limit as string | number | undefined) ?? DEFAULT_MEMORY_LIMIT);
 }
 
 export function defineLuaCodeKind(kind: string, summary: string): KindDefinition {
@@ -50,25 +62,32 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
     check: checkLuaSource,
     create(entry, context) {
       const base = createEntryCallContext(entry, context);
-      let engine: LuaEngine | undefined;
+      let stopEntry: (() => Promise<void>) | undefined;
       let loaded: Callable | undefined;
       const component: CallableComponent & { start(): Promise<void>; stop(): Promise<void> } = {
         async start() {
           if (loaded) return;
-          const [, , { createLuaCallable }] = await loadLuaRuntime();
-          engine = await createEntryEngine(entry, context.registry.root);
+          const [{ luaWorkerPool, releaseLuaWorkerPool }, source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, context.registry.root)]);
+          const pool = luaWorkerPool();
+          const poolEntry = pool.register(entrySpec(entry, source), base);
+          stopEntry = async () => {
+            pool.unregister(poolEntry);
+            await releaseLuaWorkerPool();
+          };
           try {
-            loaded = createLuaCallable(base, engine, engine.method(String(entry.data.method)));
+            await pool.load(poolEntry);
           } catch (error) {
-            engine.close();
-            engine = undefined;
+            await stopEntry();
+            stopEntry = undefined;
             throw error;
           }
+          loaded = { entryId: entry.id, call: (args, scope) => pool.call(poolEntry, args, scope) };
         },
         async stop() {
-          engine?.close();
-          engine = undefined;
           loaded = undefined;
+          const stopping = stopEntry;
+          stopEntry = undefined;
+          await stopping?.();
         },
         callable() {
           if (!loaded) throw new TaskrtError("E_NOT_STARTED", `${entry.id} was called before its code was loaded`, { entryId: entry.id });
@@ -80,12 +99,29 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
   });
 }
 
-/** The source exists, compiles, runs, and exports `method`. */
+/**
+ * The source exists, compiles, runs, and exports `method`. It runs in a Lua worker, as calls do,
+ * so no user code runs on the main thread; with no services and no modules declared, a module
+ * call made while the file loads returns an error, as it would outside a call.
+ */
 async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem[]> {
-  let engine: LuaEngine | undefined;
   try {
-    engine = await createEntryEngine(entry, registry.root);
-    engine.method(String(entry.data.method));
+    const [{ luaWorkerPool, releaseLuaWorkerPool }, source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, registry.root)]);
+    const pool = luaWorkerPool();
+    const checking = pool.register(entrySpec(entry, source), {
+      entryId: entry.id,
+      modules: new Set(),
+      services: undefined as unknown as EntryCallContext["services"],
+      logger: createLogger({ level: "error", sink: { write: () => {} } }, entry.id),
+    });
+    try {
+      await pool.load(checking);
+    } finally {
+      pool.unregister(checking);
+      // `run` starts the entries next and keeps the pool; after a bare `validate` it must end, or
+      // its threads would keep the process alive.
+      setTimeout(() => void releaseLuaWorkerPool(), POOL_RELEASE_AFTER_CHECK_MS).unref();
+    }
     return [];
   } catch (error) {
     const code = error instanceof TaskrtError ? error.code : "";
@@ -101,7 +137,5 @@ async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem
         hint: error instanceof TaskrtError ? error.hint : undefined,
       },
     ];
-  } finally {
-    engine?.close();
   }
 }

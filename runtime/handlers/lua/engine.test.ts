@@ -310,7 +310,20 @@ return {
     return "done"
   end,
   ok = function() return "still serving" end,
+  yield_loop = function() while true do coroutine.yield() end end,
 }`;
+
+  test("a loop of bare coroutine.yield() calls is a runaway too: yielding with nothing to wait for does not reset the limit", async () => {
+    const engine = await createTestEngine(source, { maxRunMs: 100, entryId: "app:x" });
+    try {
+      const { error } = await callLua(engine, "yield_loop");
+      assert.equal(error?.message, "test.lua:10: lua handler app:x exceeded 100ms without yielding");
+      assert.equal((error as { code?: string }).code, "E_LUA_TIMEOUT");
+      assert.deepEqual(await callLua(engine, "ok"), { value: "still serving" });
+    } finally {
+      engine.close();
+    }
+  });
 
   test("a handler looping without yielding is stopped with an error, and the entry keeps serving", async () => {
     const engine = await createTestEngine(source, { maxRunMs: 100, entryId: "app:x" });

@@ -1,7 +1,7 @@
 /**
- * @module handlers/lua/engine — one Lua state per entry: loads the prelude and the entry's source
- * once, then runs each call in its own coroutine, resuming it whenever a module call it waits on
- * settles, so calls interleave and the event loop never blocks.
+ * @module handlers/lua/engine — one Lua state per entry (per worker thread: see workers/pool.ts):
+ * loads the prelude and the entry's source once, then runs each call in its own coroutine,
+ * resuming it whenever a module call it waits on settles, so calls interleave on one thread.
  *
  * States: OPEN (calls run) → CLOSING (close() called while calls are in flight: no new calls, the
  * running ones end with an error at their next resume) → CLOSED (the Lua state is freed).
@@ -29,11 +29,16 @@ import {
 } from "./native.ts";
 import { NOT_SPECIAL, pushReference, pushValue, type ValueExtensions } from "./values.ts";
 import { LUA_REGISTRYINDEX, LUA_STATUS, LUA_TYPE, loadLuaWasm, type LuaWasm } from "./wasm.ts";
+import { newLimitedState, releaseSlot } from "./memory.ts";
+import { currentContext } from "../../modules/context.ts";
 
 const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
 
 /** Pushed to Lua as `sql.NULL`; read back from Lua as null. */
 export const LUA_NULL: object = Object.freeze({ luaNull: true });
+
+/** As a native's first result: the second is raised as a Lua error (see raisesThroughResults). */
+export const LUA_RAISE: object = Object.freeze({ luaRaise: true });
 
 /** Finished coroutines kept for reuse; enough for a consumer's usual concurrency. */
 const THREAD_POOL_SIZE = 64;
@@ -49,7 +54,28 @@ export interface LuaEngineOptions {
   library: ReadonlyMap<string, LuaModule>;
   /** Longest stretch of Lua code, in milliseconds, that may run without yielding. */
   maxRunMs: number;
+  /** Bytes the state may hold; past it an allocation fails with Lua's "not enough memory". */
+  memoryLimit?: number;
+  /** Where `print` and `warn` go; by default the logger of the call running (nowhere outside calls). */
+  print?: (level: PrintLevel, text: string, call: LuaCall | undefined) => void;
+  /** Watches each stretch of Lua code run (a worker reports it to the main thread's watchdog). */
+  watch?: RunWatch;
+  /** What an object pushed to Lua stands for, when it is a stand-in (a worker's copy of a handle); undefined for the rest. */
+  translate?: (value: object) => unknown;
 }
+
+export type PrintLevel = "info" | "warn";
+
+export interface RunWatch {
+  /** A stretch of Lua code for the call tagged `tag` (0 outside calls) begins. */
+  begin(tag: number): void;
+  end(): void;
+  /** True when the main thread asked to stop the call tagged `tag`, which may be running Lua code now. */
+  stopRequested(tag: number): boolean;
+}
+
+/** Bytes a state may hold when the entry sets no memory_limit (the schema's default). */
+export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
 
 /** A function exported by the source, ready to call. */
 export interface LuaMethod {
@@ -69,10 +95,12 @@ interface Thread {
   reference: number;
 }
 
-class CallState implements LuaCall {
+export class CallState implements LuaCall {
   private cleanups: (() => unknown)[] | undefined;
-
-  constructor(readonly signal: AbortSignal | undefined) {}
+  constructor(
+    readonly signal: AbortSignal | undefined,
+    readonly tag: number,
+  ) {}
 
   defer(cleanup: () => unknown): void {
     (this.cleanups ??= []).push(cleanup);
@@ -92,14 +120,17 @@ export class LuaEngine implements NativeHost {
   call: LuaCall | undefined;
 
   private readonly L: number;
+  private readonly memorySlot: number;
   private readonly resultSlot: number;
   private readonly budget: RunBudget;
   private readonly threads: Thread[] = [];
   private readonly methods = new Map<string, LuaMethod>();
   private pending: Pending | undefined;
-  private references = { error: 0, null: 0, await: 0, internals: 0, exports: 0 };
+  private references = { error: 0, null: 0, await: 0, raise: 0, internals: 0, exports: 0 };
   errors: LuaErrorObjects | undefined;
   private inFlight = 0;
+  /** The tag of the call whose Lua code runs now (the hook asks the watch about it). */
+  private runningTag = 0;
   private state: "OPEN" | "CLOSING" | "CLOSED" = "OPEN";
 
   /** Creates the state and runs the prelude and the source. Throws TaskrtError E_SOURCE_INVALID. */
@@ -120,7 +151,11 @@ export class LuaEngine implements NativeHost {
   ) {
     this.entryId = options.entryId;
     const api = wasm.api;
-    this.L = api._luaL_newstate();
+    const limit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    const state = newLimitedState(wasm, limit);
+    if (!state) throw new TaskrtError("E_LUA_MEMORY", `${options.entryId}: cannot create a Lua state within ${limit} bytes`, { entryId: options.entryId });
+    this.L = state.L;
+    this.memorySlot = state.slot;
     api._luaL_openlibs(this.L);
     installHook(wasm, this.L);
     this.resultSlot = api._malloc(4);
@@ -128,6 +163,7 @@ export class LuaEngine implements NativeHost {
       deadline: 0,
       signal: undefined,
       tripped: false,
+      stop: options.watch ? () => this.options.watch!.stopRequested(this.runningTag) : undefined,
       exceeded: () => `lua handler ${this.entryId} exceeded ${this.options.maxRunMs}ms without yielding`,
       cancelled: () => `lua handler ${this.entryId} was cancelled`,
     };
@@ -143,13 +179,14 @@ export class LuaEngine implements NativeHost {
     const { wasm, L } = this;
     const api = wasm.api;
     this.references.internals = await this.runChunk(PRELUDE, "=taskrt", (T) => {
-      pushValue(wasm, T, { load_module: loadModule }, this.extensions);
+      pushValue(wasm, T, { load_module: loadModule, print: printNative }, this.extensions);
       return 1;
     });
     for (const [slot, name] of [
       ["error", "taskrt.error"],
       ["null", "taskrt.null"],
       ["await", "taskrt.await"],
+      ["raise", "taskrt.raise"],
     ] as const) {
       api._lua_getfield(L, LUA_REGISTRYINDEX, wasm.cString(name));
       this.references[slot] = api._luaL_ref(L, LUA_REGISTRYINDEX);
@@ -258,9 +295,9 @@ export class LuaEngine implements NativeHost {
    * Calls `method` with `args` in a new coroutine. Run it inside `runInContext`: the module
    * functions Lua calls read the call's context, and every resume happens inside this promise chain.
    */
-  async callMethod(method: LuaMethod, args: readonly unknown[], signal?: AbortSignal): Promise<CallResult> {
+  async callMethod(method: LuaMethod, args: readonly unknown[], signal?: AbortSignal, tag = 0): Promise<CallResult> {
     if (this.state !== "OPEN") return { value: undefined, error: this.closedError() };
-    const call = new CallState(signal);
+    const call = new CallState(signal, tag);
     const { wasm } = this;
     try {
       return await this.drive<CallResult>(
@@ -298,10 +335,12 @@ export class LuaEngine implements NativeHost {
     const T = thread.state;
     let reusable = false;
     this.inFlight++;
+    // A bare coroutine.yield() does not end the stretch: a loop of them is as runaway as a plain loop.
+    let stretchStart = performance.now();
     try {
       let count = prepare(T);
       for (;;) {
-        const status = this.resume(T, count, call);
+        const status = this.resume(T, count, call, stretchStart);
         const results = api.HEAP32[this.resultSlot >> 2];
         const pending = this.pending;
         this.pending = undefined;
@@ -312,9 +351,17 @@ export class LuaEngine implements NativeHost {
             const outcome = await pending.outcome;
             if (this.state !== "OPEN") return fail(this.closedError());
             values = "error" in outcome ? [undefined, toLuaError(outcome.error, whereAt(wasm, pending.L, 1))] : outcome.values;
+            stretchStart = performance.now();
           } else {
             // A bare coroutine.yield() in the handler's own coroutine: give the event loop a turn.
+            // The hook counts instructions, and a yield loop runs few between turns: check the clock here too.
+            if (performance.now() > stretchStart + this.options.maxRunMs) {
+              const where = whereAt(wasm, T, 1);
+              const message = this.budget.exceeded();
+              return fail(new TaskrtError("E_LUA_TIMEOUT", where ? `${where} ${message}` : message, { entryId: this.entryId }));
+            }
             await nextTurn();
+            if (call?.signal?.aborted) return fail(abortError(call, this.entryId));
             if (this.state !== "OPEN") return fail(this.closedError());
             values = undefined;
           }
@@ -336,15 +383,19 @@ export class LuaEngine implements NativeHost {
     }
   }
 
-  private resume(T: number, count: number, call: CallState | undefined): number {
+  private resume(T: number, count: number, call: CallState | undefined, stretchStart: number): number {
     const budget = this.budget;
-    budget.deadline = performance.now() + this.options.maxRunMs;
+    budget.deadline = stretchStart + this.options.maxRunMs;
     budget.signal = call?.signal;
     budget.tripped = false;
     this.call = call;
+    this.runningTag = call?.tag ?? 0;
+    const watch = this.options.watch;
+    watch?.begin(this.runningTag);
     try {
       return runAs(this, () => runWithBudget(budget, () => this.wasm.api._lua_resume(T, 0, count, this.resultSlot)));
     } finally {
+      watch?.end();
       this.call = undefined;
     }
   }
@@ -398,6 +449,11 @@ export class LuaEngine implements NativeHost {
     pushReference(this.wasm, L, this.references.await);
   }
 
+  print(level: PrintLevel, text: string): void {
+    if (this.options.print) this.options.print(level, text, this.call);
+    else currentContext()?.logger[level](text);
+  }
+
   loadModule(name: string): { value: unknown } | { error: string } {
     const module = this.options.library.get(name);
     if (!module) {
@@ -408,6 +464,16 @@ export class LuaEngine implements NativeHost {
   }
 
   private pushSpecial(L: number, value: object): boolean {
+    const translated = this.options.translate?.(value);
+    if (translated !== undefined) {
+      if (translated === null) this.wasm.api._lua_pushnil(L);
+      else pushValue(this.wasm, L, translated, this.extensions);
+      return true;
+    }
+    if (value === LUA_RAISE) {
+      pushReference(this.wasm, L, this.references.raise);
+      return true;
+    }
     if (typeof value === "function") {
       pushNative(this.wasm, L, value as NativeFunction);
       return true;
@@ -451,6 +517,7 @@ export class LuaEngine implements NativeHost {
     this.state = "CLOSED";
     this.threads.length = 0;
     this.wasm.api._lua_close(this.L);
+    releaseSlot(this.memorySlot);
     this.wasm.api._free(this.resultSlot);
   }
 }
@@ -460,3 +527,16 @@ const loadModule: NativeFunction = (args) => {
   return "error" in loaded ? [undefined, loaded.error] : [loaded.value];
 };
 Object.defineProperty(loadModule, "name", { value: "require" });
+
+const printNative: NativeFunction = (args) => {
+  args.host.print(args.string(1) === "warn" ? "warn" : "info", args.string(2));
+  return undefined;
+};
+Object.defineProperty(printNative, "name", { value: "print" });
+
+/** The error a call ends with when its signal fires while it waits: the signal's reason, if it is one. */
+function abortError(call: CallState, entryId: string): TaskrtError {
+  const reason = call.signal?.reason;
+  if (reason instanceof TaskrtError) return reason;
+  return new TaskrtError("E_CANCELED", `lua handler ${entryId} was cancelled`, { entryId });
+}

@@ -16,7 +16,12 @@ export interface LuaClass<T> {
   readonly variable: string;
   readonly methods: Readonly<Record<string, NativeFunction>>;
   readonly tostring?: NativeFunction;
+  /** Called when Lua collects an instance (a worker tells the main thread the handle is gone). */
+  readonly collected?: (value: T) => void;
 }
+
+/** Every class declared with defineLuaClass, by name: a worker mirrors them from this list. */
+export const LUA_CLASSES = new Map<string, LuaClass<any>>();
 
 /** A JavaScript object on its way to Lua as an instance of `luaClass`. */
 export class LuaHandle<T = unknown> {
@@ -46,6 +51,7 @@ export function defineLuaClass<T>(name: string, variable: string, methods: Recor
     luaClass.methods[methodName] = native;
   }
   if (tostring) luaClass.tostring = (args) => [tostring(selfOf(args, luaClass as LuaClass<T>, "__tostring"))];
+  LUA_CLASSES.set(name, luaClass);
   return luaClass;
 }
 
@@ -80,7 +86,11 @@ function fillMetatable(wasm: LuaWasm, L: number, luaClass: LuaClass<unknown>): v
   api._lua_setfield(L, -2, wasm.cString("__index"));
   pushRawNative(wasm, L, COLLECT, () => (collected: number) => {
     const pointer = api._lua_touserdata(collected, 1);
-    if (pointer) objects.delete(api.HEAP32[pointer >> 2]);
+    if (!pointer) return 0;
+    const id = api.HEAP32[pointer >> 2];
+    const found = objects.get(id);
+    objects.delete(id);
+    found?.luaClass.collected?.(found.value);
     return 0;
   });
   api._lua_setfield(L, -2, wasm.cString("__gc"));
@@ -99,7 +109,7 @@ export function readHandle(wasm: LuaWasm, L: number, index: number): LuaHandle |
 
 /** The argument at `position` if it is an instance of one of `classes`. */
 export function handleArgument(args: LuaArguments, position: number, ...classes: LuaClass<any>[]): LuaHandle | undefined {
-  const found = readHandle(args.host.wasm, args.L, position);
+  const found = args.handle(position);
   return found && classes.includes(found.luaClass) ? found : undefined;
 }
 

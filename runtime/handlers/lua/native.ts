@@ -17,8 +17,9 @@
  * Coroutines a handler creates itself pass such yields upwards (see prelude.lua).
  */
 import { argumentError, toLuaError } from "./errors.ts";
+import { readHandle, type LuaHandle } from "./handles.ts";
 import { pushValue, readValue, type ReadOptions, type ValueExtensions } from "./values.ts";
-import { LUA_MASKCOUNT, LUA_TYPE, LUA_TYPE_NAMES, upvalueIndex, type LuaWasm } from "./wasm.ts";
+import { LUA_MASKCOUNT, LUA_REGISTRYINDEX, LUA_TYPE, LUA_TYPE_NAMES, upvalueIndex, type LuaWasm } from "./wasm.ts";
 
 export type NativeValues = readonly unknown[] | undefined;
 export type NativeResult = NativeValues | PromiseLike<NativeValues>;
@@ -30,6 +31,8 @@ export class LuaRaise extends Error {}
 /** One handler call as natives see it. */
 export interface LuaCall {
   readonly signal: AbortSignal | undefined;
+  /** Names the call across threads (a worker's call id); 0 when nothing else knows it. */
+  readonly tag: number;
   /** Runs when the call ends, before its result is reported (roll back, release, invalidate). */
   defer(cleanup: () => unknown): void;
 }
@@ -43,6 +46,8 @@ export interface NativeHost {
   readonly call: LuaCall | undefined;
   /** Keeps `promise` for the driver, which resumes `L` with its outcome; pushes the value `L` yields. */
   suspend(L: number, promise: PromiseLike<NativeValues>): void;
+  /** `print(...)` and `warn(...)`: a line for the log. */
+  print(level: "info" | "warn", text: string): void;
   /** `require(name)`: the module's value, or a message saying why not. */
   loadModule(name: string): { value: unknown } | { error: string };
 }
@@ -70,6 +75,38 @@ export function runAs<T>(host: NativeHost, fn: () => T): T {
 function dispatcherOf(wasm: LuaWasm): number {
   dispatcher ??= wasm.api.addFunction((L: number) => handlers[wasm.api._lua_tonumberx(L, upvalueIndex(1), 0)](L), "ii");
   return dispatcher;
+}
+
+const raisingNatives = new WeakSet<NativeFunction>();
+
+/**
+ * Marks `fn` as a native that may answer with a raise it learns of only after it waited (a module
+ * call served by the main thread): the results `LUA_RAISE, message` it is resumed with raise
+ * `message`. Its waits yield with a continuation, which looks at those results as it resumes.
+ */
+export function raisesThroughResults(fn: NativeFunction): void {
+  raisingNatives.add(fn);
+}
+
+let continuation: number | undefined;
+
+/** The continuation of a raising native's wait: its results, or the raise they carry. `base` is its argument count. */
+function continuationOf(wasm: LuaWasm): number {
+  continuation ??= wasm.api.addFunction((L: number, _status: number, base: number) => {
+    const api = wasm.api;
+    const count = api._lua_gettop(L) - base;
+    if (count >= 2) {
+      api._lua_getfield(L, LUA_REGISTRYINDEX, wasm.cString("taskrt.raise"));
+      const raised = api._lua_rawequal(L, base + 1, -1) !== 0;
+      api._lua_settop(L, -2);
+      if (raised) {
+        api._lua_settop(L, base + 2);
+        return api._lua_error(L);
+      }
+    }
+    return count;
+  }, "iiii");
+  return continuation;
 }
 
 /** Pushes `fn` as a Lua function. Each function is registered once per process, whatever the state. */
@@ -107,7 +144,7 @@ function invoke(wasm: LuaWasm, L: number, fn: NativeFunction): number {
   let result: NativeResult;
   let raised: string | undefined;
   try {
-    result = fn(new LuaArguments(host, L, fn.name));
+    result = fn(new StackArguments(host, L, fn.name));
   } catch (error) {
     if (error === Infinity) throw error; // a Lua error or yield unwinding through us: let it pass
     if (error instanceof LuaRaise) raised = error.message;
@@ -117,6 +154,11 @@ function invoke(wasm: LuaWasm, L: number, fn: NativeFunction): number {
   if (result && typeof (result as PromiseLike<NativeValues>).then === "function") {
     if (api._lua_isyieldable(L) === 0) {
       return raise(wasm, L, `${fn.name} cannot wait here: it was called from inside a metamethod, an iterator or a sort comparator`);
+    }
+    if (raisingNatives.has(fn)) {
+      const base = api._lua_gettop(L);
+      host.suspend(L, result as PromiseLike<NativeValues>);
+      return api._lua_yieldk(L, 1, base, continuationOf(wasm));
     }
     host.suspend(L, result as PromiseLike<NativeValues>);
     return api._lua_yieldk(L, 1, 0, 0);
@@ -141,25 +183,24 @@ function raise(wasm: LuaWasm, L: number, message: string): number {
 
 // ---- arguments ------------------------------------------------------------------------------
 
-/** A native's view of its arguments; reading converts through `values.ts`. */
-export class LuaArguments {
-  readonly count: number;
-
-  constructor(
-    readonly host: NativeHost,
-    readonly L: number,
-    readonly functionName: string,
-  ) {
-    this.count = host.wasm.api._lua_gettop(L);
-  }
-
-  get call(): LuaCall | undefined {
-    return this.host.call;
-  }
-
-  type(position: number): number {
-    return position > this.count ? LUA_TYPE.NONE : this.host.wasm.api._lua_type(this.L, position);
-  }
+/**
+ * A native's view of its arguments. The stack form reads them off the Lua stack; a worker's module
+ * call arrives on the main thread as a copy (remote.ts) and is read through the same methods.
+ */
+export abstract class LuaArguments {
+  abstract readonly count: number;
+  abstract readonly functionName: string;
+  abstract readonly call: LuaCall | undefined;
+  /** The engine; only natives that run beside it (require, print) use it. */
+  abstract readonly host: NativeHost;
+  /** The Lua type (LUA_TYPE) at `position`; NONE past the last. */
+  abstract type(position: number): number;
+  /** The argument as a plain JavaScript value; a value that cannot cross is an INVALID error. */
+  abstract value(position: number, options?: ReadOptions): unknown;
+  /** The object handle at `position`, whatever its class; undefined for anything else. */
+  abstract handle(position: number): LuaHandle | undefined;
+  /** The string at `position`, which is known to be one. */
+  protected abstract readString(position: number): string;
 
   typeName(position: number): string {
     const type = this.type(position);
@@ -171,16 +212,10 @@ export class LuaArguments {
     return type === LUA_TYPE.NIL || type === LUA_TYPE.NONE;
   }
 
-  /** The argument as a plain JavaScript value; a value that cannot cross is an INVALID error. */
-  value(position: number, options?: ReadOptions): unknown {
-    if (position > this.count) return undefined;
-    return readValue(this.host.wasm, this.L, position, options, this.host.extensions);
-  }
-
   /** A string argument; numbers are accepted and formatted as Lua does, as `luaL_checkstring`. */
   string(position: number): string {
     const type = this.type(position);
-    if (type === LUA_TYPE.STRING) return this.host.wasm.readString(this.L, position);
+    if (type === LUA_TYPE.STRING) return this.readString(position);
     if (type === LUA_TYPE.NUMBER) return String(this.value(position));
     throw argumentError(this.argumentNumber(position), this.functionName, "string", this.typeName(position));
   }
@@ -211,6 +246,41 @@ export class LuaArguments {
   }
 }
 
+/** Arguments read off the stack of `L`, where the native was called. */
+export class StackArguments extends LuaArguments {
+  readonly count: number;
+
+  constructor(
+    readonly host: NativeHost,
+    readonly L: number,
+    readonly functionName: string,
+  ) {
+    super();
+    this.count = host.wasm.api._lua_gettop(L);
+  }
+
+  get call(): LuaCall | undefined {
+    return this.host.call;
+  }
+
+  type(position: number): number {
+    return position > this.count ? LUA_TYPE.NONE : this.host.wasm.api._lua_type(this.L, position);
+  }
+
+  value(position: number, options?: ReadOptions): unknown {
+    if (position > this.count) return undefined;
+    return readValue(this.host.wasm, this.L, position, options, this.host.extensions);
+  }
+
+  handle(position: number): LuaHandle | undefined {
+    return position > this.count ? undefined : readHandle(this.host.wasm, this.L, position);
+  }
+
+  protected readString(position: number): string {
+    return this.host.wasm.readString(this.L, position);
+  }
+}
+
 // ---- the runaway hook -----------------------------------------------------------------------
 
 /** How often (in VM instructions) the hook looks at the clock: ~0.1 ms of tight Lua code. */
@@ -223,6 +293,8 @@ export interface RunBudget {
   /** The error message when the deadline passes; `cancelled` when the signal fired. */
   exceeded(): string;
   cancelled(): string;
+  /** Asked at each check: true stops the code as a cancellation does. */
+  stop?: () => boolean;
   tripped: boolean;
 }
 
@@ -244,7 +316,7 @@ export function installHook(wasm: LuaWasm, L: number): void {
   hookPointer ??= wasm.api.addFunction((hooked: number) => {
     const current = budget;
     if (!current) return;
-    const aborted = current.signal?.aborted === true;
+    const aborted = current.signal?.aborted === true || current.stop?.() === true;
     if (!aborted && performance.now() <= current.deadline) return;
     current.tripped = true;
     // From now on every instruction raises, so a pcall around the loop cannot swallow the stop:

@@ -82,6 +82,10 @@ function coroutine.wrap(fn)
   return function(...) return unwrap(forward(co, co_resume(co, ...))) end
 end
 
+-- Module calls served by another thread answer a raise as RAISE, message (see native.ts) --------
+
+registry["taskrt.raise"] = setmetatable({}, { __name = "taskrt.raise" })
+
 -- require: declared modules only ------------------------------------------------------------------
 
 local loaded = {}
@@ -99,6 +103,22 @@ function require(name)
   if value == nil then error(message, 2) end
   loaded[name] = value
   return value
+end
+
+-- print and warn: lines for the log, never raw writes to stdout (the log stream) -----------------
+
+local host_print, select, concat = natives.print, select, table.concat
+
+function print(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  host_print("info", concat(parts, "\t"))
+end
+
+function warn(first, ...)
+  -- "@on" and "@off" switch Lua's own warnings; here every warning is logged.
+  if select("#", ...) == 0 and type(first) == "string" and first:sub(1, 1) == "@" then return end
+  host_print("warn", concat({ first, ... }))
 end
 
 -- The sandbox ---------------------------------------------------------------------------------------

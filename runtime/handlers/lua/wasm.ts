@@ -1,9 +1,10 @@
 /**
- * @module handlers/lua/wasm — the one Lua 5.4 WebAssembly instance every Lua entry shares, its raw
- * C API typed for TypeScript, and byte-exact string transfer in and out of its memory.
+ * @module handlers/lua/wasm — the Lua 5.4 WebAssembly instance of this thread (each Lua worker
+ * has its own, so its own heap), its raw C API typed for TypeScript, and byte-exact string
+ * transfer in and out of its memory.
  *
- * wasmoon's `LuaFactory` loads the module once; each entry then gets its own `lua_State` in it
- * (`luaL_newstate`), driven through the raw exports (`module._lua_*`). We skip wasmoon's engine
+ * wasmoon's `LuaFactory` loads the module once per thread; each entry then gets its own
+ * `lua_State` in it (memory.ts), driven through the raw exports (`module._lua_*`). We skip wasmoon's engine
  * and type extensions: they convert values by their own rules (empty table → object, every
  * JS object → proxy) and go through `ccall`, which costs ~35 ns per API call against ~4 ns raw.
  */
@@ -18,10 +19,12 @@ export interface LuaApi {
   HEAP32: Int32Array;
   _malloc(size: number): Pointer;
   _free(pointer: Pointer): void;
+  _realloc(pointer: Pointer, size: number): Pointer;
   addFunction(fn: (...args: number[]) => number | void, signature: string): Pointer;
   removeFunction(pointer: Pointer): void;
 
   _luaL_newstate(): State;
+  _lua_newstate(allocator: Pointer, userData: number): State;
   _luaL_openlibs(L: State): void;
   _lua_close(L: State): void;
   _lua_newthread(L: State): State;

@@ -66,3 +66,22 @@ describe("lua logger module", () => {
     assert.equal(result.error?.message, "test.lua:17: bad argument #1 to 'logger:info' (string expected, got table)");
   });
 });
+
+describe("print and warn", () => {
+  test("log as info and warn records of the entry, with print's tabs and tostring", async () => {
+    const engine = await createTestEngine(`return { run = function() print("a", 1, nil, true); warn("w", "x"); warn("@on") end }`, { modules: [], entryId: "app:printer" });
+    const lines: string[] = [];
+    try {
+      await callLua(engine, "run", [], testContext({ modules: [], logLines: lines, entryId: "app:printer" }));
+    } finally {
+      engine.close();
+    }
+    assert.deepEqual(
+      lines.map((line) => withoutTime(JSON.parse(line) as Record<string, unknown>)),
+      [
+        { level: "info", msg: "a\t1\tnil\ttrue", entry: "app:printer" },
+        { level: "warn", msg: "wx", entry: "app:printer" },
+      ],
+    );
+  });
+});
