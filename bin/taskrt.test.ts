@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -80,6 +80,15 @@ describe("taskrt validate", () => {
     assert.match(stdout, new RegExp(`^${VALID_WARNING}5 entries: 0 errors, 1 warning\n$`));
   });
 
+  test("--strict makes an unknown field an error, and exits 1", async () => {
+    const { code, stdout } = await taskrt(["validate", "--strict", VALID]);
+    assert.equal(code, 1);
+    assert.match(
+      stdout,
+      /^test\/fixtures\/cli\/valid\/_index\.yaml:36:5: error W_UNKNOWN_FIELD \[demo:hello\.endpoint\] unknown field "concurency": http\.endpoint has no such field, and unknown fields are refused in strict mode \(hint: known fields: method, [a-z_, ]*\)\n5 entries: 1 error, 0 warnings\n$/,
+    );
+  });
+
   test("an override naming no entry is an error", async () => {
     const { code, stdout } = await taskrt(["validate", VALID, "-o", "demo:gatway:addr=:1"]);
     assert.equal(code, 1);
@@ -94,6 +103,28 @@ describe("taskrt validate", () => {
       assert.equal(code, 1);
       assert.match(stdout, /error E_YAML YAML syntax/);
       assert.doesNotMatch(stdout, /E_OVERRIDE/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test("never runs handler code: a handler that writes a file and exits at import cannot hide the registry's errors", async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), "taskrt-cli-"));
+    try {
+      const marker = path.join(directory, "ran.txt");
+      writeFileSync(path.join(directory, "package.json"), '{ "type": "module" }\n');
+      writeFileSync(
+        path.join(directory, "exits.ts"),
+        `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "ran");\nprocess.exit(0);\nexport function main(): void {}\n`,
+      );
+      writeFileSync(
+        path.join(directory, "_index.yaml"),
+        'version: "1.0"\nnamespace: app\nentries:\n  - name: exits\n    kind: function.ts\n    source: file://exits.ts\n    method: main\n  - name: db\n    kind: db.sql.sqlite\n    file: ":memory:"\n    synchronous: fast\n',
+      );
+      const { code, stdout } = await taskrt(["validate", directory]);
+      assert.equal(code, 1);
+      assert.match(stdout, /_index\.yaml:11:5: error E_SCHEMA \[app:db\] synchronous: must be one of "OFF", "NORMAL", "FULL", "EXTRA", found "fast"/);
+      assert.equal(existsSync(marker), false, "the handler's top-level code did not run");
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
@@ -130,6 +161,13 @@ describe("taskrt run", () => {
     assert.equal(code, 1);
     assert.match(stderr, /_index\.yaml:25:5: error E_SCHEMA \[app:consumer\] concurrency: must be <= 1000, found 5000/);
     assert.match(stderr, /taskrt: not starting: 5 errors, 0 warnings\n$/);
+  });
+
+  test("--strict refuses to start a registry with an unknown field", async () => {
+    const { code, stderr } = await taskrt(["run", "--strict", VALID]);
+    assert.equal(code, 1);
+    assert.match(stderr, /_index\.yaml:36:5: error W_UNKNOWN_FIELD \[demo:hello\.endpoint\] unknown field "concurency": http\.endpoint has no such field, and unknown fields are refused in strict mode/);
+    assert.match(stderr, /taskrt: not starting: 1 error, 0 warnings\n$/);
   });
 
   test("starts, serves, and stops cleanly on SIGTERM with exit 0", async () => {
@@ -183,6 +221,7 @@ describe("taskrt help and usage", () => {
       "  taskrt graph PATH [--format mermaid|dot]       draw the entries and their references",
       "  taskrt inspect PATH [ID] [--format text|json]  list the entries, or show one, as the runtime sees them",
       "  taskrt init [DIR] [--force] [--install]        create a project that runs and passes its test",
+      "      --strict                           refuse unknown fields (errors, not warnings): a typo cannot leave a field at its default",
       "Options for graph:",
       "      --format mermaid|dot               a Mermaid flowchart (default) or a Graphviz digraph",
       "Options for inspect:",

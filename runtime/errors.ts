@@ -37,11 +37,17 @@ export const PROBLEM_CODES = {
   /** The source exists but cannot be loaded (syntax error, bad import). */
   SOURCE_INVALID: "E_SOURCE_INVALID",
   METHOD_MISSING: "E_METHOD_MISSING",
+  /** A handler imports a taskrt module its entry's `modules` do not list. */
+  MODULE_NOT_DECLARED: "E_MODULE_NOT_DECLARED",
   ROUTE_CONFLICT: "E_ROUTE_CONFLICT",
   ADDR_CONFLICT: "E_ADDR_CONFLICT",
   PATH_ESCAPE: "E_PATH_ESCAPE",
   OVERRIDE: "E_OVERRIDE",
+  /** A `${env:NAME}` placeholder whose variable is not set and has no default. */
+  ENV_UNSET: "E_ENV_UNSET",
   UNKNOWN_FIELD: "W_UNKNOWN_FIELD",
+  /** A consumer, process or schedule (or a service others use) that nothing starts. */
+  NEVER_STARTED: "W_NEVER_STARTED",
   /** A bug in a kind or in taskrt itself, reported rather than thrown. */
   INTERNAL: "E_INTERNAL",
 } as const;

@@ -12,7 +12,8 @@ import type { Registry } from "./registry/entry.ts";
 import { loadRegistry } from "./registry/load.ts";
 import { kindSchemaSet } from "./registry/kind-schemas.ts";
 import { applyOverrides } from "./registry/overrides.ts";
-import { validateRegistry } from "./registry/validate.ts";
+import { neverStartedProblems } from "./registry/never-started.ts";
+import { refuseUnknownFields, sortProblems, validateRegistry } from "./registry/validate.ts";
 import { Supervisor, type FailedEntry, type StartedEntry } from "./supervisor.ts";
 import { guardUnhandledErrors } from "./unhandled-errors.ts";
 
@@ -24,6 +25,8 @@ export interface RuntimeOptions {
   /** Extra kinds, beside (or replacing) the built-in ones; a new kind carries its `schema`. */
   kinds?: readonly KindDefinition[];
   logger?: Logger;
+  /** Unknown fields are errors rather than warnings (`--strict`). */
+  strict?: boolean;
   /** Aborting it during start-up stops what has started; `startRuntime` then rejects with E_INTERRUPTED. */
   signal?: AbortSignal;
 }
@@ -41,7 +44,9 @@ export async function checkRegistry(options: RuntimeOptions): Promise<CheckedReg
   // as "no entry", burying the real error. Overrides are checked once the files load.
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...applyOverrides(registry, options.overrides ?? []));
   if (!problems.some((problem) => problem.severity === "error")) problems.push(...(await validateRegistry(registry, kinds, schemas)));
-  return { registry, problems };
+  // Judged on the whole kinds table: which kinds serve others is read from every kind's references.
+  if (!problems.some((problem) => problem.severity === "error")) problems.push(...neverStartedProblems(registry, kinds));
+  return { registry, problems: sortProblems(options.strict ? refuseUnknownFields(problems) : problems) };
 }
 
 export class Runtime {

@@ -23,6 +23,11 @@ export const OVERRIDE_FLAG: FlagDefinition = {
   description: "change one entry field for this launch (repeatable)",
 };
 
+export const STRICT_FLAG: FlagDefinition = {
+  name: "strict",
+  description: "refuse unknown fields (errors, not warnings): a typo cannot leave a field at its default",
+};
+
 export const KINDS_FLAG: FlagDefinition = {
   name: "kinds",
   value: "module",

@@ -12,7 +12,7 @@ import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
 import { VERSION } from "../package-info.ts";
-import { KINDS_FLAG, OVERRIDE_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
+import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
@@ -22,6 +22,7 @@ export const runCommand: Command = {
   description: "validate, then start every auto-start entry",
   flags: [
     OVERRIDE_FLAG,
+    STRICT_FLAG,
     KINDS_FLAG,
     { name: "log-level", choices: LOG_LEVELS, description: "lowest log level printed (default info)" },
     { name: "watch", description: "reload when a registry or handler file changes; a broken edit is refused and the running version keeps serving" },
@@ -36,9 +37,10 @@ export const runCommand: Command = {
     const signals = new ShutdownSignals(io);
     io.stderr(`taskrt ${VERSION}: starting ${target}\n`);
     const overrides = flagValues(args, "override");
+    const strict = args.flags.has("strict");
     let runtime: Runtime;
     try {
-      runtime = await startRuntime({ path: target, overrides, kinds, logger, signal: signals.startup });
+      runtime = await startRuntime({ path: target, overrides, strict, kinds, logger, signal: signals.startup });
     } catch (error) {
       signals.dispose();
       if (error instanceof TaskrtError && error.code === "E_INTERRUPTED") {
@@ -58,7 +60,7 @@ export const runCommand: Command = {
     }
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
     if (!args.flags.has("watch")) return signals.stopOnSignal(runtime);
-    const session = watchRuntime(runtime, { path: target, overrides, kinds, logger, report: (line) => io.stderr(line + "\n"), relativePath });
+    const session = watchRuntime(runtime, { path: target, overrides, strict, kinds, logger, report: (line) => io.stderr(line + "\n"), relativePath });
     return signals.stopOnSignal(session);
   },
 };

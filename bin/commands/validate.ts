@@ -6,7 +6,7 @@ import { formatProblem } from "../../runtime/errors.ts";
 import { checkRegistry } from "../../runtime/runtime.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { problemCounts, relativePath } from "../output.ts";
-import { KINDS_FLAG, OVERRIDE_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
+import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
 
 export const validateCommand: Command = {
   name: "validate",
@@ -14,13 +14,19 @@ export const validateCommand: Command = {
   description: "check a registry; exit 1 on any error",
   flags: [
     OVERRIDE_FLAG,
+    STRICT_FLAG,
     KINDS_FLAG,
     { name: "format", choices: ["text", "json"], description: "problems for people (default) or as JSON" },
     { name: "verbose", description: "say so when there is nothing to report" },
   ],
   async run(args, io) {
     const { target } = registryPath(args, "validate");
-    const { registry, problems } = await checkRegistry({ path: target, overrides: flagValues(args, "override"), kinds: await projectKinds(args, target) });
+    const { registry, problems } = await checkRegistry({
+      path: target,
+      overrides: flagValues(args, "override"),
+      kinds: await projectKinds(args, target),
+      strict: args.flags.has("strict"),
+    });
     const errors = problems.filter((problem) => problem.severity === "error").length;
     if (flagValue(args, "format") === "json") {
       io.stdout(JSON.stringify({ ok: errors === 0, entries: registry.entries.length, problems }, null, 2) + "\n");

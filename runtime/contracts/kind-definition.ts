@@ -25,6 +25,11 @@ export interface KindDefinition {
   /** Supervised: has a `lifecycle`, is started in dependency order and stopped in reverse. */
   service: boolean;
   /**
+   * Fields whose `${env:…}` placeholders the kind resolves itself when it starts (credentials read
+   * fresh at each connect, parts of a URL that need encoding); validation leaves them as written.
+   */
+  placeholdersAtStart?: readonly FieldPath[];
+  /**
    * The JSON Schema of the entry's fields, for a kind from outside taskrt (a project's, a package's):
    * the only place their defaults and limits are written. `name`, `kind` and `meta` are added when
    * left out; `$ref: "lifecycle.json"` and `lifecycle.json#/definitions/duration` resolve to taskrt's.

@@ -9,6 +9,7 @@ import { readLifecycle } from "../lifecycle.ts";
 import type { ExecResult, SqlDatabase, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
 import type { PostgresDatabase, PostgresOptions, PostgresPoolStats, PostgresState, PostgresTransaction } from "../drivers/sql/postgres.ts";
 import {
+  CONNECTION_FIELDS,
   describeConfiguredTarget,
   missingFields,
   readPostgresPool,
@@ -131,6 +132,7 @@ export default defineKind({
   summary: "PostgreSQL through a pg connection pool; credentials from the environment (`${env:NAME}` or `<field>_env`).",
   references: [],
   service: true,
+  placeholdersAtStart: CONNECTION_FIELDS.map((field) => [field]),
   check(entry): Problem[] {
     return missingFields(entry.data as Partial<PostgresEntryData>).map((field) => ({
       code: PROBLEM_CODES.SCHEMA,

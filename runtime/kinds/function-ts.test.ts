@@ -60,11 +60,47 @@ describe("function.ts", () => {
   });
 
   test("check reports a method the source does not export, listing those it does", async () => {
-    const problems = await functionTs.check!(functionEntry("greet.ts", "helo"), context.registry);
+    const problems = await functionTs.check!(functionEntry("greet.ts", "helo", ["json", "uuid"]), context.registry);
     assert.equal(problems.length, 1);
     assert.equal(problems[0].code, "E_METHOD_MISSING");
     assert.equal(problems[0].message, `method 'helo' is not exported by file://${path.join(fixtures, "greet.ts")}`);
-    assert.equal(problems[0].hint, "exported functions: encode, fails, hello, sneaky");
+    assert.equal(problems[0].hint, "the module exports: encode, fails, hello, sneaky");
+  });
+
+  test("check reads the source without running its top-level code", async () => {
+    const problems = await functionTs.check!(functionEntry("top-level.ts", "main"), context.registry);
+    assert.deepEqual(problems, []);
+    assert.equal((globalThis as Record<string, unknown>).taskrtTopLevelRan, undefined);
+  });
+
+  test("check accepts a method the default export may hold (start checks it once the code runs)", async () => {
+    assert.deepEqual(await functionTs.check!(functionEntry("default-export.ts", "main"), context.registry), []);
+  });
+
+  test("check reports each taskrt module a handler imports but the entry does not declare, at the import", async () => {
+    const problems = await functionTs.check!(functionEntry("greet.ts", "hello", ["json"]), context.registry);
+    assert.deepEqual(problems, [
+      {
+        code: "E_MODULE_NOT_DECLARED",
+        severity: "error",
+        entryId: "app:greet",
+        field: "modules",
+        location: { file: path.join(fixtures, "greet.ts"), line: 1, column: 16 },
+        message: "app:greet uses module 'uuid' but its modules do not declare it (a call would fail)",
+        hint: "add uuid to app:greet's modules: [json, uuid]",
+      },
+    ]);
+  });
+
+  test("check follows namespace imports and the files the handler imports, in subfolders too", async () => {
+    const problems = await functionTs.check!(functionEntry("namespace.ts", "main", ["uuid"]), context.registry);
+    assert.deepEqual(new Set(problems.map((problem) => problem.hint)), new Set(["add sql to app:greet's modules: [uuid, queue, sql]", "add queue to app:greet's modules: [uuid, queue, sql]"]));
+    const byFile = problems.map((problem) => [problem.message, problem.location] as const).sort(([, left], [, right]) => left!.file.localeCompare(right!.file));
+    assert.deepEqual(byFile, [
+      ["app:greet uses module 'queue' but its modules do not declare it (a call would fail)", { file: path.join(fixtures, "lib", "rows.ts"), line: 1, column: 10 }],
+      ["app:greet uses module 'sql' but its modules do not declare it (a call would fail)", { file: path.join(fixtures, "namespace.ts"), line: 6, column: 24 }],
+    ]);
+    assert.deepEqual(await functionTs.check!(functionEntry("namespace.ts", "main", ["uuid", "sql", "queue"]), context.registry), []);
   });
 
   test("check reports a missing source file", async () => {
@@ -76,7 +112,8 @@ describe("function.ts", () => {
   test("check reports a source that does not compile", async () => {
     const problems = await functionTs.check!(functionEntry("broken.ts", "handler"), context.registry);
     assert.equal(problems[0].code, "E_SOURCE_INVALID");
-    assert.match(problems[0].message, /^cannot load .*broken\.ts: /);
+    assert.equal(problems[0].message, `cannot load ${path.join(fixtures, "broken.ts")}: Expected identifier but found end of file`);
+    assert.deepEqual(problems[0].location, { file: path.join(fixtures, "broken.ts"), line: 2, column: 1 });
   });
 
   test("start fails with the method named when it is not exported", async () => {

@@ -153,5 +153,7 @@ export default defineKind({
   summary: "Durable queue driver on RabbitMQ: publisher confirms, per-consumer prefetch, delay queues for retries, dead messages kept, reconnects on its own",
   references: [],
   service: true,
+  // The URL's parts are encoded as they are substituted; the rest is read at each connect too.
+  placeholdersAtStart: [["url"], ["vhost"], ["connection_name"], ["tls"]],
   create: (entry, context) => createAmqpQueueDriver(entry, context),
 });

@@ -131,7 +131,7 @@ describe("queue.schedule on a shared database", () => {
   });
 
   test("a restart publishes the ticks missed while stopped exactly once, repeating none", async () => {
-    const app = await startRegistry({ interval: "150ms", db: "app:db" });
+    const app = await startRegistry({ interval: "150ms", db: "app:db", catch_up: "all" });
     const before = scheduleOf(app.runtime, app.logger);
     let after: QueueSchedule | undefined;
     try {
@@ -206,8 +206,30 @@ describe("queue.schedule on a shared database", () => {
     });
   }
 
+  test("by default the ticks missed while stopped are skipped, as BullMQ and pg-boss do: a restart publishes nothing late", async () => {
+    const app = await startRegistry({ interval: "1h", db: "app:db" });
+    let now = T0 + 60_000;
+    const clock = () => now;
+    try {
+      const first = scheduleOf(app.runtime, app.logger, clock);
+      await first.start();
+      await first.stop();
+      now = T0 + 3 * HOUR + 60_000;
+      const restarted = scheduleOf(app.runtime, app.logger, clock);
+      await restarted.start();
+      await restarted.stop();
+      assert.deepEqual(await publishedTicks(app.runtime), []);
+      assert.deepEqual(
+        app.lines.filter((line) => line.msg.startsWith("skipping")).map((line) => line.msg),
+        [`skipping the ticks missed while stopped, up to ${iso(T0 + 3 * HOUR)} (catch_up: none)`],
+      );
+    } finally {
+      await app.remove();
+    }
+  });
+
   test("more missed ticks than catch_up_limit: the latest ones are published and the skip is logged", async () => {
-    const app = await startRegistry({ interval: "1h", db: "app:db", catch_up_limit: 2 });
+    const app = await startRegistry({ interval: "1h", db: "app:db", catch_up: "all", catch_up_limit: 2 });
     let now = T0 + 60_000;
     const clock = () => now;
     try {
@@ -229,7 +251,7 @@ describe("queue.schedule on a shared database", () => {
   });
 
   test("a tick whose publish fails is not claimed: it is retried, then published once", async () => {
-    const app = await startRegistry({ interval: "1h", db: "app:db" });
+    const app = await startRegistry({ interval: "1h", db: "app:db", catch_up: "all" });
     let now = T0 + 60_000;
     const clock = () => now;
     const driver = app.runtime.component<{ start(): Promise<void>; stop(): Promise<void> }>("app:queue_driver");
@@ -315,7 +337,7 @@ describe("queue.schedule checks", () => {
   async function problemsOf(schedule: Record<string, unknown>, queueDriver = "app:queue_driver"): Promise<[string, string, string | undefined, string, string | undefined][]> {
     const directory = mkdtempSync(join(tmpdir(), "taskrt-schedule-check-"));
     try {
-      const fields = Object.entries({ queue: "app:jobs", ...schedule })
+      const fields = Object.entries({ queue: "app:jobs", lifecycle: { auto_start: true }, ...schedule })
         .map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`)
         .join("\n");
       writeFileSync(

@@ -9,6 +9,7 @@ import { errorMessage, PROBLEM_CODES, TaskrtError, type Problem, type ProblemCod
 import { kindMatches, type KindDefinition } from "../contracts/kind-definition.ts";
 import type { Entry, Registry } from "./entry.ts";
 import { dependencyGraph, entryReferences, fieldName, findCycles } from "./graph.ts";
+import { expandEntryPlaceholders } from "./env-placeholders.ts";
 import { describe } from "./load.ts";
 import { projectSchemas, type JsonSchema, type SchemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
@@ -33,6 +34,12 @@ export async function validateRegistry(registry: Registry, kinds: Kinds, schemas
     const definition = kinds.get(entry.kind);
     if (!definition) {
       problems.push(unknownKind(entry, kinds));
+      continue;
+    }
+    const unset = expandEntryPlaceholders(entry, schemas, definition.placeholdersAtStart ?? []);
+    if (unset.length > 0) {
+      // The schema would only repeat it: the field still holds its placeholder.
+      problems.push(...unset);
       continue;
     }
     const before = problems.length;
@@ -214,6 +221,18 @@ function unknownFields(entry: Entry, candidate: Record<string, unknown>, schema:
   };
   visit(candidate, schema, entry.kind, []);
   return problems;
+}
+
+/**
+ * The strict reading (`--strict`): an unknown field is an error, so a typo stops the launch instead
+ * of leaving the field at its default.
+ */
+export function refuseUnknownFields(problems: readonly Problem[]): Problem[] {
+  return problems.map((problem) =>
+    problem.code === PROBLEM_CODES.UNKNOWN_FIELD
+      ? { ...problem, severity: "error", message: problem.message.replace(/ and ignores it$/, ", and unknown fields are refused in strict mode") }
+      : problem,
+  );
 }
 
 /** Each referenced id must exist and have an accepted kind; lifecycle dependencies must be services. */

@@ -1,6 +1,6 @@
 import { after, afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -54,6 +54,7 @@ interface FixtureOptions {
   commonJs?: boolean;
   directory?: string;
   kinds?: KindDefinition[];
+  strict?: boolean;
 }
 
 async function startFixture(options: FixtureOptions = {}): Promise<Fixture> {
@@ -75,6 +76,7 @@ async function startFixture(options: FixtureOptions = {}): Promise<Fixture> {
     path: registryPath,
     logger: quiet,
     kinds: options.kinds,
+    strict: options.strict,
     debounceMs: 50,
     relativePath: options.relativePath ?? ((file) => path.relative(directory, file)),
     report: (line) => {
@@ -112,8 +114,32 @@ describe("watch session", () => {
   test("says what it watches and how a reload behaves when it starts", async () => {
     const { lines } = await startFixture();
     assert.deepEqual(lines, [
-      "watching 2 files in 1 directory: a saved change restarts the services (new connections are refused for the moment that takes); a broken one is refused and this version keeps serving",
+      "watching 3 files in 1 directory: a saved change restarts the services (new connections are refused for the moment that takes); a broken one is refused and this version keeps serving",
     ]);
+  });
+
+  test("saving a module the handler imports from a subfolder reloads", { timeout: 30_000 }, async () => {
+    const waiters: { count: number; resolve: () => void }[] = [];
+    let reloads = 0;
+    /** Resolves once the session has reported `count` successful reloads in all. */
+    const reloaded = (count: number) => new Promise<void>((resolve) => (reloads >= count ? resolve() : waiters.push({ count, resolve })));
+    const { write, greet, lines, directory } = await startFixture({
+      onLine: (line) => {
+        if (!line.startsWith("reloaded in")) return;
+        reloads += 1;
+        for (const waiter of waiters.filter((item) => item.count <= reloads)) waiter.resolve();
+      },
+    });
+    mkdirSync(path.join(directory, "lib"));
+    write("lib/tail.ts", `export const tail = "";\n`);
+    write("suffix.ts", `import { tail } from "./lib/tail.ts";\nexport const suffix = "-a" + tail;\n`);
+    await reloaded(1);
+    assert.equal(await greet(), "v1-a");
+
+    write("lib/tail.ts", `export const tail = "-deep";\n`);
+    await reloaded(2);
+    assert.equal(await greet(), "v1-a-deep");
+    assert.ok(lines.includes("change detected: lib/tail.ts — reloading"), lines.join("\n"));
   });
 
   test("a reload runs the changed handler and a fresh copy of the modules it imports", async () => {
@@ -166,6 +192,18 @@ describe("watch session", () => {
     ]);
   });
 
+  test("with strict, a reload that adds an unknown field is refused", async () => {
+    const { session, write, greet, lines } = await startFixture({ strict: true });
+    const file = write("_index.yaml", `${REGISTRY}    modlues: [json]\n`);
+    assert.equal(await session.reload([file]), "refused");
+    assert.equal(await greet(), "v1-a");
+    assert.deepEqual(reloadLines(lines), [
+      "change detected: _index.yaml — reloading",
+      '_index.yaml:8:5: error W_UNKNOWN_FIELD [demo:greet] unknown field "modlues": function.ts has no such field, and unknown fields are refused in strict mode (hint: did you mean "modules"?)',
+      "reload refused: 1 error — the running version keeps serving",
+    ]);
+  });
+
   test("a handler that does not compile is refused, and fixing it reloads", async () => {
     const { session, write, greet, lines, directory } = await startFixture();
     const file = write("greet.ts", "export function greet( {\n");
@@ -173,7 +211,7 @@ describe("watch session", () => {
     assert.equal(await greet(), "v1-a");
     assert.deepEqual(reloadLines(lines), [
       "change detected: greet.ts — reloading",
-      `_index.yaml:6:5: error E_SOURCE_INVALID [demo:greet] cannot load ${file}: Transform failed with 1 error:\n${directory}/greet.ts:2:0: ERROR: Expected identifier but found end of file`,
+      `greet.ts:2:1: error E_SOURCE_INVALID [demo:greet] cannot load ${file}: Expected identifier but found end of file`,
       "reload refused: 1 error — the running version keeps serving",
     ]);
 

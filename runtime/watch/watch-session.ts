@@ -42,6 +42,8 @@ export interface WatchOptions {
   /** The registry path the runtime was started from. */
   path: string;
   overrides?: readonly string[];
+  /** Unknown fields are errors: a reload that adds one is refused. */
+  strict?: boolean;
   kinds?: readonly KindDefinition[];
   logger?: Logger;
   /** Receives each status line (without newline). */
@@ -179,7 +181,7 @@ export class WatchSession {
 
   /** The new registry when it has no errors; otherwise its problems are printed and it is undefined. */
   private async check(): Promise<CheckedRegistry | undefined> {
-    const checked = await checkRegistry({ path: this.options.path, overrides: this.options.overrides, kinds: this.options.kinds });
+    const checked = await checkRegistry({ path: this.options.path, overrides: this.options.overrides, kinds: this.options.kinds, strict: this.options.strict });
     // Files a broken edit dropped stay watched (the set only grows), so fixing them reloads.
     this.watcher.add(registryFiles(checked.registry, this.options.path));
     for (const problem of checked.problems) this.say(formatProblem(problem, this.show));

@@ -1,6 +1,6 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Entry, Registry } from "../registry/entry.ts";
@@ -43,6 +43,23 @@ describe("registryFiles", () => {
     const project = mkdtempSync(path.join(directory, "project-"));
     writeFileSync(path.join(project, "wippy.lock"), "directories:\n  src: .\n");
     assert.deepEqual(registryFiles(registry(project), project), [path.join(project, "wippy.lock")]);
+  });
+
+  test("adds the project files a handler imports, transitively and in any folder, but not packages", () => {
+    const project = mkdtempSync(path.join(directory, "graph-"));
+    mkdirSync(path.join(project, "lib", "deep"), { recursive: true });
+    writeFileSync(path.join(project, "handler.ts"), `import { a } from "./lib/a.ts";\nimport YAML from "yaml";\nimport { sql } from "taskrt";\nexport const main = () => [a, YAML, sql];\n`);
+    writeFileSync(path.join(project, "lib", "a.ts"), `export { b as a } from "./deep/b.ts";\n`);
+    writeFileSync(path.join(project, "lib", "deep", "b.ts"), `export const b = 1;\n`);
+    const files = registryFiles(registry(project, entry("app:one", path.join(project, "_index.yaml"), { source: `file://${project}/handler.ts` })), project);
+    assert.deepEqual(files.sort(), [`${project}/_index.yaml`, `${project}/handler.ts`, `${project}/lib/a.ts`, `${project}/lib/deep/b.ts`]);
+  });
+
+  test("a handler that does not parse is watched alone, so saving a fix reloads", () => {
+    const project = mkdtempSync(path.join(directory, "broken-"));
+    writeFileSync(path.join(project, "handler.ts"), `export function main( {\n`);
+    const files = registryFiles(registry(project, entry("app:one", path.join(project, "_index.yaml"), { source: `file://${project}/handler.ts` })), project);
+    assert.deepEqual(files.sort(), [`${project}/_index.yaml`, `${project}/handler.ts`]);
   });
 });
 

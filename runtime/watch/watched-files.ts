@@ -5,6 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { sourcePath, type Registry } from "../registry/entry.ts";
+import { HandlerSourceError, readHandlerSource } from "../registry/handler-source.ts";
 import { LOCK_FILE } from "../registry/load.ts";
 
 /**
@@ -14,7 +15,13 @@ import { LOCK_FILE } from "../registry/load.ts";
  */
 const RELOADING_EXTENSIONS = new Set([".yaml", ".yml", ".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".lua", ".json"]);
 
-/** The YAML files that declared entries, `wippy.lock`, the path given itself when it is a file, and every `file://` an entry names. */
+/** Handler files whose imports are followed: the project files they import, in any folder, are watched too. */
+const HANDLER_EXTENSIONS = new Set([".ts", ".mts", ".js", ".mjs"]);
+
+/**
+ * The YAML files that declared entries, `wippy.lock`, the path given itself when it is a file,
+ * every `file://` an entry names, and the files a TypeScript or JavaScript handler imports.
+ */
 export function registryFiles(registry: Registry, target: string): string[] {
   const files = new Set<string>();
   const resolvedTarget = path.resolve(target);
@@ -25,7 +32,19 @@ export function registryFiles(registry: Registry, target: string): string[] {
     files.add(entry.file);
     collectFileReferences(entry.data, files);
   }
+  for (const file of [...files]) if (HANDLER_EXTENSIONS.has(path.extname(file))) for (const imported of importedFiles(file)) files.add(imported);
   return [...files];
+}
+
+/** The project files `handler` imports, transitively; none while it does not parse (saving a fix reloads it). */
+function importedFiles(handler: string): string[] {
+  if (!existsSync(handler)) return [];
+  try {
+    return readHandlerSource(handler).files;
+  } catch (error) {
+    if (error instanceof HandlerSourceError) return [];
+    throw error;
+  }
 }
 
 /** Whether a change to `file` (in a watched directory) should reload: a known file, or a code or config file, never a dot-file. */

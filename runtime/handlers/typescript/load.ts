@@ -26,8 +26,8 @@ export function typeScriptSourceFile(entry: Entry): string {
   return file;
 }
 
-/** The module's exported function names, or an error explaining why it cannot be imported. */
-export async function importHandlerModule(entry: Entry): Promise<Record<string, unknown>> {
+/** The entry's handler file, which exists and has a handler extension. */
+export function existingSourceFile(entry: Entry): string {
   const file = typeScriptSourceFile(entry);
   if (!existsSync(file)) {
     throw new TaskrtError("E_SOURCE_MISSING", `${entry.id}: source file ${file} does not exist`, { entryId: entry.id });
@@ -35,6 +35,12 @@ export async function importHandlerModule(entry: Entry): Promise<Record<string, 
   if (!SOURCE_EXTENSIONS.some((extension) => file.endsWith(extension))) {
     throw new TaskrtError("E_SOURCE", `${entry.id}: source ${file} is not a .ts, .mts, .cts, .js, .mjs or .cjs file`, { entryId: entry.id });
   }
+  return file;
+}
+
+/** The module's exported function names, or an error explaining why it cannot be imported. */
+export async function importHandlerModule(entry: Entry): Promise<Record<string, unknown>> {
+  const file = existingSourceFile(entry);
   try {
     if (isTypeScriptSource(file)) await ensureTypeScriptLoader();
     // Node 20 cannot require() an ES module (such as taskrt) from a CommonJS file that import()
