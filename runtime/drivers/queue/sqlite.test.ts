@@ -495,15 +495,21 @@ describe("sqlite queue driver: consuming", () => {
   // The lease would lapse 2.5 times over during the wait; only the extensions (every 200ms) keep it.
   test("a lease is extended while its delivery is unsettled, so nobody else receives it", async () => {
     const file = freshFile();
-    await withStarted(fileDriver(file, { ackTimeoutMs: 600, pollIntervalMs: 15 }), async (holder) => {
+    // The lease (2 s) is renewed halfway through; watching it renewed three times spans more than
+    // two whole leases, whatever the machine's load did to the timers in between.
+    await withStarted(fileDriver(file, { ackTimeoutMs: 2000, pollIntervalMs: 15 }), async (holder) => {
       await holder.publish("jobs", "long job", {});
       const first = collect();
       await holder.consume("jobs", { prefetch: 1 }, first.onDelivery);
       await waitUntil(() => first.deliveries.length === 1, "the first delivery");
-      await withStarted(fileDriver(file, { ackTimeoutMs: 600, pollIntervalMs: 15 }), async (other) => {
+      const observer = new Database(file, { readonly: true });
+      const leaseUntil = observer.prepare<[], { lease_until: number | null }>(`SELECT lease_until FROM ${MESSAGES_TABLE}`);
+      await withStarted(fileDriver(file, { ackTimeoutMs: 2000, pollIntervalMs: 15 }), async (other) => {
         const second = collect();
         await other.consume("jobs", { prefetch: 1 }, second.onDelivery);
-        await sleep(1500);
+        const seen = new Set<number | null>([leaseUntil.get()!.lease_until]);
+        await waitUntil(() => (seen.add(leaseUntil.get()!.lease_until), seen.size > 3), "the lease to be renewed three times", 30_000);
+        observer.close();
         assert.equal(second.deliveries.length, 0);
         assert.deepEqual(await other.stats("jobs"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
       });
