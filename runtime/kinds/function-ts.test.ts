@@ -78,7 +78,7 @@ describe("function.ts", () => {
   });
 
   test("check reports each taskrt module a handler imports but the entry does not declare, at the import", async () => {
-    const problems = await functionTs.check!(functionEntry("greet.ts", "hello", ["json"]), context.registry);
+    const problems = await functionTs.check!(functionEntry("greet.ts", "sneaky", ["json"]), context.registry);
     assert.deepEqual(problems, [
       {
         code: "E_MODULE_NOT_DECLARED",
@@ -101,6 +101,15 @@ describe("function.ts", () => {
       ["app:greet uses module 'sql' but its modules do not declare it (a call would fail)", { file: path.join(fixtures, "namespace.ts"), line: 6, column: 24 }],
     ]);
     assert.deepEqual(await functionTs.check!(functionEntry("namespace.ts", "main", ["uuid", "sql", "queue"]), context.registry), []);
+  });
+
+  test("in a file holding several entries' methods, each entry answers for the modules its own method reaches", async () => {
+    assert.deepEqual(await functionTs.check!(functionEntry("shared.ts", "hello", ["http"]), context.registry), []);
+    const problems = await functionTs.check!(functionEntry("shared.ts", "count", ["http"]), context.registry);
+    assert.deepEqual(
+      problems.map((problem) => [problem.message, problem.location]),
+      [["app:greet uses module 'sql' but its modules do not declare it (a call would fail)", { file: path.join(fixtures, "shared.ts"), line: 2, column: 16 }]],
+    );
   });
 
   test("check reports a missing source file", async () => {

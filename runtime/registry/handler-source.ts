@@ -84,6 +84,55 @@ export async function analyseHandlerSource(
   file: string,
   modules: readonly string[],
   declared: ReadonlySet<string>,
+  method?: string,
+): Promise<{ source: HandlerSource; undeclared: ModuleImport[] }> {
+  const found = await importsOfUndeclared(file, modules, declared);
+  if (method === undefined || found.undeclared.length === 0 || !found.source.exports.includes(method)) return found;
+  // A file may hold several entries' methods, each declaring only what it uses: keep the modules
+  // this entry's method can reach.
+  const reached = await modulesReachedBy(file, method, modules, new Set(found.undeclared.map((use) => use.module)));
+  return { source: found.source, undeclared: found.undeclared.filter((use) => reached.has(use.module)) };
+}
+
+const UNDECLARED_MARK = "taskrt-undeclared-module:";
+
+/**
+ * Which of `candidates` the file's `method` (with the module's top-level code) reaches: a bundle
+ * of that one export, tree-shaken, keeps a module's stand-in only where something uses it. Should
+ * the file import other names from taskrt, the build fails and every candidate is kept.
+ */
+async function modulesReachedBy(file: string, method: string, modules: readonly string[], candidates: ReadonlySet<string>): Promise<Set<string>> {
+  const standIn: Plugin = {
+    name: "taskrt-marked-modules",
+    setup(build) {
+      build.onResolve({ filter: TASKRT }, (args) => ({ path: args.path, namespace: MODULES_NAMESPACE }));
+      build.onLoad({ filter: /.*/, namespace: MODULES_NAMESPACE }, () => ({
+        contents: modules.map((name) => `export const ${name} = { mark: ${JSON.stringify(candidates.has(name) ? UNDECLARED_MARK + name : name)} };`).join("\n"),
+        loader: "js",
+      }));
+    },
+  };
+  try {
+    const result = await loadEsbuild().build({
+      ...buildOptions(file),
+      entryPoints: undefined,
+      stdin: { contents: `export { ${method} } from ${JSON.stringify("./" + path.basename(file))};`, resolveDir: path.dirname(file), loader: "js" },
+      metafile: false,
+      treeShaking: true,
+      plugins: [standIn],
+    });
+    const output = result.outputFiles?.map((out) => out.text).join("\n") ?? "";
+    return new Set([...candidates].filter((name) => output.includes(UNDECLARED_MARK + name)));
+  } catch {
+    // Cannot tell: keep every finding, as the file-wide scan made it.
+    return new Set(candidates);
+  }
+}
+
+async function importsOfUndeclared(
+  file: string,
+  modules: readonly string[],
+  declared: ReadonlySet<string>,
 ): Promise<{ source: HandlerSource; undeclared: ModuleImport[] }> {
   const esbuild = loadEsbuild();
   // `taskrt` becomes a module exporting only the declared names: esbuild then reports each

@@ -47,7 +47,7 @@ async function checkSource(entry: Entry): Promise<Problem[]> {
   let source: HandlerSource;
   let undeclared: ModuleImport[];
   try {
-    ({ source, undeclared } = await analyseHandlerSource(existingSourceFile(entry), MODULE_NAMES, declared));
+    ({ source, undeclared } = await analyseHandlerSource(existingSourceFile(entry), MODULE_NAMES, declared, String(entry.data.method)));
   } catch (error) {
     if (error instanceof HandlerSourceError) {
       return [{ code: PROBLEM_CODES.SOURCE_INVALID, ...located, field: "source", location: error.location ?? at, message: `cannot load ${typeScriptSourceFile(entry)}: ${error.message}` }];
