@@ -184,6 +184,26 @@ function readTable(wasm: LuaWasm, L: number, index: number, strict: boolean, emp
     }
     api._lua_settop(L, -2);
   }
+  return shapeTable(numbered, named, odd, strict, emptyTable);
+}
+
+/** Pushes the registry value stored under `reference` (a `luaL_ref`). */
+export function pushReference(wasm: LuaWasm, L: number, reference: number): void {
+  wasm.api._lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(reference));
+}
+
+/**
+ * A Lua table read as its numbered items (key, value, key, value…) and named fields, shaped into
+ * a plain value: an array when the keys are exactly 1..n, else an object; `strict` refuses the
+ * tables that have no faithful plain form.
+ */
+export function shapeTable(
+  numbered: unknown[] | undefined,
+  named: Record<string, unknown> | undefined,
+  odd: string | undefined,
+  strict: boolean,
+  emptyTable: "array" | "object",
+): unknown {
   if (odd !== undefined && strict) throw valueError(`cannot convert a table with ${odd === "number" ? "fractional number" : odd} keys`);
   if (numbered === undefined) return named ?? (emptyTable === "array" ? [] : {});
   const count = numbered.length / 2;
@@ -206,9 +226,4 @@ function readTable(wasm: LuaWasm, L: number, index: number, strict: boolean, emp
   const merged: Record<string, unknown> = named ?? {};
   for (let position = 0; position < numbered.length; position += 2) merged[String(numbered[position])] = numbered[position + 1];
   return merged;
-}
-
-/** Pushes the registry value stored under `reference` (a `luaL_ref`). */
-export function pushReference(wasm: LuaWasm, L: number, reference: number): void {
-  wasm.api._lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(reference));
 }

@@ -11,7 +11,7 @@
  */
 import { LuaErrorValue, type ErrorKind } from "./errors.ts";
 import { LuaHandle } from "./handles.ts";
-import { MAX_DEPTH, valueError, type ReadOptions } from "./values.ts";
+import { MAX_DEPTH, shapeTable, valueError, type ReadOptions } from "./values.ts";
 import { LUA_TYPE_NAMES } from "./wasm.ts";
 
 export const MARK = "\0";
@@ -100,28 +100,7 @@ function readTable(entries: unknown[], strict: boolean, emptyTable: "array" | "o
       if (!strict && oddKey.n !== undefined) (named ??= {})[String(oddKey.n)] = read(item, strict, emptyTable, handles, depth + 1);
     }
   }
-  if (odd !== undefined && strict) throw valueError(`cannot convert a table with ${odd === "number" ? "fractional number" : odd} keys`);
-  if (numbered === undefined) return named ?? (emptyTable === "array" ? [] : {});
-  const count = numbered.length / 2;
-  if (named === undefined) {
-    const array: unknown[] = new Array(count);
-    let dense = true;
-    for (let position = 0; position < numbered.length; position += 2) {
-      const key = numbered[position] as number;
-      if (key < 1 || key > count) {
-        dense = false;
-        break;
-      }
-      array[key - 1] = numbered[position + 1];
-    }
-    if (dense) return array;
-    if (strict) throw valueError("cannot convert a sparse array (its keys are not 1..n without holes)");
-  } else if (strict) {
-    throw valueError("cannot convert a table that mixes array items (keys 1..n) and named keys");
-  }
-  const merged: Record<string, unknown> = named ?? {};
-  for (let position = 0; position < numbered.length; position += 2) merged[String(numbered[position])] = numbered[position + 1];
-  return merged;
+  return shapeTable(numbered, named, odd, strict, emptyTable);
 }
 
 /** The handle a wire argument names, if it is one. */
