@@ -51,7 +51,8 @@ before(async () => {
   HANDLERS.forEach(({ file }, index) => {
     writeFileSync(path.join(project, file), HANDLER_SOURCE.replace("__FILE__", JSON.stringify(file)));
     entries.push(
-      `  - name: hello${index}\n    kind: function.ts\n    source: file://${file}\n    method: handler\n    modules: [http]`,
+      // Seven TypeScript handlers compile at start: on a saturated machine that outlasts the default start_timeout.
+      `  - name: hello${index}\n    kind: function.ts\n    source: file://${file}\n    method: handler\n    modules: [http]\n    lifecycle:\n      start_timeout: 120s`,
       `  - name: hello${index}.endpoint\n    kind: http.endpoint\n    meta:\n      router: demo:router\n    method: GET\n    path: /hello${index}/{name}\n    func: demo:hello${index}`,
     );
   });
