@@ -12,10 +12,10 @@ import { PROBLEM_CODES, type Problem } from "../errors.ts";
 import type { Entry, FieldPath } from "./entry.ts";
 import { fieldName } from "./graph.ts";
 import type { JsonSchema, SchemaSet } from "./schemas.ts";
+import { expandEnvironment, type Environment } from "../environment-text.ts";
 
-export type Environment = Readonly<Record<string, string | undefined>>;
+export type { Environment };
 
-const PLACEHOLDER = /\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:\|([^}]*))?\}/g;
 const WHOLE_PLACEHOLDER = /^\$\{env:[A-Za-z_][A-Za-z0-9_]*(?:\|[^}]*)?\}$/;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?$/;
 
@@ -28,7 +28,10 @@ export function expandEntryPlaceholders(entry: Entry, schemas: SchemaSet, resolv
     if (typeof value === "string") {
       if (!value.includes("${") || deferred(path)) return;
       const missing: string[] = [];
-      const text = expandText(value, environment, (name) => missing.push(name));
+      const text = expandEnvironment(value, environment, (name) => {
+        missing.push(name);
+        return `\${env:${name}}`;
+      });
       for (const name of missing) problems.push(unsetVariable(entry, path, name));
       if (missing.length === 0) holder[key] = WHOLE_PLACEHOLDER.test(value) ? typed(text, schemaAt(schemas, entry.kind, path)) : text;
     } else if (Array.isArray(value)) {
@@ -39,19 +42,6 @@ export function expandEntryPlaceholders(entry: Entry, schemas: SchemaSet, resolv
   };
   for (const name of Object.keys(entry.data)) visit(entry.data, name, [name]);
   return problems;
-}
-
-/** The text with each placeholder replaced; an unset variable without default is told to `onMissing`. */
-function expandText(text: string, environment: Environment, onMissing: (name: string) => void): string {
-  return text.replace(PLACEHOLDER, (match, name: string | undefined, fallback: string | undefined) => {
-    if (name === undefined) return "${";
-    const value = environment[name];
-    if (value !== undefined && value !== "") return value;
-    if (fallback !== undefined) return fallback;
-    if (value !== undefined) return value;
-    onMissing(name);
-    return match;
-  });
 }
 
 function unsetVariable(entry: Entry, path: FieldPath, name: string): Problem {

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import { parseDuration } from "../../duration.ts";
+import { expandEnvironment, type Environment } from "../../environment-text.ts";
 import type { PostgresConnection, PostgresPoolOptions } from "./postgres.ts";
 
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
@@ -45,9 +46,7 @@ export type ConnectionField = (typeof CONNECTION_FIELDS)[number];
 /** Without these (or their `_env` form) there is nothing to connect to; a missing password means trust authentication. */
 export const REQUIRED_FIELDS: readonly ConnectionField[] = ["host", "database", "username"];
 
-const PLACEHOLDER = /\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:\|([^}]*))?\}/g;
 
-export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** Connection settings for `data`, reading `environment` now. Throws E_DB_CONFIG naming the field. */
 export function resolvePostgresConnection(id: string, data: PostgresEntryData, environment: Environment = process.env): PostgresConnection {
@@ -94,21 +93,6 @@ export function describeConfiguredTarget(data: PostgresEntryData): string {
 /** Fields neither given nor named by an `_env` field: what `check` reports before anything starts. */
 export function missingFields(data: Partial<PostgresEntryData>): ConnectionField[] {
   return REQUIRED_FIELDS.filter((field) => data[field] === undefined && data[`${field}_env`] === undefined);
-}
-
-/**
- * `${env:NAME}` → the variable; `${env:NAME|default}` → the variable, or `default` when it is unset
- * or empty; `$${` → a literal `${`. Other text stays as written.
- */
-export function expandEnvironment(text: string, environment: Environment, onMissing: (name: string) => never): string {
-  return text.replace(PLACEHOLDER, (match, name: string | undefined, fallback: string | undefined) => {
-    if (name === undefined) return "${";
-    const value = environment[name];
-    if (value !== undefined && value !== "") return value;
-    if (fallback !== undefined) return fallback;
-    if (value !== undefined) return value;
-    return onMissing(name);
-  });
 }
 
 function resolveField(id: string, data: PostgresEntryData, field: ConnectionField, environment: Environment): string | undefined {
