@@ -85,7 +85,9 @@ export function withTransaction(context: CallContext, transaction: TransactionSc
     logger: context.logger,
     http: context.http,
     message: context.message,
-    signal: context.signal,
+    get signal() {
+      return context.signal;
+    },
     transaction,
   };
 }
