@@ -30,6 +30,28 @@ export function presentTask(row: Record<string, unknown>): Record<string, unknow
   };
 }
 
+/**
+ * The same task as `JSON.stringify(presentTask(row))`, but payload and result go out as stored:
+ * they are JSON text this app wrote (JSON.stringify), so a list of tasks costs no parse and
+ * re-serialise of every payload. Keys in presentTask's order.
+ */
+export function taskJson(row: Record<string, unknown>): string {
+  return (
+    `{"id":${JSON.stringify(row.id)},"action":${JSON.stringify(row.action)},"status":${JSON.stringify(row.status)}` +
+    `,"payload":${storedJson(row.payload)},"result":${storedJson(row.result)},"error":${JSON.stringify(row.error ?? null)}` +
+    `,"attempts":${numberJson(row.attempts)},"created_at":${numberJson(row.created_at)},"updated_at":${numberJson(row.updated_at)}` +
+    `,"processed_at":${numberJson(row.processed_at)}}`
+  );
+}
+
+function storedJson(text: unknown): string {
+  return typeof text === "string" ? text : JSON.stringify(text ?? null);
+}
+
+function numberJson(value: unknown): string {
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : JSON.stringify(value ?? null);
+}
+
 function parseJson(text: unknown): unknown {
   return typeof text === "string" ? JSON.parse(text) : (text ?? null);
 }

@@ -1,6 +1,6 @@
 /**
  * @module bench/run — `npm run bench`: runs the scenarios against taskrt and its baselines, judges
- * the targets of issue 5, profiles the misses, and writes the results as Markdown.
+ * the targets of issue 15 (start-up: issue 13), profiles the misses, and writes the results as Markdown.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   const commitRateBefore = measureCommitRate(options.tmpDir);
   log(`disk: ${Math.round(commitRateBefore)} fsync'd SQLite commits/s`);
   const results = new BenchResults();
-  const context: ScenarioContext = { durations, registry: options.registry, tool, tmpDir: options.tmpDir, results, bullmqUnavailable, cpuProfileDir: undefined, log };
+  const context: ScenarioContext = { durations, registry: options.registry, tool, tmpDir: options.tmpDir, results, scenarios: options.scenarios, bullmqUnavailable, cpuProfileDir: undefined, log };
   for (const scenario of options.scenarios) {
     try {
       await RUNNERS[scenario](context);
@@ -129,14 +129,22 @@ async function profileMisses(
     try {
       await RUNNERS[scenario]({ ...context, tool, results: new BenchResults(), cpuProfileDir });
       // CPU.<date>.<time>.<pid>.<thread>.<sequence>.cpuprofile: thread 0 is the main thread (tsx's
-      // loader runs in a worker thread that writes a profile of its own).
-      const newest = fs
-        .readdirSync(cpuProfileDir)
-        .filter((name) => /\.\d+\.0\.\d+\.cpuprofile$/.test(name))
-        .map((name) => path.join(cpuProfileDir, name))
-        .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
-      if (!newest) throw new Error(`no .cpuprofile written in ${cpuProfileDir} (did taskrt exit cleanly?)`);
-      profiles.push({ scenario, target: targets.join("; "), markdown: renderProfileSummary(summarizeCpuProfile(newest, 12)) });
+      // loader runs in a worker thread that writes a profile of its own). A scenario with several
+      // taskrt variants writes each into a subfolder: the newest main-thread profile of each.
+      const folders = [cpuProfileDir, ...fs.readdirSync(cpuProfileDir, { withFileTypes: true }).filter((item) => item.isDirectory()).map((item) => path.join(cpuProfileDir, item.name))];
+      const summaries: string[] = [];
+      for (const folder of folders) {
+        const newest = fs
+          .readdirSync(folder)
+          .filter((name) => /\.\d+\.0\.\d+\.cpuprofile$/.test(name))
+          .map((name) => path.join(folder, name))
+          .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+        if (!newest) continue;
+        const heading = folder === cpuProfileDir ? "" : `#### ${path.basename(folder)}\n\n`;
+        summaries.push(heading + renderProfileSummary(summarizeCpuProfile(newest, 12)));
+      }
+      if (summaries.length === 0) throw new Error(`no .cpuprofile written in ${cpuProfileDir} (did taskrt exit cleanly?)`);
+      profiles.push({ scenario, target: targets.join("; "), markdown: summaries.join("\n") });
     } catch (error) {
       profiles.push({ scenario, target: targets.join("; "), markdown: `Profiling failed: ${error instanceof Error ? error.message : String(error)}` });
     }

@@ -45,7 +45,7 @@ export function renderReport(input: ReportInput): string {
   lines.push(`| BullMQ baselines | ${input.redis} |`, "");
 
   if (input.verdicts.length > 0) {
-    lines.push("## Targets (issue 5)", "", "| target | measured | verdict |", "|---|---:|---|");
+    lines.push("## Targets (issue 15; start-up: issue 13)", "", "| target | measured | verdict |", "|---|---:|---|");
     for (const verdict of input.verdicts) {
       const word = verdict.met === undefined ? `not judged: ${verdict.detail}` : verdict.met ? "**met**" : `**missed**: ${verdict.detail}`;
       lines.push(`| ${verdict.target} | ${verdict.measured} | ${word} |`);

@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { LoadTool } from "../lib/load-tool.ts";
+import type { ScenarioName } from "../lib/options.ts";
 import type { BenchResults } from "../lib/results.ts";
 import type { Durations } from "../lib/settings.ts";
 
@@ -13,6 +14,8 @@ export interface ScenarioContext {
   /** Scratch space of this run (databases, scripts, profiles). */
   tmpDir: string;
   results: BenchResults;
+  /** The scenarios of this run: one judged against another's baseline measures it when that one is not run. */
+  scenarios: readonly ScenarioName[];
   /** Why BullMQ rows cannot run (no Redis, bullmq not installed), or undefined when they can. */
   bullmqUnavailable: string | undefined;
   /** When set, taskrt children run under `node --cpu-prof` writing into this folder. */

@@ -23,6 +23,8 @@ export function createEntryCallContext(entry: Entry, context: BuildContext): Ent
 export function callContext(base: EntryCallContext, scope: CallScope | undefined): CallContext {
   if (!scope) return base as CallContext;
   // Fields written out: an object spread here cost ~1.4µs per call on Node 20, a fifth of an HTTP request.
+  // The signal is read only when asked for: a caller may create it lazily (a consumer's per-message
+  // AbortController makes its signal on first read), and most handlers never listen.
   return {
     entryId: base.entryId,
     modules: base.modules,
@@ -30,7 +32,9 @@ export function callContext(base: EntryCallContext, scope: CallScope | undefined
     logger: base.logger,
     http: scope.http,
     message: scope.message,
-    signal: scope.signal,
+    get signal() {
+      return scope.signal;
+    },
   };
 }
 

@@ -210,7 +210,13 @@ export class QueueConsumer implements Component {
           resolve({ kind: "timeout", claimed });
         }, this.timeoutMs);
       }
-      this.callable!.call([delivery.message.body], { message: scope, signal: controller.signal }).then(
+      // The signal is made on first read (AbortController's is lazy): only by a handler that listens.
+      this.callable!.call([delivery.message.body], {
+        message: scope,
+        get signal() {
+          return controller.signal;
+        },
+      }).then(
         (result) => {
           clearTimeout(timer);
           resolve({ kind: "result", result });

@@ -14,10 +14,12 @@ import type { BuildContext } from "../contracts/build-context.ts";
 import { defineKind } from "../contracts/kind-definition.ts";
 import {
   isDeadLetterStore,
+  publishesAfterCommit,
   type BoundDeadLetters,
   type ConsumeOptions,
   type Delivery,
   type Headers,
+  type PreparedPublish,
   type PublishOptions,
   type QueueDriver,
   type QueueHandle,
@@ -65,6 +67,13 @@ export class QueueEntry implements Component, QueueHandle {
   async publish(body: unknown, headers: Headers = {}, options?: PublishOptions): Promise<string> {
     if (!this.declared) await this.declare();
     return this.driver.publish(this.queueName, body, headers, options);
+  }
+
+  async preparePublish(body: unknown, headers: Headers = {}, options?: PublishOptions): Promise<PreparedPublish | undefined> {
+    const driver = this.driver;
+    if (!publishesAfterCommit(driver)) return undefined;
+    if (!this.declared) await this.declare();
+    return driver.preparePublish(this.queueName, body, headers, options);
   }
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {

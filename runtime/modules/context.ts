@@ -49,6 +49,12 @@ export interface MessageScope {
   nack(): Promise<void>;
 }
 
+/** The database transaction a call is inside (set by the sql module while `transaction(fn)` runs `fn`). */
+export interface TransactionScope {
+  /** Runs `task` once this transaction and every one enclosing it committed; never if one rolls back. */
+  afterCommit(task: () => Promise<void>): void;
+}
+
 export interface CallContext {
   entryId: string;
   modules: ReadonlySet<string>;
@@ -57,6 +63,7 @@ export interface CallContext {
   http?: HttpExchange;
   message?: MessageScope;
   signal?: AbortSignal;
+  transaction?: TransactionScope;
 }
 
 // One store per process even if the package is loaded twice (a handler importing "taskrt" through
@@ -67,6 +74,22 @@ const storage: AsyncLocalStorage<CallContext> = (globalStore[STORE_KEY] ??= new 
 
 export function runInContext<T>(context: CallContext, fn: () => T): T {
   return storage.run(context, fn);
+}
+
+/** The same call, inside `transaction`. */
+export function withTransaction(context: CallContext, transaction: TransactionScope): CallContext {
+  return {
+    entryId: context.entryId,
+    modules: context.modules,
+    services: context.services,
+    logger: context.logger,
+    http: context.http,
+    message: context.message,
+    get signal() {
+      return context.signal;
+    },
+    transaction,
+  };
 }
 
 export function currentContext(): CallContext | undefined {

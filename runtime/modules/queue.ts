@@ -39,7 +39,10 @@ export interface Message<Body = unknown> {
 const OPTION_KEYS = new Set(["headers", "delay", "priority"]);
 
 export const queue = {
-  /** Resolves with the message id once the driver holds the message. */
+  /**
+   * Resolves with the message id once the driver holds the message; inside a database transaction
+   * a memory queue's message is held from the commit on (the transaction resolves once it is).
+   */
   async publish(queueId: string, data: unknown, options?: Headers | PublishSettings): Promise<string> {
     const context = useModule("queue");
     if (typeof queueId !== "string" || queueId.length === 0) {
@@ -61,6 +64,13 @@ export const queue = {
     const publishOptions = delay === undefined && priority === undefined ? undefined : toPublishOptions({ delay, priority }, context);
     const handle = findQueue(queueId, context);
     try {
+      if (context.transaction && handle.preparePublish) {
+        const prepared = await handle.preparePublish(data, headers, publishOptions);
+        if (prepared) {
+          context.transaction.afterCommit(prepared.admit);
+          return prepared.id;
+        }
+      }
       return await handle.publish(data, headers, publishOptions);
     } catch (error) {
       if (error instanceof TaskrtError) throw error;

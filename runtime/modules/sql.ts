@@ -6,10 +6,14 @@
  * and so does a statement sent through `db` from inside `fn` (same async context) — on SQLite,
  * whose one connection cannot wait for itself, and on PostgreSQL alike. Writing `tx.query`
  * says so plainly.
+ *
+ * A publish to the memory queue inside `fn` is admitted once the transaction committed (see
+ * CommitScope), and `transaction()` resolves after that: so a full queue makes the caller wait
+ * for room after its commit, never while holding the commit the queue's consumers need.
  */
 import { TaskrtError } from "../errors.ts";
 import type { ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
-import { useModule } from "./context.ts";
+import { currentContext, runInContext, useModule, withTransaction, type TransactionScope } from "./context.ts";
 import { builder } from "./sql-builder.ts";
 
 export type { ExecResult, SqlDialect, SqlRow as Row };
@@ -66,12 +70,49 @@ function createHandle(database: SqlDatabase): Database {
       return checked().execute(text, params);
     },
     async transaction(fn) {
-      return checked().transaction((tx) => fn(wrapExecutor(tx)));
+      const checkedDatabase = checked();
+      const context = currentContext();
+      if (!context) return checkedDatabase.transaction((tx) => fn(wrapExecutor(tx)));
+      const scope = new CommitScope(context.transaction);
+      const inside = withTransaction(context, scope);
+      const result = await checkedDatabase.transaction((tx) => runInContext(inside, () => fn(wrapExecutor(tx))));
+      await scope.committed();
+      return result;
     },
     release() {
       released = true;
     },
   };
+}
+
+/**
+ * What must wait for a transaction's commit (a memory-queue publish made inside it). An inner
+ * transaction that committed hands its tasks to the one enclosing it; the outermost runs them
+ * once it committed, and its `transaction()` resolves when they are done. A rolled-back
+ * transaction never gets here, so its tasks are dropped with it.
+ */
+class CommitScope implements TransactionScope {
+  readonly #tasks: (() => Promise<void>)[] = [];
+  readonly #parent: TransactionScope | undefined;
+
+  constructor(parent: TransactionScope | undefined) {
+    this.#parent = parent;
+  }
+
+  afterCommit(task: () => Promise<void>): void {
+    this.#tasks.push(task);
+  }
+
+  async committed(): Promise<void> {
+    const tasks = this.#tasks;
+    if (tasks.length === 0) return;
+    if (this.#parent) {
+      for (const task of tasks) this.#parent.afterCommit(task);
+      return;
+    }
+    if (tasks.length === 1) return tasks[0]();
+    await Promise.all(tasks.map((task) => task()));
+  }
 }
 
 function wrapExecutor(executor: SqlExecutor): Executor {

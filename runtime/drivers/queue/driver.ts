@@ -100,10 +100,37 @@ export interface QueueDriver {
   stop(): Promise<void>;
 }
 
+/** A message made ready inside a database transaction, to be admitted once that transaction committed. */
+export interface PreparedPublish {
+  readonly id: string;
+  /** Puts the message in the queue; called once, after the commit. Waits for room, never drops it. */
+  admit(): Promise<void>;
+}
+
+/**
+ * A driver whose queues live in this process and make room only as its local consumers settle
+ * (the memory driver). Waiting for that room inside a database transaction would hold the commit
+ * those consumers' writes wait for, so a publish inside a transaction is prepared there (checked,
+ * copied, given its id) and admitted after the commit, where it may wait without holding anything.
+ */
+export interface AfterCommitPublisher {
+  preparePublish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): PreparedPublish;
+}
+
+export function publishesAfterCommit(driver: object): driver is AfterCommitPublisher {
+  return typeof (driver as Partial<AfterCommitPublisher>).preparePublish === "function";
+}
+
 /** What a `queue.queue` entry offers: publish with its defaults, and the retry policy consumers apply. */
 export interface QueueHandle {
   readonly id: string;
   publish(body: unknown, headers?: Headers, options?: PublishOptions): Promise<string>;
+  /**
+   * For a publish inside a database transaction: the message prepared for admission after the
+   * commit when the driver admits that way (see AfterCommitPublisher); undefined when the driver
+   * publishes at once (the SQLite queue joins the transaction itself; a broker takes it now).
+   */
+  preparePublish?(body: unknown, headers?: Headers, options?: PublishOptions): Promise<PreparedPublish | undefined>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;
   /** A failed delivery: retry with backoff, or dead-letter after `max_attempts`. */
   fail(delivery: Delivery, error: string): Promise<void>;

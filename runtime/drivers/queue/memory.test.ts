@@ -76,6 +76,65 @@ describe("memory queue driver", () => {
     }
   });
 
+  test("a prepared publish (inside a transaction) has its id and copy at once and enters only when admitted, behind earlier publishers", async () => {
+    const { driver } = makeDriver(1);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", "first", {});
+      const waiting = driver.publish("q", "second", {});
+      const body = { text: "prepared" };
+      const prepared = driver.preparePublish("q", body, { source: "tx" });
+      body.text = "changed after publishing";
+      assert.match(prepared.id, /^[0-9a-f-]{36}$/);
+      assert.equal((await driver.stats("q")).ready, 1, "not in the queue before admit()");
+      let admitted = false;
+      const admission = prepared.admit().then(() => (admitted = true));
+      const bodies: unknown[] = [];
+      const ids: string[] = [];
+      await driver.consume("q", { prefetch: 10 }, (delivery) => {
+        bodies.push(delivery.message.body);
+        ids.push(delivery.message.id);
+        void delivery.ack();
+      });
+      await waiting;
+      await admission;
+      assert.equal(admitted, true);
+      await waitUntil(() => bodies.length === 3, "three deliveries");
+      assert.deepEqual(bodies, ["first", "second", { text: "prepared" }]);
+      assert.equal(ids[2], prepared.id);
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("a committed message that finds no room for publish_timeout enters over max_length instead of being lost", async () => {
+    const { logger, lines } = captureLogger();
+    const driver = createMemoryQueueDriver({ id: "app:memory", maxLength: 1, publishTimeoutMs: 40, logger });
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", "first", {});
+      await driver.preparePublish("q", "committed", {}).admit();
+      await driver.preparePublish("q", "committed too", {}).admit();
+      assert.deepEqual(await driver.stats("q"), { ready: 3, inFlight: 0, delayed: 0, dead: 0 });
+      const warnings = lines.filter((line) => line.level === "warn" && line.msg.includes("entered over max_length"));
+      assert.equal(warnings.length, 1, "said once per queue");
+      assert.equal(warnings[0].msg, "queue 'q' stayed full for 40ms: a message whose transaction committed entered over max_length");
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("admitting a prepared publish after the driver stopped fails with E_QUEUE_STOPPED", async () => {
+    const { driver } = makeDriver(1);
+    await driver.start();
+    await driver.declare("q");
+    const prepared = driver.preparePublish("q", "late", {});
+    await driver.stop();
+    await assert.rejects(prepared.admit(), { code: "E_QUEUE_STOPPED", message: "queue driver app:memory is stopped: queue 'q' is unavailable" });
+  });
+
   test("delayed messages count towards max_length", async () => {
     const { driver } = makeDriver(1);
     await driver.start();

@@ -13,7 +13,9 @@
  * Bound: `max_length` counts ready plus delayed messages from publishers; `publish` waits while the
  * queue holds that many. Retries and releases always re-enter, even over the bound: a failing
  * message is never dropped because the queue is busy (Wippy loses it then). A dead message put
- * back by `retryDead` re-enters the same way: it was admitted once already.
+ * back by `retryDead` re-enters the same way: it was admitted once already. A publish inside a
+ * database transaction is admitted after the commit (`preparePublish`), so it never waits for room
+ * while holding the commit the consumers' writes need.
  */
 import { randomUUID } from "node:crypto";
 import { TaskrtError, errorMessage } from "../../errors.ts";
@@ -21,12 +23,14 @@ import type { Logger } from "../../logger.ts";
 import { Deque, ReadyBuffer } from "../../queue/ready-buffer.ts";
 import { setLongTimeout, type LongTimer } from "../../timers.ts";
 import type {
+  AfterCommitPublisher,
   ConsumeOptions,
   DeadLetterPage,
   DeadLetterStore,
   DeadMessage,
   Delivery,
   Headers,
+  PreparedPublish,
   PublishOptions,
   QueueDriver,
   QueueMessage,
@@ -47,8 +51,7 @@ export interface MemoryQueueDriverOptions {
   maxLength: number;
   /**
    * How long a publish waits for room before failing with E_QUEUE_FULL; 0 waits as long as it
-   * takes. A bound matters when the publisher holds something the consumers need meanwhile (a
-   * database transaction): waiting forever would be a deadlock.
+   * takes. A message whose transaction committed is not failed then but admitted over the bound.
    */
   publishTimeoutMs?: number;
   logger: Logger;
@@ -98,11 +101,13 @@ interface QueueState {
   nextConsumer: number;
   waiters: Deque<WaitingPublish>;
   pumpScheduled: boolean;
+  /** A committed transaction's message entered over max_length (said once per queue). */
+  warnedOverBound: boolean;
 }
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCommitPublisher {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -176,22 +181,16 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
       nextConsumer: 0,
       waiters: new Deque<WaitingPublish>(),
       pumpScheduled: false,
+      warnedOverBound: false,
     });
   }
 
   /** Resolves once the message is buffered; waits while the queue is full. */
   async publish(queueName: string, body: unknown, headers: Headers, options: PublishOptions = {}): Promise<string> {
     const queue = this.usableQueue(queueName);
-    const stored: StoredMessage = {
-      id: randomUUID(),
-      body: copyBody(body),
-      headers: withTimestamp(headers),
-      failures: 0,
-      priority: options.priority ?? 0,
-    };
+    const stored = storedMessage(body, headers, options);
     const delayMs = options.delayMs ?? 0;
-    // Behind earlier waiters: a publisher arriving as space frees up must not jump the line.
-    if (queue.waiters.size === 0 && buffered(queue) < queue.maxLength) {
+    if (hasRoomNow(queue)) {
       this.admit(queue, stored, delayMs);
       return stored.id;
     }
@@ -206,6 +205,54 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
               hint: "consumers are not keeping up: retry later, or raise max_length, publish_timeout or the consumers' concurrency",
             }),
           );
+        }, this.publishTimeoutMs);
+      }
+      queue.waiters.push(waiter);
+    });
+  }
+
+  /**
+   * A publish inside a database transaction: checked and copied now, admitted by `admit()` once the
+   * transaction committed. So a transaction never waits for room while it holds the commit that
+   * the consumers' own writes wait for (which was a deadlock), and no consumer gets a message whose
+   * transaction may still roll back.
+   */
+  preparePublish(queueName: string, body: unknown, headers: Headers, options: PublishOptions = {}): PreparedPublish {
+    this.usableQueue(queueName);
+    const stored = storedMessage(body, headers, options);
+    const delayMs = options.delayMs ?? 0;
+    return { id: stored.id, admit: () => this.admitCommitted(queueName, stored, delayMs) };
+  }
+
+  /**
+   * Its transaction committed, so the message is never dropped for want of room: it waits its turn
+   * behind earlier publishers for up to `publish_timeout` (0: as long as it takes), then enters
+   * over the bound.
+   */
+  private admitCommitted(queueName: string, stored: StoredMessage, delayMs: number): Promise<void> {
+    let queue: QueueState;
+    try {
+      queue = this.usableQueue(queueName);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (hasRoomNow(queue)) {
+      this.admit(queue, stored, delayMs);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: WaitingPublish = { stored, delayMs, resolve: () => resolve(), reject };
+      if (this.publishTimeoutMs > 0) {
+        waiter.timer = setTimeout(() => {
+          waiter.timedOut = true;
+          if (!queue.warnedOverBound) {
+            queue.warnedOverBound = true;
+            this.logger.warn(`queue '${queueName}' stayed full for ${this.publishTimeoutMs}ms: a message whose transaction committed entered over max_length`, {
+              hint: "consumers are not keeping up: raise max_length or the consumers' concurrency",
+            });
+          }
+          this.admit(queue, stored, delayMs);
+          resolve();
         }, this.publishTimeoutMs);
       }
       queue.waiters.push(waiter);
@@ -459,6 +506,15 @@ export function createMemoryQueueDriver(options: MemoryQueueDriverOptions): Memo
 
 function buffered(queue: QueueState): number {
   return queue.ready.size + queue.delayed.size;
+}
+
+/** Behind earlier waiters: a publisher arriving as space frees up must not jump the line. */
+function hasRoomNow(queue: QueueState): boolean {
+  return queue.waiters.size === 0 && buffered(queue) < queue.maxLength;
+}
+
+function storedMessage(body: unknown, headers: Headers, options: PublishOptions): StoredMessage {
+  return { id: randomUUID(), body: copyBody(body), headers: withTimestamp(headers), failures: 0, priority: options.priority ?? 0 };
 }
 
 function nextConsumerWithRoom(queue: QueueState): ConsumerState | undefined {
