@@ -33,10 +33,14 @@ export const STOP_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 50;
 const WORKER_ENTRY = new URL("./worker-entry.js", import.meta.url);
 
-/** The number of workers: TASKRT_LUA_WORKERS, else one per core the machine offers. */
-export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
+/**
+ * The number of workers: TASKRT_LUA_WORKERS, else one per core but one, which the main thread
+ * needs for HTTP and the drivers; never fewer than two, so one worker stuck in a runaway until
+ * the watchdog replaces it does not hold up every other Lua call.
+ */
+export function workerCount(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
   const configured = env.TASKRT_LUA_WORKERS;
-  if (configured === undefined || configured === "") return availableParallelism();
+  if (configured === undefined || configured === "") return Math.max(2, cores - 1);
   const count = Number(configured);
   if (!Number.isInteger(count) || count < 1 || count > 256) {
     throw new TaskrtError("E_CONFIG", `TASKRT_LUA_WORKERS must be an integer from 1 to 256, got "${configured}"`);
