@@ -21,6 +21,7 @@ import type { ScenarioContext } from "./scenarios/context.ts";
 import { runDrain } from "./scenarios/drain.ts";
 import { runDurableIntake, runMemoryIntake } from "./scenarios/intake.ts";
 import { runListUnderLoad } from "./scenarios/list-under-load.ts";
+import { runLua } from "./scenarios/lua.ts";
 import { SCALE_OUT, SCALE_OUT_USAGE, applyScaleOutSelection, runScaleOut, takeScaleOutOption } from "./scenarios/scale-out.ts";
 import { runStartup } from "./scenarios/startup.ts";
 
@@ -30,6 +31,7 @@ const RUNNERS: Record<ScenarioName, (context: ScenarioContext) => Promise<void>>
   drain: runDrain,
   "list-under-load": runListUnderLoad,
   startup: runStartup,
+  lua: runLua,
 };
 const NEEDS_BULLMQ: readonly ScenarioName[] = ["intake-durable", "drain"];
 

@@ -57,7 +57,7 @@ describe("bench options", () => {
   test("a full run of every scenario writes bench/RESULTS.md and profiles misses", () => {
     const options = parseBenchOptions([]);
     assert.equal(options.out, path.join(REPO_ROOT, "bench", "RESULTS.md"));
-    assert.equal(options.scenarios.length, 5);
+    assert.equal(options.scenarios.length, 6);
     assert.equal(options.profileMisses, true);
     assert.equal(options.outOnFailure, path.join(REPO_ROOT, "bench", "tmp", "RESULTS.failed.md"));
   });
@@ -71,7 +71,7 @@ describe("bench options", () => {
 
   test("an unknown scenario is refused, listing the scenarios", () => {
     assert.throws(() => parseBenchOptions(["--only", "intake"]), {
-      message: "unknown scenario 'intake'; scenarios: intake-durable, intake-memory, drain, list-under-load, startup",
+      message: "unknown scenario 'intake'; scenarios: intake-durable, intake-memory, drain, list-under-load, startup, lua",
     });
   });
 
@@ -101,6 +101,22 @@ describe("targets", () => {
         ["durable intake ÷ BullMQ intake ≥ 1×", "1.50×", true, ""],
         ["durable intake ÷ hono + array ≥ 0.55×", "0.50×", false, "9% short (needs 1.10× more)"],
         ["durable intake p99 at 50 connections ≤ 8 ms", "12.00 ms", false, "over by 4.00 ms (50%)"],
+      ],
+    );
+  });
+
+  test("the Lua scenario is judged on /healthz p99 under the attacks and on Lua ÷ TypeScript POST /tasks", () => {
+    const results = new BenchResults();
+    results.measurements.push(
+      { key: KEYS.luaIntakeTypescript, scenario: "6", system: "ts", throughput: throughput(16_000), notes: [] },
+      { key: KEYS.luaIntake, scenario: "6", system: "lua", throughput: throughput(8_000), notes: [] },
+      { key: KEYS.luaAttacksHealthz, scenario: "6", system: "healthz", p99Ms: 6.5, notes: [] },
+    );
+    assert.deepEqual(
+      judgeTargets(results, ["lua"]).map((verdict) => [verdict.target, verdict.measured, verdict.met, verdict.detail]),
+      [
+        ["/healthz p99 while 8 Lua attacks run ≤ 50 ms", "6.50 ms", true, ""],
+        ["Lua create_task ÷ TypeScript create_task (POST /tasks) ≥ 0.6×", "0.50×", false, "17% short (needs 1.20× more)"],
       ],
     );
   });

@@ -2,7 +2,7 @@
 import path from "node:path";
 import { REPO_ROOT } from "./settings.ts";
 
-export const SCENARIOS = ["intake-durable", "intake-memory", "drain", "list-under-load", "startup"] as const;
+export const SCENARIOS = ["intake-durable", "intake-memory", "drain", "list-under-load", "startup", "lua"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export type LoadToolName = "wrk" | "autocannon";

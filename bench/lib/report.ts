@@ -1,5 +1,6 @@
 /** @module bench/lib/report — renders one run's results, ratios, verdicts and profiles as Markdown. */
 import type { MachineFacts } from "./machine.ts";
+import { SCENARIOS } from "./options.ts";
 import type { BenchResults, Measurement } from "./results.ts";
 import type { Ratio, Verdict } from "./targets.ts";
 
@@ -31,7 +32,7 @@ export function renderReport(input: ReportInput): string {
   lines.push("# taskrt benchmark results", "");
   lines.push(`Written by \`npm run bench\` on ${machine.date}; run it again rather than editing this file. \`bench/README.md\` says what each scenario measures.`, "");
   if (input.quick) lines.push("> **Quick smoke run** (short loads, fewer tasks): checks that the bench works; its figures are not results.", "");
-  if (input.scenarios.length < 5) lines.push(`> Partial run: ${input.scenarios.join(", ")}.`, "");
+  if (input.scenarios.length < SCENARIOS.length) lines.push(`> Partial run: ${input.scenarios.join(", ")}.`, "");
 
   lines.push("| run | |", "|---|---|");
   lines.push(`| cores (nproc) | ${machine.cores} |`);

@@ -16,6 +16,10 @@ export const KEYS = {
   bullmqWorker: "baseline.bullmq.worker.full",
   bullmqWorkerNormal: "baseline.bullmq.worker.normal",
   honoArrayStartup: "baseline.hono-array.startup",
+  luaIntake: "taskrt.lua.intake",
+  luaIntakeTypescript: "taskrt.lua.intake.typescript",
+  luaAttacksHealthz: "taskrt.lua.attacks.healthz",
+  luaModuleCall: "taskrt.lua.module-call",
 } as const;
 export type MeasurementKey = (typeof KEYS)[keyof typeof KEYS];
 

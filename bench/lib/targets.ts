@@ -33,6 +33,7 @@ const RATIOS: RatioDefinition[] = [
   { label: "memory intake (file db, FULL) ÷ hono + array", taskrt: KEYS.memoryIntakeFileDb, baseline: KEYS.honoArray },
   { label: "drain ÷ BullMQ worker (concurrency 50)", taskrt: KEYS.drain, baseline: KEYS.bullmqWorker, target: 3 },
   { label: "drain ÷ BullMQ worker (concurrency 50, results NORMAL)", taskrt: KEYS.drain, baseline: KEYS.bullmqWorkerNormal },
+  { label: "Lua create_task ÷ TypeScript create_task (POST /tasks)", taskrt: KEYS.luaIntake, baseline: KEYS.luaIntakeTypescript, target: 0.6 },
 ];
 
 export function computeRatios(results: BenchResults): Ratio[] {
@@ -110,6 +111,9 @@ export function judgeTargets(results: BenchResults, ran: readonly ScenarioName[]
   // Issue 13's targets for the compiled package.
   limitVerdict("start-up to ready", "startup", results.get(KEYS.startup)?.startupMs, 300, "ms");
   limitVerdict("idle RSS", "startup", results.get(KEYS.startup)?.idleRssMb, 80, "MB");
+  // Issue 12's targets for Lua on worker threads.
+  limitVerdict("/healthz p99 while 8 Lua attacks run", "lua", results.get(KEYS.luaAttacksHealthz)?.p99Ms, 50, "ms");
+  ratioVerdict("Lua create_task ÷ TypeScript create_task (POST /tasks)", "lua");
   return verdicts;
 }
 

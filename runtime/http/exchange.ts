@@ -42,6 +42,14 @@ class HonoRequestData implements HttpRequestData {
     return this.#context.req.raw.headers;
   }
 
+  get href(): string {
+    return this.#context.req.url;
+  }
+
+  get rawHeaders(): readonly string[] {
+    return this.#context.env.incoming.rawHeaders;
+  }
+
   get remoteAddr(): string {
     const socket = this.#context.env.incoming.socket;
     const host = socket.remoteAddress ?? "";

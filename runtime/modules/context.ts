@@ -24,6 +24,10 @@ export interface HttpRequestData {
   maxJsonDepth: number;
   /** The server already checked the body as JSON (UTF-8, depth): sent as JSON or schema-checked. */
   bodyCheckedAsJson: boolean;
+  /** `url` unparsed, where the server has it so (copying a request to a Lua worker skips the parse). */
+  readonly href?: string;
+  /** The headers as received, names and values alternating, where the server has them so (cheaper to copy than `headers`). */
+  readonly rawHeaders?: readonly string[];
 }
 
 /** What a handler wrote; the HTTP kinds turn it into the response once the handler returns. */

@@ -124,9 +124,14 @@ export function readValue(wasm: LuaWasm, L: number, index: number, options: Read
   }
 }
 
-function read(wasm: LuaWasm, L: number, index: number, strict: boolean, emptyTable: "array" | "object", extensions: ValueExtensions, depth: number): unknown {
+export const NOT_SCALAR: unique symbol = Symbol("not scalar");
+
+/**
+ * The nil, boolean, number or string at `index` (whose Lua type is `type`) as JavaScript;
+ * NOT_SCALAR for anything else. The one scalar step of the plain reader and a worker's wire reader.
+ */
+export function readScalar(wasm: LuaWasm, L: number, index: number, type: number): unknown {
   const api = wasm.api;
-  const type = api._lua_type(L, index);
   switch (type) {
     case LUA_TYPE.NIL:
     case LUA_TYPE.NONE:
@@ -137,6 +142,17 @@ function read(wasm: LuaWasm, L: number, index: number, strict: boolean, emptyTab
       return api._lua_isinteger(L, index) ? Number(api._lua_tointegerx(L, index, 0)) : api._lua_tonumberx(L, index, 0);
     case LUA_TYPE.STRING:
       return wasm.readString(L, index);
+    default:
+      return NOT_SCALAR;
+  }
+}
+
+function read(wasm: LuaWasm, L: number, index: number, strict: boolean, emptyTable: "array" | "object", extensions: ValueExtensions, depth: number): unknown {
+  const api = wasm.api;
+  const type = api._lua_type(L, index);
+  const scalar = readScalar(wasm, L, index, type);
+  if (scalar !== NOT_SCALAR) return scalar;
+  switch (type) {
     case LUA_TYPE.TABLE: {
       if (api._lua_getmetatable(L, index) !== 0) {
         api._lua_settop(L, -2);

@@ -148,9 +148,11 @@ describe("a worker stuck in C code", () => {
 });
 
 describe("TASKRT_LUA_WORKERS", () => {
-  test("sets the number of workers; a bad value is refused with a clear message", () => {
+  test("sets the number of workers (unset: a core per worker but one for the main thread, at least two); a bad value is refused with a clear message", () => {
     assert.equal(workerCount({ TASKRT_LUA_WORKERS: "3" }), 3);
-    assert.ok(workerCount({}) >= 1);
+    assert.equal(workerCount({}, 8), 7);
+    assert.equal(workerCount({}, 2), 2);
+    assert.equal(workerCount({}, 1), 2);
     assert.throws(() => workerCount({ TASKRT_LUA_WORKERS: "two" }), /^TaskrtError: TASKRT_LUA_WORKERS must be an integer from 1 to 256, got "two"$/);
   });
 });

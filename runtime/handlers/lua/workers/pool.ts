@@ -14,7 +14,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { TaskrtError, errorMessage } from "../../../errors.ts";
-import { runInContext, type CallContext, type HttpExchange } from "../../../modules/context.ts";
+import { runInContext, type CallContext } from "../../../modules/context.ts";
 import { callContext, type EntryCallContext } from "../../call-context.ts";
 import type { CallResult, CallScope } from "../../handler.ts";
 import { CallState, LUA_NULL } from "../engine.ts";
@@ -23,7 +23,8 @@ import { LuaHandle } from "../handles.ts";
 import { LuaRaise, type NativeValues } from "../native.ts";
 import { NULL_WIRE, errorToWire, toWire } from "../wire.ts";
 import { moduleTable } from "./module-table.ts";
-import { CONTROL, CONTROL_BYTES, STARTED_AT_BYTE, wallClock, type EntrySpec, type FromWorker, type HttpSnapshot, type SerializedError, type ToWorker } from "./protocol.ts";
+import { CONTROL, CONTROL_BYTES, STARTED_AT_BYTE, wallClock, type EntrySpec, type FromWorker, type SerializedError, type ToWorker } from "./protocol.ts";
+import { snapshotOf } from "./request-snapshot.ts";
 import { RemoteArguments } from "./remote-arguments.ts";
 
 /** How long past max_run_time a worker may stay busy in one stretch before it is replaced. */
@@ -32,10 +33,14 @@ export const STOP_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 50;
 const WORKER_ENTRY = new URL("./worker-entry.js", import.meta.url);
 
-/** The number of workers: TASKRT_LUA_WORKERS, else one per core the machine offers. */
-export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
+/**
+ * The number of workers: TASKRT_LUA_WORKERS, else one per core but one, which the main thread
+ * needs for HTTP and the drivers; never fewer than two, so one worker stuck in a runaway until
+ * the watchdog replaces it does not hold up every other Lua call.
+ */
+export function workerCount(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
   const configured = env.TASKRT_LUA_WORKERS;
-  if (configured === undefined || configured === "") return availableParallelism();
+  if (configured === undefined || configured === "") return Math.max(2, cores - 1);
   const count = Number(configured);
   if (!Number.isInteger(count) || count < 1 || count > 256) {
     throw new TaskrtError("E_CONFIG", `TASKRT_LUA_WORKERS must be an integer from 1 to 256, got "${configured}"`);
@@ -93,18 +98,22 @@ class LuaWorker {
 
   private outbox: ToWorker[] = [];
 
-  /** Queues `message`; what is queued in one run of code goes out as one batch, after it. */
+  /**
+   * Queues `message`; what is queued in one turn of the event loop goes out as one batch, after
+   * it. A post wakes the worker, and waking a thread costs more than the message: the calls of
+   * every request read in one turn, and the answers to a whole batch of module calls, share one.
+   */
   post(message: ToWorker): void {
     if (this.dead) return;
-    if (this.outbox.length === 0) queueMicrotask(() => this.flush());
+    if (this.outbox.length === 0) setImmediate(this.flush);
     this.outbox.push(message);
   }
 
-  private flush(): void {
+  private readonly flush = (): void => {
     const batch = this.outbox;
     this.outbox = [];
     if (!this.dead && batch.length) this.thread.postMessage(batch);
-  }
+  };
 
   handle(id: number): LuaHandle | undefined {
     return id < 0 ? moduleTable().staticHandles.get(id) : this.handles.get(id);
@@ -417,31 +426,6 @@ export class LuaWorkerPool {
       answer(result as NativeValues);
     }
   }
-}
-
-/** The request and the response so far, for a worker to run the `http` module on. */
-function snapshotOf(exchange: HttpExchange): HttpSnapshot {
-  const { request, response } = exchange;
-  return {
-    method: request.method,
-    path: request.path,
-    url: request.url.href,
-    params: request.params,
-    headers: [...request.headers],
-    body: request.body && exactCopy(request.body),
-    remoteAddr: request.remoteAddr,
-    maxJsonDepth: request.maxJsonDepth,
-    bodyCheckedAsJson: request.bodyCheckedAsJson,
-    response,
-  };
-}
-
-/**
- * The bytes alone: a body is often a view into a larger pooled buffer, and posting a view copies
- * the whole buffer under it.
- */
-function exactCopy(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
 }
 
 /** An error from a worker, as the error class it was there when it was a TaskrtError. */

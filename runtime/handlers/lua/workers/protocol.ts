@@ -38,9 +38,11 @@ export interface SerializedError {
 export interface HttpSnapshot {
   method: string;
   path: string;
+  /** Unparsed: the worker parses it only if the handler reads it. */
   url: string;
   params: Record<string, string>;
-  headers: [string, string][];
+  /** Names and values alternating, as received. */
+  headers: readonly string[];
   body: Uint8Array | undefined;
   remoteAddr: string;
   maxJsonDepth: number;

@@ -12,10 +12,11 @@ import { LuaEngine, LUA_NULL, LUA_RAISE, type LuaMethod } from "../engine.ts";
 import { LuaHandle, readHandle, type LuaClass } from "../handles.ts";
 import type { LuaModule } from "../module.ts";
 import { raisesThroughResults, whereAt, type NativeFunction, type NativeValues, type StackArguments } from "../native.ts";
-import { MAX_DEPTH, NOT_SPECIAL, type ValueExtensions } from "../values.ts";
+import { MAX_DEPTH, NOT_SCALAR, NOT_SPECIAL, readScalar, type ValueExtensions } from "../values.ts";
 import { LUA_TYPE, loadLuaWasm, type LuaWasm } from "../wasm.ts";
 import { MARK, errorFromWire, marker, oddKey, opaque, type WireError, type WireHandle } from "../wire.ts";
 import { CONTROL, STARTED_AT_BYTE, wallClock, type ClassShape, type EntrySpec, type FromWorker, type HttpSnapshot, type SerializedError, type ToWorker } from "./protocol.ts";
+import { exchangeFromSnapshot } from "./request-snapshot.ts";
 import { runInContext, type CallContext, type HttpExchange, type ModuleName } from "../../../modules/context.ts";
 import type { LogFields, Logger, LogLevel } from "../../../logger.ts";
 import httpModule from "../modules/http.ts";
@@ -48,6 +49,8 @@ interface RemoteRef {
 
 interface Loaded {
   spec: EntrySpec;
+  /** The modules the entry declared, as every call's context holds them. */
+  modules: ReadonlySet<string>;
   engine: LuaEngine;
   method: LuaMethod;
 }
@@ -176,32 +179,19 @@ function postingLogger(id: number, key: number): Logger {
   return logger;
 }
 
-function contextFor(spec: EntrySpec, id: number, signal: AbortSignal | undefined, http: HttpExchange | undefined): CallContext {
+/** A call's context; its logger is made only if the call logs (most calls never do). */
+function contextFor(loaded: Pick<Loaded, "spec" | "modules">, id: number, signal: AbortSignal | undefined, http: HttpExchange | undefined): CallContext {
+  let logger: Logger | undefined;
   return {
-    entryId: spec.entryId,
-    modules: new Set(spec.modules),
+    entryId: loaded.spec.entryId,
+    modules: loaded.modules,
     // Services are the main thread's: the modules that use them are served there.
     services: undefined as unknown as CallContext["services"],
-    logger: postingLogger(id, spec.key),
+    get logger() {
+      return (logger ??= postingLogger(id, loaded.spec.key));
+    },
     http,
     signal,
-  };
-}
-
-function exchangeOf(snapshot: HttpSnapshot): HttpExchange {
-  return {
-    request: {
-      method: snapshot.method,
-      path: snapshot.path,
-      url: new URL(snapshot.url),
-      params: snapshot.params,
-      headers: new Headers(snapshot.headers),
-      body: snapshot.body,
-      remoteAddr: snapshot.remoteAddr,
-      maxJsonDepth: snapshot.maxJsonDepth,
-      bodyCheckedAsJson: snapshot.bodyCheckedAsJson,
-    },
-    response: snapshot.response,
   };
 }
 
@@ -237,16 +227,9 @@ function toWire(wasm: LuaWasm, L: number, index: number, extensions: ValueExtens
 function read(wasm: LuaWasm, L: number, index: number, extensions: ValueExtensions, depth: number): unknown {
   const api = wasm.api;
   const type = api._lua_type(L, index);
+  const scalar = readScalar(wasm, L, index, type);
+  if (scalar !== NOT_SCALAR) return scalar;
   switch (type) {
-    case LUA_TYPE.NIL:
-    case LUA_TYPE.NONE:
-      return undefined;
-    case LUA_TYPE.BOOLEAN:
-      return api._lua_toboolean(L, index) !== 0;
-    case LUA_TYPE.NUMBER:
-      return api._lua_isinteger(L, index) ? Number(api._lua_tointegerx(L, index, 0)) : api._lua_tonumberx(L, index, 0);
-    case LUA_TYPE.STRING:
-      return wasm.readString(L, index);
     case LUA_TYPE.TABLE: {
       if (api._lua_getmetatable(L, index) !== 0) {
         api._lua_settop(L, -2);
@@ -288,11 +271,12 @@ function serialize(error: unknown): SerializedError {
 }
 
 async function load(spec: EntrySpec): Promise<Loaded> {
-  const engine = await runInContext(contextFor(spec, 0, undefined, undefined), () => LuaEngine.create({
+  const modules = new Set(spec.modules);
+  const engine = await runInContext(contextFor({ spec, modules }, 0, undefined, undefined), () => LuaEngine.create({
     entryId: spec.entryId,
     code: spec.code,
     fileName: spec.fileName,
-    modules: new Set(spec.modules),
+    modules,
     library: libraryFor(spec.modules),
     maxRunMs: spec.maxRunMs,
     memoryLimit: spec.memoryLimit,
@@ -302,7 +286,7 @@ async function load(spec: EntrySpec): Promise<Loaded> {
   }));
   keyOfEngine.set(engine, spec.key);
   try {
-    return { spec, engine, method: engine.method(spec.method) };
+    return { spec, modules, engine, method: engine.method(spec.method) };
   } catch (error) {
     watched(() => engine.close());
     throw error;
@@ -324,9 +308,9 @@ async function call(id: number, key: number, args: unknown[], snapshot: HttpSnap
   try {
     const loading = entries.get(key);
     if (!loading) throw new Error(`entry ${key} is not loaded in this worker`);
-    const { spec, engine, method } = await loading;
-    const http = snapshot && exchangeOf(snapshot);
-    const result = await runInContext(contextFor(spec, id, controller.signal, http), () => engine.callMethod(method, args, controller.signal, id));
+    const loaded = await loading;
+    const http = snapshot && exchangeFromSnapshot(snapshot);
+    const result = await runInContext(contextFor(loaded, id, controller.signal, http), () => loaded.engine.callMethod(loaded.method, args, controller.signal, id));
     const response = http?.response;
     post(result.error ? { t: "done", id, error: serialize(result.error), response } : { t: "done", id, value: result.value, response });
     if (result.error instanceof WebAssembly.RuntimeError) abandon();
