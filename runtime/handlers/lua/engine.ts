@@ -31,6 +31,7 @@ import { NOT_SPECIAL, pushReference, pushValue, type ValueExtensions } from "./v
 import { LUA_REGISTRYINDEX, LUA_STATUS, LUA_TYPE, loadLuaWasm, type LuaWasm } from "./wasm.ts";
 import { newLimitedState, releaseSlot } from "./memory.ts";
 import { currentContext } from "../../modules/context.ts";
+import { eraseTypes, LuaSyntaxError } from "./typed/erase.ts";
 
 const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
 
@@ -76,6 +77,20 @@ export interface RunWatch {
 
 /** Bytes a state may hold when the entry sets no memory_limit (the schema's default). */
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * The source with Wippy's type syntax erased. When the type-aware parser refuses it, the source goes
+ * to lua as written, with the parser's located error kept for the case lua refuses it too: a
+ * construct the parser misreads never stops plain Lua that lua itself accepts.
+ */
+function plainLua(code: string): { code: string; syntaxError?: LuaSyntaxError } {
+  try {
+    return { code: eraseTypes(code) };
+  } catch (error) {
+    if (error instanceof LuaSyntaxError) return { code, syntaxError: error };
+    throw error;
+  }
+}
 
 /** A function exported by the source, ready to call. */
 export interface LuaMethod {
@@ -192,8 +207,9 @@ export class LuaEngine implements NativeHost {
       this.references[slot] = api._luaL_ref(L, LUA_REGISTRYINDEX);
     }
     this.errors = new LuaErrorObjects(wasm, this.references.error);
-    const { code, fileName, entryId } = this.options;
-    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0);
+    const { fileName, entryId } = this.options;
+    const { code, syntaxError } = plainLua(this.options.code);
+    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0, syntaxError);
     pushReference(wasm, L, this.references.exports);
     const type = api._lua_type(L, -1);
     api._lua_settop(L, -2);
@@ -205,13 +221,17 @@ export class LuaEngine implements NativeHost {
     }
   }
 
-  /** Compiles and runs a chunk on a fresh coroutine; returns a reference to its first result. */
-  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number): Promise<number> {
+  /**
+   * Compiles and runs a chunk on a fresh coroutine; returns a reference to its first result. When
+   * the chunk does not compile, `syntaxError` (the type-aware parser's, which has a column) is
+   * reported rather than lua's.
+   */
+  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number, syntaxError?: LuaSyntaxError): Promise<number> {
     const { wasm, L } = this;
     const api = wasm.api;
     const status = wasm.loadChunk(L, code, chunkName);
     if (status !== LUA_STATUS.OK) {
-      const message = wasm.readString(L, -1);
+      const message = syntaxError ? `${chunkName.slice(1)}:${syntaxError.message}` : wasm.readString(L, -1);
       api._lua_settop(L, -2);
       throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: ${message}`, { entryId: this.entryId });
     }
