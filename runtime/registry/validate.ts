@@ -30,6 +30,7 @@ const INTERNAL = PROBLEM_CODES.INTERNAL;
 export async function validateRegistry(registry: Registry, kinds: Kinds, schemas: SchemaSet = projectSchemas()): Promise<Problem[]> {
   const problems: Problem[] = [];
   const checked: Entry[] = [];
+  const unvalidated: Entry[] = [];
   for (const entry of registry.entries) {
     const definition = kinds.get(entry.kind);
     if (!definition) {
@@ -46,10 +47,14 @@ export async function validateRegistry(registry: Registry, kinds: Kinds, schemas
     validateSchema(entry, schemas, problems);
     // A kind's check may rely on what its schema guarantees, so it only sees entries that passed.
     if (!problems.slice(before).some((problem) => problem.severity === "error")) checked.push(entry);
+    else unvalidated.push(entry);
     problems.push(...referenceProblems(entry, registry, kinds));
   }
   problems.push(...cycleProblems(registry, kinds));
-  const results = await Promise.all(checked.map((entry) => runCheck(entry, registry, kinds.get(entry.kind)!)));
+  const results = await Promise.all([
+    ...checked.map((entry) => runCheck(entry, registry, kinds.get(entry.kind)!, "check")),
+    ...unvalidated.map((entry) => runCheck(entry, registry, kinds.get(entry.kind)!, "checkUnvalidated")),
+  ]);
   problems.push(...results.flat());
   return sortProblems(problems);
 }
@@ -280,10 +285,11 @@ function cycleProblems(registry: Registry, kinds: Kinds): Problem[] {
 }
 
 /** The kind's own checks; a throw is reported as a problem of that entry rather than aborting validation. */
-async function runCheck(entry: Entry, registry: Registry, definition: KindDefinition): Promise<Problem[]> {
-  if (!definition.check) return [];
+async function runCheck(entry: Entry, registry: Registry, definition: KindDefinition, which: "check" | "checkUnvalidated"): Promise<Problem[]> {
+  const check = definition[which];
+  if (!check) return [];
   try {
-    return await definition.check(entry, registry);
+    return await check.call(definition, entry, registry);
   } catch (error) {
     if (error instanceof TaskrtError) {
       const code = error.code as ProblemCode;

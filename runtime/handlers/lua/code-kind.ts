@@ -15,6 +15,7 @@ import type { EntrySpec } from "./workers/protocol.ts";
 import type { Callable, CallableComponent } from "../handler.ts";
 import { readLuaSource } from "./source.ts";
 import { parseByteSize } from "../../byte-size.ts";
+import { eraseTypes, LuaSyntaxError } from "./typed/erase.ts";
 
 /** How long the workers a check started wait for the entries' start before they are stopped. */
 const POOL_RELEASE_AFTER_CHECK_MS = 2000;
@@ -60,6 +61,7 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
     references: [],
     service: false,
     check: checkLuaSource,
+    checkUnvalidated: checkLuaSyntax,
     create(entry, context) {
       const base = createEntryCallContext(entry, context);
       let stopEntry: (() => Promise<void>) | undefined;
@@ -124,18 +126,41 @@ async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem
     }
     return [];
   } catch (error) {
-    const code = error instanceof TaskrtError ? error.code : "";
-    const onMethod = code === "E_METHOD_MISSING";
-    return [
-      {
-        code: onMethod ? PROBLEM_CODES.METHOD_MISSING : code === "E_SOURCE_MISSING" ? PROBLEM_CODES.SOURCE_MISSING : PROBLEM_CODES.SOURCE_INVALID,
-        severity: "error",
-        entryId: entry.id,
-        field: onMethod ? "method" : "source",
-        location: entry.locate([onMethod ? "method" : "source"]),
-        message: errorMessage(error).replace(`${entry.id}: `, ""),
-        hint: error instanceof TaskrtError ? error.hint : undefined,
-      },
-    ];
+    return [sourceProblem(entry, error)];
   }
+}
+
+/**
+ * For an entry whose fields failed their schema: its source exists and parses (typed Lua included),
+ * found without running it, so a mistyped field does not hide the file's syntax errors.
+ */
+async function checkLuaSyntax(entry: Entry, registry: Registry): Promise<Problem[]> {
+  if (typeof entry.data.source !== "string" || entry.data.source === "") return [];
+  try {
+    const source = await readLuaSource(entry, registry.root);
+    try {
+      eraseTypes(source.code);
+    } catch (error) {
+      if (!(error instanceof LuaSyntaxError)) throw error;
+      throw new TaskrtError("E_SOURCE_INVALID", `${entry.id}: ${source.fileName ?? entry.id}:${error.message}`, { entryId: entry.id, cause: error });
+    }
+    return [];
+  } catch (error) {
+    return [sourceProblem(entry, error)];
+  }
+}
+
+/** A failed check of the source, at the field it concerns. */
+function sourceProblem(entry: Entry, error: unknown): Problem {
+  const code = error instanceof TaskrtError ? error.code : "";
+  const onMethod = code === "E_METHOD_MISSING";
+  return {
+    code: onMethod ? PROBLEM_CODES.METHOD_MISSING : code === "E_SOURCE_MISSING" ? PROBLEM_CODES.SOURCE_MISSING : PROBLEM_CODES.SOURCE_INVALID,
+    severity: "error",
+    entryId: entry.id,
+    field: onMethod ? "method" : "source",
+    location: entry.locate([onMethod ? "method" : "source"]),
+    message: errorMessage(error).replace(`${entry.id}: `, ""),
+    hint: error instanceof TaskrtError ? error.hint : undefined,
+  };
 }
