@@ -30,8 +30,9 @@ import {
 import { NOT_SPECIAL, pushReference, pushValue, type ValueExtensions } from "./values.ts";
 import { LUA_REGISTRYINDEX, LUA_STATUS, LUA_TYPE, loadLuaWasm, type LuaWasm } from "./wasm.ts";
 import { newLimitedState, releaseSlot } from "./memory.ts";
-import { currentContext } from "../../modules/context.ts";
-import { eraseTypes, LuaSyntaxError } from "./typed/erase.ts";
+import { currentContext, MODULE_NAMES } from "../../modules/context.ts";
+import { LuaSyntaxError, prepareLua, type RequiredModule } from "./typed/erase.ts";
+import { wippyModuleArea } from "../../wippy-unsupported.ts";
 
 const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
 
@@ -83,11 +84,11 @@ export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
  * to lua as written, with the parser's located error kept for the case lua refuses it too: a
  * construct the parser misreads never stops plain Lua that lua itself accepts.
  */
-function plainLua(code: string): { code: string; syntaxError?: LuaSyntaxError } {
+function plainLua(code: string): { code: string; requires: RequiredModule[]; syntaxError?: LuaSyntaxError } {
   try {
-    return { code: eraseTypes(code) };
+    return prepareLua(code);
   } catch (error) {
-    if (error instanceof LuaSyntaxError) return { code, syntaxError: error };
+    if (error instanceof LuaSyntaxError) return { code, requires: [], syntaxError: error };
     throw error;
   }
 }
@@ -208,7 +209,8 @@ export class LuaEngine implements NativeHost {
     }
     this.errors = new LuaErrorObjects(wasm, this.references.error);
     const { fileName, entryId } = this.options;
-    const { code, syntaxError } = plainLua(this.options.code);
+    const { code, requires, syntaxError } = plainLua(this.options.code);
+    this.refuseUnsupportedModules(requires);
     this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0, syntaxError);
     pushReference(wasm, L, this.references.exports);
     const type = api._lua_type(L, -1);
@@ -219,6 +221,27 @@ export class LuaEngine implements NativeHost {
         hint: "end the file with `return { handler = handler }`",
       });
     }
+  }
+
+  /** A Wippy module taskrt lacks, required by name anywhere in the source, fails the load rather than the call that reaches it. */
+  private refuseUnsupportedModules(requires: readonly RequiredModule[]): void {
+    const { library, entryId, fileName } = this.options;
+    const missing = requires.find(({ name }) => !library.has(name) && wippyModuleArea(name) !== undefined);
+    if (!missing) return;
+    throw new TaskrtError(
+      "E_UNSUPPORTED_MODULE",
+      `${entryId}: ${fileName ?? entryId}:${missing.line}:${missing.column}: require("${missing.name}"): ${this.unsupportedModule(missing.name)}`,
+      { entryId, hint: `taskrt does not implement ${wippyModuleArea(missing.name)}` },
+    );
+  }
+
+  private unsupportedModule(name: string): string {
+    return `Wippy module '${name}' is not supported by taskrt (supported: ${this.supportedModules().join(", ")})`;
+  }
+
+  /** Every module taskrt provides, whichever this entry declared (a worker's library holds only those). */
+  private supportedModules(): string[] {
+    return [...new Set([...MODULE_NAMES, ...this.options.library.keys()])];
   }
 
   /**
@@ -477,7 +500,8 @@ export class LuaEngine implements NativeHost {
   loadModule(name: string): { value: unknown } | { error: string } {
     const module = this.options.library.get(name);
     if (!module) {
-      return { error: `module '${name}' not found (taskrt provides: ${[...this.options.library.keys()].join(", ")})` };
+      if (wippyModuleArea(name) !== undefined) return { error: this.unsupportedModule(name) };
+      return { error: `module '${name}' not found (taskrt provides: ${this.supportedModules().join(", ")})` };
     }
     if (!this.options.modules.has(name)) return { error: `module '${name}' is not declared by entry ${this.entryId} (add it to modules)` };
     return { value: module.create() };

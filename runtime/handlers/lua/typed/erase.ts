@@ -3,13 +3,36 @@
  * type with spaces: newlines stay, so every line and column of what remains is where it was written,
  * and lua's messages point into the file as the user sees it. Untyped code comes back unchanged.
  */
-import { findTypeSpans } from "./parse.ts";
+import { parseTypedLua, type TypeSpans } from "./parse.ts";
+import { LuaSyntaxError } from "./syntax-error.ts";
 
-export { LuaSyntaxError } from "./syntax-error.ts";
+export { LuaSyntaxError };
+
+/** A module the code requires by a literal name, located. */
+export interface RequiredModule {
+  name: string;
+  line: number;
+  column: number;
+}
 
 /** The code with its type syntax blanked. Throws LuaSyntaxError, located, for code that does not parse. */
 export function eraseTypes(code: string): string {
-  const spans = findTypeSpans(code);
+  return blank(code, parseTypedLua(code).spans);
+}
+
+/** The plain Lua of typed code, and the modules it requires by name. Throws LuaSyntaxError. */
+export function prepareLua(code: string): { code: string; requires: RequiredModule[] } {
+  const { spans, requires } = parseTypedLua(code);
+  return {
+    code: blank(code, spans),
+    requires: requires.map(({ name, offset }) => {
+      const { line, column } = LuaSyntaxError.at(code, offset, "");
+      return { name, line, column };
+    }),
+  };
+}
+
+function blank(code: string, spans: TypeSpans): string {
   if (spans.length === 0) return code;
   let erased = "";
   let at = 0;

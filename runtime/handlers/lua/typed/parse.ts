@@ -7,8 +7,19 @@
 import { LuaSyntaxError } from "./syntax-error.ts";
 import { tokenize, type Token } from "./tokens.ts";
 
-/** Half-open offset ranges of type syntax, in source order. */
+/** Half-open offset ranges of type syntax. */
 export type TypeSpans = [start: number, end: number][];
+
+/** A `require("name")` with a literal name, and the offset of `require`. */
+export interface RequireCall {
+  name: string;
+  offset: number;
+}
+
+export interface ParsedLua {
+  spans: TypeSpans;
+  requires: RequireCall[];
+}
 
 /** Binary operators: [left, right] priority, as lua's parser. */
 const BINARY: Record<string, [number, number]> = {
@@ -22,7 +33,7 @@ const BINARY: Record<string, [number, number]> = {
 const UNARY_PRIORITY = 12;
 const BLOCK_END = new Set(["else", "elseif", "end", "until"]);
 
-export function findTypeSpans(code: string): TypeSpans {
+export function parseTypedLua(code: string): ParsedLua {
   return new Parser(code).chunk();
 }
 
@@ -30,15 +41,16 @@ class Parser {
   private readonly tokens: Token[];
   private index = 0;
   private readonly spans: TypeSpans = [];
+  private readonly requires: RequireCall[] = [];
 
   constructor(private readonly code: string) {
     this.tokens = tokenize(code);
   }
 
-  chunk(): TypeSpans {
+  chunk(): ParsedLua {
     this.block();
     if (this.token.type !== "eof") this.fail(`<eof> expected near ${this.near()}`);
-    return this.spans;
+    return { spans: this.spans, requires: this.requires };
   }
 
   // ---- tokens ---------------------------------------------------------------------------------
@@ -391,8 +403,10 @@ class Parser {
 
   /** Returns whether the expression ends in a call (a statement must be a call or an assignment). */
   private suffixedExpression(): boolean {
-    if (this.token.type === "name") this.next();
-    else if (this.is("(")) {
+    if (this.token.type === "name") {
+      const name = this.next();
+      if (name.text === "require") this.noteRequire(name);
+    } else if (this.is("(")) {
       this.next();
       this.expression();
       this.expect(")");
@@ -422,6 +436,12 @@ class Parser {
         this.eraseFrom(start);
       } else return call;
     }
+  }
+
+  /** `require("x")`, `require "x"` or `require 'x'` with a plain literal: the module it names. */
+  private noteRequire(name: Token): void {
+    const literal = this.is("(") && this.peek().type === "string" && this.peek(2).text === ")" ? this.peek() : this.token.type === "string" ? this.token : undefined;
+    if (literal && /^["'][^\\"']*["']$/.test(literal.text)) this.requires.push({ name: literal.text.slice(1, -1), offset: name.start });
   }
 
   private callArguments(): void {
