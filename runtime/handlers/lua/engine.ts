@@ -84,11 +84,11 @@ export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
  * to lua as written, with the parser's located error kept for the case lua refuses it too: a
  * construct the parser misreads never stops plain Lua that lua itself accepts.
  */
-function plainLua(code: string): { code: string; requires: RequiredModule[]; syntaxError?: LuaSyntaxError } {
+function plainLua(code: string): { code: string; requires: RequiredModule[]; typeValues: RequiredModule[]; syntaxError?: LuaSyntaxError } {
   try {
     return prepareLua(code);
   } catch (error) {
-    if (error instanceof LuaSyntaxError) return { code, requires: [], syntaxError: error };
+    if (error instanceof LuaSyntaxError) return { code, requires: [], typeValues: [], syntaxError: error };
     throw error;
   }
 }
@@ -209,8 +209,9 @@ export class LuaEngine implements NativeHost {
     }
     this.errors = new LuaErrorObjects(wasm, this.references.error);
     const { fileName, entryId } = this.options;
-    const { code, requires, syntaxError } = plainLua(this.options.code);
+    const { code, requires, typeValues, syntaxError } = plainLua(this.options.code);
     this.refuseUnsupportedModules(requires);
+    this.refuseTypeValues(typeValues);
     this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0, syntaxError);
     pushReference(wasm, L, this.references.exports);
     const type = api._lua_type(L, -1);
@@ -233,6 +234,21 @@ export class LuaEngine implements NativeHost {
       `${entryId}: ${fileName ?? entryId}:${missing.line}:${missing.column}: require("${missing.name}"): ${this.unsupportedModule(missing.name)}`,
       { entryId, hint: `taskrt does not implement ${wippyModuleArea(missing.name)}` },
     );
+  }
+
+  /** Wippy's types are runtime values (`User(data)` validates); erased here, such a use would call nil. */
+  private refuseTypeValues(uses: readonly RequiredModule[]): void {
+    const [use] = uses;
+    if (!use) return;
+    const { entryId, fileName } = this.options;
+    const what =
+      use.name === "typeof"
+        ? "typeof is Wippy's type reflection"
+        : `type '${use.name}' is used as a value (${use.name}(…) validates, ${use.name}:is(…) tests, in Wippy)`;
+    throw new TaskrtError("E_SOURCE_INVALID", `${entryId}: ${fileName ?? entryId}:${use.line}:${use.column}: ${what}; taskrt erases types before Lua runs, so runtime type values are not supported`, {
+      entryId,
+      hint: "check the fields by hand, or cast without a check (`data :: User`)",
+    });
   }
 
   private unsupportedModule(name: string): string {

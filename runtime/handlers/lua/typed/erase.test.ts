@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { callLua, createTestEngine } from "../test-support.ts";
-import { eraseTypes, LuaSyntaxError } from "./erase.ts";
+import { eraseTypes, LuaSyntaxError, prepareLua } from "./erase.ts";
 
 const CORPUS = path.join(path.dirname(fileURLToPath(import.meta.url)), "corpus");
 const REPOSITORY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -127,6 +127,29 @@ describe("typed Lua: syntax errors are located by line and column, in lua's word
     await assert.rejects(createTestEngine("local task: Task = {}\nlocal bad: = 2\nreturn {}", { fileName: "src/create_task.lua" }), {
       code: "E_SOURCE_INVALID",
       message: "app:test: src/create_task.lua:2:12: type expected near '='",
+    });
+  });
+});
+
+describe("typed Lua: Wippy's runtime type values are refused, not left to call nil", () => {
+  test("a declared type read as a value is found, located; types read as types are not", () => {
+    const code = "type Point = {x: number}\nlocal p: Point = Point(data)\nlocal ok = Point:is(p)\nlocal t: typeof(p) = p\nlocal kind = typeof(p)\n";
+    assert.deepEqual(prepareLua(code).typeValues, [
+      { name: "Point", line: 2, column: 18 },
+      { name: "Point", line: 3, column: 12 },
+      { name: "typeof", line: 5, column: 14 },
+    ]);
+  });
+
+  test("a name also bound as a value anywhere in the file is never taken for a type", () => {
+    const code = "type Account = {balance: number}\nlocal Account = {}\nfunction Account.new(): Account return setmetatable({}, Account) end\nlocal function typeof(x) return type(x) end\nreturn typeof(Account)\n";
+    assert.deepEqual(prepareLua(code).typeValues, []);
+  });
+
+  test("loading such a source fails at the use, saying what taskrt does not support", async () => {
+    await assert.rejects(createTestEngine("type User = {name: string}\nlocal function handler(data: any)\n    local user = User(data)\n    return user.name\nend\nreturn { handler = handler }", { fileName: "src/user.lua" }), {
+      code: "E_SOURCE_INVALID",
+      message: "app:test: src/user.lua:3:18: type 'User' is used as a value (User(…) validates, User:is(…) tests, in Wippy); taskrt erases types before Lua runs, so runtime type values are not supported",
     });
   });
 });

@@ -8,7 +8,7 @@ import { LuaSyntaxError } from "./syntax-error.ts";
 
 export { LuaSyntaxError };
 
-/** A module the code requires by a literal name, located. */
+/** A name the code uses (a module it requires, a type it reads as a value), located. */
 export interface RequiredModule {
   name: string;
   line: number;
@@ -20,16 +20,14 @@ export function eraseTypes(code: string): string {
   return blank(code, parseTypedLua(code).spans);
 }
 
-/** The plain Lua of typed code, and the modules it requires by name. Throws LuaSyntaxError. */
-export function prepareLua(code: string): { code: string; requires: RequiredModule[] } {
-  const { spans, requires } = parseTypedLua(code);
-  return {
-    code: blank(code, spans),
-    requires: requires.map(({ name, offset }) => {
-      const { line, column } = LuaSyntaxError.at(code, offset, "");
-      return { name, line, column };
-    }),
+/** The plain Lua of typed code, the modules it requires by name, and the types it uses as values. Throws LuaSyntaxError. */
+export function prepareLua(code: string): { code: string; requires: RequiredModule[]; typeValues: RequiredModule[] } {
+  const { spans, requires, typeValues } = parseTypedLua(code);
+  const locate = ({ name, offset }: { name: string; offset: number }): RequiredModule => {
+    const { line, column } = LuaSyntaxError.at(code, offset, "");
+    return { name, line, column };
   };
+  return { code: blank(code, spans), requires: requires.map(locate), typeValues: typeValues.map(locate) };
 }
 
 function blank(code: string, spans: TypeSpans): string {

@@ -16,9 +16,16 @@ export interface RequireCall {
   offset: number;
 }
 
+/** A name used as a value that is only a type here (`User(data)`, `typeof(x)`): Wippy's runtime type values. */
+export interface TypeValueUse {
+  name: string;
+  offset: number;
+}
+
 export interface ParsedLua {
   spans: TypeSpans;
   requires: RequireCall[];
+  typeValues: TypeValueUse[];
 }
 
 /** Binary operators: [left, right] priority, as lua's parser. */
@@ -42,6 +49,12 @@ class Parser {
   private index = 0;
   private readonly spans: TypeSpans = [];
   private readonly requires: RequireCall[] = [];
+  /** Names declared by `type`/`interface`, names bound as values anywhere, and names read as values. */
+  private readonly typeNames = new Set<string>(["typeof"]);
+  private readonly boundNames = new Set<string>();
+  private readonly valueUses: TypeValueUse[] = [];
+  /** Above 0 inside a type (whose expressions — `typeof(x)`, `@min(0)` — are erased with it). */
+  private typeDepth = 0;
 
   constructor(private readonly code: string) {
     this.tokens = tokenize(code);
@@ -50,7 +63,9 @@ class Parser {
   chunk(): ParsedLua {
     this.block();
     if (this.token.type !== "eof") this.fail(`<eof> expected near ${this.near()}`);
-    return { spans: this.spans, requires: this.requires };
+    // Conservative: a name bound as a value anywhere in the file is never taken for a type.
+    const typeValues = this.valueUses.filter(({ name }) => this.typeNames.has(name) && !this.boundNames.has(name));
+    return { spans: this.spans, requires: this.requires, typeValues };
   }
 
   // ---- tokens ---------------------------------------------------------------------------------
@@ -169,7 +184,7 @@ class Parser {
         return this.expression();
       case "function": {
         this.next();
-        this.name();
+        this.boundNames.add(this.name().text);
         while (this.accept(".")) this.name();
         if (this.accept(":")) this.name();
         return this.functionBody(token);
@@ -178,7 +193,7 @@ class Parser {
         this.next();
         if (this.is("function")) {
           const opener = this.next();
-          this.name();
+          this.boundNames.add(this.name().text);
           return this.functionBody(opener);
         }
         return this.localStatement();
@@ -220,7 +235,7 @@ class Parser {
 
   /** `name`, `name <const>`, `name: T`. */
   private typedName(allowAttribute = false): void {
-    this.name();
+    this.boundNames.add(this.name().text);
     if (allowAttribute && this.is("<")) {
       this.next();
       const attribute = this.name();
@@ -245,9 +260,13 @@ class Parser {
   }
 
   private expressionStatement(): void {
+    this.noteAssigned();
     const call = this.suffixedExpression();
     if (this.is("=") || this.is(",")) {
-      while (this.accept(",")) this.suffixedExpression();
+      while (this.accept(",")) {
+        this.noteAssigned();
+        this.suffixedExpression();
+      }
       this.expect("=");
       this.expressionList();
       return;
@@ -255,10 +274,16 @@ class Parser {
     if (!call) this.fail(`syntax error near ${this.near()}`);
   }
 
+  /** A global assigned by name (`User = {}`) is a value. */
+  private noteAssigned(): void {
+    const after = this.peek();
+    if (this.token.type === "name" && after.type === "symbol" && (after.text === "=" || after.text === ",")) this.boundNames.add(this.token.text);
+  }
+
   /** `type Name<T> = T` — erased whole. */
   private typeDeclaration(): void {
     const start = this.next().start;
-    this.name();
+    this.typeNames.add(this.name().text);
     if (this.is("<")) this.typeParameters();
     this.expect("=");
     this.type();
@@ -268,7 +293,7 @@ class Parser {
   /** `interface Name : Base, Other  function method(a: T): R  end` — erased whole. */
   private interfaceDeclaration(): void {
     const opener = this.next();
-    this.name();
+    this.typeNames.add(this.name().text);
     if (this.accept(":")) {
       this.name();
       while (this.accept(",")) this.name();
@@ -406,6 +431,7 @@ class Parser {
     if (this.token.type === "name") {
       const name = this.next();
       if (name.text === "require") this.noteRequire(name);
+      if (this.typeDepth === 0) this.valueUses.push({ name: name.text, offset: name.start });
     } else if (this.is("(")) {
       this.next();
       this.expression();
@@ -483,6 +509,15 @@ class Parser {
 
   /** A union or intersection of simple types, or `A extends B ? C : D`. */
   private type(): void {
+    this.typeDepth++;
+    try {
+      this.unionType();
+    } finally {
+      this.typeDepth--;
+    }
+  }
+
+  private unionType(): void {
     this.simpleType();
     if (this.isName("extends")) {
       this.next();
