@@ -54,6 +54,8 @@ export interface LuaEngineOptions {
   modules: ReadonlySet<string>;
   /** Modules `require` can build, by name. */
   library: ReadonlyMap<string, LuaModule>;
+  /** Every module taskrt provides, for messages, when `library` holds only some (a worker's holds those its entries declared). */
+  availableModules?: readonly string[];
   /** Longest stretch of Lua code, in milliseconds, that may run without yielding. */
   maxRunMs: number;
   /** Bytes the state may hold; past it an allocation fails with Lua's "not enough memory". */
@@ -226,8 +228,9 @@ export class LuaEngine implements NativeHost {
 
   /** A Wippy module taskrt lacks, required by name anywhere in the source, fails the load rather than the call that reaches it. */
   private refuseUnsupportedModules(requires: readonly RequiredModule[]): void {
-    const { library, entryId, fileName } = this.options;
-    const missing = requires.find(({ name }) => !library.has(name) && wippyModuleArea(name) !== undefined);
+    const { entryId, fileName } = this.options;
+    const supported = new Set(this.supportedModules());
+    const missing = requires.find(({ name }) => !supported.has(name) && wippyModuleArea(name) !== undefined);
     if (!missing) return;
     throw new TaskrtError(
       "E_UNSUPPORTED_MODULE",
@@ -255,9 +258,9 @@ export class LuaEngine implements NativeHost {
     return `Wippy module '${name}' is not supported by taskrt (supported: ${this.supportedModules().join(", ")})`;
   }
 
-  /** Every module taskrt provides, whichever this entry declared (a worker's library holds only those). */
+  /** Every module taskrt provides, whichever this entry declared. */
   private supportedModules(): string[] {
-    return [...new Set([...MODULE_NAMES, ...this.options.library.keys()])];
+    return [...new Set([...MODULE_NAMES, ...(this.options.availableModules ?? []), ...this.options.library.keys()])];
   }
 
   /**
