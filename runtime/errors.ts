@@ -50,6 +50,8 @@ export const PROBLEM_CODES = {
   /** A `${env:NAME}` placeholder whose variable is not set and has no default. */
   ENV_UNSET: "E_ENV_UNSET",
   UNKNOWN_FIELD: "W_UNKNOWN_FIELD",
+  /** A hub module `wippy.lock` lists: taskrt installs and loads none. */
+  HUB_MODULE: "W_HUB_MODULE",
   /** A consumer, process or schedule (or a service others use) that nothing starts. */
   NEVER_STARTED: "W_NEVER_STARTED",
   /** A bug in a kind or in taskrt itself, reported rather than thrown. */

@@ -2,7 +2,10 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { loadRegistry } from "../runtime/registry/load.ts";
 import { defineKind } from "../runtime/contracts/kind-definition.ts";
 import { createKindTable } from "../runtime/kinds/index.ts";
 import { callLua, createTestEngine } from "../runtime/handlers/lua/test-support.ts";
@@ -159,6 +162,27 @@ describe("taskrt run refuses a registry with an unsupported Wippy kind", () => {
       assert.match(output, /app\/_index\.yaml:5:5: error E_UNSUPPORTED_KIND \[app:templates\] Wippy kind 'template\.set' is not supported by taskrt \(supported: /);
     } finally {
       checked.remove();
+    }
+  });
+});
+
+describe("hub modules listed in wippy.lock", () => {
+  test("each is a warning at its line in the lock: taskrt loads no hub modules", async () => {
+    const project = mkdtempSync(path.join(tmpdir(), "taskrt-hub-"));
+    try {
+      writeFileSync(path.join(project, "wippy.lock"), "directories:\n  modules: .wippy\n  src: ./src\nmodules:\n  - name: wippy/llm\n    version: v0.4.1\n  - name: wippy/agent\n    version: v0.2.0\n");
+      mkdirSync(path.join(project, "src"));
+      writeFileSync(path.join(project, "src/_index.yaml"), "version: \"1.0\"\nnamespace: app\nentries: []\n");
+      const { problems } = await loadRegistry(project);
+      assert.deepEqual(
+        problems.map((problem) => [problem.code, problem.severity, problem.location?.line, problem.message]),
+        [
+          ["W_HUB_MODULE", "warning", 5, "hub module wippy/llm is not supported by taskrt: it installs and loads no hub modules, so the entries wippy/llm provides do not exist here"],
+          ["W_HUB_MODULE", "warning", 7, "hub module wippy/agent is not supported by taskrt: it installs and loads no hub modules, so the entries wippy/agent provides do not exist here"],
+        ],
+      );
+    } finally {
+      rmSync(project, { recursive: true, force: true });
     }
   });
 });
