@@ -244,10 +244,11 @@ export class LuaEngine implements NativeHost {
     const [use] = uses;
     if (!use) return;
     const { entryId, fileName } = this.options;
+    const name = use.name.replace("(…)", "");
     const what =
       use.name === "typeof"
         ? "typeof is Wippy's type reflection"
-        : `type '${use.name}' is used as a value (${use.name}(…) validates, ${use.name}:is(…) tests, in Wippy)`;
+        : `type '${name}' is used as a value (${name}(…) validates, ${name}:is(…) tests, in Wippy)`;
     throw new TaskrtError("E_SOURCE_INVALID", `${entryId}: ${fileName ?? entryId}:${use.line}:${use.column}: ${what}; taskrt erases types before Lua runs, so runtime type values are not supported`, {
       entryId,
       hint: "check the fields by hand, or cast without a check (`data :: User`)",

@@ -141,6 +141,15 @@ describe("typed Lua: Wippy's runtime type values are refused, not left to call n
     ]);
   });
 
+  test("Wippy's built-in type values are found too; Lua's string library is one only when called", () => {
+    const code = "local n = integer(x)\nlocal k = Number:kind()\nlocal s = string(x)\nlocal u = string.upper(s)\n";
+    assert.deepEqual(prepareLua(code).typeValues.map(({ name, line }) => [name, line]), [
+      ["integer", 1],
+      ["Number", 2],
+      ["string(…)", 3],
+    ]);
+  });
+
   test("a name also bound as a value anywhere in the file is never taken for a type", () => {
     const code = "type Account = {balance: number}\nlocal Account = {}\nfunction Account.new(): Account return setmetatable({}, Account) end\nlocal function typeof(x) return type(x) end\nreturn typeof(Account)\n";
     assert.deepEqual(prepareLua(code).typeValues, []);

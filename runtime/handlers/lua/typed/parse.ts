@@ -38,6 +38,11 @@ const BINARY: Record<string, [number, number]> = {
   "^": [14, 13],
 };
 const UNARY_PRIORITY = 12;
+/**
+ * Wippy's built-in type values (`Number:kind()`, `integer(x)` casts, `typeof(x)`), none of them Lua
+ * globals. `string(x)` is one too, but `string` is also Lua's library: only its call counts.
+ */
+const BUILTIN_TYPE_VALUES = ["typeof", "Number", "Integer", "String", "Boolean", "Any", "Unknown", "integer", "number", "boolean"];
 const BLOCK_END = new Set(["else", "elseif", "end", "until"]);
 
 export function parseTypedLua(code: string): ParsedLua {
@@ -50,7 +55,7 @@ class Parser {
   private readonly spans: TypeSpans = [];
   private readonly requires: RequireCall[] = [];
   /** Names declared by `type`/`interface`, names bound as values anywhere, and names read as values. */
-  private readonly typeNames = new Set<string>(["typeof"]);
+  private readonly typeNames = new Set<string>(BUILTIN_TYPE_VALUES);
   private readonly boundNames = new Set<string>();
   private readonly valueUses: TypeValueUse[] = [];
   /** Above 0 inside a type (whose expressions — `typeof(x)`, `@min(0)` — are erased with it). */
@@ -64,7 +69,7 @@ class Parser {
     this.block();
     if (this.token.type !== "eof") this.fail(`<eof> expected near ${this.near()}`);
     // Conservative: a name bound as a value anywhere in the file is never taken for a type.
-    const typeValues = this.valueUses.filter(({ name }) => this.typeNames.has(name) && !this.boundNames.has(name));
+    const typeValues = this.valueUses.filter(({ name }) => (this.typeNames.has(name) && !this.boundNames.has(name)) || (name === "string(…)" && !this.boundNames.has("string")));
     return { spans: this.spans, requires: this.requires, typeValues };
   }
 
@@ -431,7 +436,7 @@ class Parser {
     if (this.token.type === "name") {
       const name = this.next();
       if (name.text === "require") this.noteRequire(name);
-      if (this.typeDepth === 0) this.valueUses.push({ name: name.text, offset: name.start });
+      if (this.typeDepth === 0) this.valueUses.push({ name: name.text === "string" && this.is("(") ? "string(…)" : name.text, offset: name.start });
     } else if (this.is("(")) {
       this.next();
       this.expression();
