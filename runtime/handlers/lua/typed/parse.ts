@@ -2,7 +2,9 @@
  * @module handlers/lua/typed/parse — a recursive-descent parser of Lua 5.4 with Wippy's gradual
  * types, which finds the spans of source that are types (annotations, `type` and `interface`
  * declarations, generic parameters, `::`/`as` casts, `!` assertions) so they can be erased. It
- * builds no tree; its other product is a syntax error located by line and column.
+ * builds no tree. Beside the spans it notes the modules required by a literal name and the types
+ * read as values, and it throws a syntax error located by line and column, worded as lua's. A
+ * parser is past the usual file size for a reason: the grammar is one recursive whole.
  */
 import { LuaSyntaxError } from "./syntax-error.ts";
 import { tokenize, type Token } from "./tokens.ts";
