@@ -230,7 +230,7 @@ export class LuaEngine implements NativeHost {
   private refuseUnsupportedModules(requires: readonly RequiredModule[]): void {
     const { entryId, fileName } = this.options;
     const supported = new Set(this.supportedModules());
-    const missing = requires.find(({ name }) => !supported.has(name) && wippyModuleArea(name) !== undefined);
+    const missing = requires.find(({ name }) => !supported.has(name) && wippyModuleArea(name) !== undefined && !this.isGlobalTable(name));
     if (!missing) return;
     throw new TaskrtError(
       "E_UNSUPPORTED_MODULE",
@@ -253,6 +253,14 @@ export class LuaEngine implements NativeHost {
       entryId,
       hint: "check the fields by hand, or cast without a check (`data :: User`)",
     });
+  }
+
+  /** A module the prelude provides as a global (as Wippy's `process`, `channel`) is there for `require` too. */
+  private isGlobalTable(name: string): boolean {
+    const { wasm, L } = this;
+    const type = wasm.api._lua_getglobal(L, wasm.cString(name));
+    wasm.api._lua_settop(L, -2);
+    return type === LUA_TYPE.TABLE;
   }
 
   private unsupportedModule(name: string): string {
