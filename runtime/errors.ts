@@ -29,6 +29,10 @@ export const PROBLEM_CODES = {
   ENTRY_SHAPE: "E_ENTRY_SHAPE",
   DUPLICATE_ID: "E_DUPLICATE_ID",
   UNKNOWN_KIND: "E_UNKNOWN_KIND",
+  /** A kind Wippy has and taskrt does not implement (templates, tree-sitter, LLM, hub packages). */
+  UNSUPPORTED_KIND: "E_UNSUPPORTED_KIND",
+  /** A Lua module Wippy has and taskrt does not implement, declared or required; or `imports` it cannot honour. */
+  UNSUPPORTED_MODULE: "E_UNSUPPORTED_MODULE",
   SCHEMA: "E_SCHEMA",
   REF_UNRESOLVED: "E_REF_UNRESOLVED",
   REF_KIND: "E_REF_KIND",
@@ -46,6 +50,8 @@ export const PROBLEM_CODES = {
   /** A `${env:NAME}` placeholder whose variable is not set and has no default. */
   ENV_UNSET: "E_ENV_UNSET",
   UNKNOWN_FIELD: "W_UNKNOWN_FIELD",
+  /** A hub module `wippy.lock` lists: taskrt installs and loads none. */
+  HUB_MODULE: "W_HUB_MODULE",
   /** A consumer, process or schedule (or a service others use) that nothing starts. */
   NEVER_STARTED: "W_NEVER_STARTED",
   /** A bug in a kind or in taskrt itself, reported rather than thrown. */

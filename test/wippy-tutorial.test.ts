@@ -4,9 +4,12 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { eraseTypes } from "../runtime/handlers/lua/typed/erase.ts";
 import { getJson, postJson, startApp, temporaryDirectory, waitFor, type RunningApp } from "./helpers.ts";
 
 const EXAMPLE = "examples/wippy-tutorial";
+/** The same registry, with Lua files written with Wippy's type annotations. */
+const TYPED_EXAMPLE = "examples/wippy-tutorial-typed";
 const SOURCES = ["_index.yaml", "migrate.lua", "create_task.lua", "list_tasks.lua", "process_task.lua"];
 const SEED = path.resolve("../shared/seed/task-queue.md");
 /** Generous: a task that fails (e.g. before the migration) is retried after 1 s, then 2 s, … */
@@ -35,12 +38,26 @@ describe("the Wippy tutorial's files (examples/wippy-tutorial)", () => {
   });
 });
 
-describe("the Wippy tutorial, run by taskrt: the tutorial's curl flow", () => {
+describe("the typed tutorial (examples/wippy-tutorial-typed)", () => {
+  test("has the same registry, and Lua files of its own that carry Wippy's types", () => {
+    assert.equal(readFileSync(path.join(TYPED_EXAMPLE, "src/_index.yaml"), "utf8"), readFileSync(path.join(EXAMPLE, "src/_index.yaml"), "utf8"));
+    assert.equal(readFileSync(path.join(TYPED_EXAMPLE, "wippy.lock"), "utf8"), readFileSync(path.join(EXAMPLE, "wippy.lock"), "utf8"));
+    for (const name of SOURCES.filter((source) => source.endsWith(".lua"))) {
+      const code = readFileSync(path.join(TYPED_EXAMPLE, "src", name), "utf8");
+      assert.notEqual(eraseTypes(code), code, `${name} has type syntax to erase`);
+    }
+  });
+});
+
+for (const [title, example] of [
+  ["the Wippy tutorial", EXAMPLE],
+  ["the typed Wippy tutorial", TYPED_EXAMPLE],
+] as const) describe(`${title}, run by taskrt: the tutorial's curl flow`, () => {
   let app: RunningApp;
   const posted: Record<string, { id: string; status: string }> = {};
 
   before(async () => {
-    app = await startApp(EXAMPLE, { gateway: "app:gateway", database: "app:db" });
+    app = await startApp(example, { gateway: "app:gateway", database: "app:db" });
   });
   after(async () => {
     await app?.stop();

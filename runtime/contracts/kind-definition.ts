@@ -38,6 +38,11 @@ export interface KindDefinition {
   schema?: JsonSchema;
   /** Checks beyond the schema and references (a source file exports its `method`, …). */
   check?(entry: Entry, registry: Registry): Problem[] | Promise<Problem[]>;
+  /**
+   * The part of `check` that needs nothing the schema guarantees (a source file parses). It runs
+   * instead of `check` for an entry whose fields failed their schema, so one report shows both.
+   */
+  checkUnvalidated?(entry: Entry, registry: Registry): Problem[] | Promise<Problem[]>;
   /** Builds the component. Does no I/O: opening, listening and connecting happen in `start`. */
   create(entry: Entry, context: BuildContext): Component;
 }

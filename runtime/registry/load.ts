@@ -171,11 +171,36 @@ async function findFiles(target: string, problems: Problem[]): Promise<{ root: s
   return { root, boundary, files, explicit: false };
 }
 
+/**
+ * The lock's `modules` are hub packages (`wippy add`), unpacked into `directories.modules`: taskrt
+ * has no hub and loads none of them, which each warning says, so an entry of theirs that the
+ * registry references is not a mystery.
+ */
+function hubModuleWarnings(lock: string, document: Document, lineCounter: LineCounter): Problem[] {
+  const modules = document.getIn(["modules"], true);
+  if (!isSeq(modules)) return [];
+  return modules.items.flatMap((item) => {
+    const name = isMap(item) ? item.get("name") : undefined;
+    if (typeof name !== "string") return [];
+    const { line, col } = lineCounter.linePos((item as Node).range?.[0] ?? 0);
+    return [
+      {
+        code: PROBLEM_CODES.HUB_MODULE,
+        severity: "warning" as const,
+        location: { file: lock, line, column: col },
+        message: `hub module ${name} is not supported by taskrt: it installs and loads no hub modules, so the entries ${name} provides do not exist here`,
+        hint: "references to its entries will not resolve; provide those entries in the project's own registry files",
+      },
+    ];
+  });
+}
+
 /** `directories.src` of the lock, relative to it; the lock's own directory when it names none. */
 async function lockSourceDirectory(lock: string, boundary: Boundary, problems: Problem[]): Promise<string | undefined> {
   const parsed = await readYaml(lock, problems);
   if (!parsed) return undefined;
   const { document, lineCounter } = parsed;
+  problems.push(...hubModuleWarnings(lock, document, lineCounter));
   const source = document.getIn(["directories", "src"]);
   if (source === undefined || source === null) return dirname(lock);
   const { line, col } = lineCounter.linePos((document.getIn(["directories", "src"], true) as Node).range?.[0] ?? 0);

@@ -13,6 +13,7 @@ import { expandEntryPlaceholders } from "./env-placeholders.ts";
 import { describe } from "./load.ts";
 import { projectSchemas, type JsonSchema, type SchemaSet } from "./schemas.ts";
 import { didYouMean } from "./suggest.ts";
+import { wippyKindArea, wippyModuleArea } from "../wippy-unsupported.ts";
 
 export { REFERENCE_LIFECYCLE_PATHS } from "./graph.ts";
 
@@ -30,6 +31,7 @@ const INTERNAL = PROBLEM_CODES.INTERNAL;
 export async function validateRegistry(registry: Registry, kinds: Kinds, schemas: SchemaSet = projectSchemas()): Promise<Problem[]> {
   const problems: Problem[] = [];
   const checked: Entry[] = [];
+  const unvalidated: Entry[] = [];
   for (const entry of registry.entries) {
     const definition = kinds.get(entry.kind);
     if (!definition) {
@@ -46,10 +48,14 @@ export async function validateRegistry(registry: Registry, kinds: Kinds, schemas
     validateSchema(entry, schemas, problems);
     // A kind's check may rely on what its schema guarantees, so it only sees entries that passed.
     if (!problems.slice(before).some((problem) => problem.severity === "error")) checked.push(entry);
+    else unvalidated.push(entry);
     problems.push(...referenceProblems(entry, registry, kinds));
   }
   problems.push(...cycleProblems(registry, kinds));
-  const results = await Promise.all(checked.map((entry) => runCheck(entry, registry, kinds.get(entry.kind)!)));
+  const results = await Promise.all([
+    ...checked.map((entry) => runCheck(entry, registry, kinds.get(entry.kind)!, "check")),
+    ...unvalidated.map((entry) => runCheck(entry, registry, kinds.get(entry.kind)!, "checkUnvalidated")),
+  ]);
   problems.push(...results.flat());
   return sortProblems(problems);
 }
@@ -70,6 +76,19 @@ export function sortProblems(problems: Problem[]): Problem[] {
 
 function unknownKind(entry: Entry, kinds: Kinds): Problem {
   const known = [...kinds.keys()].sort();
+  const area = wippyKindArea(entry.kind);
+  if (area) {
+    const component = entry.kind === "ns.dependency" && typeof entry.data.component === "string" ? ` ${entry.data.component}` : "";
+    return {
+      code: PROBLEM_CODES.UNSUPPORTED_KIND,
+      severity: "error",
+      entryId: entry.id,
+      field: "kind",
+      location: entry.locate(["kind"]),
+      message: `Wippy kind '${entry.kind}' is not supported by taskrt (supported: ${known.join(", ")})`,
+      hint: `taskrt does not implement ${area}${component ? `, so the hub package${component} cannot be installed` : ""}; remove the entry, or provide the kind with a kind module (--kinds)`,
+    };
+  }
   const suggestion = didYouMean(entry.kind, known);
   return {
     code: PROBLEM_CODES.UNKNOWN_KIND,
@@ -115,6 +134,19 @@ function schemaProblems(entry: Entry, candidate: Record<string, unknown>, errors
       const parent = (error.parentSchema ?? {}) as JsonSchema;
       let hint: string | undefined;
       let message: string;
+      const wippyModule = unsupportedWippyModule(error, path);
+      if (wippyModule) {
+        const supported = (error.params as { allowedValues: unknown[] }).allowedValues.join(", ");
+        return {
+          code: PROBLEM_CODES.UNSUPPORTED_MODULE,
+          severity: "error" as const,
+          entryId: entry.id,
+          field: fieldName(path),
+          location: entry.locate(path),
+          message: `${fieldName(path)}: Wippy module '${error.data}' is not supported by taskrt (supported: ${supported})`,
+          hint: `taskrt does not implement ${wippyModuleArea(String(error.data))}`,
+        };
+      }
       if (error.keyword === "required") {
         const missing = (error.params as { missingProperty: string }).missingProperty;
         path.push(missing);
@@ -135,6 +167,11 @@ function schemaProblems(entry: Entry, candidate: Record<string, unknown>, errors
         hint,
       };
     });
+}
+
+/** True for a `modules` item refused by the schema that names a Wippy module taskrt lacks. */
+function unsupportedWippyModule(error: ErrorObject, path: (string | number)[]): boolean {
+  return error.keyword === "enum" && path[0] === "modules" && path.length === 2 && typeof error.data === "string" && wippyModuleArea(error.data) !== undefined;
 }
 
 /** What the schema expected, per keyword: `must be <= 1000`, `must be one of "OFF", "NORMAL"`. */
@@ -280,10 +317,11 @@ function cycleProblems(registry: Registry, kinds: Kinds): Problem[] {
 }
 
 /** The kind's own checks; a throw is reported as a problem of that entry rather than aborting validation. */
-async function runCheck(entry: Entry, registry: Registry, definition: KindDefinition): Promise<Problem[]> {
-  if (!definition.check) return [];
+async function runCheck(entry: Entry, registry: Registry, definition: KindDefinition, which: "check" | "checkUnvalidated"): Promise<Problem[]> {
+  const check = definition[which];
+  if (!check) return [];
   try {
-    return await definition.check(entry, registry);
+    return await check.call(definition, entry, registry);
   } catch (error) {
     if (error instanceof TaskrtError) {
       const code = error.code as ProblemCode;

@@ -78,12 +78,12 @@ describe("function.lua and process.lua", () => {
     ]);
   });
 
-  test("check reports a Lua syntax error with file:line at the source field", async () => {
+  test("check reports a Lua syntax error with file:line:column at the source field", async () => {
     const entry = luaEntry("function.lua", "broken", root, { source: "file://broken.lua", method: "handler" });
     const [problem] = await functionLua.check!(entry, registry);
     assert.equal(problem.code, "E_SOURCE_INVALID");
     assert.equal(problem.field, "source");
-    assert.equal(problem.message, "broken.lua:3: unexpected symbol near 'end'");
+    assert.equal(problem.message, "broken.lua:3:1: unexpected symbol near 'end'");
   });
 
   test("check reports a method the source does not export, listing those it does", async () => {

@@ -15,6 +15,7 @@ import type { EntrySpec } from "./workers/protocol.ts";
 import type { Callable, CallableComponent } from "../handler.ts";
 import { readLuaSource } from "./source.ts";
 import { parseByteSize } from "../../byte-size.ts";
+import { eraseTypes, LuaSyntaxError } from "./typed/erase.ts";
 
 /** How long the workers a check started wait for the entries' start before they are stopped. */
 const POOL_RELEASE_AFTER_CHECK_MS = 2000;
@@ -60,6 +61,7 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
     references: [],
     service: false,
     check: checkLuaSource,
+    checkUnvalidated: checkLuaSyntax,
     create(entry, context) {
       const base = createEntryCallContext(entry, context);
       let stopEntry: (() => Promise<void>) | undefined;
@@ -105,6 +107,8 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
  * call made while the file loads returns an error, as it would outside a call.
  */
 async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem[]> {
+  // Loading would only fail again at the require of an import: the source is parsed instead.
+  if (importsProblems(entry).length > 0) return checkLuaSyntax(entry, registry);
   try {
     const [{ luaWorkerPool, releaseLuaWorkerPool }, source] = await Promise.all([loadLuaRuntime(), readLuaSource(entry, registry.root)]);
     const pool = luaWorkerPool();
@@ -124,18 +128,70 @@ async function checkLuaSource(entry: Entry, registry: Registry): Promise<Problem
     }
     return [];
   } catch (error) {
-    const code = error instanceof TaskrtError ? error.code : "";
-    const onMethod = code === "E_METHOD_MISSING";
-    return [
-      {
-        code: onMethod ? PROBLEM_CODES.METHOD_MISSING : code === "E_SOURCE_MISSING" ? PROBLEM_CODES.SOURCE_MISSING : PROBLEM_CODES.SOURCE_INVALID,
-        severity: "error",
-        entryId: entry.id,
-        field: onMethod ? "method" : "source",
-        location: entry.locate([onMethod ? "method" : "source"]),
-        message: errorMessage(error).replace(`${entry.id}: `, ""),
-        hint: error instanceof TaskrtError ? error.hint : undefined,
-      },
-    ];
+    return [sourceProblem(entry, error)];
   }
+}
+
+/**
+ * Wippy's `imports` make other entries (library.lua) available to `require`; taskrt has no
+ * library.lua, so the require would fail when it runs: refused up front, naming each import.
+ */
+function importsProblems(entry: Entry): Problem[] {
+  const imports = entry.data.imports;
+  if (typeof imports !== "object" || imports === null || Array.isArray(imports) || Object.keys(imports).length === 0) return [];
+  const named = Object.entries(imports as Record<string, unknown>).map(([alias, target]) => `require("${alias}") of ${String(target)}`);
+  return [
+    {
+      code: PROBLEM_CODES.UNSUPPORTED_MODULE,
+      severity: "error",
+      entryId: entry.id,
+      field: "imports",
+      location: entry.locate(["imports"]),
+      message: `imports cannot be honoured by taskrt: it does not load library.lua entries, so ${named.join(", ")} would fail`,
+      hint: "move the library's functions into this file, or make them a function entry and call that",
+    },
+  ];
+}
+
+/**
+ * For an entry whose fields failed their schema (or whose imports are refused): its source exists
+ * and parses (typed Lua included), found without running it, so a mistyped field does not hide
+ * the file's syntax errors.
+ */
+async function checkLuaSyntax(entry: Entry, registry: Registry): Promise<Problem[]> {
+  const refused = importsProblems(entry);
+  if (typeof entry.data.source !== "string" || entry.data.source === "") return refused;
+  try {
+    const source = await readLuaSource(entry, registry.root);
+    try {
+      eraseTypes(source.code);
+    } catch (error) {
+      if (!(error instanceof LuaSyntaxError)) throw error;
+      throw new TaskrtError("E_SOURCE_INVALID", `${entry.id}: ${source.fileName ?? entry.id}:${error.message}`, { entryId: entry.id, cause: error });
+    }
+    return refused;
+  } catch (error) {
+    return [...refused, sourceProblem(entry, error)];
+  }
+}
+
+/** A failed check of the source, at the field it concerns. */
+function sourceProblem(entry: Entry, error: unknown): Problem {
+  const code = error instanceof TaskrtError ? error.code : "";
+  const onMethod = code === "E_METHOD_MISSING";
+  return {
+    code: onMethod
+      ? PROBLEM_CODES.METHOD_MISSING
+      : code === "E_SOURCE_MISSING"
+        ? PROBLEM_CODES.SOURCE_MISSING
+        : code === "E_UNSUPPORTED_MODULE"
+          ? PROBLEM_CODES.UNSUPPORTED_MODULE
+          : PROBLEM_CODES.SOURCE_INVALID,
+    severity: "error",
+    entryId: entry.id,
+    field: onMethod ? "method" : "source",
+    location: entry.locate([onMethod ? "method" : "source"]),
+    message: errorMessage(error).replace(`${entry.id}: `, ""),
+    hint: error instanceof TaskrtError ? error.hint : undefined,
+  };
 }

@@ -32,10 +32,10 @@ describe("loading a source", () => {
     }
   });
 
-  test("a syntax error fails with Lua's message at file:line", async () => {
+  test("a syntax error fails with Lua's wording at file:line:column", async () => {
     await assert.rejects(createTestEngine(`local x = 1\nlocal y = = 2\nreturn {}`, { fileName: "src/broken.lua" }), {
       code: "E_SOURCE_INVALID",
-      message: "app:test: src/broken.lua:2: unexpected symbol near '='",
+      message: "app:test: src/broken.lua:2:11: unexpected symbol near '='",
     });
   });
 

@@ -30,7 +30,9 @@ import {
 import { NOT_SPECIAL, pushReference, pushValue, type ValueExtensions } from "./values.ts";
 import { LUA_REGISTRYINDEX, LUA_STATUS, LUA_TYPE, loadLuaWasm, type LuaWasm } from "./wasm.ts";
 import { newLimitedState, releaseSlot } from "./memory.ts";
-import { currentContext } from "../../modules/context.ts";
+import { currentContext, MODULE_NAMES } from "../../modules/context.ts";
+import { LuaSyntaxError, prepareLua, type RequiredModule } from "./typed/erase.ts";
+import { wippyModuleArea } from "../../wippy-unsupported.ts";
 
 const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
 
@@ -52,6 +54,8 @@ export interface LuaEngineOptions {
   modules: ReadonlySet<string>;
   /** Modules `require` can build, by name. */
   library: ReadonlyMap<string, LuaModule>;
+  /** Every module taskrt provides, for messages, when `library` holds only some (a worker's holds those its entries declared). */
+  availableModules?: readonly string[];
   /** Longest stretch of Lua code, in milliseconds, that may run without yielding. */
   maxRunMs: number;
   /** Bytes the state may hold; past it an allocation fails with Lua's "not enough memory". */
@@ -76,6 +80,20 @@ export interface RunWatch {
 
 /** Bytes a state may hold when the entry sets no memory_limit (the schema's default). */
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * The source with Wippy's type syntax erased. When the type-aware parser refuses it, the source goes
+ * to lua as written, with the parser's located error kept for the case lua refuses it too: a
+ * construct the parser misreads never stops plain Lua that lua itself accepts.
+ */
+function plainLua(code: string): { code: string; requires: RequiredModule[]; typeValues: RequiredModule[]; syntaxError?: LuaSyntaxError } {
+  try {
+    return prepareLua(code);
+  } catch (error) {
+    if (error instanceof LuaSyntaxError) return { code, requires: [], typeValues: [], syntaxError: error };
+    throw error;
+  }
+}
 
 /** A function exported by the source, ready to call. */
 export interface LuaMethod {
@@ -192,8 +210,11 @@ export class LuaEngine implements NativeHost {
       this.references[slot] = api._luaL_ref(L, LUA_REGISTRYINDEX);
     }
     this.errors = new LuaErrorObjects(wasm, this.references.error);
-    const { code, fileName, entryId } = this.options;
-    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0);
+    const { fileName, entryId } = this.options;
+    const { code, requires, typeValues, syntaxError } = plainLua(this.options.code);
+    this.refuseUnsupportedModules(requires);
+    this.refuseTypeValues(typeValues);
+    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0, syntaxError);
     pushReference(wasm, L, this.references.exports);
     const type = api._lua_type(L, -1);
     api._lua_settop(L, -2);
@@ -205,13 +226,63 @@ export class LuaEngine implements NativeHost {
     }
   }
 
-  /** Compiles and runs a chunk on a fresh coroutine; returns a reference to its first result. */
-  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number): Promise<number> {
+  /** A Wippy module taskrt lacks, required by name anywhere in the source, fails the load rather than the call that reaches it. */
+  private refuseUnsupportedModules(requires: readonly RequiredModule[]): void {
+    const { entryId, fileName } = this.options;
+    const supported = new Set(this.supportedModules());
+    const missing = requires.find(({ name }) => !supported.has(name) && wippyModuleArea(name) !== undefined && !this.isGlobalTable(name));
+    if (!missing) return;
+    throw new TaskrtError(
+      "E_UNSUPPORTED_MODULE",
+      `${entryId}: ${fileName ?? entryId}:${missing.line}:${missing.column}: require("${missing.name}"): ${this.unsupportedModule(missing.name)}`,
+      { entryId, hint: `taskrt does not implement ${wippyModuleArea(missing.name)}` },
+    );
+  }
+
+  /** Wippy's types are runtime values (`User(data)` validates); erased here, such a use would call nil. */
+  private refuseTypeValues(uses: readonly RequiredModule[]): void {
+    const [use] = uses;
+    if (!use) return;
+    const { entryId, fileName } = this.options;
+    const name = use.name.replace("(…)", "");
+    const what =
+      use.name === "typeof"
+        ? "typeof is Wippy's type reflection"
+        : `type '${name}' is used as a value (${name}(…) validates, ${name}:is(…) tests, in Wippy)`;
+    throw new TaskrtError("E_SOURCE_INVALID", `${entryId}: ${fileName ?? entryId}:${use.line}:${use.column}: ${what}; taskrt erases types before Lua runs, so runtime type values are not supported`, {
+      entryId,
+      hint: "check the fields by hand, or cast without a check (`data :: User`)",
+    });
+  }
+
+  /** A module the prelude provides as a global (as Wippy's `process`, `channel`) is there for `require` too. */
+  private isGlobalTable(name: string): boolean {
+    const { wasm, L } = this;
+    const type = wasm.api._lua_getglobal(L, wasm.cString(name));
+    wasm.api._lua_settop(L, -2);
+    return type === LUA_TYPE.TABLE;
+  }
+
+  private unsupportedModule(name: string): string {
+    return `Wippy module '${name}' is not supported by taskrt (supported: ${this.supportedModules().join(", ")})`;
+  }
+
+  /** Every module taskrt provides, whichever this entry declared. */
+  private supportedModules(): string[] {
+    return [...new Set([...MODULE_NAMES, ...(this.options.availableModules ?? []), ...this.options.library.keys()])];
+  }
+
+  /**
+   * Compiles and runs a chunk on a fresh coroutine; returns a reference to its first result. When
+   * the chunk does not compile, `syntaxError` (the type-aware parser's, which has a column) is
+   * reported rather than lua's.
+   */
+  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number, syntaxError?: LuaSyntaxError): Promise<number> {
     const { wasm, L } = this;
     const api = wasm.api;
     const status = wasm.loadChunk(L, code, chunkName);
     if (status !== LUA_STATUS.OK) {
-      const message = wasm.readString(L, -1);
+      const message = syntaxError ? `${chunkName.slice(1)}:${syntaxError.message}` : wasm.readString(L, -1);
       api._lua_settop(L, -2);
       throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: ${message}`, { entryId: this.entryId });
     }
@@ -457,7 +528,8 @@ export class LuaEngine implements NativeHost {
   loadModule(name: string): { value: unknown } | { error: string } {
     const module = this.options.library.get(name);
     if (!module) {
-      return { error: `module '${name}' not found (taskrt provides: ${[...this.options.library.keys()].join(", ")})` };
+      if (wippyModuleArea(name) !== undefined) return { error: this.unsupportedModule(name) };
+      return { error: `module '${name}' not found (taskrt provides: ${this.supportedModules().join(", ")})` };
     }
     if (!this.options.modules.has(name)) return { error: `module '${name}' is not declared by entry ${this.entryId} (add it to modules)` };
     return { value: module.create() };

@@ -278,6 +278,7 @@ async function load(spec: EntrySpec): Promise<Loaded> {
     fileName: spec.fileName,
     modules,
     library: libraryFor(spec.modules),
+    availableModules: [...LOCAL_MODULES.keys(), ...Object.keys(moduleShapes)],
     maxRunMs: spec.maxRunMs,
     memoryLimit: spec.memoryLimit,
     watch,
