@@ -31,8 +31,10 @@ import { NOT_SPECIAL, pushReference, pushValue, type ValueExtensions } from "./v
 import { LUA_REGISTRYINDEX, LUA_STATUS, LUA_TYPE, loadLuaWasm, type LuaWasm } from "./wasm.ts";
 import { newLimitedState, releaseSlot } from "./memory.ts";
 import { currentContext } from "../../modules/context.ts";
+import { PROCESS_NATIVES } from "./process/natives.ts";
 
 const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
+const PROCESS_RUNTIME = readFileSync(new URL("./process/runtime.lua", import.meta.url), "utf8");
 
 /** Pushed to Lua as `sql.NULL`; read back from Lua as null. */
 export const LUA_NULL: object = Object.freeze({ luaNull: true });
@@ -179,7 +181,7 @@ export class LuaEngine implements NativeHost {
     const { wasm, L } = this;
     const api = wasm.api;
     this.references.internals = await this.runChunk(PRELUDE, "=taskrt", (T) => {
-      pushValue(wasm, T, { load_module: loadModule, print: printNative }, this.extensions);
+      pushValue(wasm, T, { load_module: loadModule, print: printNative, process_source: PROCESS_RUNTIME, process_host: PROCESS_NATIVES }, this.extensions);
       return 1;
     });
     for (const [slot, name] of [
@@ -275,8 +277,16 @@ export class LuaEngine implements NativeHost {
         hint: exported.length ? `exported functions: ${exported.join(", ")}` : "the source exports no functions: end it with `return { handler = handler }`",
       });
     }
-    api._lua_pushvalue(L, -1);
+    // The call runs `wrap(fn)`: fn under a scheduler of channels, timers and processes (process/runtime.lua).
+    pushReference(wasm, L, this.references.internals);
+    api._lua_getfield(L, -1, wasm.cString("wrap"));
+    api._lua_pushvalue(L, -3);
+    if (api._lua_pcallk(L, 1, 1, 0, 0, 0) !== LUA_STATUS.OK) {
+      api._lua_settop(L, -2);
+      api._lua_pushvalue(L, -2);
+    }
     const reference = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    api._lua_settop(L, -2);
     // describe(fn) from the prelude: where the function is defined
     pushReference(wasm, L, this.references.internals);
     api._lua_getfield(L, -1, wasm.cString("describe"));

@@ -25,6 +25,11 @@ import { NULL_WIRE, errorToWire, toWire } from "../wire.ts";
 import { moduleTable } from "./module-table.ts";
 import { CONTROL, CONTROL_BYTES, STARTED_AT_BYTE, wallClock, type EntrySpec, type FromWorker, type HttpSnapshot, type SerializedError, type ToWorker } from "./protocol.ts";
 import { RemoteArguments } from "./remote-arguments.ts";
+import { ProcessRouter, type ProcessWorker } from "../process/router.ts";
+import type { ProcessToWorker } from "../process/messages.ts";
+
+/** Names workers across replacements: a pid carries the tag of the worker it lives on. */
+let workerSerial = 0;
 
 /** How long past max_run_time a worker may stay busy in one stretch before it is replaced. */
 export const STOP_GRACE_MS = 500;
@@ -63,7 +68,8 @@ interface LoadWaiter {
   reject(error: Error): void;
 }
 
-class LuaWorker {
+class LuaWorker implements ProcessWorker {
+  readonly tag = ++workerSerial;
   readonly thread: Worker;
   readonly control: Int32Array;
   readonly startedAt: Float64Array;
@@ -106,6 +112,10 @@ class LuaWorker {
     if (!this.dead && batch.length) this.thread.postMessage(batch);
   }
 
+  postProcess(m: ProcessToWorker): void {
+    this.post({ t: "process", m });
+  }
+
   handle(id: number): LuaHandle | undefined {
     return id < 0 ? moduleTable().staticHandles.get(id) : this.handles.get(id);
   }
@@ -128,12 +138,16 @@ class LuaWorker {
 export class LuaWorkerPool {
   private readonly workers: LuaWorker[] = [];
   private readonly entries = new Map<number, PoolEntry>();
+  private readonly processSpecs = new Map<string, EntrySpec>();
   private readonly watchdog: NodeJS.Timeout;
   private nextCallId = 1;
   private nextKey = 1;
   private closed = false;
   /** Set when a worker failed before it was ready: there is no worker to run Lua on. */
   private brokenBecause: string | undefined;
+  private readonly processHosts = new Set<string>();
+  /** Where the processes live, their names, monitors and links. */
+  readonly processes = new ProcessRouter(() => [...this.processHosts]);
 
   /** `script` is the workers' entry; tests give a broken one. */
   constructor(
@@ -165,9 +179,39 @@ export class LuaWorkerPool {
 
   unregister(entry: PoolEntry): void {
     this.entries.delete(entry.spec.key);
+    const process = this.processSpecs.delete(entry.spec.entryId);
+    if (process) this.processes.forget(entry.spec.entryId);
     for (const worker of this.workers) {
-      if (worker.loaded.delete(entry.spec.key)) worker.post({ t: "unload", key: entry.spec.key });
+      // A process entry may have been loaded by a spawn in any worker.
+      if (worker.loaded.delete(entry.spec.key) || process) worker.post({ t: "unload", key: entry.spec.key });
     }
+  }
+
+  /** Makes a registered process.lua entry spawnable on `hosts` from every worker. */
+  declareProcess(entry: PoolEntry, hosts: readonly string[]): void {
+    for (const host of hosts) this.processHosts.add(host);
+    this.processSpecs.set(entry.spec.entryId, entry.spec);
+    this.processes.declare(entry.spec);
+  }
+
+  /** Runs the entry as a process on `host` (a process.service's): resolves when it ends. */
+  startProcess(entry: PoolEntry, host: string, args: readonly unknown[]): { pid: string; done: Promise<CallResult> } {
+    const worker = this.pickForProcess();
+    this.ensureLoaded(worker, entry);
+    return this.processes.start(worker, entry.spec.entryId, host, args);
+  }
+
+  /** Every process gets CANCEL; those still running after `graceMs` are ended. */
+  async stopProcesses(graceMs: number): Promise<void> {
+    if (this.processes.count === 0) return;
+    this.processes.cancelAll("the runtime is shutting down");
+    if (await this.processes.drained(graceMs)) return;
+    this.processes.terminateAll(`still running ${graceMs}ms after CANCEL at shutdown`);
+    await this.processes.drained(STOP_GRACE_MS);
+  }
+
+  private pickForProcess(): LuaWorker {
+    return this.pick();
   }
 
   get entryCount(): number {
@@ -232,6 +276,7 @@ export class LuaWorkerPool {
     });
     worker.thread.on("error", (error) => this.lose(worker, `it failed: ${errorMessage(error)}`));
     worker.thread.on("exit", (code) => this.lose(worker, `it exited with code ${code}`));
+    this.processes.addWorker(worker);
     return worker;
   }
 
@@ -266,6 +311,7 @@ export class LuaWorkerPool {
     const culprit = worker.calls.get(runaway);
     const what = culprit ? `lua handler ${culprit.entry.spec.entryId}` : "Lua code outside a call (a source loading, or a finalizer)";
     culprit?.context.logger.warn(`${what} ran ${Math.round(elapsedMs)}ms without stopping; its Lua worker was replaced`);
+    this.processes.workerLost(worker, `its Lua worker was replaced after ${what} ran ${Math.round(elapsedMs)}ms without stopping`);
     this.workers[worker.index] = this.spawn(worker.index);
     void worker.thread.terminate();
     this.failAll(worker, (call) =>
@@ -288,6 +334,7 @@ export class LuaWorkerPool {
     // A worker that never became ready would fail again: it is not replaced, and says why.
     if (!worker.ready) this.brokenBecause = `a Lua worker failed to start: ${why}`;
     else if (!this.closed) this.workers[worker.index] = this.spawn(worker.index);
+    this.processes.workerLost(worker, `its Lua worker ended (${why})`);
     this.failAll(worker, (call) => new TaskrtError("E_LUA_WORKER_LOST", `${call.entry.spec.entryId}: the call was lost: its Lua worker ended (${why})`, { entryId: call.entry.spec.entryId }));
   }
 
@@ -381,6 +428,9 @@ export class LuaWorkerPool {
       case "ready":
         worker.ready = true;
         return;
+      case "process":
+        this.processes.receive(worker, message.m);
+        return;
     }
   }
 
@@ -398,7 +448,8 @@ export class LuaWorkerPool {
       }
     };
     const fail = (error: unknown): void => answer([undefined, toLuaError(error, where)]);
-    if (!entry || !fn || (message.id !== 0 && (!call || call.settled))) {
+    // Ids below 0 are processes (process/worker-host.ts): they run in the entry's own context.
+    if (!entry || !fn || (message.id > 0 && (!call || call.settled))) {
       fail(new TaskrtError("E_CANCELED", `${message.fn}: the call that made it has ended`));
       return;
     }

@@ -23,6 +23,8 @@ import jsonModule from "../modules/json.ts";
 import loggerModule from "../modules/logger.ts";
 import timeModule from "../modules/time.ts";
 import uuidModule from "../modules/uuid.ts";
+import { installProcessBridge } from "../process/natives.ts";
+import { WorkerProcesses } from "../process/worker-host.ts";
 
 const port = parentPort!;
 /** Messages go out in batches: those posted in one run of code leave together, after it (a post costs more than a message). */
@@ -338,6 +340,23 @@ async function call(id: number, key: number, args: unknown[], snapshot: HttpSnap
   }
 }
 
+/** This worker's processes: each runs as a call of its entry, tagged below -1. */
+const processes = new WorkerProcesses(
+  (m) => post({ t: "process", m }),
+  async (spec, args, tag, signal) => {
+    let loading = entries.get(spec.key);
+    if (!loading) {
+      loading = load(spec);
+      entries.set(spec.key, loading);
+    }
+    const { engine, method } = await loading;
+    const result = await runInContext(contextFor(spec, tag, signal, undefined), () => engine.callMethod(method, args, signal, tag));
+    if (result.error instanceof WebAssembly.RuntimeError) setImmediate(abandon);
+    return result;
+  },
+);
+installProcessBridge(processes);
+
 port.on("message", (batch: ToWorker[]) => {
   for (const message of batch) receive(message);
 });
@@ -379,6 +398,9 @@ function receive(message: ToWorker): void {
       calls.get(message.id)?.abort(reason);
       return;
     }
+    case "process":
+      processes.receive(message.m);
+      return;
     case "reply": {
       const resolve = waiting.get(message.rpc);
       waiting.delete(message.rpc);
