@@ -72,16 +72,6 @@ export class ProcessRouter {
     return { pid, done };
   }
 
-  /** Asks every process to stop (CANCEL from ""), as a shutdown does. */
-  cancelAll(reason: string): void {
-    for (const pid of this.records.keys()) this.deliver(pid, { k: "e", event: { kind: "CANCEL", from: "", reason } });
-  }
-
-  /** Ends every process at once. */
-  terminateAll(reason: string): void {
-    for (const pid of this.records.keys()) this.deliver(pid, { k: "x", reason });
-  }
-
   cancel(pid: string, reason: string): void {
     this.deliver(pid, { k: "e", event: { kind: "CANCEL", from: "", reason } });
   }
@@ -90,12 +80,22 @@ export class ProcessRouter {
     this.deliver(pid, { k: "x", reason });
   }
 
-  /** Resolves once no process is left, or after `ms`. */
-  async drained(ms: number): Promise<boolean> {
-    if (this.records.size === 0) return true;
+  /** The processes of `entryId` get CANCEL; those left after `graceMs` are ended. */
+  async stopEntry(entryId: string, graceMs: number): Promise<void> {
+    const left = (): string[] => [...this.records].filter(([, record]) => record.entryId === entryId).map(([pid]) => pid);
+    if (left().length === 0) return;
+    for (const pid of left()) this.cancel(pid, "the runtime is shutting down");
+    if (await this.drained(graceMs, () => left().length === 0)) return;
+    for (const pid of left()) this.terminate(pid, `still running ${graceMs}ms after CANCEL at shutdown`);
+    await this.drained(graceMs, () => left().length === 0);
+  }
+
+  /** Resolves true once `empty()` holds (no process is left by default), false after `ms`. */
+  async drained(ms: number, empty: () => boolean = () => this.records.size === 0): Promise<boolean> {
+    if (empty()) return true;
     return new Promise<boolean>((resolve) => {
       const done = (): void => {
-        if (this.records.size > 0) return;
+        if (!empty()) return;
         clearTimeout(timer);
         this.exitWaiters.delete(done);
         resolve(true);

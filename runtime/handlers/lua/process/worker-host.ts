@@ -11,6 +11,7 @@
 import { TaskrtError } from "../../../errors.ts";
 import type { CallResult } from "../../handler.ts";
 import type { NativeValues } from "../native.ts";
+import { toLuaError } from "../errors.ts";
 import type { EntrySpec } from "../workers/protocol.ts";
 import { formatPid, isPid, workerOfPid, type Delivery, type ProcessFromWorker, type ProcessResult, type ProcessToWorker } from "./messages.ts";
 import { sleepFor, type ControlOperation, type ProcessBridge, type Waited } from "./natives.ts";
@@ -91,7 +92,7 @@ export class WorkerProcesses implements ProcessBridge {
         const resolve = this.requests.get(message.request);
         this.requests.delete(message.request);
         const error = message.error && new TaskrtError(message.kind === "ALREADY_EXISTS" ? "E_NAME_TAKEN" : "E_NAME_NOT_FOUND", message.error);
-        resolve?.(error ? [undefined, error] : [message.ok]);
+        resolve?.(error ? [undefined, toLuaError(error)] : [message.ok]);
         return;
       }
     }
@@ -172,7 +173,7 @@ export class WorkerProcesses implements ProcessBridge {
 
   lookup(name: string): NativeValues {
     const pid = this.names.get(name);
-    return pid ? [pid] : [undefined, new TaskrtError("E_NAME_NOT_FOUND", `process.registry.lookup: no process is registered as '${name}'`)];
+    return pid ? [pid] : [undefined, toLuaError(new TaskrtError("E_NAME_NOT_FOUND", `process.registry.lookup: no process is registered as '${name}'`))];
   }
 
   unregister(tag: number, name: string): Promise<NativeValues> {

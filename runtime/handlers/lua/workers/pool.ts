@@ -196,22 +196,14 @@ export class LuaWorkerPool {
 
   /** Runs the entry as a process on `host` (a process.service's): resolves when it ends. */
   startProcess(entry: PoolEntry, host: string, args: readonly unknown[]): { pid: string; done: Promise<CallResult> } {
-    const worker = this.pickForProcess();
+    const worker = this.pick();
     this.ensureLoaded(worker, entry);
     return this.processes.start(worker, entry.spec.entryId, host, args);
   }
 
-  /** Every process gets CANCEL; those still running after `graceMs` are ended. */
-  async stopProcesses(graceMs: number): Promise<void> {
-    if (this.processes.count === 0) return;
-    this.processes.cancelAll("the runtime is shutting down");
-    if (await this.processes.drained(graceMs)) return;
-    this.processes.terminateAll(`still running ${graceMs}ms after CANCEL at shutdown`);
-    await this.processes.drained(STOP_GRACE_MS);
-  }
-
-  private pickForProcess(): LuaWorker {
-    return this.pick();
+  /** The entry's processes get CANCEL; those still running after `graceMs` are ended. */
+  stopProcesses(entry: PoolEntry, graceMs: number): Promise<void> {
+    return this.processes.stopEntry(entry.spec.entryId, graceMs);
   }
 
   get entryCount(): number {

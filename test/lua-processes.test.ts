@@ -1,0 +1,175 @@
+/**
+ * @module test/lua-processes — Wippy's process model on the Lua workers, through real registries:
+ * process.service roots that spawn, message, monitor, link and name other process.lua entries.
+ * Processes report through `print` (log lines naming their entry); tests wait for those lines.
+ */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { captureLogger, type LogRecord } from "./support/logs.ts";
+import { startSnippet, type StartedSnippet } from "./support/registry.ts";
+import { waitUntil } from "./support/wait.ts";
+
+const HOST = `
+- name: processes
+  kind: process.host
+  lifecycle: { auto_start: true }
+`;
+
+function processEntry(name: string, modules: string[] = []): string {
+  return `
+- name: ${name}
+  kind: process.lua
+  source: file://${name}.lua
+  method: main
+  modules: [${modules.join(", ")}]
+`;
+}
+
+function service(name: string, process: string, input: unknown[] = [], lifecycle = "auto_start: true"): string {
+  return `
+- name: ${name}
+  kind: process.service
+  process: ${process}
+  host: processes
+  input: ${JSON.stringify(input)}
+  lifecycle: { ${lifecycle} }
+`;
+}
+
+const started: StartedSnippet[] = [];
+after(async () => {
+  for (const snippet of started) await snippet.stop().catch(() => {});
+});
+
+async function start(yaml: string, files: Record<string, string>): Promise<{ snippet: StartedSnippet; lines: LogRecord[] }> {
+  const { logger, lines } = captureLogger();
+  const prefixed = Object.fromEntries(Object.entries(files).map(([name, code]) => [`app/${name}`, code]));
+  const snippet = await startSnippet(yaml, { files: prefixed, logger });
+  started.push(snippet);
+  return { snippet, lines };
+}
+
+function printed(lines: LogRecord[], prefix: string): LogRecord | undefined {
+  return lines.find((line) => line.msg.startsWith(prefix));
+}
+
+async function waitForLine(lines: LogRecord[], prefix: string, timeoutMs = 20_000): Promise<string> {
+  await waitUntil(() => printed(lines, prefix) !== undefined, `a log line starting "${prefix}"`, timeoutMs);
+  return printed(lines, prefix)!.msg;
+}
+
+describe("Lua processes", () => {
+  test("ping-pong: two actors exchange messages by pid; the pinger sees the ponger's EXIT with its result", async () => {
+    const { lines } = await start(HOST + processEntry("pinger") + processEntry("ponger") + service("ping", "pinger", [5]), {
+      "pinger.lua": `
+local function main(rounds)
+  local pong = process.spawn_monitored("app:ponger", "app:processes")
+  local inbox, events = process.inbox(), process.events()
+  local got = 0
+  for i = 1, rounds do
+    process.send(pong, "ping", i)
+    local msg = inbox:receive()
+    if msg:topic() ~= "pong" or msg:from() ~= pong or msg:payload():data() ~= i * 10 then
+      error("unexpected " .. msg:topic() .. " " .. tostring(msg:payload():data()))
+    end
+    got = got + 1
+  end
+  process.send(pong, "stop")
+  local event = events:receive()
+  print("pinger done", got, event.kind == process.event.EXIT, event.from == pong, event.result.value)
+end
+return { main = main }`,
+      "ponger.lua": `
+local function main()
+  local served = 0
+  for msg in function() return process.inbox():receive() end do
+    if msg:topic() == "stop" then return "served " .. served end
+    served = served + 1
+    process.send(msg:from(), "pong", msg:payload():data() * 10)
+  end
+end
+return { main = main }`,
+    });
+    assert.equal(await waitForLine(lines, "pinger done"), "pinger done\t5\ttrue\ttrue\tserved 5");
+  });
+
+  test("a worker pool of coroutines fed through a channel inside one process", async () => {
+    const { lines } = await start(HOST + processEntry("pool") + service("pool-service", "pool", [50, 4]), {
+      "pool.lua": `
+local function main(jobs, workers)
+  local work, done = channel.new(8), channel.new()
+  for w = 1, workers do
+    coroutine.spawn(function()
+      for job in function() local v, ok = work:receive(); if ok then return v end end do done:send(job * 2) end
+      done:send(nil)
+    end)
+  end
+  coroutine.spawn(function() for i = 1, jobs do work:send(i) end work:close() end)
+  local total, finished = 0, 0
+  while finished < workers do
+    local v = done:receive()
+    if v == nil then finished = finished + 1 else total = total + v end
+  end
+  print("pool total", total)
+end
+return { main = main }`,
+    });
+    assert.equal(await waitForLine(lines, "pool total"), "pool total\t2550");
+  });
+
+  test("a supervised child that crashes is restarted by its process.service, and its failure is logged", async () => {
+    const { lines } = await start(HOST + processEntry("flaky", ["time"]) + service("flaky-service", "flaky", [], "auto_start: true, restart: { initial_delay: 10ms, jitter: 0 }"), {
+      "flaky.lua": `
+local runs = 0
+local function main()
+  runs = runs + 1
+  print("flaky run", runs, process.pid() ~= nil)
+  if runs < 3 then error("crash " .. runs) end
+  process.events():receive()
+end
+return { main = main }`,
+    });
+    await waitForLine(lines, "flaky run\t3");
+    const restarts = lines.filter((line) => line.msg === "process failed, restarting");
+    assert.deepEqual(restarts.map((line) => [line.attempt, String(line.error).replace(/^.*flaky\.lua:\d+: /, "")]), [[1, "crash 1"], [2, "crash 2"]]);
+  });
+
+  test("a registered name: others send to it and look it up; a second owner is refused; it is released when its process exits", async () => {
+    const { lines } = await start(HOST + processEntry("registrar") + processEntry("named") + service("names", "registrar"), {
+      "registrar.lua": `
+local function main()
+  local child = process.spawn_monitored("app:named", "app:processes", process.pid())
+  local ready = process.inbox():receive()
+  local pid = process.registry.lookup("counter")
+  local taken, taken_err = process.registry.register("counter")
+  process.send("counter", "add", 2)
+  process.send("counter", "add", 3)
+  process.send("counter", "report", process.pid())
+  local total = process.inbox():receive():payload():data()
+  local missing, err = process.registry.lookup("nobody")
+  local sent, send_err = process.send("nobody", "x")
+  process.send("counter", "stop")
+  local exit = process.events():receive()
+  local after = process.registry.lookup("counter")
+  print("names", ready:payload():data(), pid == child, taken == nil, taken_err:kind(), total, exit.result.value,
+    missing == nil, err:kind(), sent == nil, send_err:kind(), after == nil)
+end
+return { main = main }`,
+      "named.lua": `
+local function main(parent)
+  local ok = process.registry.register("counter")
+  local again = process.registry.register("counter")
+  process.send(parent, "ready", ok == true and again == true)
+  local total = 0
+  while true do
+    local msg = process.inbox():receive()
+    if msg:topic() == "add" then total = total + msg:payload():data()
+    elseif msg:topic() == "report" then process.send(msg:payload():data(), "total", total)
+    elseif msg:topic() == "stop" then return total end
+  end
+end
+return { main = main }`,
+    });
+    assert.equal(await waitForLine(lines, "names"), "names\ttrue\ttrue\ttrue\tALREADY_EXISTS\t5\t5\ttrue\tNOT_FOUND\ttrue\tNOT_FOUND\ttrue");
+  });
+});
