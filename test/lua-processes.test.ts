@@ -172,4 +172,82 @@ return { main = main }`,
     });
     assert.equal(await waitForLine(lines, "names"), "names\ttrue\ttrue\ttrue\tALREADY_EXISTS\t5\t5\ttrue\tNOT_FOUND\ttrue\tNOT_FOUND\ttrue");
   });
+
+  test("links: a trapping parent gets LINK_DOWN when a linked child fails; cancel reaches a child as a CANCEL event with its reason", async () => {
+    const { lines } = await start(HOST + processEntry("parent") + processEntry("child") + service("family", "parent"), {
+      "parent.lua": `
+local function main()
+  process.set_options({ trap_links = true })
+  local events = process.events()
+  local failing = process.spawn_linked("app:child", "app:processes", "fail")
+  local down = events:receive()
+  local patient = process.spawn_monitored("app:child", "app:processes", "wait")
+  process.cancel(patient, "enough")
+  local exit = events:receive()
+  print("family", process.get_options().trap_links, down.kind, down.from == failing, down.result.error:match("child failed on purpose") ~= nil,
+    exit.kind, exit.from == patient, exit.result.value)
+end
+return { main = main }`,
+      "child.lua": `
+local function main(mode)
+  if mode == "fail" then error("child failed on purpose") end
+  local event = process.events():receive()
+  return event.kind .. ": " .. event.reason
+end
+return { main = main }`,
+    });
+    assert.equal(await waitForLine(lines, "family"), "family\ttrue\tLINK_DOWN\ttrue\ttrue\tEXIT\ttrue\tCANCEL: enough");
+  });
+
+  test("without trap_links a linked failure ends the parent too, and its service restarts it", async () => {
+    const { lines } = await start(HOST + processEntry("doomed") + processEntry("child") + service("doomed-service", "doomed", [], "auto_start: true, restart: { initial_delay: 1h }"), {
+      "doomed.lua": `
+local function main()
+  process.spawn_linked("app:child", "app:processes", "fail")
+  process.inbox():receive()
+  print("doomed survived")
+end
+return { main = main }`,
+      "child.lua": `
+local function main(mode)
+  if mode == "fail" then error("child failed on purpose") end
+end
+return { main = main }`,
+    });
+    await waitUntil(() => lines.some((line) => line.msg === "process failed, restarting"), "the parent's failure", 20_000);
+    const failure = lines.find((line) => line.msg === "process failed, restarting")!;
+    assert.match(String(failure.error), /linked process \{app:processes\|w\d+\.\d+\} failed: .*child failed on purpose/);
+    assert.equal(printed(lines, "doomed survived"), undefined);
+  });
+
+  test("a runaway process is stopped at max_run_time; its monitor gets EXIT with the error and its peers keep working", async () => {
+    const { lines } = await start(
+      HOST +
+        processEntry("watcher") +
+        `
+- name: spinner
+  kind: process.lua
+  source: file://spinner.lua
+  method: main
+  max_run_time: 200ms
+` +
+        service("watch", "watcher"),
+      {
+        "watcher.lua": `
+local function main()
+  local spinner = process.spawn_monitored("app:spinner", "app:processes")
+  local exit = process.events():receive()
+  print("watcher", exit.from == spinner, exit.result.error)
+end
+return { main = main }`,
+        "spinner.lua": `
+local function main()
+  while true do end
+end
+return { main = main }`,
+      },
+    );
+    const line = await waitForLine(lines, "watcher");
+    assert.match(line, /^watcher\ttrue\t.*lua handler app:spinner exceeded 200ms without yielding/);
+  });
 });
