@@ -250,4 +250,36 @@ return { main = main }`,
     const line = await waitForLine(lines, "watcher");
     assert.match(line, /^watcher\ttrue\t.*lua handler app:spinner exceeded 200ms without yielding/);
   });
+
+  test("bad input gets a clear error: unknown entry or host, a reserved topic, a bad destination", async () => {
+    const { lines } = await start(HOST + processEntry("careless") + processEntry("child") + service("careless-service", "careless"), {
+      "careless.lua": `
+local function main()
+  local _, no_entry = process.spawn("app:nothing", "app:processes")
+  local _, no_host = process.spawn("app:child", "app:elsewhere")
+  local _, reserved = process.send(process.pid(), "@inbox", 1)
+  local _, bad_destination = process.send(42, "x")
+  local ok = pcall(channel.new, -1)
+  print("careless", no_entry:kind(), no_entry:message())
+  print("careless", no_host:kind(), no_host:message())
+  print("careless", reserved:kind(), reserved:message())
+  print("careless", bad_destination:kind(), bad_destination:message())
+  print("careless done", ok)
+end
+return { main = main }`,
+      "child.lua": "return { main = function() end }",
+    });
+    await waitForLine(lines, "careless done");
+    assert.deepEqual(
+      lines.filter((line) => line.msg.startsWith("careless\t")).map((line) => line.msg.split("\t").slice(1)),
+      [
+        ["NOT_FOUND", "process.spawn: no process.lua entry 'app:nothing' (process entries: app:careless, app:child)"],
+        ["INVALID", "process.spawn: 'app:elsewhere' is not a process.host (hosts: app:processes)"],
+        ["INVALID", "process.send: topic '@inbox' is reserved (topics cannot start with @)"],
+        ["INVALID", "process.send: destination must be a pid or a registered name (a string), got number"],
+      ],
+    );
+    assert.equal(printed(lines, "careless done")!.msg, "careless done\tfalse");
+  });
 });
+

@@ -24,6 +24,9 @@ interface Record {
   onExit?: (result: ProcessResult) => void;
 }
 
+/** How long ended processes get to report their end before their entry unloads anyway. */
+const TERMINATE_WAIT_MS = 1000;
+
 export class ProcessRouter {
   private readonly workers = new Map<number, ProcessWorker>();
   private readonly records = new Map<string, Record>();
@@ -87,7 +90,7 @@ export class ProcessRouter {
     for (const pid of left()) this.cancel(pid, "the runtime is shutting down");
     if (await this.drained(graceMs, () => left().length === 0)) return;
     for (const pid of left()) this.terminate(pid, `still running ${graceMs}ms after CANCEL at shutdown`);
-    await this.drained(graceMs, () => left().length === 0);
+    await this.drained(TERMINATE_WAIT_MS, () => left().length === 0);
   }
 
   /** Resolves true once `empty()` holds (no process is left by default), false after `ms`. */
