@@ -33,12 +33,25 @@ export class ProcessRouter {
   private readonly names = new Map<string, string>();
   private readonly entries = new Map<string, EntrySpec>();
   private readonly exitWaiters = new Set<() => void>();
+  /** Live processes per worker tag, to place a service's process on the least busy worker. */
+  private readonly perWorker = new Map<number, number>();
   private serial = 0;
 
   constructor(private readonly hosts: () => string[]) {}
 
   get count(): number {
     return this.records.size;
+  }
+
+  /** How many processes live on the worker tagged `tag`. */
+  countOn(tag: number): number {
+    return this.perWorker.get(tag) ?? 0;
+  }
+
+  private add(pid: string, record: Record): void {
+    this.records.set(pid, record);
+    const tag = workerOfPid(pid)!;
+    this.perWorker.set(tag, this.countOn(tag) + 1);
   }
 
   addWorker(worker: ProcessWorker): void {
@@ -52,6 +65,7 @@ export class ProcessRouter {
     for (const [pid] of this.records) {
       if (workerOfPid(pid) === worker.tag) this.exited(pid, { error: `process ${pid} was lost: ${why}` });
     }
+    this.perWorker.delete(worker.tag);
   }
 
   declare(spec: EntrySpec): void {
@@ -69,7 +83,7 @@ export class ProcessRouter {
     const pid = formatPid(host, worker.tag, `s${++this.serial}`);
     let resolve!: (result: ProcessResult) => void;
     const outcome = new Promise<ProcessResult>((settle) => (resolve = settle));
-    this.records.set(pid, { entryId, monitors: new Set(), links: new Set(), names: new Set(), onExit: resolve });
+    this.add(pid, { entryId, monitors: new Set(), links: new Set(), names: new Set(), onExit: resolve });
     worker.postProcess({ t: "start", pid, entryId, args: [...args] });
     const done = outcome.then((result): CallResult => (result.error !== undefined ? { value: undefined, error: new Error(result.error) } : { value: result.value }));
     return { pid, done };
@@ -115,7 +129,7 @@ export class ProcessRouter {
     switch (message.t) {
       case "spawned": {
         const record: Record = { entryId: message.entryId, monitors: new Set(), links: new Set(), names: new Set() };
-        this.records.set(message.pid, record);
+        this.add(message.pid, record);
         if (message.parent && message.monitor) record.monitors.add(message.parent);
         if (message.parent && message.link) this.link(message.parent, message.pid);
         return;
@@ -199,6 +213,8 @@ export class ProcessRouter {
     const record = this.records.get(pid);
     if (!record) return;
     this.records.delete(pid);
+    const tag = workerOfPid(pid)!;
+    this.perWorker.set(tag, this.countOn(tag) - 1);
     for (const watcher of record.monitors) this.deliver(watcher, { k: "e", event: { kind: "EXIT", from: pid, result } });
     for (const peer of record.links) {
       this.records.get(peer)?.links.delete(pid);

@@ -179,7 +179,8 @@ export class LuaWorkerPool {
 
   unregister(entry: PoolEntry): void {
     this.entries.delete(entry.spec.key);
-    const process = this.processSpecs.delete(entry.spec.entryId);
+    // Only the registration this entry made: a registry started since may hold the same id.
+    const process = this.processSpecs.get(entry.spec.entryId)?.key === entry.spec.key && this.processSpecs.delete(entry.spec.entryId);
     if (process) this.processes.forget(entry.spec.entryId);
     for (const worker of this.workers) {
       // A process entry may have been loaded by a spawn in any worker.
@@ -196,9 +197,20 @@ export class LuaWorkerPool {
 
   /** Runs the entry as a process on `host` (a process.service's): resolves when it ends. */
   startProcess(entry: PoolEntry, host: string, args: readonly unknown[]): { pid: string; done: Promise<CallResult> } {
-    const worker = this.pick();
+    const worker = this.pickForProcess();
     this.ensureLoaded(worker, entry);
     return this.processes.start(worker, entry.spec.entryId, host, args);
+  }
+
+  /** The worker with the fewest processes (the ready one of two as busy): a process lives long, so where it lands matters more than a start-up delay. */
+  private pickForProcess(): LuaWorker {
+    let best: LuaWorker | undefined;
+    for (const worker of this.workers) {
+      if (worker.dead) continue;
+      const difference = best ? this.processes.countOn(worker.tag) - this.processes.countOn(best.tag) : -1;
+      if (difference < 0 || (difference === 0 && worker.ready && !best!.ready)) best = worker;
+    }
+    return best ?? this.pick();
   }
 
   /** The entry's processes get CANCEL; those still running after `graceMs` are ended. */
@@ -301,7 +313,7 @@ export class LuaWorkerPool {
     if (worker.dead) return;
     worker.dead = true;
     const culprit = worker.calls.get(runaway);
-    const what = culprit ? `lua handler ${culprit.entry.spec.entryId}` : "Lua code outside a call (a source loading, or a finalizer)";
+    const what = culprit ? `lua handler ${culprit.entry.spec.entryId}` : runaway < -1 ? "a Lua process" : "Lua code outside a call (a source loading, or a finalizer)";
     culprit?.context.logger.warn(`${what} ran ${Math.round(elapsedMs)}ms without stopping; its Lua worker was replaced`);
     this.processes.workerLost(worker, `its Lua worker was replaced after ${what} ran ${Math.round(elapsedMs)}ms without stopping`);
     this.workers[worker.index] = this.spawn(worker.index);
