@@ -340,6 +340,18 @@ async function call(id: number, key: number, args: unknown[], snapshot: HttpSnap
   }
 }
 
+/** The fixed part of a process's context, per entry: thousands of processes share it. */
+const processBases = new Map<number, CallContext>();
+function processContext(spec: EntrySpec, signal: AbortSignal): CallContext {
+  let base = processBases.get(spec.key);
+  if (!base) {
+    // Logged as the entry's: the main thread knows no call by a process's tag.
+    base = contextFor(spec, 0, undefined, undefined);
+    processBases.set(spec.key, base);
+  }
+  return { ...base, signal };
+}
+
 /** This worker's processes: each runs as a call of its entry, tagged below -1. */
 const processes = new WorkerProcesses(
   (m) => post({ t: "process", m }),
@@ -350,7 +362,7 @@ const processes = new WorkerProcesses(
       entries.set(spec.key, loading);
     }
     const { engine, method } = await loading;
-    const result = await runInContext(contextFor(spec, tag, signal, undefined), () => engine.callMethod(method, args, signal, tag));
+    const result = await runInContext(processContext(spec, signal), () => engine.callMethod(method, args, signal, tag));
     if (result.error instanceof WebAssembly.RuntimeError) setImmediate(abandon);
     return result;
   },
@@ -384,6 +396,7 @@ function receive(message: ToWorker): void {
       return;
     }
     case "unload": {
+      processBases.delete(message.key);
       const loading = entries.get(message.key);
       entries.delete(message.key);
       loading?.then(({ engine }) => watched(() => engine.close())).catch(() => {});
