@@ -201,7 +201,7 @@ local function main(mode)
 end
 return { main = main }`,
     });
-    assert.equal(await waitForLine(lines, "family"), "family\ttrue\tLINK_DOWN\ttrue\ttrue\tEXIT\ttrue\tCANCEL: enough");
+    assert.equal(await waitForLine(lines, "family"), "family\ttrue\tpid.link.down\ttrue\ttrue\tpid.exit\ttrue\tpid.cancel: enough");
   });
 
   test("without trap_links a linked failure ends the parent too, and its service restarts it", async () => {

@@ -11,8 +11,11 @@ export interface ProcessResult {
   error?: string;
 }
 
+/** Wippy's values of `process.event.CANCEL`, `EXIT` and `LINK_DOWN`. */
+export const EVENT = { CANCEL: "pid.cancel", EXIT: "pid.exit", LINK_DOWN: "pid.link.down" } as const;
+
 export interface ProcessEvent {
-  kind: "CANCEL" | "EXIT" | "LINK_DOWN";
+  kind: (typeof EVENT)[keyof typeof EVENT];
   from: string;
   result?: ProcessResult;
   reason?: string;

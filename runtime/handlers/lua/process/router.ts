@@ -7,7 +7,7 @@
  */
 import type { CallResult } from "../../handler.ts";
 import type { EntrySpec } from "../workers/protocol.ts";
-import { formatPid, isPid, workerOfPid, type Delivery, type ProcessFromWorker, type ProcessResult, type ProcessToWorker } from "./messages.ts";
+import { EVENT, formatPid, isPid, workerOfPid, type Delivery, type ProcessFromWorker, type ProcessResult, type ProcessToWorker } from "./messages.ts";
 
 /** A worker as the router talks to it. */
 export interface ProcessWorker {
@@ -90,7 +90,7 @@ export class ProcessRouter {
   }
 
   cancel(pid: string, reason: string): void {
-    this.deliver(pid, { k: "e", event: { kind: "CANCEL", from: "", reason } });
+    this.deliver(pid, { k: "e", event: { kind: EVENT.CANCEL, from: "", reason } });
   }
 
   terminate(pid: string, reason: string): void {
@@ -174,7 +174,7 @@ export class ProcessRouter {
     const target = this.records.get(to);
     switch (message.operation) {
       case "cancel":
-        this.deliver(to, { k: "e", event: { kind: "CANCEL", from: from ?? "", reason: message.reason ?? "" } });
+        this.deliver(to, { k: "e", event: { kind: EVENT.CANCEL, from: from ?? "", reason: message.reason ?? "" } });
         return;
       case "terminate":
         this.deliver(to, { k: "x", reason: `terminated by ${from ?? "a function call"}` });
@@ -182,7 +182,7 @@ export class ProcessRouter {
       case "monitor":
         if (!from) return;
         if (target) target.monitors.add(from);
-        else this.deliver(from, { k: "e", event: { kind: "EXIT", from: to, result: { error: `no such process: ${to}` } } });
+        else this.deliver(from, { k: "e", event: { kind: EVENT.EXIT, from: to, result: { error: `no such process: ${to}` } } });
         return;
       case "unmonitor":
         if (from) target?.monitors.delete(from);
@@ -215,7 +215,7 @@ export class ProcessRouter {
     this.records.delete(pid);
     const tag = workerOfPid(pid)!;
     this.perWorker.set(tag, this.countOn(tag) - 1);
-    for (const watcher of record.monitors) this.deliver(watcher, { k: "e", event: { kind: "EXIT", from: pid, result } });
+    for (const watcher of record.monitors) this.deliver(watcher, { k: "e", event: { kind: EVENT.EXIT, from: pid, result } });
     for (const peer of record.links) {
       this.records.get(peer)?.links.delete(pid);
       if (result.error !== undefined) this.linkDown(peer, pid, result);

@@ -417,7 +417,7 @@ local function in_process(what)
   return s
 end
 
-process = { event = { CANCEL = "CANCEL", EXIT = "EXIT", LINK_DOWN = "LINK_DOWN" } }
+process = { event = { CANCEL = "pid.cancel", EXIT = "pid.exit", LINK_DOWN = "pid.link.down" } }
 
 function process.pid() local s = scheduler(); return s and s.pid or nil end
 function process.id() local s = scheduler(); return s and s.pid or nil end

@@ -13,7 +13,7 @@ import type { CallResult } from "../../handler.ts";
 import type { NativeValues } from "../native.ts";
 import { toLuaError } from "../errors.ts";
 import type { EntrySpec } from "../workers/protocol.ts";
-import { formatPid, isPid, workerOfPid, type Delivery, type ProcessFromWorker, type ProcessResult, type ProcessToWorker } from "./messages.ts";
+import { EVENT, formatPid, isPid, workerOfPid, type Delivery, type ProcessFromWorker, type ProcessResult, type ProcessToWorker } from "./messages.ts";
 import { sleepFor, type ControlOperation, type ProcessBridge, type Waited } from "./natives.ts";
 
 /** Runs an entry's method as the call tagged `tag` (worker.ts: loads the entry here if it must). */
@@ -78,7 +78,7 @@ export class WorkerProcesses implements ProcessBridge {
       case "link-down": {
         const process = this.byPid.get(message.pid);
         if (!process) return;
-        if (process.trapLinks) this.deliver(message.pid, { k: "e", event: { kind: "LINK_DOWN", from: message.from, result: message.result } });
+        if (process.trapLinks) this.deliver(message.pid, { k: "e", event: { kind: EVENT.LINK_DOWN, from: message.from, result: message.result } });
         else this.terminate(process, `linked process ${message.from} failed: ${message.result.error ?? "unknown error"}`);
         return;
       }
@@ -149,7 +149,7 @@ export class WorkerProcesses implements ProcessBridge {
     const to = this.resolve(destination, `process.${operation}`);
     const from = this.pid(tag);
     if (operation === "cancel") {
-      this.route(to, { k: "e", event: { kind: "CANCEL", from: from ?? "", reason: reason ?? "" } });
+      this.route(to, { k: "e", event: { kind: EVENT.CANCEL, from: from ?? "", reason: reason ?? "" } });
     } else if (operation === "terminate" && this.byPid.has(to)) {
       this.terminate(this.byPid.get(to)!, `terminated by ${from ?? "a function call"}`);
     } else {
