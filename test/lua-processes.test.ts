@@ -122,19 +122,38 @@ return { main = main }`,
     assert.equal(await waitForLine(lines, "pool total"), "pool total\t2550");
   });
 
-  test("a supervised child that crashes is restarted by its process.service, and its failure is logged", async () => {
-    const { lines } = await start(HOST + processEntry("flaky", ["time"]) + service("flaky-service", "flaky", [], "auto_start: true, restart: { initial_delay: 10ms, jitter: 0 }"), {
-      "flaky.lua": `
-local runs = 0
+  test("a supervised child that crashes is restarted by its process.service as a fresh process, and its failure is logged", async () => {
+    const { lines } = await start(
+      HOST + processEntry("flaky", ["time"]) + processEntry("tally") + service("tally-service", "tally") + service("flaky-service", "flaky", [], "auto_start: true, restart: { initial_delay: 10ms, jitter: 0 }"),
+      {
+        "flaky.lua": `
+local time = require("time")
+local runs = 0 -- module-level state: each process starts with its own
 local function main()
   runs = runs + 1
-  print("flaky run", runs, process.pid() ~= nil)
-  if runs < 3 then error("crash " .. runs) end
+  while not process.registry.lookup("tally") do time.sleep("5ms") end
+  process.send("tally", "run", process.pid())
+  local count = process.inbox():receive():payload():data()
+  print("flaky run", count, runs, process.pid() ~= nil)
+  if count < 3 then error("crash " .. count) end
   process.events():receive()
 end
 return { main = main }`,
-    });
-    await waitForLine(lines, "flaky run\t3");
+        "tally.lua": `
+local function main()
+  process.registry.register("tally")
+  local count = 0
+  while true do
+    local r = channel.select { process.inbox():case_receive(), process.events():case_receive() }
+    if r.channel ~= process.inbox() then return count end
+    count = count + 1
+    process.send(r.value:payload():data(), "count", count)
+  end
+end
+return { main = main }`,
+      },
+    );
+    assert.equal(await waitForLine(lines, "flaky run\t3"), "flaky run\t3\t1\ttrue");
     const restarts = lines.filter((line) => line.msg === "process failed, restarting");
     assert.deepEqual(restarts.map((line) => [line.attempt, String(line.error).replace(/^.*flaky\.lua:\d+: /, "")]), [[1, "crash 1"], [2, "crash 2"]]);
   });

@@ -195,7 +195,7 @@ export class LuaEngine implements NativeHost {
     }
     this.errors = new LuaErrorObjects(wasm, this.references.error);
     const { code, fileName, entryId } = this.options;
-    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0);
+    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0, (chunk) => this.keepSource(chunk));
     pushReference(wasm, L, this.references.exports);
     const type = api._lua_type(L, -1);
     api._lua_settop(L, -2);
@@ -208,7 +208,7 @@ export class LuaEngine implements NativeHost {
   }
 
   /** Compiles and runs a chunk on a fresh coroutine; returns a reference to its first result. */
-  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number): Promise<number> {
+  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number, compiled?: (chunk: number) => void): Promise<number> {
     const { wasm, L } = this;
     const api = wasm.api;
     const status = wasm.loadChunk(L, code, chunkName);
@@ -218,6 +218,7 @@ export class LuaEngine implements NativeHost {
       throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: ${message}`, { entryId: this.entryId });
     }
     const chunk = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    compiled?.(chunk);
     try {
       return await this.drive(
         undefined,
@@ -239,6 +240,46 @@ export class LuaEngine implements NativeHost {
     } finally {
       api._luaL_unref(L, LUA_REGISTRYINDEX, chunk);
     }
+  }
+
+  /** Keeps the compiled source (prelude's keep_source), so processes can run instances of it. */
+  private keepSource(chunk: number): void {
+    const { wasm, L } = this;
+    const api = wasm.api;
+    pushReference(wasm, L, this.references.internals);
+    api._lua_getfield(L, -1, wasm.cString("keep_source"));
+    pushReference(wasm, L, chunk);
+    const status = api._lua_pcallk(L, 1, 0, 0, 0, 0);
+    api._lua_settop(L, status === LUA_STATUS.OK ? -2 : -3);
+  }
+
+  /**
+   * A fresh instance of the source, as each Wippy process has: the file runs again with globals of
+   * its own (reading through to the state's) and its own module-level locals; its `name` is ready
+   * to call. Release it once its call has ended. Throws E_SOURCE_INVALID when the file fails.
+   */
+  instance(name: string): LuaMethod & { release(): void } {
+    const base = this.method(name);
+    const { wasm, L } = this;
+    const api = wasm.api;
+    pushReference(wasm, L, this.references.internals);
+    api._lua_getfield(L, -1, wasm.cString("instantiate"));
+    wasm.pushString(L, name);
+    if (api._lua_pcallk(L, 1, 1, 0, 0, 0) !== LUA_STATUS.OK) {
+      const message = wasm.readString(L, -1);
+      api._lua_settop(L, -3);
+      throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: running a new instance of ${this.sourceName()} failed: ${message}`, { entryId: this.entryId });
+    }
+    const reference = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    api._lua_settop(L, -2);
+    return {
+      name,
+      reference,
+      definedAt: base.definedAt,
+      release: () => {
+        if (this.state !== "CLOSED") api._luaL_unref(L, LUA_REGISTRYINDEX, reference);
+      },
+    };
   }
 
   private sourceName(): string {

@@ -130,6 +130,24 @@ end
 local process_runtime = load(natives.process_source, "=taskrt.process")(natives.process_host, AWAIT, BLOCK, co_create, co_resume, co_yield, co_status)
 extend_time = process_runtime.extend_time
 
+-- Instances of the source, one per process: each runs the compiled file again in globals of its own.
+
+local private_load, dump, rawget_G = load, string.dump, _G
+local source_bytecode
+local INSTANCE_GLOBALS = { __index = rawget_G }
+
+local function keep_source(chunk)
+  source_bytecode = dump(chunk)
+end
+
+local function instantiate(method)
+  local chunk = assert(private_load(source_bytecode, nil, "b", setmetatable({}, INSTANCE_GLOBALS)))
+  local exports = chunk()
+  local fn = type(exports) == "table" and exports[method]
+  if type(fn) ~= "function" then error("it did not return its method '" .. method .. "' this time", 0) end
+  return process_runtime.wrap(fn)
+end
+
 -- The sandbox ---------------------------------------------------------------------------------------
 
 io, debug, package, load, loadfile, dofile, loadstring = nil, nil, nil, nil, nil, nil, nil
@@ -140,6 +158,8 @@ string.dump = nil
 
 return {
   wrap = process_runtime.wrap,
+  keep_source = keep_source,
+  instantiate = instantiate,
   -- "create_task.lua:5": where a handler function is defined, for errors it returns.
   describe = function(fn)
     local info = getinfo(fn, "S")

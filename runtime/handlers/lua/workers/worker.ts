@@ -361,10 +361,16 @@ const processes = new WorkerProcesses(
       loading = load(spec);
       entries.set(spec.key, loading);
     }
-    const { engine, method } = await loading;
-    const result = await runInContext(processContext(spec, signal), () => engine.callMethod(method, args, signal, tag));
-    if (result.error instanceof WebAssembly.RuntimeError) setImmediate(abandon);
-    return result;
+    const { engine } = await loading;
+    // Each process runs its own instance of the file: module-level locals and globals of its own, as in Wippy.
+    const instance = watched(() => engine.instance(spec.method));
+    try {
+      const result = await runInContext(processContext(spec, signal), () => engine.callMethod(instance, args, signal, tag));
+      if (result.error instanceof WebAssembly.RuntimeError) setImmediate(abandon);
+      return result;
+    } finally {
+      instance.release();
+    }
   },
 );
 installProcessBridge(processes);
