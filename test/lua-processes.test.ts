@@ -305,5 +305,37 @@ return { main = main }`,
     );
     assert.equal(printed(lines, "careless done")!.msg, "careless done\tfalse");
   });
+
+  test("processes of one entry keep their own module-level locals and globals", async () => {
+    const { lines } = await start(HOST + processEntry("twins") + processEntry("twin") + service("twins-service", "twins"), {
+      "twins.lua": `
+local function main()
+  local a = process.spawn("app:twin", "app:processes", process.pid(), "a")
+  local b = process.spawn("app:twin", "app:processes", process.pid(), "b")
+  local seen = {}
+  for _ = 1, 4 do
+    local msg = process.inbox():receive()
+    table.insert(seen, msg:payload():data())
+  end
+  table.sort(seen)
+  process.send(a, "stop")
+  process.send(b, "stop")
+  print("twins", table.concat(seen, " "), name == nil)
+end
+return { main = main }`,
+      "twin.lua": `
+local calls = 0
+local function main(parent, label)
+  name = label
+  calls = calls + 1
+  process.send(parent, "seen", name .. calls)
+  local time_to_swap = process.inbox() -- both twins are running now; each still sees its own
+  process.send(parent, "seen", name .. calls .. "!")
+  time_to_swap:receive()
+end
+return { main = main }`,
+    });
+    assert.equal(await waitForLine(lines, "twins"), "twins\ta1 a1! b1 b1!\ttrue");
+  });
 });
 
