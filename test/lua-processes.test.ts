@@ -283,11 +283,13 @@ local function main()
   local _, no_host = process.spawn("app:child", "app:elsewhere")
   local _, reserved = process.send(process.pid(), "@inbox", 1)
   local _, bad_destination = process.send(42, "x")
+  local _, channel_arg = process.spawn("app:child", "app:processes", 1, channel.new())
   local ok = pcall(channel.new, -1)
   print("careless", no_entry:kind(), no_entry:message())
   print("careless", no_host:kind(), no_host:message())
   print("careless", reserved:kind(), reserved:message())
   print("careless", bad_destination:kind(), bad_destination:message())
+  print("careless", channel_arg:kind(), channel_arg:message())
   print("careless done", ok)
 end
 return { main = main }`,
@@ -301,6 +303,7 @@ return { main = main }`,
         ["INVALID", "process.spawn: 'app:elsewhere' is not a process.host (hosts: app:processes)"],
         ["INVALID", "process.send: topic '@inbox' is reserved (topics cannot start with @)"],
         ["INVALID", "process.send: destination must be a pid or a registered name (a string), got number"],
+        ["INVALID", "process.spawn: argument #4 is a channel, and channels cannot cross to another process (send messages instead)"],
       ],
     );
     assert.equal(printed(lines, "careless done")!.msg, "careless done\tfalse");

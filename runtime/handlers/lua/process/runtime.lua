@@ -417,6 +417,16 @@ local function in_process(what)
   return s
 end
 
+-- Channels live in one call: another process gets a copy of nothing useful, so say so.
+local function channel_among(what, first, ...)
+  for i = 1, select("#", ...) do
+    if getmetatable((select(i, ...))) == Channel then
+      return errors.new({ kind = errors.INVALID, message = what .. ": argument #" .. (first + i - 1) ..
+        " is a channel, and channels cannot cross to another process (send messages instead)" })
+    end
+  end
+end
+
 process = { event = { CANCEL = "pid.cancel", EXIT = "pid.exit", LINK_DOWN = "pid.link.down" } }
 
 function process.pid() local s = scheduler(); return s and s.pid or nil end
@@ -437,20 +447,24 @@ end
 function process.send(destination, topic, ...)
   if type(topic) ~= "string" then return nil, errors.new({ kind = errors.INVALID, message = "process.send: topic must be a string, got " .. type(topic) }) end
   if topic:sub(1, 1) == "@" then return nil, errors.new({ kind = errors.INVALID, message = "process.send: topic '" .. topic .. "' is reserved (topics cannot start with @)" }) end
+  local refused = channel_among("process.send", 3, ...)
+  if refused then return nil, refused end
   local payload = ...
   if select("#", ...) > 1 then payload = { ... } end
   return host.send(destination, topic, payload)
 end
 
-local function spawner(monitor, link)
+local function spawner(name, monitor, link)
   return function(id, host_id, ...)
+    local refused = channel_among(name, 3, ...)
+    if refused then return nil, refused end
     return host.spawn(id, host_id, monitor, link, ...)
   end
 end
-process.spawn = spawner(false, false)
-process.spawn_monitored = spawner(true, false)
-process.spawn_linked = spawner(false, true)
-process.spawn_linked_monitored = spawner(true, true)
+process.spawn = spawner("process.spawn", false, false)
+process.spawn_monitored = spawner("process.spawn_monitored", true, false)
+process.spawn_linked = spawner("process.spawn_linked", false, true)
+process.spawn_linked_monitored = spawner("process.spawn_linked_monitored", true, true)
 
 function process.cancel(destination, reason) return host.control("cancel", destination, reason) end
 function process.terminate(destination) return host.control("terminate", destination) end
