@@ -6,7 +6,7 @@ import { defineKind } from "../contracts/kind-definition.ts";
 
 export default defineKind({
   kind: "process.host",
-  summary: "Runs processes started by process.service entries.",
+  summary: "Where processes run: those process.service entries start and those other processes spawn (process.spawn(id, host, ...)).",
   references: [],
   service: true,
   create() {
