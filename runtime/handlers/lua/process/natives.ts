@@ -86,6 +86,8 @@ export const PROCESS_NATIVES: Record<string, NativeFunction> = {
   now: () => [timeHandle(new Date())],
   duration_ms: (args) => [durationMilliseconds(args, 1, args.type(2) === LUA_TYPE.BOOLEAN && args.value(2) === true)],
   pid: (args) => [bridge.pid(tagOf(args))],
+  /** True inside a call; false while the source file itself runs. */
+  in_call: (args) => [args.call !== undefined],
   wait: (args) => waited(bridge.wait(tagOf(args), args.isNil(1) ? undefined : Math.max(0, args.number(1)), args.call?.signal)),
   /** A turn of the event loop for a busy scheduler, bringing what arrived meanwhile. */
   turn: async (args) => {

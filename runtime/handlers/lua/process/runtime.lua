@@ -15,8 +15,21 @@ local TURN_EVERY = 256
 -- spawned tasks and the coroutines code creates inherit the context they were made in.
 local contexts = setmetatable({}, { __mode = "k" })
 local running = coroutine.running
-local function context() return contexts[running()] end
-local function scheduler() local c = contexts[running()]; return c and c.s end
+local new_scheduler -- defined with the scheduler below
+
+-- The running coroutine's context. A call's own coroutine gets one the first time it needs it
+-- (most calls never do); outside calls (the source file loading) there is none.
+local function context()
+  local co = running()
+  local c = contexts[co]
+  if c == nil and host.in_call() then
+    local s = new_scheduler()
+    c = { s = s, task = s.main }
+    contexts[co] = c
+  end
+  return c
+end
+local function scheduler() local c = context(); return c and c.s end
 
 -- queues ----------------------------------------------------------------------------------------
 
@@ -35,6 +48,16 @@ local function qlen(q) return q.last - q.first + 1 end
 local function wake(task, ...)
   task.values = pack(...)
   if not task.main then push(task.sched.ready, task) end
+end
+
+-- The call's pid, asked of the host once: most calls (function calls) never need it.
+local function pid_of(s)
+  local pid = s.pid
+  if pid == nil then
+    pid = host.pid() or false
+    s.pid = pid
+  end
+  return pid
 end
 
 local function running_task(what)
@@ -369,7 +392,7 @@ wait_main = function(s)
       if qlen(s.ready) == 0 and not main.values then
         local wait
         if s.timers[1] then wait = s.timers[1].at - host.clock(); if wait < 0 then wait = 0 end end
-        if not s.pid and not wait then
+        if not pid_of(s) and not wait then
           error("all coroutines are waiting and nothing can wake them (deadlock): a function call has no inbox", 0)
         end
         local deliveries, failure = host.wait(wait)
@@ -394,17 +417,22 @@ function coroutine.create(fn)
   return co
 end
 
+new_scheduler = function()
+  local s = { ready = queue(), timers = {} }
+  s.main = { main = true, sched = s }
+  return s
+end
+
 local function finish(T, ...)
-  contexts[T] = nil
+  -- The engine reuses the coroutine for its next call, which must start without this one's scheduler.
+  if contexts[T] ~= nil then contexts[T] = nil end
   return ...
 end
 
--- Runs `fn(...)` as the main task of a new scheduler, in the call's own coroutine.
+-- Runs `fn(...)` in the call's own coroutine, which is the main task of the call's scheduler once
+-- it has one (see context()).
 local function run(fn, ...)
   local T = running()
-  local s = { ready = queue(), timers = {}, pid = host.pid() }
-  s.main = { main = true, sched = s }
-  contexts[T] = { s = s, task = s.main }
   -- Called through an expression, so a traceback names it by where it is defined.
   return finish(T, (select(1, fn))(...))
 end
@@ -413,7 +441,7 @@ end
 
 local function in_process(what)
   local s = scheduler()
-  if not s or not s.pid then error(what .. ": not in a process (only a process.lua run as a process has an inbox and events)", 3) end
+  if not s or not pid_of(s) then error(what .. ": not in a process (only a process.lua run as a process has an inbox and events)", 3) end
   return s
 end
 
@@ -429,8 +457,8 @@ end
 
 process = { event = { CANCEL = "pid.cancel", EXIT = "pid.exit", LINK_DOWN = "pid.link.down" } }
 
-function process.pid() local s = scheduler(); return s and s.pid or nil end
-function process.id() local s = scheduler(); return s and s.pid or nil end
+function process.pid() local s = scheduler(); return s and pid_of(s) or nil end
+function process.id() local s = scheduler(); return s and pid_of(s) or nil end
 
 function process.inbox()
   local s = in_process("process.inbox")
