@@ -327,6 +327,7 @@ local function main()
 end
 return { main = main }`,
       "twin.lua": `
+print("twin file runs") -- the top level runs for each process, natives included
 local calls = 0
 local function main(parent, label)
   name = label
@@ -339,6 +340,8 @@ end
 return { main = main }`,
     });
     assert.equal(await waitForLine(lines, "twins"), "twins\ta1 a1! b1 b1!\ttrue");
+    // Once when the entry started, once per process.
+    assert.equal(lines.filter((line) => line.msg === "twin file runs").length, 3);
   });
 });
 

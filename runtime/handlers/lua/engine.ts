@@ -265,7 +265,13 @@ export class LuaEngine implements NativeHost {
     pushReference(wasm, L, this.references.internals);
     api._lua_getfield(L, -1, wasm.cString("instantiate"));
     wasm.pushString(L, name);
-    if (api._lua_pcallk(L, 1, 1, 0, 0, 0) !== LUA_STATUS.OK) {
+    // The file's top level may call natives (print, require) and must not run away.
+    const budget = this.budget;
+    budget.deadline = performance.now() + this.options.maxRunMs;
+    budget.signal = undefined;
+    budget.tripped = false;
+    const status = runAs(this, () => runWithBudget(budget, () => api._lua_pcallk(L, 1, 1, 0, 0, 0)));
+    if (status !== LUA_STATUS.OK) {
       const message = wasm.readString(L, -1);
       api._lua_settop(L, -3);
       throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: running a new instance of ${this.sourceName()} failed: ${message}`, { entryId: this.entryId });
