@@ -5,7 +5,10 @@
 import type { CallContext } from "../modules/context.ts";
 
 /** What a caller supplies per call; the callable adds entry id, modules, services and logger. */
-export type CallScope = Pick<CallContext, "http" | "message" | "signal">;
+export type CallScope = Pick<CallContext, "http" | "message" | "signal"> & {
+  /** A process.service's call: the host it runs on, and how long a CANCEL may take once `signal` fires. */
+  process?: { host: string; stopTimeoutMs: number };
+};
 
 /**
  * The outcome of a call, in one shape for both languages. `error` is set when the handler failed:

@@ -31,6 +31,7 @@ export default defineKind({
   service: true,
   create(entry, context): Component & { state(): ProcessState } {
     const processId = resolveId(String(entry.data.process), entry.namespace);
+    const hostId = resolveId(String(entry.data.host), entry.namespace);
     const input = (entry.data.input as unknown[] | undefined) ?? [];
     const lifecycle = readLifecycle(entry);
     const logger = context.logger.forEntry(entry.id);
@@ -48,7 +49,7 @@ export default defineKind({
       while (!abort.signal.aborted) {
         state = PROCESS_STATE.RUNNING;
         const startedAt = Date.now();
-        const result = await callable.call(input, { signal: abort.signal });
+        const result = await callable.call(input, { signal: abort.signal, process: { host: hostId, stopTimeoutMs: lifecycle.stopTimeoutMs } });
         if (abort.signal.aborted) break;
         if (!result.error) {
           state = PROCESS_STATE.EXITED;

@@ -12,13 +12,19 @@ import type { Entry, Registry } from "../../registry/entry.ts";
 import { createEntryCallContext, type EntryCallContext } from "../call-context.ts";
 import { createLogger } from "../../logger.ts";
 import type { EntrySpec } from "./workers/protocol.ts";
-import type { Callable, CallableComponent } from "../handler.ts";
+import type { Callable, CallableComponent, CallResult, CallScope } from "../handler.ts";
 import { readLuaSource } from "./source.ts";
 import { parseByteSize } from "../../byte-size.ts";
 import { eraseTypes, LuaSyntaxError } from "./typed/erase.ts";
 
 /** How long the workers a check started wait for the entries' start before they are stopped. */
 const POOL_RELEASE_AFTER_CHECK_MS = 2000;
+
+/**
+ * How long a process.lua entry's processes get, once it stops, between CANCEL and being ended:
+ * under the supervisor's deadline for stopping an entry that is no service.
+ */
+const PROCESS_STOP_GRACE_MS = 3000;
 
 /** The schema's default memory_limit, for entries built without schema defaults applied. */
 const DEFAULT_MEMORY_LIMIT = "256MB";
@@ -83,6 +89,17 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
             stopEntry = undefined;
             throw error;
           }
+          if (kind === "process.lua") {
+            const hosts = context.registry.entries.filter((candidate) => candidate.kind === "process.host").map((host) => host.id);
+            pool.declareProcess(poolEntry, hosts);
+            const stopCalls = stopEntry;
+            stopEntry = async () => {
+              await pool.stopProcesses(poolEntry, PROCESS_STOP_GRACE_MS);
+              await stopCalls();
+            };
+            loaded = { entryId: entry.id, call: (args, scope) => (scope?.process ? runAsProcess(pool, poolEntry, args, scope) : pool.call(poolEntry, args, scope)) };
+            return;
+          }
           loaded = { entryId: entry.id, call: (args, scope) => pool.call(poolEntry, args, scope) };
         },
         async stop() {
@@ -98,6 +115,31 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
       };
       return component;
     },
+  });
+}
+
+type LuaPool = ReturnType<Awaited<ReturnType<typeof loadLuaRuntime>>["luaWorkerPool"]>;
+
+/**
+ * A process.service's call: the entry runs as a process on the service's host, with a pid, an
+ * inbox and events. Its signal sends CANCEL; a process still running stop_timeout later is ended.
+ */
+function runAsProcess(pool: LuaPool, entry: Parameters<LuaPool["startProcess"]>[0], args: readonly unknown[], scope: CallScope): Promise<CallResult> {
+  const { host, stopTimeoutMs } = scope.process!;
+  const { pid, done } = pool.startProcess(entry, host, args);
+  const signal = scope.signal;
+  if (!signal) return done;
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    pool.processes.cancel(pid, "the service is stopping");
+    timer = setTimeout(() => pool.processes.terminate(pid, `still running ${stopTimeoutMs}ms after CANCEL (lifecycle.stop_timeout)`), stopTimeoutMs);
+    timer.unref();
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  return done.finally(() => {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
   });
 }
 

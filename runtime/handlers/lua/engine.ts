@@ -33,8 +33,10 @@ import { newLimitedState, releaseSlot } from "./memory.ts";
 import { currentContext, MODULE_NAMES } from "../../modules/context.ts";
 import { LuaSyntaxError, prepareLua, type RequiredModule } from "./typed/erase.ts";
 import { wippyModuleArea } from "../../wippy-unsupported.ts";
+import { PROCESS_NATIVES } from "./process/natives.ts";
 
 const PRELUDE = readFileSync(new URL("./prelude.lua", import.meta.url), "utf8");
+const PROCESS_RUNTIME = readFileSync(new URL("./process/runtime.lua", import.meta.url), "utf8");
 
 /** Pushed to Lua as `sql.NULL`; read back from Lua as null. */
 export const LUA_NULL: object = Object.freeze({ luaNull: true });
@@ -197,7 +199,7 @@ export class LuaEngine implements NativeHost {
     const { wasm, L } = this;
     const api = wasm.api;
     this.references.internals = await this.runChunk(PRELUDE, "=taskrt", (T) => {
-      pushValue(wasm, T, { load_module: loadModule, print: printNative }, this.extensions);
+      pushValue(wasm, T, { load_module: loadModule, print: printNative, process_source: PROCESS_RUNTIME, process_host: PROCESS_NATIVES }, this.extensions);
       return 1;
     });
     for (const [slot, name] of [
@@ -214,7 +216,10 @@ export class LuaEngine implements NativeHost {
     const { code, requires, typeValues, syntaxError } = plainLua(this.options.code);
     this.refuseUnsupportedModules(requires);
     this.refuseTypeValues(typeValues);
-    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0, syntaxError);
+    this.references.exports = await this.runChunk(code, fileName ? `@${fileName}` : `=${entryId}`, () => 0, {
+      syntaxError,
+      compiled: (chunk) => this.keepSource(chunk),
+    });
     pushReference(wasm, L, this.references.exports);
     const type = api._lua_type(L, -1);
     api._lua_settop(L, -2);
@@ -272,12 +277,18 @@ export class LuaEngine implements NativeHost {
     return [...new Set([...MODULE_NAMES, ...(this.options.availableModules ?? []), ...this.options.library.keys()])];
   }
 
+
   /**
    * Compiles and runs a chunk on a fresh coroutine; returns a reference to its first result. When
    * the chunk does not compile, `syntaxError` (the type-aware parser's, which has a column) is
-   * reported rather than lua's.
+   * reported rather than lua's; `compiled` sees the compiled chunk before it runs.
    */
-  private async runChunk(code: string, chunkName: string, pushArguments: (T: number) => number, syntaxError?: LuaSyntaxError): Promise<number> {
+  private async runChunk(
+    code: string,
+    chunkName: string,
+    pushArguments: (T: number) => number,
+    { syntaxError, compiled }: { syntaxError?: LuaSyntaxError; compiled?: (chunk: number) => void } = {},
+  ): Promise<number> {
     const { wasm, L } = this;
     const api = wasm.api;
     const status = wasm.loadChunk(L, code, chunkName);
@@ -287,6 +298,7 @@ export class LuaEngine implements NativeHost {
       throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: ${message}`, { entryId: this.entryId });
     }
     const chunk = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    compiled?.(chunk);
     try {
       return await this.drive(
         undefined,
@@ -308,6 +320,52 @@ export class LuaEngine implements NativeHost {
     } finally {
       api._luaL_unref(L, LUA_REGISTRYINDEX, chunk);
     }
+  }
+
+  /** Keeps the compiled source (prelude's keep_source), so processes can run instances of it. */
+  private keepSource(chunk: number): void {
+    const { wasm, L } = this;
+    const api = wasm.api;
+    pushReference(wasm, L, this.references.internals);
+    api._lua_getfield(L, -1, wasm.cString("keep_source"));
+    pushReference(wasm, L, chunk);
+    const status = api._lua_pcallk(L, 1, 0, 0, 0, 0);
+    api._lua_settop(L, status === LUA_STATUS.OK ? -2 : -3);
+  }
+
+  /**
+   * A fresh instance of the source, as each Wippy process has: the file runs again with globals of
+   * its own (reading through to the state's) and its own module-level locals; its `name` is ready
+   * to call. Release it once its call has ended. Throws E_SOURCE_INVALID when the file fails.
+   */
+  instance(name: string): LuaMethod & { release(): void } {
+    const base = this.method(name);
+    const { wasm, L } = this;
+    const api = wasm.api;
+    pushReference(wasm, L, this.references.internals);
+    api._lua_getfield(L, -1, wasm.cString("instantiate"));
+    wasm.pushString(L, name);
+    // The file's top level may call natives (print, require) and must not run away.
+    const budget = this.budget;
+    budget.deadline = performance.now() + this.options.maxRunMs;
+    budget.signal = undefined;
+    budget.tripped = false;
+    const status = runAs(this, () => runWithBudget(budget, () => api._lua_pcallk(L, 1, 1, 0, 0, 0)));
+    if (status !== LUA_STATUS.OK) {
+      const message = wasm.readString(L, -1);
+      api._lua_settop(L, -3);
+      throw new TaskrtError("E_SOURCE_INVALID", `${this.entryId}: running a new instance of ${this.sourceName()} failed: ${message}`, { entryId: this.entryId });
+    }
+    const reference = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    api._lua_settop(L, -2);
+    return {
+      name,
+      reference,
+      definedAt: base.definedAt,
+      release: () => {
+        if (this.state !== "CLOSED") api._luaL_unref(L, LUA_REGISTRYINDEX, reference);
+      },
+    };
   }
 
   private sourceName(): string {
@@ -346,8 +404,16 @@ export class LuaEngine implements NativeHost {
         hint: exported.length ? `exported functions: ${exported.join(", ")}` : "the source exports no functions: end it with `return { handler = handler }`",
       });
     }
-    api._lua_pushvalue(L, -1);
+    // The call runs `wrap(fn)`: fn under a scheduler of channels, timers and processes (process/runtime.lua).
+    pushReference(wasm, L, this.references.internals);
+    api._lua_getfield(L, -1, wasm.cString("wrap"));
+    api._lua_pushvalue(L, -3);
+    if (api._lua_pcallk(L, 1, 1, 0, 0, 0) !== LUA_STATUS.OK) {
+      api._lua_settop(L, -2);
+      api._lua_pushvalue(L, -2);
+    }
     const reference = api._luaL_ref(L, LUA_REGISTRYINDEX);
+    api._lua_settop(L, -2);
     // describe(fn) from the prelude: where the function is defined
     pushReference(wasm, L, this.references.internals);
     api._lua_getfield(L, -1, wasm.cString("describe"));

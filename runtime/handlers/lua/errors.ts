@@ -43,6 +43,8 @@ const KIND_BY_CODE: Record<string, ErrorKind> = {
   E_CANCELED: "CANCELED",
   E_MODULE_NOT_DECLARED: "PERMISSION_DENIED",
   E_NO_CONTEXT: "INTERNAL",
+  E_NAME_TAKEN: "ALREADY_EXISTS",
+  E_NOT_A_PROCESS: "INVALID",
 };
 
 /** The Wippy kind of a failure: by code, else by what the code says (…_NOT_FOUND), else INTERNAL. */

@@ -59,11 +59,13 @@ registry["taskrt.null"] = setmetatable({}, { __name = "sql.NULL", __tostring = f
 
 local AWAIT = setmetatable({}, { __name = "taskrt.await" })
 registry["taskrt.await"] = AWAIT
+-- A channel operation that must wait yields BLOCK to its call's scheduler (process/runtime.lua).
+local BLOCK = setmetatable({}, { __name = "taskrt.block" })
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 
 local function forward(co, ok, first, ...)
-  if ok and first == AWAIT and co_status(co) == "suspended" then
-    return forward(co, co_resume(co, co_yield(AWAIT)))
+  if ok and (first == AWAIT or first == BLOCK) and co_status(co) == "suspended" then
+    return forward(co, co_resume(co, co_yield(first)))
   end
   return ok, first, ...
 end
@@ -78,7 +80,7 @@ local function unwrap(ok, ...)
 end
 
 function coroutine.wrap(fn)
-  local co = co_create(fn)
+  local co = coroutine.create(fn)
   return function(...) return unwrap(forward(co, co_resume(co, ...))) end
 end
 
@@ -89,6 +91,7 @@ registry["taskrt.raise"] = setmetatable({}, { __name = "taskrt.raise" })
 -- require: declared modules only ------------------------------------------------------------------
 
 local loaded = {}
+local extend_time -- adds timers, tickers and Durations to the time module (process/runtime.lua)
 local STANDARD = { string = string, table = table, math = math, coroutine = coroutine, os = os,
   utf8 = utf8, errors = errors }
 local load_module = natives.load_module
@@ -101,6 +104,7 @@ function require(name)
   if module ~= nil then return module end
   local value, message = load_module(name)
   if value == nil then error(message, 2) end
+  if name == "time" and extend_time then extend_time(value) end
   loaded[name] = value
   return value
 end
@@ -121,6 +125,29 @@ function warn(first, ...)
   host_print("warn", concat({ first, ... }))
 end
 
+-- Channels, coroutine.spawn, timers and the process global -----------------------------------------
+
+local process_runtime = load(natives.process_source, "=taskrt.process")(natives.process_host, AWAIT, BLOCK, co_create, co_resume, co_yield, co_status)
+extend_time = process_runtime.extend_time
+
+-- Instances of the source, one per process: each runs the compiled file again in globals of its own.
+
+local private_load, dump, rawget_G = load, string.dump, _G
+local source_bytecode
+local INSTANCE_GLOBALS = { __index = rawget_G }
+
+local function keep_source(chunk)
+  source_bytecode = dump(chunk)
+end
+
+local function instantiate(method)
+  local chunk = assert(private_load(source_bytecode, nil, "b", setmetatable({}, INSTANCE_GLOBALS)))
+  local exports = chunk()
+  local fn = type(exports) == "table" and exports[method]
+  if type(fn) ~= "function" then error("it did not return its method '" .. method .. "' this time", 0) end
+  return process_runtime.wrap(fn)
+end
+
 -- The sandbox ---------------------------------------------------------------------------------------
 
 io, debug, package, load, loadfile, dofile, loadstring = nil, nil, nil, nil, nil, nil, nil
@@ -130,6 +157,9 @@ string.dump = nil
 -- What the engine itself uses -------------------------------------------------------------------------
 
 return {
+  wrap = process_runtime.wrap,
+  keep_source = keep_source,
+  instantiate = instantiate,
   -- "create_task.lua:5": where a handler function is defined, for errors it returns.
   describe = function(fn)
     local info = getinfo(fn, "S")

@@ -13,12 +13,47 @@ import { LUA_TYPE } from "../wasm.ts";
 
 const NANOSECONDS_PER_MS = 1_000_000;
 
-/** A duration argument as the TypeScript module takes it: the string as written, or milliseconds. */
+/** A duration argument as the TypeScript module takes it: the string as written, or milliseconds (from nanoseconds or a Duration). */
 function durationArgument(args: LuaArguments, position: number): string | number {
   const type = args.type(position);
   if (type === LUA_TYPE.STRING) return args.string(position);
   if (type === LUA_TYPE.NUMBER) return args.number(position) / NANOSECONDS_PER_MS;
-  throw new TaskrtError("E_DURATION", `invalid duration: expected a string such as "100ms" or a number of nanoseconds, got ${args.typeName(position)}`);
+  const duration = handleArgument(args, position, DurationClass);
+  if (duration) return (duration.value as number) / NANOSECONDS_PER_MS;
+  throw new TaskrtError("E_DURATION", `invalid duration: expected a string such as "100ms", a number of nanoseconds or a Duration, got ${args.typeName(position)}`);
+}
+
+/** A duration argument in milliseconds; `positive` refuses zero (timers and tickers, as Wippy's). */
+export function durationMilliseconds(args: LuaArguments, position: number, positive: boolean): number {
+  const duration = durationArgument(args, position);
+  const ms = typeof duration === "number" ? duration : parseDuration(duration);
+  if (!Number.isFinite(ms) || ms < 0 || (positive && ms <= 0)) {
+    throw new TaskrtError("E_DURATION", `invalid duration ${JSON.stringify(typeof duration === "string" ? duration : `${duration * NANOSECONDS_PER_MS}ns`)}: ${positive ? "must be > 0" : "must not be negative"}`);
+  }
+  return ms;
+}
+
+/** Wippy's Duration: nanoseconds, read in any unit. */
+const DurationClass: LuaClass<number> = defineLuaClass<number>(
+  "time.Duration",
+  "d",
+  {
+    nanoseconds: (self) => [self],
+    microseconds: (self) => [self / 1000],
+    milliseconds: (self) => [self / NANOSECONDS_PER_MS],
+    seconds: (self) => [self / (1000 * NANOSECONDS_PER_MS)],
+    minutes: (self) => [self / (60_000 * NANOSECONDS_PER_MS)],
+    hours: (self) => [self / (3_600_000 * NANOSECONDS_PER_MS)],
+  },
+  (self) => `${self / NANOSECONDS_PER_MS}ms`,
+);
+
+export function durationHandle(nanoseconds: number) {
+  return handle(DurationClass, nanoseconds);
+}
+
+export function timeHandle(date: Date) {
+  return handle(TimeClass, date);
 }
 
 function otherTime(args: LuaArguments, position: number): Date {
@@ -46,8 +81,8 @@ const TimeClass: LuaClass<Date> = defineLuaClass<Date>(
     before: (self, args) => [self.getTime() < otherTime(args, 2).getTime()],
     after: (self, args) => [self.getTime() > otherTime(args, 2).getTime()],
     equal: (self, args) => [self.getTime() === otherTime(args, 2).getTime()],
-    /** Nanoseconds between the two times, as Wippy's Duration counts. */
-    sub: (self, args) => [(self.getTime() - otherTime(args, 2).getTime()) * NANOSECONDS_PER_MS],
+    /** The Duration between the two times. */
+    sub: (self, args) => [durationHandle((self.getTime() - otherTime(args, 2).getTime()) * NANOSECONDS_PER_MS)],
     add: (self, args) => {
       const duration = durationArgument(args, 2);
       const ms = typeof duration === "number" ? duration : parseDuration(duration);
@@ -60,6 +95,8 @@ const TimeClass: LuaClass<Date> = defineLuaClass<Date>(
 const TIME: Record<string, NativeFunction | number> = {
   sleep: (args) => time.sleep(durationArgument(args, 1)).then(() => []),
   now: () => [handle(TimeClass, time.now())],
+  /** A Duration from nanoseconds, a string such as "1h30m" or a Duration. */
+  parse_duration: (args) => [durationHandle(durationMilliseconds(args, 1, false) * NANOSECONDS_PER_MS)],
   /** Wippy's constructor: `time.unix(seconds, nanoseconds)`. */
   unix: (args) => {
     const seconds = args.isNil(1) ? 0 : args.number(1);

@@ -26,6 +26,11 @@ import { moduleTable } from "./module-table.ts";
 import { CONTROL, CONTROL_BYTES, STARTED_AT_BYTE, wallClock, type EntrySpec, type FromWorker, type SerializedError, type ToWorker } from "./protocol.ts";
 import { snapshotOf } from "./request-snapshot.ts";
 import { RemoteArguments } from "./remote-arguments.ts";
+import { ProcessRouter, type ProcessWorker } from "../process/router.ts";
+import type { ProcessToWorker } from "../process/messages.ts";
+
+/** Names workers across replacements: a pid carries the tag of the worker it lives on. */
+let workerSerial = 0;
 
 /** How long past max_run_time a worker may stay busy in one stretch before it is replaced. */
 export const STOP_GRACE_MS = 500;
@@ -68,7 +73,8 @@ interface LoadWaiter {
   reject(error: Error): void;
 }
 
-class LuaWorker {
+class LuaWorker implements ProcessWorker {
+  readonly tag = ++workerSerial;
   readonly thread: Worker;
   readonly control: Int32Array;
   readonly startedAt: Float64Array;
@@ -115,6 +121,10 @@ class LuaWorker {
     if (!this.dead && batch.length) this.thread.postMessage(batch);
   };
 
+  postProcess(m: ProcessToWorker): void {
+    this.post({ t: "process", m });
+  }
+
   handle(id: number): LuaHandle | undefined {
     return id < 0 ? moduleTable().staticHandles.get(id) : this.handles.get(id);
   }
@@ -137,12 +147,16 @@ class LuaWorker {
 export class LuaWorkerPool {
   private readonly workers: LuaWorker[] = [];
   private readonly entries = new Map<number, PoolEntry>();
+  private readonly processSpecs = new Map<string, EntrySpec>();
   private readonly watchdog: NodeJS.Timeout;
   private nextCallId = 1;
   private nextKey = 1;
   private closed = false;
   /** Set when a worker failed before it was ready: there is no worker to run Lua on. */
   private brokenBecause: string | undefined;
+  private readonly processHosts = new Set<string>();
+  /** Where the processes live, their names, monitors and links. */
+  readonly processes = new ProcessRouter(() => [...this.processHosts]);
 
   /** `script` is the workers' entry; tests give a broken one. */
   constructor(
@@ -174,9 +188,43 @@ export class LuaWorkerPool {
 
   unregister(entry: PoolEntry): void {
     this.entries.delete(entry.spec.key);
+    // Only the registration this entry made: a registry started since may hold the same id.
+    const process = this.processSpecs.get(entry.spec.entryId)?.key === entry.spec.key && this.processSpecs.delete(entry.spec.entryId);
+    if (process) this.processes.forget(entry.spec.entryId);
     for (const worker of this.workers) {
-      if (worker.loaded.delete(entry.spec.key)) worker.post({ t: "unload", key: entry.spec.key });
+      // A process entry may have been loaded by a spawn in any worker.
+      if (worker.loaded.delete(entry.spec.key) || process) worker.post({ t: "unload", key: entry.spec.key });
     }
+  }
+
+  /** Makes a registered process.lua entry spawnable on `hosts` from every worker. */
+  declareProcess(entry: PoolEntry, hosts: readonly string[]): void {
+    for (const host of hosts) this.processHosts.add(host);
+    this.processSpecs.set(entry.spec.entryId, entry.spec);
+    this.processes.declare(entry.spec);
+  }
+
+  /** Runs the entry as a process on `host` (a process.service's): resolves when it ends. */
+  startProcess(entry: PoolEntry, host: string, args: readonly unknown[]): { pid: string; done: Promise<CallResult> } {
+    const worker = this.pickForProcess();
+    this.ensureLoaded(worker, entry);
+    return this.processes.start(worker, entry.spec.entryId, host, args);
+  }
+
+  /** The worker with the fewest processes (the ready one of two as busy): a process lives long, so where it lands matters more than a start-up delay. */
+  private pickForProcess(): LuaWorker {
+    let best: LuaWorker | undefined;
+    for (const worker of this.workers) {
+      if (worker.dead) continue;
+      const difference = best ? this.processes.countOn(worker.tag) - this.processes.countOn(best.tag) : -1;
+      if (difference < 0 || (difference === 0 && worker.ready && !best!.ready)) best = worker;
+    }
+    return best ?? this.pick();
+  }
+
+  /** The entry's processes get CANCEL; those still running after `graceMs` are ended. */
+  stopProcesses(entry: PoolEntry, graceMs: number): Promise<void> {
+    return this.processes.stopEntry(entry.spec.entryId, graceMs);
   }
 
   get entryCount(): number {
@@ -241,6 +289,7 @@ export class LuaWorkerPool {
     });
     worker.thread.on("error", (error) => this.lose(worker, `it failed: ${errorMessage(error)}`));
     worker.thread.on("exit", (code) => this.lose(worker, `it exited with code ${code}`));
+    this.processes.addWorker(worker);
     return worker;
   }
 
@@ -273,8 +322,9 @@ export class LuaWorkerPool {
     if (worker.dead) return;
     worker.dead = true;
     const culprit = worker.calls.get(runaway);
-    const what = culprit ? `lua handler ${culprit.entry.spec.entryId}` : "Lua code outside a call (a source loading, or a finalizer)";
+    const what = culprit ? `lua handler ${culprit.entry.spec.entryId}` : runaway < -1 ? "a Lua process" : "Lua code outside a call (a source loading, or a finalizer)";
     culprit?.context.logger.warn(`${what} ran ${Math.round(elapsedMs)}ms without stopping; its Lua worker was replaced`);
+    this.processes.workerLost(worker, `its Lua worker was replaced after ${what} ran ${Math.round(elapsedMs)}ms without stopping`);
     this.workers[worker.index] = this.spawn(worker.index);
     void worker.thread.terminate();
     this.failAll(worker, (call) =>
@@ -297,6 +347,7 @@ export class LuaWorkerPool {
     // A worker that never became ready would fail again: it is not replaced, and says why.
     if (!worker.ready) this.brokenBecause = `a Lua worker failed to start: ${why}`;
     else if (!this.closed) this.workers[worker.index] = this.spawn(worker.index);
+    this.processes.workerLost(worker, `its Lua worker ended (${why})`);
     this.failAll(worker, (call) => new TaskrtError("E_LUA_WORKER_LOST", `${call.entry.spec.entryId}: the call was lost: its Lua worker ended (${why})`, { entryId: call.entry.spec.entryId }));
   }
 
@@ -390,6 +441,9 @@ export class LuaWorkerPool {
       case "ready":
         worker.ready = true;
         return;
+      case "process":
+        this.processes.receive(worker, message.m);
+        return;
     }
   }
 
@@ -407,7 +461,8 @@ export class LuaWorkerPool {
       }
     };
     const fail = (error: unknown): void => answer([undefined, toLuaError(error, where)]);
-    if (!entry || !fn || (message.id !== 0 && (!call || call.settled))) {
+    // Ids below 0 are processes (process/worker-host.ts): they run in the entry's own context.
+    if (!entry || !fn || (message.id > 0 && (!call || call.settled))) {
       fail(new TaskrtError("E_CANCELED", `${message.fn}: the call that made it has ended`));
       return;
     }

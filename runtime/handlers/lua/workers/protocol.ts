@@ -6,6 +6,7 @@
 
 import type { LogFields, LogLevel } from "../../../logger.ts";
 import type { HttpResponseData } from "../../../modules/context.ts";
+import type { ProcessFromWorker, ProcessToWorker } from "../process/messages.ts";
 
 /** What a worker needs to load an entry's source into a state of its own. */
 export interface EntrySpec {
@@ -56,7 +57,8 @@ export type ToWorker =
   | { t: "unload"; key: number }
   | { t: "call"; id: number; key: number; args: unknown[]; http?: HttpSnapshot }
   | { t: "cancel"; id: number; error: SerializedError }
-  | { t: "reply"; rpc: number; values?: unknown[]; raise?: string };
+  | { t: "reply"; rpc: number; values?: unknown[]; raise?: string }
+  | { t: "process"; m: ProcessToWorker };
 
 export type FromWorker =
   | { t: "loaded"; key: number; error?: SerializedError }
@@ -64,7 +66,8 @@ export type FromWorker =
   | { t: "rpc"; rpc: number; id: number; key: number; fn: string; args: unknown[]; types: number[]; where: string }
   | { t: "log"; id: number; key: number; level: LogLevel; text: string; fields?: LogFields }
   | { t: "released"; ids: number[] }
-  | { t: "ready" };
+  | { t: "ready" }
+  | { t: "process"; m: ProcessFromWorker };
 
 /** Int32 slots of the control block. */
 export const CONTROL = {

@@ -24,6 +24,8 @@ import jsonModule from "../modules/json.ts";
 import loggerModule from "../modules/logger.ts";
 import timeModule from "../modules/time.ts";
 import uuidModule from "../modules/uuid.ts";
+import { installProcessBridge } from "../process/natives.ts";
+import { WorkerProcesses } from "../process/worker-host.ts";
 
 const port = parentPort!;
 /** Messages go out in batches: those posted in one run of code leave together, after it (a post costs more than a message). */
@@ -323,6 +325,41 @@ async function call(id: number, key: number, args: unknown[], snapshot: HttpSnap
   }
 }
 
+/** The fixed part of a process's context, per entry: thousands of processes share it. */
+const processBases = new Map<number, CallContext>();
+function processContext(spec: EntrySpec, signal: AbortSignal): CallContext {
+  let base = processBases.get(spec.key);
+  if (!base) {
+    // Logged as the entry's: the main thread knows no call by a process's tag.
+    base = contextFor({ spec, modules: new Set(spec.modules) }, 0, undefined, undefined);
+    processBases.set(spec.key, base);
+  }
+  return { ...base, signal };
+}
+
+/** This worker's processes: each runs as a call of its entry, tagged below -1. */
+const processes = new WorkerProcesses(
+  (m) => post({ t: "process", m }),
+  async (spec, args, tag, signal) => {
+    let loading = entries.get(spec.key);
+    if (!loading) {
+      loading = load(spec);
+      entries.set(spec.key, loading);
+    }
+    const { engine } = await loading;
+    // Each process runs its own instance of the file: module-level locals and globals of its own, as in Wippy.
+    const instance = watched(() => engine.instance(spec.method));
+    try {
+      const result = await runInContext(processContext(spec, signal), () => engine.callMethod(instance, args, signal, tag));
+      if (result.error instanceof WebAssembly.RuntimeError) setImmediate(abandon);
+      return result;
+    } finally {
+      instance.release();
+    }
+  },
+);
+installProcessBridge(processes);
+
 port.on("message", (batch: ToWorker[]) => {
   for (const message of batch) receive(message);
 });
@@ -350,6 +387,7 @@ function receive(message: ToWorker): void {
       return;
     }
     case "unload": {
+      processBases.delete(message.key);
       const loading = entries.get(message.key);
       entries.delete(message.key);
       loading?.then(({ engine }) => watched(() => engine.close())).catch(() => {});
@@ -364,6 +402,9 @@ function receive(message: ToWorker): void {
       calls.get(message.id)?.abort(reason);
       return;
     }
+    case "process":
+      processes.receive(message.m);
+      return;
     case "reply": {
       const resolve = waiting.get(message.rpc);
       waiting.delete(message.rpc);
