@@ -5,7 +5,7 @@
 import type { CallContext } from "../modules/context.ts";
 
 /** What a caller supplies per call; the callable adds entry id, modules, services and logger. */
-export type CallScope = Pick<CallContext, "http" | "message" | "signal">;
+export type CallScope = Pick<CallContext, "http" | "message" | "signal" | "terminal">;
 
 /**
  * The outcome of a call, in one shape for both languages. `error` is set when the handler failed:

@@ -10,5 +10,8 @@ import queue from "./queue.ts";
 import sql from "./sql.ts";
 import time from "./time.ts";
 import uuid from "./uuid.ts";
+import funcs from "./funcs.ts";
+import env from "./env.ts";
+import registry from "./registry.ts";
 
-export const LUA_MODULES: ReadonlyMap<string, LuaModule> = new Map([http, queue, sql, uuid, logger, time, json].map((module) => [module.name, module]));
+export const LUA_MODULES: ReadonlyMap<string, LuaModule> = new Map([http, queue, sql, uuid, logger, time, json, funcs, env, registry].map((module) => [module.name, module]));
