@@ -11,6 +11,7 @@ import { watchRuntime } from "../../runtime/watch/watch-session.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
+import { runExec } from "./run-exec.ts";
 import { VERSION } from "../package-info.ts";
 import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
 
@@ -26,9 +27,13 @@ export const runCommand: Command = {
     KINDS_FLAG,
     { name: "log-level", choices: LOG_LEVELS, description: "lowest log level printed (default info)" },
     { name: "watch", description: "reload when a registry or handler file changes; a broken edit is refused and the running version keeps serving" },
+    { name: "exec", alias: "x", value: "ns:entry", description: "run this process with the terminal as its stdin/stdout, then exit with its code (arguments after -- go to io.args())" },
+    { name: "host", value: "id", description: "the terminal.host for --exec (needed only when the registry has several)" },
   ],
   async run(args, io) {
     const { target } = registryPath(args, "run");
+    const exec = flagValue(args, "exec");
+    if (exec !== undefined) return runExec(args, io, target, exec);
     const began = performance.now();
     // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
     const kinds = await projectKinds(args, target);

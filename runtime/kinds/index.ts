@@ -32,6 +32,7 @@ import envStorageStatic from "./env-storage-static.ts";
 import envStorageRouter from "./env-storage-router.ts";
 import registryEntry from "./registry-entry.ts";
 import nsDefinition from "./ns-definition.ts";
+import terminalHost from "./terminal-host.ts";
 
 export const BUILTIN_KINDS: readonly KindDefinition[] = [
   dbSqlSqlite,
@@ -63,6 +64,7 @@ export const BUILTIN_KINDS: readonly KindDefinition[] = [
   envStorageRouter,
   registryEntry,
   nsDefinition,
+  terminalHost,
 ];
 
 /** A kinds table: the built-ins, plus any extra kinds a caller plugs in (later ones replace earlier). */

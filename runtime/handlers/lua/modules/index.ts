@@ -13,5 +13,6 @@ import uuid from "./uuid.ts";
 import funcs from "./funcs.ts";
 import env from "./env.ts";
 import registry from "./registry.ts";
+import io from "./io.ts";
 
-export const LUA_MODULES: ReadonlyMap<string, LuaModule> = new Map([http, queue, sql, uuid, logger, time, json, funcs, env, registry].map((module) => [module.name, module]));
+export const LUA_MODULES: ReadonlyMap<string, LuaModule> = new Map([http, queue, sql, uuid, logger, time, json, funcs, env, registry, io].map((module) => [module.name, module]));
