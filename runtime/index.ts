@@ -12,6 +12,7 @@ export { json } from "./modules/json.ts";
 export { funcs, Future, Executor as FunctionExecutor } from "./modules/funcs.ts";
 export { env } from "./modules/env.ts";
 export { io } from "./modules/io.ts";
+export { events, Subscription, type BusEvent } from "./modules/events.ts";
 export { registry, type RegistryEntry } from "./modules/registry.ts";
 export { startRuntime, checkRegistry, Runtime, type RuntimeOptions } from "./runtime.ts";
 export type { Component } from "./contracts/component.ts";

@@ -14,5 +14,6 @@ import funcs from "./funcs.ts";
 import env from "./env.ts";
 import registry from "./registry.ts";
 import io from "./io.ts";
+import events from "./events.ts";
 
-export const LUA_MODULES: ReadonlyMap<string, LuaModule> = new Map([http, queue, sql, uuid, logger, time, json, funcs, env, registry, io].map((module) => [module.name, module]));
+export const LUA_MODULES: ReadonlyMap<string, LuaModule> = new Map([http, queue, sql, uuid, logger, time, json, funcs, env, registry, io, events].map((module) => [module.name, module]));
