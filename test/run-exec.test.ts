@@ -29,7 +29,12 @@ after(() => {
 });
 
 function run(registry: string, ...args: string[]): Run {
-  const child = spawn(process.execPath, [CLI, "run", registry, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["pipe", "pipe", "pipe"] });
+  return runIn(ROOT, registry, ...args);
+}
+
+/** `taskrt run ARGS…` from `cwd`; an empty `registry` leaves PATH out. */
+function runIn(cwd: string, registry: string, ...args: string[]): Run {
+  const child = spawn(process.execPath, [CLI, "run", ...(registry ? [registry] : []), ...args], { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["pipe", "pipe", "pipe"] });
   children.add(child);
   let stdout = "";
   let stderr = "";
@@ -86,6 +91,13 @@ describe("taskrt run -x", () => {
     greeter.child.stdin!.end();
     assert.equal(await greeter.exited, 0, greeter.stderr());
     assert.equal(greeter.stdout(), "name? visits:\t0\n");
+  });
+
+  test("from the project folder without a PATH, as `wippy run -x host/entry args` is written", async () => {
+    const greeter = runIn(GREETER, "", "-x", "app:terminal/app:greet", "first", "--", "second");
+    greeter.child.stdin!.end("eve\n");
+    assert.equal(await greeter.exited, 1, greeter.stderr());
+    assert.equal(greeter.stdout(), "arguments:\tfirst,second\nname? Hello, EVE!\nname? visits:\t1\n");
   });
 
   describe("with a scratch registry", () => {

@@ -11,6 +11,7 @@ import { createLogger, parseLogLevel } from "../../runtime/logger.ts";
 import { createStreamTerminal } from "../../runtime/modules/stream-terminal.ts";
 import type { Registry } from "../../runtime/registry/entry.ts";
 import { startRuntime, type Runtime } from "../../runtime/runtime.ts";
+import { existsSync } from "node:fs";
 import { flagValue, flagValues, UsageError, type ParsedArgs } from "../args.ts";
 import type { CliIO } from "../output.ts";
 import { relativePath } from "../output.ts";
@@ -49,7 +50,23 @@ function checkProcessEntry(registry: Registry, id: string): void {
   }
 }
 
-export async function runExec(args: ParsedArgs, io: CliIO, target: string, processId: string): Promise<number> {
+/**
+ * What `run … -x` was given, as Wippy's CLI reads it: `-x host/entry` names the terminal host too;
+ * the registry PATH may be left out (the working directory, as `wippy run -x` runs from the
+ * project), and positionals after it, with everything after `--`, are the process's arguments.
+ */
+export function readExecArgs(args: ParsedArgs, exec: string, exists: (path: string) => boolean = existsSync): { target: string; processId: string; host?: string; processArgs: string[] } {
+  const slash = exec.indexOf("/");
+  const processId = slash < 0 ? exec : exec.slice(slash + 1);
+  const host = slash < 0 ? flagValue(args, "host") : exec.slice(0, slash);
+  if (processId === "" || host === "") throw new UsageError(`-x takes ns:entry or host/ns:entry, got '${exec}'`);
+  const [first, ...others] = args.positional;
+  const pathGiven = first !== undefined && exists(first);
+  return { target: pathGiven ? first : ".", processId, host, processArgs: [...(pathGiven ? others : args.positional), ...(args.rest ?? [])] };
+}
+
+export async function runExec(args: ParsedArgs, io: CliIO, exec: string): Promise<number> {
+  const { target, processId, host: requestedHost, processArgs } = readExecArgs(args, exec);
   const kinds = await projectKinds(args, target);
   let logsHidden = false;
   const logger = createLogger({
@@ -67,11 +84,11 @@ export async function runExec(args: ParsedArgs, io: CliIO, target: string, proce
     throw error;
   }
   for (const warning of runtime.warnings) io.stderr(formatProblem(warning, relativePath) + "\n");
-  const terminal = createStreamTerminal({ input: process.stdin, output: process.stdout, errorOutput: process.stderr, args: args.rest ?? [] });
+  const terminal = createStreamTerminal({ input: process.stdin, output: process.stdout, errorOutput: process.stderr, args: processArgs });
   const abort = new AbortController();
   try {
     checkProcessEntry(runtime.registry, processId);
-    const host = terminalHostOf(runtime.registry, flagValue(args, "host"));
+    const host = terminalHostOf(runtime.registry, requestedHost);
     logsHidden = host !== undefined && runtime.registry.byId.get(host)!.data.hide_logs === true;
     let signalled = false;
     const interrupted = signals.stopOnSignal({

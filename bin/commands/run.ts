@@ -31,9 +31,9 @@ export const runCommand: Command = {
     { name: "host", value: "id", description: "the terminal.host for --exec (needed only when the registry has several)" },
   ],
   async run(args, io) {
-    const { target } = registryPath(args, "run");
     const exec = flagValue(args, "exec");
-    if (exec !== undefined) return runExec(args, io, target, exec);
+    if (exec !== undefined) return runExec(args, io, exec);
+    const { target } = registryPath(args, "run");
     const began = performance.now();
     // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
     const kinds = await projectKinds(args, target);
