@@ -46,10 +46,25 @@ export function toRegistryEntry(entry: Entry): RegistryEntry {
   return { id: entry.id, kind: entry.kind, meta: structuredClone(entry.meta), data: structuredClone(entry.data) };
 }
 
-/** Wippy's filter: `.kind`, `.ns` and `.name` match the entry; every other key matches its meta field. */
+/** What a filter key names: `.kind`, `.ns`, `.name`, `.id` the entry's own; `meta.type` (or plain `type`) a meta field. */
+function filterField(entry: Entry, key: string): unknown {
+  switch (key) {
+    case ".kind":
+      return entry.kind;
+    case ".ns":
+      return entry.namespace;
+    case ".name":
+      return entry.name;
+    case ".id":
+      return entry.id;
+  }
+  return entry.meta[key.startsWith("meta.") ? key.slice("meta.".length) : key];
+}
+
+/** Wippy's filter: every key must match (see filterField); values compare as text. */
 export function matchesFilter(entry: Entry, filter: RegistryFilter): boolean {
   for (const [key, expected] of Object.entries(filter)) {
-    const found = key === ".kind" ? entry.kind : key === ".ns" ? entry.namespace : key === ".name" ? entry.name : key === ".id" ? entry.id : entry.meta[key];
+    const found = filterField(entry, key);
     if (found === expected) continue;
     if (found === undefined || found === null || typeof found === "object" || String(found) !== String(expected)) return false;
   }

@@ -101,6 +101,7 @@ entries:
     assert.deepEqual(await call("find", { ".kind": "registry.entry" }), ["config:limits", "config:old"]);
     assert.deepEqual(await call("find", { ".ns": "config", ".kind": "ns.definition" }), ["config:definition"]);
     assert.deepEqual(await call("find", { type: "probe", ".name": "get" }), ["app:get"]);
+    assert.deepEqual(await call("find", { "meta.type": "limits" }), ["config:limits", "config:old"]);
     assert.deepEqual(await call("find", { type: "nothing" }), []);
   });
 
