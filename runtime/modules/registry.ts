@@ -1,7 +1,7 @@
 /**
  * @module modules/registry — the running registry for handlers, as Wippy's `registry` module:
- * `get`, `find`, `parse_id`, point-in-time snapshots and changesets. The registry has a version
- * that each applied changeset raises by one. A changeset applies to data entries only
+ * `get`, `find`, `parse_id`, point-in-time snapshots and changesets. The registry starts at
+ * version 0 (`v0`), and each applied changeset raises it by one. A changeset applies to data entries only
  * (`registry.entry`, `ns.definition`): an entry taskrt runs (an endpoint, a consumer) would need
  * a restart to change, so a changeset touching one is refused whole.
  */
@@ -31,7 +31,7 @@ const versions = new WeakMap<Registry, VersionState>();
 
 function stateOf(registry: Registry): VersionState {
   let state = versions.get(registry);
-  if (!state) versions.set(registry, (state = { version: 1 }));
+  if (!state) versions.set(registry, (state = { version: 0 }));
   return state;
 }
 
@@ -46,10 +46,11 @@ export function toRegistryEntry(entry: Entry): RegistryEntry {
   return { id: entry.id, kind: entry.kind, meta: structuredClone(entry.meta), data: structuredClone(entry.data) };
 }
 
-/** What a filter key names: `.kind`, `.ns`, `.name`, `.id` the entry's own; `meta.type` (or plain `type`) a meta field. */
+/** What a filter key names: `.kind` (or `kind`), `.ns`, `.name`, `.id` the entry's own; `meta.type` (or plain `type`) a meta field. */
 function filterField(entry: Entry, key: string): unknown {
   switch (key) {
     case ".kind":
+    case "kind": // as Wippy's examples write it
       return entry.kind;
     case ".ns":
       return entry.namespace;

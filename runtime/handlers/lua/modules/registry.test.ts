@@ -25,7 +25,7 @@ return {
     local count = #snap:entries()
     local in_ns = #snap:namespace("config")
     local one = snap:get("config:limits")
-    return { count = count, in_ns = in_ns, limit = one.data.max_items, version = snap:version():id() }
+    return { count = count, in_ns = in_ns, limit = one.data.max_items, version = snap:version():string() }
   end,
   change = function()
     local snap = registry.snapshot()
@@ -99,6 +99,7 @@ entries:
 
   test("registry.find filters on .kind, .ns, .name and meta fields", async () => {
     assert.deepEqual(await call("find", { ".kind": "registry.entry" }), ["config:limits", "config:old"]);
+    assert.deepEqual(await call("find", { kind: "ns.definition" }), ["config:definition"]);
     assert.deepEqual(await call("find", { ".ns": "config", ".kind": "ns.definition" }), ["config:definition"]);
     assert.deepEqual(await call("find", { type: "probe", ".name": "get" }), ["app:get"]);
     assert.deepEqual(await call("find", { "meta.type": "limits" }), ["config:limits", "config:old"]);
@@ -114,6 +115,7 @@ entries:
     assert.equal(found.in_ns >= 2, true);
     assert.equal(found.count, app.registry.entries.length);
     assert.equal(found.limit, 10);
+    assert.match(String(found.version), /^v\d+$/);
   });
 
   test("a changeset creates, updates and deletes data entries and raises the version; old snapshots keep what they saw", async () => {

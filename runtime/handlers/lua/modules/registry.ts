@@ -28,7 +28,7 @@ const VersionClass: LuaClass<number> = defineLuaClass<number>(
   {
     id: (self) => [self],
     string: (self) => [`v${self}`],
-    previous: (self) => (self > 1 ? [handle(VersionClass, self - 1)] : [undefined]),
+    previous: (self) => (self > 0 ? [handle(VersionClass, self - 1)] : [undefined]),
     next: (self) => (self < registry.currentVersion() ? [handle(VersionClass, self + 1)] : [undefined]),
   },
   (self) => `v${self}`,
