@@ -45,8 +45,8 @@ export default defineKind({
   summary: "Environment values in a KEY=VALUE file, read at start; env.set rewrites it.",
   references: [],
   service: false,
-  create(entry): EnvStorage & { start(): Promise<void>; describe(): string } {
-    const file = resolve(String(entry.data.file_path));
+  create(entry, context): EnvStorage & { start(): Promise<void>; describe(): string } {
+    const file = resolve(context.registry.root, String(entry.data.file_path));
     let text = "";
     let values = new Map<string, string>();
     let writing: Promise<void> = Promise.resolve();

@@ -47,7 +47,7 @@ export function createEnvironmentVariables(registry: Registry, component: (id: s
     async set(name, value) {
       const entry = find(name);
       const storage = storageOf(entry);
-      if (entry.data.readonly === true) throw new TaskrtError("E_ENV_PERMISSION_DENIED", `env: variable ${name} is read-only (${entry.id} sets readonly: true)`, { entryId: entry.id });
+      if (entry.data.readonly === true || entry.data.read_only === true) throw new TaskrtError("E_ENV_PERMISSION_DENIED", `env: variable ${name} is read-only (${entry.id})`, { entryId: entry.id });
       if (storage.readonly) throw new TaskrtError("E_ENV_PERMISSION_DENIED", `env: variable ${name} is kept in read-only storage ${resolveId(String(entry.data.storage), entry.namespace)}`, { entryId: entry.id });
       await storage.set(keyOf(entry), value);
     },

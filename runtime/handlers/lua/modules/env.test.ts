@@ -34,7 +34,7 @@ describe("lua env module and the env.* kinds", () => {
         kind: env.storage.os
       - name: file
         kind: env.storage.file
-        file_path: "{dir}/config/app.env"
+        file_path: ./config/app.env
         auto_create: true
         file_mode: 0600
       - name: defaults
@@ -67,6 +67,12 @@ describe("lua env module and the env.* kinds", () => {
         storage: app:memory
         default: "fixed"
         readonly: true
+      - name: version
+        kind: env.variable
+        variable: APP_VERSION
+        storage: app:memory
+        default: "1.0.0"
+        read_only: true
       - name: private_key
         kind: env.variable
         storage: app:memory
@@ -103,11 +109,12 @@ describe("lua env module and the env.* kinds", () => {
   });
 
   test("a readonly variable refuses env.set", async () => {
-    assert.deepEqual(await call("set", "LOCKED", "other"), { message: "env: variable LOCKED is read-only (app:locked sets readonly: true)", kind: "PERMISSION_DENIED" });
+    assert.deepEqual(await call("set", "LOCKED", "other"), { message: "env: variable LOCKED is read-only (app:locked)", kind: "PERMISSION_DENIED" });
     assert.deepEqual(await call("get", "LOCKED"), { value: "fixed" });
+    assert.deepEqual(await call("set", "APP_VERSION", "2.0.0"), { message: "env: variable APP_VERSION is read-only (app:version)", kind: "PERMISSION_DENIED" }, "read_only, as Wippy's examples spell it");
   });
 
-  test("env.storage.file creates its file and writes every set to it as KEY=VALUE", async () => {
+  test("env.storage.file creates its file (a relative path is under the project root) and writes every set to it as KEY=VALUE", async () => {
     assert.equal(statSync(envFile()).mode & 0o777, 0o600);
     assert.deepEqual(await call("set", "API_TOKEN", "s3cret"), { ok: true });
     assert.equal(readFileSync(envFile(), "utf8"), "API_TOKEN=s3cret\n");
