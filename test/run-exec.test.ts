@@ -100,6 +100,19 @@ describe("taskrt run -x", () => {
     assert.equal(greeter.stdout(), "arguments:\tfirst,second\nname? Hello, EVE!\nname? visits:\t1\n");
   });
 
+  test("a process with meta.command.name runs by that name, and `run list` lists the commands", async () => {
+    const greeter = runIn(GREETER, "", "greet", "x");
+    greeter.child.stdin!.end("zoe\n");
+    assert.equal(await greeter.exited, 1, greeter.stderr());
+    assert.equal(greeter.stdout(), "arguments:\tx\nname? Hello, ZOE!\nname? visits:\t1\n");
+    const list = run(GREETER, "list");
+    assert.equal(await list.exited, 0, list.stderr());
+    assert.equal(list.stdout(), "  greet  Greet people by name (app:greet)\n");
+    const unknown = run(GREETER, "nope");
+    assert.equal(await unknown.exited, 1);
+    assert.match(unknown.stderr(), /no command nope: no process entry has meta\.command\.name: nope\n  hint: commands: greet/);
+  });
+
   describe("with a scratch registry", () => {
     const registry = scratchRegistry({
       "_index.yaml": `version: "1.0"

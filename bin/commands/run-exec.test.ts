@@ -43,3 +43,13 @@ describe("run -x arguments", () => {
     assert.equal(exitCodeOf({ value: undefined, error: new Error("x") }), 1);
   });
 });
+
+describe("named commands (meta.command.name)", () => {
+  test("run PATH NAME args…, or run NAME args… from a project folder; a plain run PATH is no command", async () => {
+    const { readCommandArgs } = await import("./named-commands.ts");
+    assert.deepEqual(readCommandArgs(parse(["project", "migrate", "--", "now"]), onDisk("project")), { target: "project", command: "migrate", host: undefined, processArgs: ["now"] });
+    assert.deepEqual(readCommandArgs(parse(["migrate", "fast"]), onDisk("wippy.lock")), { target: ".", command: "migrate", host: undefined, processArgs: ["fast"] });
+    assert.equal(readCommandArgs(parse(["project"]), onDisk("project")), undefined);
+    assert.equal(readCommandArgs(parse(["missing"]), onDisk()), undefined, "outside a project folder a missing PATH stays a missing PATH");
+  });
+});

@@ -17,6 +17,7 @@ import type { CliIO } from "../output.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
 import { projectKinds } from "./command.ts";
+import { commandEntry } from "./named-commands.ts";
 
 /** Wippy's exit code for a finished process: nothing/true → 0, false or an error → 1, a number → itself. */
 export function exitCodeOf(result: CallResult): number {
@@ -55,7 +56,7 @@ function checkProcessEntry(registry: Registry, id: string): void {
  * the registry PATH may be left out (the working directory, as `wippy run -x` runs from the
  * project), and positionals after it, with everything after `--`, are the process's arguments.
  */
-export function readExecArgs(args: ParsedArgs, exec: string, exists: (path: string) => boolean = existsSync): { target: string; processId: string; host?: string; processArgs: string[] } {
+export function readExecArgs(args: ParsedArgs, exec: string, exists: (path: string) => boolean = existsSync): ExecRequest & { processId: string } {
   const slash = exec.indexOf("/");
   const processId = slash < 0 ? exec : exec.slice(slash + 1);
   const host = slash < 0 ? flagValue(args, "host") : exec.slice(0, slash);
@@ -65,8 +66,18 @@ export function readExecArgs(args: ParsedArgs, exec: string, exists: (path: stri
   return { target: pathGiven ? first : ".", processId, host, processArgs: [...(pathGiven ? others : args.positional), ...(args.rest ?? [])] };
 }
 
-export async function runExec(args: ParsedArgs, io: CliIO, exec: string): Promise<number> {
-  const { target, processId, host: requestedHost, processArgs } = readExecArgs(args, exec);
+/** What to run: a process by id (`-x`), or the process registered as a named command (`meta.command.name`). */
+export interface ExecRequest {
+  target: string;
+  processId?: string;
+  command?: string;
+  host?: string;
+  processArgs: string[];
+}
+
+export async function runExec(args: ParsedArgs, io: CliIO, request: ExecRequest): Promise<number> {
+  const { target, host: requestedHost, processArgs } = request;
+  let processId = request.processId ?? "";
   const kinds = await projectKinds(args, target);
   let logsHidden = false;
   const logger = createLogger({
@@ -87,6 +98,7 @@ export async function runExec(args: ParsedArgs, io: CliIO, exec: string): Promis
   const terminal = createStreamTerminal({ input: process.stdin, output: process.stdout, errorOutput: process.stderr, args: processArgs });
   const abort = new AbortController();
   try {
+    if (request.command !== undefined) processId = commandEntry(runtime.registry, request.command);
     checkProcessEntry(runtime.registry, processId);
     const host = terminalHostOf(runtime.registry, requestedHost);
     logsHidden = host !== undefined && runtime.registry.byId.get(host)!.data.hide_logs === true;

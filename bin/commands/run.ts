@@ -11,7 +11,8 @@ import { watchRuntime } from "../../runtime/watch/watch-session.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
-import { runExec } from "./run-exec.ts";
+import { readExecArgs, runExec } from "./run-exec.ts";
+import { listCommands, readCommandArgs } from "./named-commands.ts";
 import { VERSION } from "../package-info.ts";
 import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
 
@@ -32,7 +33,10 @@ export const runCommand: Command = {
   ],
   async run(args, io) {
     const exec = flagValue(args, "exec");
-    if (exec !== undefined) return runExec(args, io, exec);
+    if (exec !== undefined) return runExec(args, io, readExecArgs(args, exec));
+    const named = readCommandArgs(args);
+    if (named?.command === "list") return listCommands(args, io, named.target);
+    if (named) return runExec(args, io, named);
     const { target } = registryPath(args, "run");
     const began = performance.now();
     // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
