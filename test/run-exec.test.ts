@@ -145,6 +145,11 @@ entries:
     source: file://cli.lua
     method: message
     modules: [io]
+  - name: echo
+    kind: function.lua
+    source: file://cli.lua
+    method: echo
+    modules: [io]
   - name: no_terminal
     kind: function.lua
     source: file://cli.lua
@@ -160,6 +165,7 @@ entries:
 return {
   fail = function() io.print("before") error("the disk is full") end,
   message = function() return "all done" end,
+  echo = function(a, b) return a .. "+" .. b end,
   refuse = function() return false end,
   wait = function() io.print("waiting") local line = io.readline() io.print("got", line) return 0 end,
   no_terminal = function()
@@ -198,13 +204,19 @@ return {
       assert.equal(caller.stdout(), "UNAVAILABLE\tio: cli:no_terminal has no terminal: io works only in a process run on a terminal (taskrt run -x)\n");
     });
 
-    test("an unknown entry or a function entry is refused with a clear message", async () => {
+    test("a function runs directly with the arguments, its result printed", async () => {
+      const fn = run(registry.dir, "-x", "cli:echo", "hello", "world");
+      assert.equal(await fn.exited, 0, fn.stderr());
+      assert.equal(fn.stdout(), "hello+world\n");
+    });
+
+    test("an unknown entry or a host is refused with a clear message", async () => {
       const unknown = run(registry.dir, "-x", "cli:nope");
       assert.equal(await unknown.exited, 1);
       assert.match(unknown.stderr(), /run -x cli:nope: no such entry/);
-      const fn = run(registry.dir, "-x", "cli:helper");
-      assert.equal(await fn.exited, 1);
-      assert.match(fn.stderr(), /run -x cli:helper: it is a function\.lua entry; -x runs a process \(process\.lua or process\.ts\)/);
+      const host = run(registry.dir, "-x", "cli:host");
+      assert.equal(await host.exited, 1);
+      assert.match(host.stderr(), /run -x cli:host: it is a terminal\.host entry; -x runs a process \(process\.lua, process\.ts\) or a function/);
     });
 
     test("SIGTERM while the process waits for input cancels it and stops the runtime gracefully", async () => {

@@ -46,8 +46,9 @@ function checkProcessEntry(registry: Registry, id: string): void {
   if (!entry) {
     throw new TaskrtError("E_EXEC_NOT_FOUND", `run -x ${id}: no such entry`, { hint: id.includes(":") ? "check the namespace and name (taskrt inspect lists the entries)" : "give the full id, namespace:name" });
   }
-  if (!entry.kind.startsWith("process.") || entry.kind === "process.host" || entry.kind === "process.service") {
-    throw new TaskrtError("E_EXEC_NOT_PROCESS", `run -x ${id}: it is a ${entry.kind} entry; -x runs a process (process.lua or process.ts)`, { entryId: id });
+  const runnable = (entry.kind.startsWith("process.") && entry.kind !== "process.host" && entry.kind !== "process.service") || entry.kind.startsWith("function.");
+  if (!runnable) {
+    throw new TaskrtError("E_EXEC_NOT_PROCESS", `run -x ${id}: it is a ${entry.kind} entry; -x runs a process (process.lua, process.ts) or a function`, { entryId: id });
   }
 }
 
@@ -110,7 +111,8 @@ export async function runExec(args: ParsedArgs, io: CliIO, request: ExecRequest)
         await runtime.stop();
       },
     });
-    const result = await runtime.component<CallableComponent>(processId).callable().call([], { terminal, signal: abort.signal });
+    // The arguments go to its method too: a process's main, or a function run directly (`wippy run -x app:ask "…"`).
+    const result = await runtime.component<CallableComponent>(processId).callable().call(processArgs, { terminal, signal: abort.signal });
     // Cancelled by SIGINT/SIGTERM: the exit code says so once the runtime has stopped (130, or 1 if stopping failed).
     if (signalled) return (await interrupted) === 0 ? 130 : 1;
     if (result.error) io.stderr(`${processId} failed: ${errorMessage(result.error)}\n`);
