@@ -1,5 +1,5 @@
 /**
- * @module handlers/lua/modules — the modules Lua's `require` can build, by name: the same seven as
+ * @module handlers/lua/modules — the modules Lua's `require` can build, by name: the same twelve as
  * TypeScript handlers import, each a thin wrapper over its TypeScript module.
  */
 import type { LuaModule } from "../module.ts";
