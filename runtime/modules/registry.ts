@@ -72,6 +72,10 @@ export function matchesFilter(entry: Entry, filter: RegistryFilter): boolean {
   return true;
 }
 
+function byId(entries: readonly Entry[]): Entry[] {
+  return [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 function checkId(id: unknown, what: string): string {
   if (typeof id !== "string" || id === "") throw new TaskrtError("E_REGISTRY_INVALID", `registry: ${what} needs an entry id, got ${id === "" ? "an empty string" : typeof id}`);
   return id;
@@ -85,8 +89,9 @@ export class Snapshot {
     readonly version: number,
   ) {}
 
+  /** Sorted by id: Wippy promises no order, and a fixed one makes output repeatable. */
   entries(): RegistryEntry[] {
-    return this.entriesAt.map(toRegistryEntry);
+    return byId(this.entriesAt).map(toRegistryEntry);
   }
 
   get(id: string): RegistryEntry {
@@ -97,11 +102,11 @@ export class Snapshot {
   }
 
   find(filter: RegistryFilter = {}): RegistryEntry[] {
-    return this.entriesAt.filter((entry) => matchesFilter(entry, filter)).map(toRegistryEntry);
+    return byId(this.entriesAt.filter((entry) => matchesFilter(entry, filter))).map(toRegistryEntry);
   }
 
   namespace(namespace: string): RegistryEntry[] {
-    return this.entriesAt.filter((entry) => entry.namespace === namespace).map(toRegistryEntry);
+    return byId(this.entriesAt.filter((entry) => entry.namespace === namespace)).map(toRegistryEntry);
   }
 
   changes(): Changes {

@@ -16,7 +16,6 @@ return {
     if err then return fail(err) end
     local ids = {}
     for _, entry in ipairs(entries) do ids[#ids + 1] = entry.id end
-    table.sort(ids)
     return ids
   end,
   parse = function(id) return registry.parse_id(id) end,
@@ -97,7 +96,7 @@ entries:
     assert.deepEqual(await call("get", "config:nope"), { message: "registry: no entry config:nope", kind: "NOT_FOUND" });
   });
 
-  test("registry.find filters on .kind, .ns, .name and meta fields", async () => {
+  test("registry.find filters on .kind, .ns, .name and meta fields, and lists the entries sorted by id", async () => {
     assert.deepEqual(await call("find", { ".kind": "registry.entry" }), ["config:limits", "config:old"]);
     assert.deepEqual(await call("find", { kind: "ns.definition" }), ["config:definition"]);
     assert.deepEqual(await call("find", { ".ns": "config", ".kind": "ns.definition" }), ["config:definition"]);
