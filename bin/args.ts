@@ -24,6 +24,8 @@ export interface CommandDefinition {
 
 export interface ParsedArgs {
   positional: string[];
+  /** Everything after a bare `--`, untouched (the arguments `run -x` hands the process). */
+  rest?: string[];
   flags: Map<string, string[] | true>;
 }
 
@@ -38,6 +40,10 @@ export function parseArgs(argv: readonly string[], flags: readonly FlagDefinitio
   const parsed: ParsedArgs = { positional: [], flags: new Map() };
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index];
+    if (argument === "--") {
+      parsed.rest = argv.slice(index + 1);
+      break;
+    }
     if (!argument.startsWith("-") || argument === "-") {
       parsed.positional.push(argument);
       continue;

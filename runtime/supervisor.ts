@@ -15,6 +15,9 @@
 import { TaskrtError, errorMessage } from "./errors.ts";
 import type { Component } from "./contracts/component.ts";
 import type { RuntimeServices } from "./contracts/runtime-services.ts";
+import { isCallableComponent, type Callable } from "./handlers/handler.ts";
+import { createEnvironmentVariables } from "./modules/environment-variables.ts";
+import { MemoryEventBus } from "./modules/event-bus.ts";
 import { SERVICE_STATE, type BuildContext, type RuntimeView, type ServiceState } from "./contracts/build-context.ts";
 import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { readLifecycle } from "./lifecycle.ts";
@@ -78,6 +81,10 @@ export class Supervisor {
     this.services = {
       database: (id) => this.whenRunning(id, () => this.typed<SqlDatabase>(id, "db.sql.", "E_DB_NOT_FOUND", "database")),
       queue: (id) => this.typed<QueueHandle>(id, "queue.queue", "E_QUEUE_NOT_FOUND", "queue"),
+      callable: (id) => this.callable(id),
+      registry: () => this.registry,
+      environment: createEnvironmentVariables(registry, (id) => this.component(id)),
+      events: new MemoryEventBus(logger),
     };
     this.view = {
       state: (id) => this.states.get(id),
@@ -85,6 +92,18 @@ export class Supervisor {
       services: () => (this.serviceIds ??= topologicalOrder(this.graph).filter((id) => this.isService(id))),
       bootServices: () => (this.bootServiceIds ??= this.bootServices(topologicalOrder(this.graph))),
     };
+  }
+
+  /** The function or process entry `id`, ready to call (`funcs`). */
+  private callable(id: string): Callable {
+    const entry = this.registry.byId.get(id);
+    const component = entry ? this.components.get(id) : undefined;
+    if (!isCallableComponent(component)) {
+      throw new TaskrtError("E_FUNCTION_NOT_FOUND", `${id} is ${entry ? `a ${entry.kind} entry, not a function` : "not an entry of this registry"}`, {
+        hint: "call a function.* or process.* entry by its full id, e.g. app:create_task",
+      });
+    }
+    return component.callable();
   }
 
   state(id: string): ServiceState | undefined {

@@ -11,6 +11,8 @@ import { watchRuntime } from "../../runtime/watch/watch-session.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
+import { readExecArgs, runExec } from "./run-exec.ts";
+import { listCommands, readCommandArgs } from "./named-commands.ts";
 import { VERSION } from "../package-info.ts";
 import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
 
@@ -26,8 +28,15 @@ export const runCommand: Command = {
     KINDS_FLAG,
     { name: "log-level", choices: LOG_LEVELS, description: "lowest log level printed (default info)" },
     { name: "watch", description: "reload when a registry or handler file changes; a broken edit is refused and the running version keeps serving" },
+    { name: "exec", alias: "x", value: "ns:entry", description: "run this process with the terminal as its stdin/stdout, then exit with its code (arguments after -- go to io.args())" },
+    { name: "host", value: "id", description: "the terminal.host for --exec (needed only when the registry has several)" },
   ],
   async run(args, io) {
+    const exec = flagValue(args, "exec");
+    if (exec !== undefined) return runExec(args, io, readExecArgs(args, exec));
+    const named = readCommandArgs(args);
+    if (named?.command === "list") return listCommands(args, io, named.target);
+    if (named) return runExec(args, io, named);
     const { target } = registryPath(args, "run");
     const began = performance.now();
     // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.

@@ -7,7 +7,7 @@ import type { BuildContext } from "../contracts/build-context.ts";
 import type { CallContext } from "../modules/context.ts";
 import type { CallScope } from "./handler.ts";
 
-export type EntryCallContext = Omit<CallContext, "http" | "message" | "signal">;
+export type EntryCallContext = Omit<CallContext, "http" | "message" | "signal" | "terminal">;
 
 export function createEntryCallContext(entry: Entry, context: BuildContext): EntryCallContext {
   const modules = Array.isArray(entry.data.modules) ? (entry.data.modules as string[]) : [];
@@ -35,6 +35,7 @@ export function callContext(base: EntryCallContext, scope: CallScope | undefined
     get signal() {
       return scope.signal;
     },
+    terminal: scope.terminal,
   };
 }
 

@@ -5,7 +5,7 @@
 import type { CallContext } from "../modules/context.ts";
 
 /** What a caller supplies per call; the callable adds entry id, modules, services and logger. */
-export type CallScope = Pick<CallContext, "http" | "message" | "signal"> & {
+export type CallScope = Pick<CallContext, "http" | "message" | "signal" | "terminal"> & {
   /** A process.service's call: the host it runs on, and how long a CANCEL may take once `signal` fires. */
   process?: { host: string; stopTimeoutMs: number };
 };

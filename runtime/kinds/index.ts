@@ -24,6 +24,15 @@ import processService from "./process-service.ts";
 import taskrtMetrics from "./taskrt-metrics.ts";
 import taskrtHealth from "./taskrt-health.ts";
 import taskrtDashboard from "./taskrt-dashboard.ts";
+import envVariable from "./env-variable.ts";
+import envStorageMemory from "./env-storage-memory.ts";
+import envStorageOs from "./env-storage-os.ts";
+import envStorageFile from "./env-storage-file.ts";
+import envStorageStatic from "./env-storage-static.ts";
+import envStorageRouter from "./env-storage-router.ts";
+import registryEntry from "./registry-entry.ts";
+import nsDefinition from "./ns-definition.ts";
+import terminalHost from "./terminal-host.ts";
 
 export const BUILTIN_KINDS: readonly KindDefinition[] = [
   dbSqlSqlite,
@@ -47,6 +56,15 @@ export const BUILTIN_KINDS: readonly KindDefinition[] = [
   taskrtMetrics,
   taskrtHealth,
   taskrtDashboard,
+  envVariable,
+  envStorageMemory,
+  envStorageOs,
+  envStorageFile,
+  envStorageStatic,
+  envStorageRouter,
+  registryEntry,
+  nsDefinition,
+  terminalHost,
 ];
 
 /** A kinds table: the built-ins, plus any extra kinds a caller plugs in (later ones replace earlier). */

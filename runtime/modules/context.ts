@@ -7,8 +7,9 @@ import { TaskrtError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RuntimeServices } from "../contracts/runtime-services.ts";
 import type { QueueMessage } from "../drivers/queue/driver.ts";
+import type { TerminalSession } from "../contracts/process-services.ts";
 
-export const MODULE_NAMES = ["http", "queue", "sql", "uuid", "logger", "time", "json"] as const;
+export const MODULE_NAMES = ["http", "queue", "sql", "uuid", "logger", "time", "json", "funcs", "env", "events", "registry", "io"] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** The request as the HTTP kinds hand it to a handler. The body is already read (and limited). */
@@ -68,6 +69,8 @@ export interface CallContext {
   message?: MessageScope;
   signal?: AbortSignal;
   transaction?: TransactionScope;
+  /** Set for a process run on a terminal (`taskrt run -x`): what `io` reads and writes. */
+  terminal?: TerminalSession;
 }
 
 // One store per process even if the package is loaded twice (a handler importing "taskrt" through

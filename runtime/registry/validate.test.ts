@@ -47,7 +47,7 @@ describe("validateRegistry: problems", () => {
       ["E_SCHEMA", `${file}:32:5`, 'path: must match ^/, found "tasks"'],
       ["E_SOURCE_MISSING", `${file}:37:5`, `source file ${join(FIXTURES, "invalid", "handler.ts")} does not exist`],
       ["E_SCHEMA", `${file}:44:5`, 'modules: must not list the same item twice, found "sql" twice'],
-      ["E_SCHEMA", `${file}:44:25`, 'modules[2]: must be one of "http", "queue", "sql", "uuid", "logger", "time", "json", found "nope"'],
+      ["E_SCHEMA", `${file}:44:25`, 'modules[2]: must be one of "http", "queue", "sql", "uuid", "logger", "time", "json", "funcs", "env", "events", "registry", "io", found "nope"'],
       ["E_UNKNOWN_KIND", `${file}:47:5`, 'unknown kind "queue.consumr"'],
     ]);
   });

@@ -237,6 +237,8 @@ function unknownFields(entry: Entry, candidate: Record<string, unknown>, schema:
     const known = Object.keys(properties);
     // A map without declared properties (meta, options, driver_options) is free-form.
     if (known.length === 0) return;
+    // An entry of application data (registry.entry) takes any field.
+    if (path.length === 0 && resolved.schema.additionalProperties === true) return;
     for (const [key, item] of Object.entries(value)) {
       if (path.length === 0 && ENTRY_KEYS.has(key)) continue;
       const field = [...path, key];

@@ -54,6 +54,8 @@ export function errorKind(error: unknown): ErrorKind {
   if (known) return known;
   if (error.code.endsWith("NOT_FOUND")) return "NOT_FOUND";
   if (error.code.endsWith("UNAVAILABLE")) return "UNAVAILABLE";
+  if (error.code.endsWith("PERMISSION_DENIED")) return "PERMISSION_DENIED";
+  if (error.code.endsWith("ALREADY_EXISTS")) return "ALREADY_EXISTS";
   if (error.code.includes("INVALID")) return "INVALID";
   if (error.code.includes("TIMEOUT")) return "TIMEOUT";
   return "INTERNAL";

@@ -1,0 +1,5 @@
+local function shout(text)
+  return string.upper(text) .. "!"
+end
+
+return { shout = shout }
