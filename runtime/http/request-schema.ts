@@ -61,13 +61,21 @@ export function loadSchema(source: unknown, entryId: string, field: string): Jso
 /**
  * Compiles with an Ajv of its own, so two schemas that carry the same `$id` (one file used by two
  * endpoints) never collide. JSON Schema 2020-12, the dialect of OpenAPI 3.1; unknown keywords
- * (`example`, …) are allowed, as OpenAPI documents use them.
+ * (`example`, …) are allowed, as OpenAPI documents use them. Checking a schema against the
+ * meta-schema is done by one Ajv per option set (compiling the meta-schema is most of a compile's
+ * cost), and a schema compiled once (at validation) is not compiled again (at start).
  */
 function compile(schema: JsonSchemaObject, options: Options, entryId: string, field: string): ValidateFunction {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, logger: false, ...options });
-  addFormats(ajv);
+  const key = `${JSON.stringify(options)}\u0000${JSON.stringify(schema)}`;
+  const cached = compiled.get(key);
+  if (cached) return cached;
   try {
-    return ajv.compile(schema);
+    const checker = metaChecker(options);
+    // The same words Ajv's own check throws.
+    if (!checker.validateSchema(schema)) throw new Error(`schema is invalid: ${checker.errorsText(checker.errors)}`);
+    const validate = createAjv({ ...options, validateSchema: false }).compile(schema);
+    compiled.set(key, validate);
+    return validate;
   } catch (error) {
     throw new TaskrtError(PROBLEM_CODES.SCHEMA, `${entryId}: ${field} is not a valid JSON Schema: ${errorMessage(error)}`, {
       entryId,
@@ -75,6 +83,22 @@ function compile(schema: JsonSchemaObject, options: Options, entryId: string, fi
       cause: error,
     });
   }
+}
+
+const compiled = new Map<string, ValidateFunction>();
+const checkers = new Map<string, Ajv2020>();
+
+function metaChecker(options: Options): Ajv2020 {
+  const key = JSON.stringify(options);
+  let checker = checkers.get(key);
+  if (!checker) checkers.set(key, (checker = createAjv(options)));
+  return checker;
+}
+
+function createAjv(options: Options): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: false, logger: false, ...options });
+  addFormats(ajv);
+  return ajv;
 }
 
 /** Validates a parsed JSON body as is: no defaults filled, no coercion, so the handler sees what was sent. */

@@ -56,21 +56,34 @@ export function readSchemaDirectory(directory: string): Map<string, JsonSchema> 
   return schemas;
 }
 
-/** A set of schemas sharing one Ajv instance, so `$ref: lifecycle.json` resolves between them. */
+/**
+ * A set of schemas sharing one Ajv instance, so `$ref: lifecycle.json` resolves between them. The
+ * instance is made, and a kind's validator compiled, on first use: start-up pays only for the
+ * kinds the registry uses. Schemas named `trusted` (taskrt's own, which its tests check against
+ * the meta-schema) are not checked again at every start.
+ */
 export class SchemaSet {
   readonly schemas: ReadonlyMap<string, JsonSchema>;
-  private readonly ajv: Ajv;
+  private readonly trusted: ReadonlySet<string>;
+  private instance: Ajv | undefined;
   private readonly validators = new Map<string, ValidateFunction>();
 
-  constructor(schemas: ReadonlyMap<string, JsonSchema>) {
+  constructor(schemas: ReadonlyMap<string, JsonSchema>, trusted: ReadonlySet<string> = new Set()) {
     this.schemas = schemas;
+    this.trusted = trusted;
+  }
+
+  private get ajv(): Ajv {
+    if (this.instance) return this.instance;
     // verbose: errors carry the offending data and the schema, which the messages quote.
-    this.ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
-    addFormats(this.ajv);
-    this.ajv.addKeyword({ keyword: "filePath", schemaType: "boolean" });
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+    addFormats(ajv);
+    ajv.addKeyword({ keyword: "filePath", schemaType: "boolean" });
     // A value that is no duration at all is the pattern's to report, not this keyword's.
-    this.ajv.addKeyword({ keyword: "maxMilliseconds", schemaType: "number", errors: false, validate: (limit: number, data: unknown) => withinDuration(data, limit) });
-    for (const schema of schemas.values()) this.ajv.addSchema(schema);
+    ajv.addKeyword({ keyword: "maxMilliseconds", schemaType: "number", errors: false, validate: (limit: number, data: unknown) => withinDuration(data, limit) });
+    for (const [name, schema] of this.schemas) ajv.addSchema(schema, undefined, undefined, !this.trusted.has(name));
+    this.instance = ajv;
+    return ajv;
   }
 
   /** Kind names: every schema but the shared lifecycle definitions. */
@@ -127,6 +140,9 @@ let shared: SchemaSet | undefined;
 
 /** The schemas of the project's `schemas/` directory, read once. */
 export function projectSchemas(): SchemaSet {
-  shared ??= new SchemaSet(readSchemaDirectory(SCHEMAS_DIRECTORY));
+  if (!shared) {
+    const schemas = readSchemaDirectory(SCHEMAS_DIRECTORY);
+    shared = new SchemaSet(schemas, new Set(schemas.keys()));
+  }
   return shared;
 }
