@@ -16,6 +16,8 @@ export const KEYS = {
   bullmqWorker: "baseline.bullmq.worker.full",
   bullmqWorkerNormal: "baseline.bullmq.worker.normal",
   honoArrayStartup: "baseline.hono-array.startup",
+  honoArrayCompiledStartup: "baseline.hono-array.compiled.startup",
+  packageSize: "taskrt.package",
 } as const;
 export type MeasurementKey = (typeof KEYS)[keyof typeof KEYS];
 
