@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIST = path.join(ROOT, "dist");
@@ -16,6 +16,7 @@ rmSync(DIST, { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(ROOT, "tsconfig.build.json")], { stdio: "inherit" });
 copyAssets(path.join(ROOT, "runtime"), path.join(DIST, "runtime"));
 const kept = pruneDeclarations(path.join(DIST, "runtime", "index.d.ts"));
+await writeKindValidators();
 const chunks = await bundlePackages();
 console.log(`dist/: compiled; ${kept} declaration files make up the public API; packages bundled into ${chunks} chunks`);
 
@@ -62,6 +63,14 @@ async function bundlePackages() {
     logLevel: "warning",
   });
   return Object.keys(result.metafile.outputs).filter((file) => file.includes("/chunks/") && file.endsWith(".js")).length;
+}
+
+/** The built-in kinds' validators, compiled now rather than at every start (runtime/registry/precompiled-validators.ts). */
+async function writeKindValidators() {
+  const { projectSchemas } = await import(pathToFileURL(path.join(DIST, "runtime", "registry", "schemas.js")).href);
+  const { writeStandaloneValidators } = await import(pathToFileURL(path.join(DIST, "runtime", "registry", "standalone-validators.js")).href);
+  const schemas = projectSchemas();
+  writeFileSync(path.join(DIST, "runtime", "registry", "kind-validators.js"), writeStandaloneValidators(schemas, schemas.kinds()));
 }
 
 function listFiles(directory) {

@@ -4,10 +4,12 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Ajv, type ValidateFunction } from "ajv";
+import { createHash } from "node:crypto";
+import { Ajv, type CodeOptions, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { parseDuration } from "../duration.ts";
 import { packagePath } from "../package-root.ts";
+import { durationLimitKeyword } from "./duration-limit.ts";
+import { PRECOMPILED_VALIDATORS } from "./precompiled-validators.ts";
 
 /** The subset of JSON Schema the kind schemas use. */
 export interface JsonSchema {
@@ -73,18 +75,36 @@ export class SchemaSet {
     this.trusted = trusted;
   }
 
-  private get ajv(): Ajv {
-    if (this.instance) return this.instance;
+  /** The Ajv holding every schema; `code` for compiling them ahead of time (standalone-validators.ts). */
+  createAjv(code?: CodeOptions): Ajv {
     // verbose: errors carry the offending data and the schema, which the messages quote.
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true, ...(code ? { code } : {}) });
     addFormats(ajv);
     ajv.addKeyword({ keyword: "filePath", schemaType: "boolean" });
-    // A value that is no duration at all is the pattern's to report, not this keyword's.
-    ajv.addKeyword({ keyword: "maxMilliseconds", schemaType: "number", errors: false, validate: (limit: number, data: unknown) => withinDuration(data, limit) });
+    ajv.addKeyword(durationLimitKeyword);
     for (const [name, schema] of this.schemas) ajv.addSchema(schema, undefined, undefined, !this.trusted.has(name));
-    this.instance = ajv;
     return ajv;
   }
+
+  /** Identifies the trusted schemas' content: validators compiled ahead of time are used only for the same. */
+  trustedDigest(): string {
+    const hash = createHash("sha256");
+    for (const name of [...this.trusted].sort()) hash.update(`${name}\u0000${JSON.stringify(this.schemas.get(name))}\u0000`);
+    return hash.digest("hex");
+  }
+
+  private get ajv(): Ajv {
+    this.instance ??= this.createAjv();
+    return this.instance;
+  }
+
+  private precompiled(kind: string): ValidateFunction | undefined {
+    if (!PRECOMPILED_VALIDATORS || !this.trusted.has(kind)) return undefined;
+    this.precompiledMatch ??= PRECOMPILED_VALIDATORS.digest === this.trustedDigest();
+    return this.precompiledMatch ? PRECOMPILED_VALIDATORS.validators[kind] : undefined;
+  }
+
+  private precompiledMatch: boolean | undefined;
 
   /** Kind names: every schema but the shared lifecycle definitions. */
   kinds(): string[] {
@@ -101,7 +121,7 @@ export class SchemaSet {
     if (cached) return cached;
     const schema = this.kind(kind);
     if (!schema) return undefined;
-    const validate = schema.$id ? this.ajv.getSchema(schema.$id) : this.ajv.compile(schema);
+    const validate = this.precompiled(kind) ?? (schema.$id ? this.ajv.getSchema(schema.$id) : this.ajv.compile(schema));
     if (!validate) throw new Error(`internal: schema ${kind} did not compile`);
     this.validators.set(kind, validate);
     return validate;
@@ -124,15 +144,6 @@ export class SchemaSet {
       current = { schema: resolved as JsonSchema, owner: target };
     }
     return current;
-  }
-}
-
-function withinDuration(data: unknown, limit: number): boolean {
-  if (typeof data !== "string" && typeof data !== "number") return true;
-  try {
-    return parseDuration(data) <= limit;
-  } catch {
-    return true;
   }
 }
 
