@@ -65,12 +65,16 @@ async function bundlePackages() {
   return Object.keys(result.metafile.outputs).filter((file) => file.includes("/chunks/") && file.endsWith(".js")).length;
 }
 
-/** The built-in kinds' validators, compiled now rather than at every start (runtime/registry/precompiled-validators.ts). */
+/** The built-in kinds' validators and the 2020-12 meta-schema's, compiled now rather than at every start. */
 async function writeKindValidators() {
   const { projectSchemas } = await import(pathToFileURL(path.join(DIST, "runtime", "registry", "schemas.js")).href);
   const { writeStandaloneValidators } = await import(pathToFileURL(path.join(DIST, "runtime", "registry", "standalone-validators.js")).href);
   const schemas = projectSchemas();
   writeFileSync(path.join(DIST, "runtime", "registry", "kind-validators.js"), writeStandaloneValidators(schemas, schemas.kinds()));
+  const meta = await import(pathToFileURL(path.join(DIST, "runtime", "http", "meta-schema-check.js")).href);
+  for (const variant of Object.keys(meta.COMPILE_OPTIONS)) {
+    writeFileSync(path.join(DIST, "runtime", "http", meta.standaloneMetaValidatorFile(variant)), meta.writeStandaloneMetaValidator(variant));
+  }
 }
 
 function listFiles(directory) {
