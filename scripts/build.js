@@ -55,6 +55,8 @@ async function bundlePackages() {
     platform: "node",
     target: "node20",
     sourcemap: "linked",
+    // The maps point at the sources; the package does not carry them (nor the packages' sources) twice.
+    sourcesContent: false,
     chunkNames: "chunks/[name]-[hash]",
     // A CommonJS package's require() of a Node built-in, inside an ES module chunk.
     banner: { js: `import { createRequire as __taskrtCreateRequire } from "node:module";\nconst require = __taskrtCreateRequire(import.meta.url);` },
@@ -62,6 +64,12 @@ async function bundlePackages() {
     metafile: true,
     logLevel: "warning",
   });
+  // Generated code (the precompiled validators) has no source worth mapping to.
+  for (const file of [path.join("runtime", "registry", "kind-validators.js"), ...["plain", "coercing"].map((variant) => path.join("runtime", "http", `meta-schema-${variant}.js`))]) {
+    const output = path.join(DIST, file);
+    writeFileSync(output, readFileSync(output, "utf8").replace(/\n\/\/# sourceMappingURL=\S+\s*$/, "\n"));
+    rmSync(`${output}.map`);
+  }
   return Object.keys(result.metafile.outputs).filter((file) => file.includes("/chunks/") && file.endsWith(".js")).length;
 }
 
