@@ -41,6 +41,11 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
       io.stdout(renderHelp("taskrt", VERSION, [command], COMMON));
       return 0;
     }
+    // After a command too (`taskrt run app/_index.yaml --version`): it prints, it never starts anything.
+    if (args.flags.has("version")) {
+      io.stdout(`${VERSION}\n`);
+      return 0;
+    }
     return await command.run(args, io);
   } catch (error) {
     return reportFailure(error, io);

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -205,6 +205,14 @@ describe("taskrt run", () => {
 });
 
 describe("taskrt help and usage", () => {
+  test("--version after a command prints the version and starts nothing", async () => {
+    const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    for (const args of [["run", VALID, "--version"], ["validate", VALID, "-v"]]) {
+      const { code, stdout, stderr } = await taskrt(args);
+      assert.deepEqual({ code, stdout, stderr }, { code: 0, stdout: `${version}\n`, stderr: "" }, args.join(" "));
+    }
+  });
+
   test("--help lists the commands and their options", async () => {
     const { code, stdout } = await taskrt(["--help"]);
     assert.equal(code, 0);

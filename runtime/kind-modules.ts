@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import type { KindDefinition } from "./contracts/kind-definition.ts";
 import { errorMessage, TaskrtError } from "./errors.ts";
 import { readKindDefinitions } from "./kind-definition-check.ts";
-import { ensureTypeScriptLoader, isTypeScriptSource } from "./handlers/typescript/typescript-loader.ts";
+import { compileTypeScriptModule, isTypeScriptSource } from "./handlers/typescript/typescript-loader.ts";
 import { BUILTIN_KINDS } from "./kinds/index.ts";
 import { enclosingPackage, exists, registryDirectory } from "./registry/boundary.ts";
 import { kindSchemaSet } from "./registry/kind-schemas.ts";
@@ -130,13 +130,12 @@ async function resolveKindModule({ specifier, base, origin }: KindModuleRequest)
 }
 
 /**
- * Imports a kind module as user TypeScript handlers are imported (through the TypeScript loader
- * `bin/taskrt.js` registers), kept to this one call so a change in how TypeScript loads lands here.
+ * Imports a kind module as user TypeScript handlers are imported (compiled by esbuild, `taskrt`
+ * bound to this runtime), kept to this one call so a change in how TypeScript loads lands here.
  */
 async function importKindModule(file: string, origin: string): Promise<Record<string, unknown>> {
   try {
-    if (isTypeScriptSource(file)) await ensureTypeScriptLoader();
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return (await import(isTypeScriptSource(file) ? await compileTypeScriptModule(file) : pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
     throw new TaskrtError("E_KIND_MODULE", `kind module ${origin}: cannot load ${file}: ${errorMessage(error)}`, { cause: error });
   }

@@ -20,6 +20,8 @@ export const KEYS = {
   luaIntakeTypescript: "taskrt.lua.intake.typescript",
   luaAttacksHealthz: "taskrt.lua.attacks.healthz",
   luaModuleCall: "taskrt.lua.module-call",
+  honoArrayCompiledStartup: "baseline.hono-array.compiled.startup",
+  packageSize: "taskrt.package",
 } as const;
 export type MeasurementKey = (typeof KEYS)[keyof typeof KEYS];
 

@@ -3,8 +3,10 @@
  * bench variants (through `-o` overrides only) and the baseline servers and worker.
  */
 import { existsSync } from "node:fs";
+import path from "node:path";
+import { buildSync } from "esbuild";
 import type { ProcessSpec } from "../lib/processes.ts";
-import { CONSUMER_CONCURRENCY, CONSUMER_PREFETCH } from "../lib/settings.ts";
+import { CONSUMER_CONCURRENCY, CONSUMER_PREFETCH, REPO_ROOT } from "../lib/settings.ts";
 
 export interface TaskrtVariant {
   label: string;
@@ -46,6 +48,17 @@ export type BaselineServer = "hono-sqlite" | "hono-array" | "hono-bullmq";
 /** A baseline server under tsx, as taskrt's handlers are. */
 export function baselineProcess(server: BaselineServer, label: string, port: number, env: Record<string, string> = {}): ProcessSpec {
   return { label, nodeArgs: ["--import", "tsx", `bench/baselines/${server}.ts`], env: { ...env, PORT: String(port) } };
+}
+
+/**
+ * A baseline server compiled to JavaScript first (packages stay imports, as taskrt's do), run by
+ * plain node: the floor for taskrt's compiled start-up without any TypeScript loader in either.
+ */
+export function compiledBaselineProcess(server: BaselineServer, label: string, port: number): ProcessSpec {
+  // Under the repository (bench/tmp is ignored), so its package imports resolve as the sources' do.
+  const outfile = path.join(REPO_ROOT, "bench", "tmp", "baselines", `${server}.mjs`);
+  buildSync({ entryPoints: [path.join(REPO_ROOT, "bench", "baselines", `${server}.ts`)], outfile, bundle: true, packages: "external", format: "esm", platform: "node", logLevel: "error" });
+  return { label, nodeArgs: [outfile], env: { PORT: String(port) } };
 }
 
 export function bullmqWorkerProcess(env: { QUEUE_NAME: string; DB_FILE: string; SYNCHRONOUS: string }): ProcessSpec {

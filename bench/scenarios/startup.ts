@@ -2,13 +2,17 @@
  * @module bench/scenarios/startup — scenario 5: from spawning the process until its port answers
  * an HTTP request, and its resident memory after sitting idle. Each spawn gets a fresh database
  * (so the migration runs, as on a first start); one untimed spawn first warms the disk cache and
- * tsx's compile cache. The median of the timed spawns is reported.
+ * the handlers' compile cache. The median of the timed spawns is reported, beside two floors: hono
+ * + an array under tsx, and the same server compiled to JavaScript first (no loader in either, as
+ * taskrt's compiled CLI). The row of the package itself gives `npm pack`'s size and file count.
  */
+import { execFileSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RunningProcess, freePort, waitForHttp, type ProcessSpec } from "../lib/processes.ts";
 import { KEYS, type Measurement, type MeasurementKey } from "../lib/results.ts";
 import { freshDatabaseFile, type ScenarioContext } from "./context.ts";
-import { baselineProcess, taskrtProcess } from "./servers.ts";
+import { REPO_ROOT } from "../lib/settings.ts";
+import { baselineProcess, compiledBaselineProcess, taskrtProcess } from "./servers.ts";
 
 const SCENARIO = "5. start-up and idle memory";
 
@@ -35,6 +39,29 @@ export async function runStartup(context: ScenarioContext): Promise<void> {
   context.results.measurements.push(floor);
   // Same run, same machine: the ratios say more than the milliseconds on a loaded 2-core box.
   measured.notes.push(`${(measured.startupMs! / floor.startupMs!).toFixed(2)}× the floor's start-up, ${(measured.idleRssMb! / floor.idleRssMb!).toFixed(2)}× its idle RSS`);
+
+  context.log(`${SCENARIO}: baseline hono + array, compiled`);
+  const compiled = await timeSpawns(context, (port) => compiledBaselineProcess("hono-array", "hono + array compiled (start-up)", port));
+  const compiledFloor = startupMeasurement(KEYS.honoArrayCompiledStartup, "reference: hono + array compiled to JS, plain node (the fair floor)", compiled);
+  context.results.measurements.push(compiledFloor);
+  measured.notes.push(`${(measured.startupMs! / compiledFloor.startupMs!).toFixed(2)}× the compiled floor's start-up, ${(measured.idleRssMb! / compiledFloor.idleRssMb!).toFixed(2)}× its idle RSS`);
+  context.results.measurements.push(packageMeasurement());
+}
+
+/** What `npm pack` would ship (dist is already built: the pack's own prepare step is skipped). */
+function packageMeasurement(): Measurement {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const [pack] = JSON.parse(execFileSync(npm, ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })) as {
+    size: number;
+    unpackedSize: number;
+    entryCount: number;
+  }[];
+  return {
+    key: KEYS.packageSize,
+    scenario: SCENARIO,
+    system: "npm pack (the installed package)",
+    notes: [`${pack!.entryCount} files, ${(pack!.size / 1024).toFixed(0)} kB packed, ${(pack!.unpackedSize / 1024).toFixed(0)} kB unpacked (issue 13 found 403 files before the files list)`],
+  };
 }
 
 async function timeSpawns(context: ScenarioContext, launch: (port: number, index: number) => ProcessSpec): Promise<Spawned[]> {

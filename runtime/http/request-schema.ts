@@ -4,10 +4,10 @@
  * of query parameters whose errors name the offending field.
  */
 import { readFileSync } from "node:fs";
-import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { PROBLEM_CODES, TaskrtError, errorMessage } from "../errors.ts";
 import { sourcePath } from "../registry/entry.ts";
+import { createRequestAjv, metaSchemaProblem, type CompileVariant } from "./meta-schema-check.ts";
 
 export type JsonSchemaObject = Record<string, unknown>;
 
@@ -19,10 +19,6 @@ export interface ValidationDetail {
 
 /** At most this many details per answer: a huge invalid body must not make a huge 400. */
 export const MAX_DETAILS = 20;
-
-// ajv-formats is CommonJS: under NodeNext its default import is the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
 
 /**
  * The schema an endpoint field holds: the inline map itself, or the parsed content of its
@@ -61,13 +57,19 @@ export function loadSchema(source: unknown, entryId: string, field: string): Jso
 /**
  * Compiles with an Ajv of its own, so two schemas that carry the same `$id` (one file used by two
  * endpoints) never collide. JSON Schema 2020-12, the dialect of OpenAPI 3.1; unknown keywords
- * (`example`, …) are allowed, as OpenAPI documents use them.
+ * (`example`, …) are allowed, as OpenAPI documents use them. The meta-schema check is shared
+ * (meta-schema-check.ts), and a schema compiled once (at validation) is not compiled again (at start).
  */
-function compile(schema: JsonSchemaObject, options: Options, entryId: string, field: string): ValidateFunction {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, logger: false, ...options });
-  addFormats(ajv);
+function compile(schema: JsonSchemaObject, variant: CompileVariant, entryId: string, field: string): ValidateFunction {
+  const key = `${variant}\u0000${JSON.stringify(schema)}`;
+  const cached = compiled.get(key);
+  if (cached) return cached;
   try {
-    return ajv.compile(schema);
+    const problem = metaSchemaProblem(schema, variant);
+    if (problem) throw new Error(problem);
+    const validate = createRequestAjv(variant, { validateSchema: false }).compile(schema);
+    compiled.set(key, validate);
+    return validate;
   } catch (error) {
     throw new TaskrtError(PROBLEM_CODES.SCHEMA, `${entryId}: ${field} is not a valid JSON Schema: ${errorMessage(error)}`, {
       entryId,
@@ -77,9 +79,11 @@ function compile(schema: JsonSchemaObject, options: Options, entryId: string, fi
   }
 }
 
+const compiled = new Map<string, ValidateFunction>();
+
 /** Validates a parsed JSON body as is: no defaults filled, no coercion, so the handler sees what was sent. */
 export function compileBodyValidator(schema: JsonSchemaObject, entryId: string, field = "request.body"): ValidateFunction {
-  return compile(schema, {}, entryId, field);
+  return compile(schema, "plain", entryId, field);
 }
 
 /**
@@ -93,12 +97,12 @@ export function compileQueryValidator(schema: JsonSchemaObject, entryId: string,
       hint: "write {type: object, properties: {limit: {type: integer}}, required: [...]}",
     });
   }
-  return compile(schema, { coerceTypes: "array" }, entryId, field);
+  return compile(schema, "coercing", entryId, field);
 }
 
 /** Compiles a schema that is only documented (a response body), to report a broken one at validation. */
 export function checkSchema(schema: JsonSchemaObject, entryId: string, field: string): void {
-  compile(schema, {}, entryId, field);
+  compile(schema, "plain", entryId, field);
 }
 
 /** Body errors, each naming the field by JSON pointer; a missing or unexpected property is named itself. */

@@ -4,15 +4,13 @@
  * imports. Validation and `run --watch` use it so that a handler's top-level code (a file write, a
  * `process.exit`) never runs before the runtime starts it.
  *
- * The parser is esbuild, the TypeScript compiler that tsx (the handler loader) is built on: the
- * handler is bundled in memory, with packages left external, and nothing is written or executed.
+ * The parser is esbuild, the compiler that also loads handlers (handlers/typescript/typescript-loader.ts):
+ * the handler is bundled in memory, with packages left external, and nothing is written or executed.
  */
-import { createRequire } from "node:module";
 import path from "node:path";
 import type { BuildFailure, Message, Metafile, Plugin } from "esbuild";
 import type { SourceLocation } from "../errors.ts";
-
-type Esbuild = typeof import("esbuild");
+import { loadEsbuild } from "./esbuild.ts";
 
 /** What a handler file declares, read statically. */
 export interface HandlerSource {
@@ -41,16 +39,6 @@ export class HandlerSourceError extends Error {
 
 const TASKRT = /^taskrt(\/.*)?$/;
 const MODULES_NAMESPACE = "taskrt-declared-modules";
-
-let esbuild: Esbuild | undefined;
-
-/** esbuild comes with tsx, so it is resolved from tsx's folder: it is there whatever npm hoisted. */
-function loadEsbuild(): Esbuild {
-  if (esbuild) return esbuild;
-  const require = createRequire(import.meta.url);
-  esbuild = createRequire(require.resolve("tsx"))("esbuild") as Esbuild;
-  return esbuild;
-}
 
 function buildOptions(file: string) {
   return {

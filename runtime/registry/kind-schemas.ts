@@ -13,9 +13,10 @@ export function kindSchemaSet(kinds: readonly KindDefinition[] = []): SchemaSet 
   if (carried.length === 0) return projectSchemas();
   let set = sets.get(kinds);
   if (!set) {
-    const schemas = new Map(projectSchemas().schemas);
+    const builtIn = projectSchemas().schemas;
+    const schemas = new Map(builtIn);
     for (const definition of carried) schemas.set(definition.kind, entrySchema(definition));
-    set = new SchemaSet(schemas);
+    set = new SchemaSet(schemas, new Set([...builtIn.keys()].filter((name) => schemas.get(name) === builtIn.get(name))));
     sets.set(kinds, set);
   }
   return set;

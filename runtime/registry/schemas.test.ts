@@ -19,6 +19,13 @@ describe("projectSchemas", () => {
     for (const kind of schemas.kinds()) assert.equal(typeof schemas.validator(kind), "function", kind);
   });
 
+  test("every schema file is a valid JSON Schema (start-up trusts them and skips this check)", () => {
+    const untrusted = new SchemaSet(readSchemaDirectory(SCHEMAS_DIRECTORY));
+    for (const kind of untrusted.kinds()) assert.equal(typeof untrusted.validator(kind), "function", kind);
+    const broken = new SchemaSet(new Map([["x.y", { $id: "https://taskrt.dev/schemas/x.y.json", type: "object", properties: { a: { type: "no-such-type" } } }]]));
+    assert.throws(() => broken.validator("x.y"), /schema is invalid: data\/properties\/a\/type must be equal to one of the allowed values/);
+  });
+
   test("validators are compiled once and reused", () => {
     const schemas = projectSchemas();
     assert.equal(schemas.validator("db.sql.sqlite"), schemas.validator("db.sql.sqlite"));

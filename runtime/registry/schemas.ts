@@ -4,10 +4,12 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Ajv, type ValidateFunction } from "ajv";
+import { createHash } from "node:crypto";
+import { Ajv, type CodeOptions, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { parseDuration } from "../duration.ts";
 import { packagePath } from "../package-root.ts";
+import { durationLimitKeyword } from "./duration-limit.ts";
+import { PRECOMPILED_VALIDATORS } from "./precompiled-validators.ts";
 
 /** The subset of JSON Schema the kind schemas use. */
 export interface JsonSchema {
@@ -56,22 +58,53 @@ export function readSchemaDirectory(directory: string): Map<string, JsonSchema> 
   return schemas;
 }
 
-/** A set of schemas sharing one Ajv instance, so `$ref: lifecycle.json` resolves between them. */
+/**
+ * A set of schemas sharing one Ajv instance, so `$ref: lifecycle.json` resolves between them. The
+ * instance is made, and a kind's validator compiled, on first use: start-up pays only for the
+ * kinds the registry uses. Schemas named `trusted` (taskrt's own, which its tests check against
+ * the meta-schema) are not checked again at every start.
+ */
 export class SchemaSet {
   readonly schemas: ReadonlyMap<string, JsonSchema>;
-  private readonly ajv: Ajv;
+  private readonly trusted: ReadonlySet<string>;
+  private instance: Ajv | undefined;
   private readonly validators = new Map<string, ValidateFunction>();
 
-  constructor(schemas: ReadonlyMap<string, JsonSchema>) {
+  constructor(schemas: ReadonlyMap<string, JsonSchema>, trusted: ReadonlySet<string> = new Set()) {
     this.schemas = schemas;
-    // verbose: errors carry the offending data and the schema, which the messages quote.
-    this.ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
-    addFormats(this.ajv);
-    this.ajv.addKeyword({ keyword: "filePath", schemaType: "boolean" });
-    // A value that is no duration at all is the pattern's to report, not this keyword's.
-    this.ajv.addKeyword({ keyword: "maxMilliseconds", schemaType: "number", errors: false, validate: (limit: number, data: unknown) => withinDuration(data, limit) });
-    for (const schema of schemas.values()) this.ajv.addSchema(schema);
+    this.trusted = trusted;
   }
+
+  /** The Ajv holding every schema; `code` for compiling them ahead of time (standalone-validators.ts). */
+  createAjv(code?: CodeOptions): Ajv {
+    // verbose: errors carry the offending data and the schema, which the messages quote.
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true, ...(code ? { code } : {}) });
+    addFormats(ajv);
+    ajv.addKeyword({ keyword: "filePath", schemaType: "boolean" });
+    ajv.addKeyword(durationLimitKeyword);
+    for (const [name, schema] of this.schemas) ajv.addSchema(schema, undefined, undefined, !this.trusted.has(name));
+    return ajv;
+  }
+
+  /** Identifies the trusted schemas' content: validators compiled ahead of time are used only for the same. */
+  trustedDigest(): string {
+    const hash = createHash("sha256");
+    for (const name of [...this.trusted].sort()) hash.update(`${name}\u0000${JSON.stringify(this.schemas.get(name))}\u0000`);
+    return hash.digest("hex");
+  }
+
+  private get ajv(): Ajv {
+    this.instance ??= this.createAjv();
+    return this.instance;
+  }
+
+  private precompiled(kind: string): ValidateFunction | undefined {
+    if (!PRECOMPILED_VALIDATORS || !this.trusted.has(kind)) return undefined;
+    this.precompiledMatch ??= PRECOMPILED_VALIDATORS.digest === this.trustedDigest();
+    return this.precompiledMatch ? PRECOMPILED_VALIDATORS.validators[kind] : undefined;
+  }
+
+  private precompiledMatch: boolean | undefined;
 
   /** Kind names: every schema but the shared lifecycle definitions. */
   kinds(): string[] {
@@ -88,7 +121,7 @@ export class SchemaSet {
     if (cached) return cached;
     const schema = this.kind(kind);
     if (!schema) return undefined;
-    const validate = schema.$id ? this.ajv.getSchema(schema.$id) : this.ajv.compile(schema);
+    const validate = this.precompiled(kind) ?? (schema.$id ? this.ajv.getSchema(schema.$id) : this.ajv.compile(schema));
     if (!validate) throw new Error(`internal: schema ${kind} did not compile`);
     this.validators.set(kind, validate);
     return validate;
@@ -114,19 +147,13 @@ export class SchemaSet {
   }
 }
 
-function withinDuration(data: unknown, limit: number): boolean {
-  if (typeof data !== "string" && typeof data !== "number") return true;
-  try {
-    return parseDuration(data) <= limit;
-  } catch {
-    return true;
-  }
-}
-
 let shared: SchemaSet | undefined;
 
 /** The schemas of the project's `schemas/` directory, read once. */
 export function projectSchemas(): SchemaSet {
-  shared ??= new SchemaSet(readSchemaDirectory(SCHEMAS_DIRECTORY));
+  if (!shared) {
+    const schemas = readSchemaDirectory(SCHEMAS_DIRECTORY);
+    shared = new SchemaSet(schemas, new Set(schemas.keys()));
+  }
   return shared;
 }

@@ -3,15 +3,16 @@
  *
  * Node never unloads an ES module, so a reload cannot replace a handler in place; instead each
  * reload attempt opens a new generation and handlers are imported from
- * `file:///…/handler.ts?taskrt-generation=N`, a URL Node has not cached yet (tsx ignores the query
- * when it reads the file). The resolve hook in generation-hooks.ts carries N on to the handler's
- * relative imports. Going back to an earlier generation (a refused or failed reload) gets exactly
+ * `file:///…/handler.js?taskrt-generation=N`, a URL Node has not cached yet. A TypeScript handler
+ * is compiled into one file with its project imports (handlers/typescript/typescript-loader.ts),
+ * so the query alone makes its whole graph fresh; for a JavaScript handler, the resolve hook in
+ * generation-hooks.ts carries N on to its relative imports. Going back to an earlier generation (a refused or failed reload) gets exactly
  * the code that generation imported, whatever the files now say. Old copies stay in memory: each
  * reload costs the size of the handler modules, which is fine for development.
  *
- * A handler in a CommonJS package (no `"type": "module"`) is loaded by tsx through `require`,
- * whose cache is keyed by path alone, so a new generation also forgets the project's own
- * CommonJS modules (those under the registry root, outside node_modules).
+ * A `.cjs` handler is loaded through `require`, whose cache is keyed by path alone, so a new
+ * generation also forgets the project's own CommonJS modules (those under the registry root,
+ * outside node_modules).
  */
 import { createRequire, register } from "node:module";
 import path from "node:path";

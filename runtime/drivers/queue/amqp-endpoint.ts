@@ -4,6 +4,7 @@
  * may be shown: a masked url for logs and `host:port/vhost` for status. The password never leaves
  * this record except towards the broker.
  */
+import { expandEnvironment } from "../../environment-text.ts";
 import { TaskrtError } from "../../errors.ts";
 import { AMQP_QUEUE_ERROR } from "./amqp-errors.ts";
 
@@ -32,13 +33,12 @@ export interface AmqpEndpointSettings {
 
 type Environment = Record<string, string | undefined>;
 
-const PLACEHOLDER = /\$\$\{|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:\|([^}]*))?\}/g;
 const DEFAULT_PORTS = { amqp: 5672, amqps: 5671 } as const;
 const URL_HINT = "write url as amqp://user:password@host:5672/vhost (amqps:// for TLS), or name an environment variable holding it in url_env";
 
 /**
  * Replaces `${env:NAME}` and `${env:NAME|default}` with the environment's value (passed through
- * `encode`); `$${` is a literal `${`. A variable that is unset and has no default is an error naming
+ * `encode`; the one reading of environment-text.ts). A variable that is unset and has no default is an error naming
  * the field and the variable.
  */
 export function resolveEnvPlaceholders(
@@ -47,16 +47,12 @@ export function resolveEnvPlaceholders(
   subject: { driverId: string; field: string },
   encode: (value: string) => string = (value) => value,
 ): string {
-  return text.replace(PLACEHOLDER, (match, name: string | undefined, fallback: string | undefined) => {
-    if (match === "$${") return "${";
-    const value = env[name!];
-    if (value !== undefined) return encode(value);
-    if (fallback !== undefined) return encode(fallback);
+  return expandEnvironment(text, env, (name) => {
     throw new TaskrtError(AMQP_QUEUE_ERROR.CONFIG, `queue driver ${subject.driverId}: ${subject.field} refers to environment variable ${name}, which is not set`, {
       entryId: subject.driverId,
       hint: `set ${name}, or give a default: \${env:${name}|amqp://localhost:5672/}`,
     });
-  });
+  }, encode);
 }
 
 export function resolveAmqpEndpoint(driverId: string, settings: AmqpEndpointSettings, env: Environment = process.env): AmqpEndpoint {

@@ -4,15 +4,16 @@
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import { sourcePath, type Entry } from "../../registry/entry.ts";
 import { handlerModuleUrl } from "../../watch/module-generations.ts";
-import { ensureTypeScriptLoader, isTypeScriptSource } from "./typescript-loader.ts";
+import { compileTypeScriptModule, isTypeScriptSource } from "./typescript-loader.ts";
 
 export type HandlerFunction = (...args: unknown[]) => unknown;
 
 const SOURCE_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
-const COMMONJS_EXTENSIONS = [".cts", ".cjs"];
+const COMMONJS_EXTENSIONS = [".cjs"];
 
 export function typeScriptSourceFile(entry: Entry): string {
   const source = String(entry.data.source ?? "");
@@ -42,15 +43,28 @@ export function existingSourceFile(entry: Entry): string {
 export async function importHandlerModule(entry: Entry): Promise<Record<string, unknown>> {
   const file = existingSourceFile(entry);
   try {
-    if (isTypeScriptSource(file)) await ensureTypeScriptLoader();
-    // Node 20 cannot require() an ES module (such as taskrt) from a CommonJS file that import()
-    // loaded through module hooks; require's own loader can. Watch mode clears require's cache.
-    if (COMMONJS_EXTENSIONS.some((extension) => file.endsWith(extension))) return createRequire(file)(file) as Record<string, unknown>;
     // The active generation's URL: `taskrt run --watch` imports a fresh copy on every reload.
+    if (isTypeScriptSource(file)) return (await import(await compiledModuleUrl(file))) as Record<string, unknown>;
+    // Watch mode clears require's cache for a new generation.
+    if (COMMONJS_EXTENSIONS.some((extension) => file.endsWith(extension))) return createRequire(file)(file) as Record<string, unknown>;
     return (await import(handlerModuleUrl(file))) as Record<string, unknown>;
   } catch (error) {
     throw new TaskrtError("E_SOURCE_LOAD", `${entry.id}: cannot load ${file}: ${errorMessage(error)}`, { entryId: entry.id, cause: error });
   }
+}
+
+/** Compiled once per generation: an earlier generation, restored, gets the code it compiled then. */
+const compiledModules = new Map<string, Promise<string>>();
+
+function compiledModuleUrl(file: string): Promise<string> {
+  const key = handlerModuleUrl(file);
+  let url = compiledModules.get(key);
+  if (!url) {
+    url = compileTypeScriptModule(file).then((compiled) => handlerModuleUrl(fileURLToPath(compiled)));
+    compiledModules.set(key, url);
+    url.catch(() => compiledModules.delete(key));
+  }
+  return url;
 }
 
 export function exportedFunctions(exports: Record<string, unknown>): Record<string, HandlerFunction> {
