@@ -13,19 +13,17 @@ const KINDS: Record<string, readonly string[]> = {
   "change data capture": ["db.cdc.postgres"],
   "key-value stores": ["store.memory", "store.sql", "store.kv.raft", "store.kv.crdt"],
   "the AWS SQS queue driver": ["queue.driver.sqs"],
-  "terminal hosts": ["terminal.host"],
   "process groups": ["pg.scope"],
   "Temporal workflows": ["temporal.client", "temporal.worker"],
   "cloud storage": ["config.aws", "cloudstorage.s3"],
   "file systems": ["fs.directory", "fs.embed"],
-  "environment storages": ["env.storage.memory", "env.storage.file", "env.storage.os", "env.storage.static", "env.storage.router", "env.variable"],
   "templates": ["template.set", "template.jet"],
   "security policies": ["security.policy", "security.policy.expr", "security.token_store"],
   "contracts": ["contract.definition", "contract.binding"],
   "command execution": ["exec.native", "exec.docker"],
   "WebAssembly": ["function.wat", "function.wasm", "process.wasm"],
   "network overlays": ["network", "network.socks5", "network.i2p", "network.tailscale"],
-  "registry primitives": ["registry.entry", "ns.definition", "ns.requirement"],
+  "namespace requirements": ["ns.requirement"],
   "hub packages": ["ns.dependency"],
 };
 
@@ -39,11 +37,7 @@ const KIND_PREFIXES: Record<string, string> = {
 
 /** Wippy's Lua modules (runtime/lua/modules), by what they provide. */
 const MODULES: Record<string, readonly string[]> = {
-  "function calls": ["funcs"],
-  "the environment": ["env"],
-  "the event bus": ["events"],
-  "the registry": ["registry"],
-  "terminal input and output": ["io", "tty", "btea"],
+  "terminal user interfaces": ["tty", "btea"],
   "templates": ["templates"],
   "tree-sitter parsing": ["treesitter"],
   "the HTTP client": ["http_client"],

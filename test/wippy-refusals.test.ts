@@ -14,7 +14,7 @@ import { validateRegistry } from "../runtime/registry/validate.ts";
 import { kindSchemaSet } from "../runtime/registry/kind-schemas.ts";
 
 const SUPPORTED_KINDS = [...createKindTable().keys()].sort().join(", ");
-const SUPPORTED_MODULES = "http, queue, sql, uuid, logger, time, json";
+const SUPPORTED_MODULES = "http, queue, sql, uuid, logger, time, json, funcs, env, events, registry, io";
 
 async function problemsOf(yaml: string, options: Parameters<typeof checkSnippet>[1] = {}) {
   const checked = await checkSnippet(yaml, options);
