@@ -5,8 +5,12 @@
  * As on SQLite, every write the driver makes on its own goes through one "tick": a transaction on
  * a pooled connection that inserts the publishes, applies the settlements, extends held leases and
  * leases the next messages for consumers with free slots (`FOR UPDATE SKIP LOCKED`, so processes
- * claiming at once pass over each other's rows instead of waiting). One tick runs at a time; what
- * is asked for while it runs shares the next one, so acks and publishes are group-committed.
+ * and ticks claiming at once pass over each other's rows instead of waiting). What is asked for
+ * while ticks run shares the next one, so acks and publishes are group-committed. Up to
+ * TICKS_IN_FLIGHT ticks run at once, so one tick's statements overlap another's COMMIT (its WAL
+ * flush); their outcomes are handed out in the order the ticks started, so deliveries keep
+ * publish order, and a consumer is never asked for more than its free slots less what ticks
+ * still running are fetching for it.
  * Consumers are the SQLite driver's (prefetch window, wake-ups, lease extension), on this host.
  *
  * Wake-ups: a publish (and a dead letter's retry) NOTIFYs the table's channel in its own
@@ -106,7 +110,12 @@ interface Tick {
   settlements: PendingSettlement[];
   extensions: LeaseConsumer[];
   fetches: LeaseConsumer[];
+  /** Per fetch: how many messages it asks for. */
+  wants: number[];
 }
+
+/** Ticks running at once: two is enough for one's statements to overlap the other's COMMIT. */
+const TICKS_IN_FLIGHT = 2;
 
 interface TickResult {
   /** seq of every settlement that found its message still leased to its consumer. */
@@ -133,7 +142,11 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
   private readonly fetchRequests = new Set<LeaseConsumer>();
   private readonly extendRequests = new Set<LeaseConsumer>();
   private tickScheduled = false;
-  private tickRunning: Promise<void> | undefined;
+  private readonly ticksRunning = new Set<Promise<void>>();
+  /** Resolves once the last tick started has been handed out: the next one's outcome waits for it. */
+  private handedOut: Promise<void> = Promise.resolve();
+  /** Messages that running ticks are fetching for each consumer. */
+  private readonly fetching = new Map<LeaseConsumer, number>();
   private readonly reclaimDueAt = new Map<string, number>();
   private consumerCount = 0;
 
@@ -200,8 +213,8 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     this.opened.clear();
     this.fetchRequests.clear();
     this.extendRequests.clear();
-    while (this.tickRunning || this.inserts.length > 0 || this.settlements.length > 0) {
-      if (this.tickRunning) await this.tickRunning;
+    while (this.ticksRunning.size > 0 || this.inserts.length > 0 || this.settlements.length > 0) {
+      if (this.ticksRunning.size > 0) await Promise.all(this.ticksRunning);
       else await this.runTick();
     }
     await this.releaseHeldLeases();
@@ -339,11 +352,11 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
   }
 
   private scheduleTick(): void {
-    if (this.tickScheduled || this.tickRunning) return;
+    if (this.tickScheduled || this.ticksRunning.size >= TICKS_IN_FLIGHT) return;
     this.tickScheduled = true;
     setImmediate(() => {
       this.tickScheduled = false;
-      if (this.state === "started" && !this.tickRunning) void this.runTick();
+      if (this.state === "started" && this.ticksRunning.size < TICKS_IN_FLIGHT) void this.runTick();
     });
   }
 
@@ -351,43 +364,67 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
   private runTick(): Promise<void> {
     if (!this.hasWork()) return Promise.resolve();
     let tick: Tick | undefined;
-    const running = this.outside(() =>
+    const outcome = this.outside(() =>
       this.database.transaction(async (tx) => {
         tick = this.takeTick();
         return this.applyTick(tx, tick);
       }),
-    )
-      .then(
-        (result) => this.tickCommitted(tick!, result),
-        (cause) => this.tickFailed(tick ?? this.takeTick(), cause),
-      )
+    ).then(
+      (result) => ({ result, cause: undefined }),
+      (cause: unknown) => ({ result: undefined, cause }),
+    );
+    const running = this.handedOut
+      .then(() => outcome)
+      .then(({ result, cause }) => {
+        if (result) this.tickCommitted(tick!, result);
+        else this.tickFailed(tick ?? this.takeTick(), cause);
+      })
       .finally(() => {
-        this.tickRunning = undefined;
+        this.ticksRunning.delete(running);
         if (this.state === "started" && this.hasWork()) this.scheduleTick();
       });
-    this.tickRunning = running;
+    this.handedOut = running;
+    this.ticksRunning.add(running);
     return running;
+  }
+
+  /** A consumer's free slots less what running ticks are already fetching for it. */
+  private slotsToFetch(consumer: LeaseConsumer): number {
+    return consumer.freeSlots() - (this.fetching.get(consumer) ?? 0);
   }
 
   private hasWork(): boolean {
     if (this.inserts.length > 0 || this.settlements.length > 0 || this.extendRequests.size > 0) return true;
-    for (const consumer of this.fetchRequests) if (consumer.freeSlots() > 0) return true;
+    for (const consumer of this.fetchRequests) if (this.slotsToFetch(consumer) > 0) return true;
     return false;
   }
 
   private takeTick(): Tick {
+    const fetches = [...this.fetchRequests].filter((consumer) => this.slotsToFetch(consumer) > 0);
+    const wants = fetches.map((consumer) => this.slotsToFetch(consumer));
+    fetches.forEach((consumer, index) => this.fetching.set(consumer, (this.fetching.get(consumer) ?? 0) + wants[index]));
     const tick: Tick = {
       now: Date.now(),
       inserts: this.inserts,
       settlements: this.settlements,
       extensions: [...this.extendRequests],
-      fetches: [...this.fetchRequests].filter((consumer) => consumer.freeSlots() > 0),
+      fetches,
+      wants,
     };
     this.inserts = [];
     this.settlements = [];
     this.extendRequests.clear();
     this.fetchRequests.clear();
     return tick;
+  }
+
+  /** A tick's fetches are over (handed out or failed): their slots count as free or held again. */
+  private fetched(tick: Tick): void {
+    tick.fetches.forEach((consumer, index) => {
+      const left = (this.fetching.get(consumer) ?? 0) - tick.wants[index];
+      if (left > 0) this.fetching.set(consumer, left);
+      else this.fetching.delete(consumer);
+    });
   }
 
   private async applyTick(tx: SqlExecutor, tick: Tick): Promise<TickResult> {
@@ -402,9 +439,9 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     const leased: LeasedRow[][] = [];
     const wanted: number[] = [];
     const nextAvailable: (number | null)[] = [];
-    for (const consumer of tick.fetches) {
+    for (const [index, consumer] of tick.fetches.entries()) {
       if (this.reclaimDue(consumer.queue, now)) await tx.execute(RECLAIM_EXPIRED_SQL, [consumer.queue, now]);
-      const want = consumer.freeSlots();
+      const want = tick.wants[index];
       const rows = (await tx.query(LEASE_SQL, [leaseUntil, consumer.owner, consumer.queue, now, want])).map(leasedRow);
       leased.push(rows);
       wanted.push(want);
@@ -442,6 +479,7 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
       else if (settlement.kind === "retry" || settlement.kind === "release") this.wakeAt(settlement.delivery.consumer.queue, settlement.availableAt);
       settlement.resolve();
     }
+    this.fetched(tick);
     tick.fetches.forEach((consumer, index) => consumer.deliver(result.leased[index], result.wanted[index], result.nextAvailable[index], tick.now));
   }
 
@@ -450,6 +488,7 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     for (const insert of tick.inserts) insert.reject(error);
     for (const settlement of tick.settlements) settlement.reject(error);
     if (tick.fetches.length > 0 || tick.extensions.length > 0) this.logger.error("queue fetch failed; retrying after the poll interval", { error: error.message });
+    this.fetched(tick);
     for (const consumer of tick.fetches) consumer.deliver([], 1, null, tick.now);
   }
 
