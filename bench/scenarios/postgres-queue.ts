@@ -157,7 +157,7 @@ function section(title: string, measurements: readonly Measurement[], remark: st
     }
     lines.push(
       "",
-      "Each system in a child process of its own, with a pool of 10 connections, on the same PostgreSQL (synchronous_commit on). taskrt: the driver alone (no HTTP), publishes and acks group-committed, claims with SKIP LOCKED, prefetch 50. graphile-worker: `addJob` per call; `run` with concurrency 50 (LISTEN/NOTIFY). pg-boss: `send` per call; one `work` with batchSize 50 (its jobs worked at once) and its shortest polling interval, 0.5 s: a pg-boss worker takes at most one batch per interval.",
+      "Each system in a child process of its own, with a pool of 10 connections for the queue and another 10 for the handlers' INSERTs, on the same PostgreSQL (synchronous_commit on). taskrt: the driver alone (no HTTP), publishes and acks group-committed, claims with SKIP LOCKED, prefetch 50. graphile-worker: `addJob` per call; `run` with concurrency 50 (LISTEN/NOTIFY). pg-boss: `send` per call; one `work` with batchSize 50 (its jobs worked at once) and its shortest polling interval, 0.5 s: a pg-boss worker takes at most one batch per interval.",
     );
   }
   return `${lines.join("\n")}\n`;
