@@ -24,6 +24,7 @@ import { runListUnderLoad } from "./scenarios/list-under-load.ts";
 import { runLua } from "./scenarios/lua.ts";
 import { SCALE_OUT, SCALE_OUT_USAGE, applyScaleOutSelection, runScaleOut, takeScaleOutOption } from "./scenarios/scale-out.ts";
 import { runStartup } from "./scenarios/startup.ts";
+import { POSTGRES_QUEUE, POSTGRES_QUEUE_USAGE, runPostgresQueue, takePostgresQueueOption } from "./scenarios/postgres-queue.ts";
 
 const RUNNERS: Record<ScenarioName, (context: ScenarioContext) => Promise<void>> = {
   "intake-durable": runDurableIntake,
@@ -36,21 +37,23 @@ const RUNNERS: Record<ScenarioName, (context: ScenarioContext) => Promise<void>>
 const NEEDS_BULLMQ: readonly ScenarioName[] = ["intake-durable", "drain"];
 
 async function main(argv: string[]): Promise<number> {
-  // scale-out is optional (it needs PostgreSQL and RabbitMQ): it runs only when --only names it.
-  const scaleOut = takeScaleOutOption(argv);
+  // scale-out (PostgreSQL and RabbitMQ) and postgres-queue (PostgreSQL, graphile-worker, pg-boss)
+  // are optional: each runs only when --only names it.
+  const postgresQueue = takePostgresQueueOption(argv);
+  const scaleOut = takeScaleOutOption(postgresQueue.argv);
   let options: BenchOptions;
   try {
-    options = applyScaleOutSelection(parseBenchOptions(scaleOut.argv), scaleOut);
+    options = applyScaleOutSelection(parseBenchOptions(scaleOut.argv), postgresQueue.alone ? { ...scaleOut, alone: true } : scaleOut);
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${USAGE}${SCALE_OUT_USAGE}`);
+    console.error(`bench: ${(error as Error).message}\n\n${USAGE}${SCALE_OUT_USAGE}${POSTGRES_QUEUE_USAGE}`);
     return 2;
   }
   if (options.help) {
-    console.log(USAGE + SCALE_OUT_USAGE);
+    console.log(USAGE + SCALE_OUT_USAGE + POSTGRES_QUEUE_USAGE);
     return 0;
   }
 
-  const scenarioNames: string[] = scaleOut.requested ? [...options.scenarios, SCALE_OUT] : options.scenarios;
+  const scenarioNames: string[] = [...options.scenarios, ...(scaleOut.requested ? [SCALE_OUT] : []), ...(postgresQueue.requested ? [POSTGRES_QUEUE] : [])];
   const machine = describeMachine();
   const started = performance.now();
   const log = (line: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
@@ -80,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const scaleOutSection = scaleOut.requested ? await runScaleOut(context) : "";
+  const postgresQueueSection = postgresQueue.requested ? await runPostgresQueue(context) : "";
 
   const commitRateAfter = measureCommitRate(options.tmpDir);
   const verdicts = judgeTargets(results, options.scenarios);
@@ -105,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
     ratios: computeRatios(results),
     verdicts,
     profiles,
-  }) + (scaleOutSection ? `\n${scaleOutSection}` : "");
+  }) + (scaleOutSection ? `\n${scaleOutSection}` : "") + (postgresQueueSection ? `\n${postgresQueueSection}` : "");
   const out = results.failures.length > 0 ? options.outOnFailure : options.out;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, report);

@@ -10,11 +10,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, withRawChannel } from "../runtime/drivers/queue/amqp-test-support.ts";
 import { startChildApp, type ChildApp } from "./support/child-app.ts";
 import { LOCAL_POSTGRES, serviceSkip } from "./support/services.ts";
+import { listAll, postRoundRobin, taskProblems, waitForFinalStates, waitForStuckRunning, type ExpectedTask } from "./support/task-run.ts";
 
 const postgresSkip = await serviceSkip("postgres", LOCAL_POSTGRES.host, LOCAL_POSTGRES.port);
 const rabbitmqSkip = await serviceSkip("rabbitmq", RABBITMQ_HOST, RABBITMQ_PORT);
@@ -30,7 +30,6 @@ const BROKER_QUEUES = [TASKS_QUEUE, `${TASKS_QUEUE}.dead`, `${TASKS_QUEUE}.delay
 
 const TASKS_BEFORE_KILL = 300;
 const TASKS_AFTER_KILL = 300;
-const POSTS_IN_FLIGHT = 15;
 const CONCURRENCY = 10;
 /** The process killed mid-run "works" an hour per task, so it certainly holds unacknowledged messages when it dies. */
 const VICTIM_WORK_DELAY = "1h";
@@ -53,38 +52,6 @@ const SERVICES_ENV = {
   PGUSER: LOCAL_POSTGRES.user,
   AMQP_URL: RABBITMQ_URL,
 };
-
-interface Expected {
-  action: string;
-  data: Record<string, unknown>;
-  /** The result's output, or undefined for a task that must end failed. */
-  output?: unknown;
-}
-
-/** Task i of the run: mostly work that succeeds, every tenth one a task that always fails. */
-function expectedTask(index: number): Expected {
-  switch (index % 10) {
-    case 0:
-      return { action: "fail", data: {} };
-    case 1:
-    case 4:
-    case 7:
-      return { action: "sum", data: { numbers: [index, 1, 2] }, output: index + 3 };
-    case 5:
-      return { action: "echo", data: { index }, output: "processed" };
-    default:
-      return { action: "uppercase", data: { text: `task ${index}` }, output: `TASK ${index}` };
-  }
-}
-
-interface TaskRow {
-  id: string;
-  action: string;
-  status: string;
-  result: string | null;
-  error: string | null;
-  attempts: number;
-}
 
 describe("scale-out: several taskrt processes on one PostgreSQL and one RabbitMQ", { skip: postgresSkip || rabbitmqSkip }, () => {
   let database: pg.Pool;
@@ -124,42 +91,25 @@ describe("scale-out: several taskrt processes on one PostgreSQL and one RabbitMQ
     const started = [...apps];
     const [steady1, steady2, victim] = started;
 
-    const accepted = new Map<string, Expected>();
+    const accepted = new Map<string, ExpectedTask>();
     await postRoundRobin([steady1, steady2, victim], 0, TASKS_BEFORE_KILL, accepted);
     assert.equal(accepted.size, TASKS_BEFORE_KILL, "every POST before the kill is accepted");
 
     // The victim's handlers never finish: rows it marked running stay so. Wait until it is busy
     // with a full set of them (the steady processes finish theirs in milliseconds).
-    const held = await waitForStuckRunning(CONCURRENCY, 15_000);
+    const held = await waitForStuckRunning(database, SCHEMA, CONCURRENCY, 15_000);
     const killed = await victim.kill();
     assert.equal(killed.signal, "SIGKILL");
 
     await postRoundRobin([steady1, steady2], TASKS_BEFORE_KILL, TASKS_AFTER_KILL, accepted);
     assert.equal(accepted.size, TASKS_BEFORE_KILL + TASKS_AFTER_KILL, "every POST after the kill is accepted by the survivors");
 
-    const rows = await waitForFinalStates(accepted, 30_000);
+    const rows = await waitForFinalStates(database, SCHEMA, accepted, 30_000, async () => {
+      const waiting = await withRawChannel(async (channel) => (await channel.checkQueue(TASKS_QUEUE)).messageCount);
+      return `${waiting} messages wait in ${TASKS_QUEUE}`;
+    });
     assert.equal(rows.length, accepted.size, "one row per accepted task, and no other rows");
-    const problems: string[] = [];
-    for (const row of rows) {
-      const expected = accepted.get(row.id);
-      if (!expected) {
-        problems.push(`${row.id}: a row no POST was answered for`);
-        continue;
-      }
-      if (row.action !== expected.action) problems.push(`${row.id}: action ${row.action}, expected ${expected.action}`);
-      if (expected.output === undefined) {
-        if (row.status !== "failed") problems.push(`${row.id} (fail): status ${row.status}, expected failed`);
-        if (!/^action 'fail' always fails \(attempt 2\)$/.test(row.error ?? "")) problems.push(`${row.id} (fail): error ${JSON.stringify(row.error)}`);
-        if (row.attempts !== 2) problems.push(`${row.id} (fail): ${row.attempts} attempts recorded, expected 2`);
-      } else {
-        if (row.status !== "completed") problems.push(`${row.id} (${expected.action}): status ${row.status}, expected completed`);
-        const result = row.result === null ? null : (JSON.parse(row.result) as unknown);
-        if (JSON.stringify(result) !== JSON.stringify({ output: expected.output })) {
-          problems.push(`${row.id} (${expected.action}): result ${row.result}, expected ${JSON.stringify({ output: expected.output })}`);
-        }
-        if (row.error !== null) problems.push(`${row.id} (${expected.action}): error ${row.error} left on a completed task`);
-      }
-    }
+    const problems = taskProblems(rows, accepted, 2);
     assert.deepEqual(problems, [], `${problems.length} tasks are not as expected`);
 
     const finished = new Set(rows.filter((row) => row.status === "completed" || row.status === "failed").map((row) => row.id));
@@ -178,74 +128,6 @@ describe("scale-out: several taskrt processes on one PostgreSQL and one RabbitMQ
     const migrationRetries = started.reduce((total, app) => total + app.logRecords().filter((record) => record.entry === "app:migrate-service" && record.msg === "process failed, restarting").length, 0);
     t.diagnostic(`${accepted.size} tasks, ${held.length} held by the killed process and finished by the others; ${migrationRetries} migration retries at start`);
   });
-
-  /** POSTs tasks first..first+count-1, each to the next process in turn, a few at a time; records every 202. */
-  async function postRoundRobin(targets: ChildApp[], first: number, count: number, accepted: Map<string, Expected>): Promise<void> {
-    let next = first;
-    const failures: string[] = [];
-    const worker = async (): Promise<void> => {
-      while (next < first + count) {
-        const index = next++;
-        const expected = expectedTask(index);
-        const target = targets[index % targets.length];
-        const response = await fetch(`${target.url}/tasks`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ action: expected.action, data: expected.data }),
-        });
-        const body = (await response.json()) as { id?: string; status?: string };
-        if (response.status === 202 && typeof body.id === "string" && body.status === "queued") accepted.set(body.id, expected);
-        else failures.push(`task ${index} to ${target.url}: ${response.status} ${JSON.stringify(body)}`);
-      }
-    };
-    await Promise.all(Array.from({ length: POSTS_IN_FLIGHT }, worker));
-    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} POSTs were not accepted`);
-  }
-
-  /** Ids of at least `minimum` rows that have been running for over a second. */
-  async function waitForStuckRunning(minimum: number, timeoutMs: number): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const { rows } = await database.query<{ id: string }>(`SELECT id FROM ${SCHEMA}.tasks WHERE status = 'running' AND updated_at < $1`, [Date.now() - 1000]);
-      if (rows.length >= minimum) return rows.map((row) => row.id);
-      if (Date.now() > deadline) throw new Error(`after ${timeoutMs}ms only ${rows.length} tasks had been running for over a second; expected the victim to hold ${minimum}`);
-      await sleep(100);
-    }
-  }
-
-  /** Every row once none is queued or running any more (a fail task is failed only once dead-lettered). */
-  async function waitForFinalStates(accepted: Map<string, Expected>, timeoutMs: number): Promise<TaskRow[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const { rows } = await database.query<TaskRow>(`SELECT id, action, status, result, error, attempts FROM ${SCHEMA}.tasks`);
-      const open = rows.filter((row) => row.status !== "completed" && !(row.status === "failed" && accepted.get(row.id)?.output === undefined));
-      if (open.length === 0 && rows.length >= accepted.size) return rows;
-      if (Date.now() > deadline) {
-        const byStatus = new Map<string, number>();
-        for (const row of open) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1);
-        const summary = [...byStatus].map(([status, count]) => `${count} ${status}`).join(", ");
-        const waiting = await withRawChannel(async (channel) => (await channel.checkQueue(TASKS_QUEUE)).messageCount);
-        throw new Error(
-          `after ${timeoutMs}ms, ${open.length} of ${accepted.size} accepted tasks are not finished (${summary}) while ${waiting} messages wait in ${TASKS_QUEUE}; ${rows.length} rows; e.g. ${JSON.stringify(open.slice(0, 3))}`,
-        );
-      }
-      await sleep(100);
-    }
-  }
-
-  /** Every task id through GET /tasks, following next_cursor. */
-  async function listAll(app: ChildApp): Promise<string[]> {
-    const ids: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const response: Response = await fetch(`${app.url}/tasks?limit=250${cursor ? `&cursor=${cursor}` : ""}`);
-      assert.equal(response.status, 200);
-      const page = (await response.json()) as { tasks: { id: string }[]; next_cursor: string | null };
-      ids.push(...page.tasks.map((task) => task.id));
-      cursor = page.next_cursor;
-    } while (cursor !== null);
-    return ids;
-  }
 });
 
 /** Deletes this run's queues (a missing one is not an error: RabbitMQ's delete is idempotent). */

@@ -114,6 +114,11 @@ export class PostgresComponent implements SqlDatabase, Component {
     return this.#database ? this.#database.runOutsideTransaction(fn) : fn();
   }
 
+  /** A connection outside the pool (LISTEN, session locks); see PostgresDatabase.connectDedicated. */
+  async connectDedicated(): Promise<import("pg").Client> {
+    return (await this.#driver()).connectDedicated();
+  }
+
   #driver(): Promise<PostgresDatabase> {
     if (this.#database) return Promise.resolve(this.#database);
     this.#loading ??= loadDriver().then(

@@ -8,6 +8,7 @@ import dbSqlPostgres from "./db-sql-postgres.ts";
 import queueDriverMemory from "./queue-driver-memory.ts";
 import queueDriverSqlite from "./queue-driver-sqlite.ts";
 import queueDriverAmqp from "./queue-driver-amqp.ts";
+import queueDriverPostgres from "./queue-driver-postgres.ts";
 import queueQueue from "./queue-queue.ts";
 import queueConsumer from "./queue-consumer.ts";
 import queueSchedule from "./queue-schedule.ts";
@@ -40,6 +41,7 @@ export const BUILTIN_KINDS: readonly KindDefinition[] = [
   queueDriverMemory,
   queueDriverSqlite,
   queueDriverAmqp,
+  queueDriverPostgres,
   queueQueue,
   queueConsumer,
   queueSchedule,

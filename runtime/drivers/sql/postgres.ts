@@ -217,6 +217,22 @@ export class PostgresDatabase implements SqlDatabase {
     return this.#frames.exit(fn);
   }
 
+  /**
+   * A connection of its own, outside the pool, with the pool's settings: for LISTEN and session
+   * locks, which must outlive any one statement. The caller ends it; its `error` event is the caller's to hear.
+   */
+  async connectDedicated(): Promise<pg.Client> {
+    const connection = await this.#options.connection();
+    const client = new pg.Client(clientConfig(connection));
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw unavailable({ id: this.id, target: `${connection.host}:${connection.port}/${connection.database}`, connectTimeoutMs: connection.connectTimeoutMs, maxOpen: this.#options.pool.maxOpen }, "cannot connect to", error);
+    }
+    return client;
+  }
+
   async #open(): Promise<void> {
     if (this.#closing) await this.#closing;
     if (this.#state === POSTGRES_STATE.OPEN) return;
@@ -254,25 +270,11 @@ export class PostgresDatabase implements SqlDatabase {
 
   #createPool(connection: PostgresConnection, target: string): pg.Pool {
     const pool = new pg.Pool({
-      host: connection.host,
-      port: connection.port,
-      database: connection.database,
-      user: connection.user,
-      password: connection.password,
-      ssl: connection.ssl,
-      application_name: connection.applicationName,
-      statement_timeout: connection.statementTimeoutMs,
-      lock_timeout: connection.lockTimeoutMs,
-      idle_in_transaction_session_timeout: connection.idleInTransactionTimeoutMs,
-      options: connection.searchPath === undefined ? undefined : `-c search_path=${escapeOption(connection.searchPath)}`,
-      connectionTimeoutMillis: connection.connectTimeoutMs,
+      ...clientConfig(connection),
       max: this.#options.pool.maxOpen,
       // max_idle decides which idle connections stay; a timer closing them would fight it.
       idleTimeoutMillis: 0,
       maxLifetimeSeconds: this.#options.pool.maxLifetimeMs / 1000,
-      // Notices a server that vanished without closing the socket (a host crash, a cut cable).
-      keepAlive: true,
-      types: RESULT_TYPES,
     });
     // pg-pool removes an idle connection that failed, then emits this; unheard, it would crash the process.
     pool.on("error", (error) => {
@@ -474,6 +476,27 @@ export class PostgresDatabase implements SqlDatabase {
     lease.broken = true;
     return unavailable(session.server, "lost the connection to", lease.failure ?? error);
   }
+}
+
+/** What every connection of the driver, pooled or dedicated, connects with. */
+function clientConfig(connection: PostgresConnection): pg.ClientConfig {
+  return {
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.user,
+    password: connection.password,
+    ssl: connection.ssl,
+    application_name: connection.applicationName,
+    statement_timeout: connection.statementTimeoutMs,
+    lock_timeout: connection.lockTimeoutMs,
+    idle_in_transaction_session_timeout: connection.idleInTransactionTimeoutMs,
+    options: connection.searchPath === undefined ? undefined : `-c search_path=${escapeOption(connection.searchPath)}`,
+    connectionTimeoutMillis: connection.connectTimeoutMs,
+    // Notices a server that vanished without closing the socket (a host crash, a cut cable).
+    keepAlive: true,
+    types: RESULT_TYPES,
+  };
 }
 
 /** libpq's `options` splits on spaces; a backslash keeps one literal. */

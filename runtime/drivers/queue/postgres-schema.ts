@@ -1,0 +1,144 @@
+/**
+ * @module drivers/queue/postgres-schema — the PostgreSQL queue's table, its fetch index, and every
+ * statement the driver runs (`?` placeholders; arrays travel as JSON text, as the SQL driver binds them).
+ */
+
+/** Prefixed so the queue can live in the application's own schema without clashing; the same name as on SQLite. */
+export const MESSAGES_TABLE = "taskrt_queue_messages";
+
+/** The first key of every lease owner's session advisory lock: "task" in ASCII. */
+export const OWNER_LOCK_CLASS = 1952543595;
+
+// As on SQLite: a delayed message is a ready one whose available_at (epoch ms) is in the future; a
+// dead row's available_at is when it died. lease_owner is `<owner lock key>/<driver>:<consumer>`:
+// while the process lives, its dedicated connection holds the advisory lock (OWNER_LOCK_CLASS, key).
+// The partial index holds only deliverable rows, so claims never walk leased or dead ones.
+export const DDL = `
+CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  queue TEXT NOT NULL,
+  body TEXT NOT NULL,
+  headers TEXT,
+  priority INTEGER NOT NULL DEFAULT 0,
+  available_at BIGINT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lease_until BIGINT,
+  lease_owner TEXT,
+  last_error TEXT,
+  state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')),
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_ready
+  ON ${MESSAGES_TABLE} (queue, priority DESC, available_at, seq) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_leased
+  ON ${MESSAGES_TABLE} (queue, lease_until) WHERE state = 'leased';
+CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_dead
+  ON ${MESSAGES_TABLE} (queue, available_at DESC, seq DESC) WHERE state = 'dead';
+`;
+
+/** (channel, JSON array of {id, queue, body, headers, priority, available_at, created_at}): inserts and tells every listener which queues got messages. */
+export const INSERT_SQL = `WITH inserted AS (
+  INSERT INTO ${MESSAGES_TABLE} (id, queue, body, headers, priority, available_at, created_at)
+  SELECT id, queue, body, headers, priority, available_at, created_at
+  FROM json_to_recordset(?::json) AS m(id text, queue text, body text, headers text, priority integer, available_at bigint, created_at bigint)
+  RETURNING queue
+)
+SELECT pg_notify(?, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues`;
+
+/**
+ * (JSON array of {seq, owner, kind, available_at, error}) → one row per settlement that found its
+ * message still leased to its consumer. Guarded by the lease owner, as on SQLite: a consumer whose
+ * lease expired must not settle the delivery another consumer now holds. Release counts no attempt.
+ */
+export const SETTLE_SQL = `WITH s AS (
+  SELECT * FROM json_to_recordset(?::json) AS s(seq bigint, owner text, kind text, available_at bigint, error text)
+),
+acked AS (
+  DELETE FROM ${MESSAGES_TABLE} AS m USING s
+  WHERE s.kind = 'ack' AND m.seq = s.seq AND m.state = 'leased' AND m.lease_owner = s.owner
+  RETURNING m.seq
+),
+changed AS (
+  UPDATE ${MESSAGES_TABLE} AS m SET
+    state = CASE s.kind WHEN 'bury' THEN 'dead' ELSE 'ready' END,
+    available_at = CASE s.kind WHEN 'release' THEN m.available_at ELSE s.available_at END,
+    attempts = CASE s.kind WHEN 'release' THEN m.attempts - 1 ELSE m.attempts END,
+    last_error = CASE s.kind WHEN 'release' THEN m.last_error ELSE s.error END,
+    lease_until = NULL, lease_owner = NULL
+  FROM s
+  WHERE s.kind <> 'ack' AND m.seq = s.seq AND m.state = 'leased' AND m.lease_owner = s.owner
+  RETURNING m.seq
+)
+SELECT seq FROM acked UNION ALL SELECT seq FROM changed`;
+
+/**
+ * (lease_until, lease_owner, queue, now, limit): leases the next deliverable messages in delivery
+ * order. SKIP LOCKED: rows another process is claiming right now are passed over, not waited for.
+ */
+export const LEASE_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1
+WHERE seq IN (
+  SELECT seq FROM ${MESSAGES_TABLE}
+  WHERE queue = ? AND state = 'ready' AND available_at <= ?
+  ORDER BY priority DESC, available_at, seq
+  LIMIT ?
+  FOR UPDATE SKIP LOCKED
+)
+RETURNING seq, id, body, headers, priority, available_at, attempts, last_error, created_at`;
+
+/** (queue, now) → the earliest time a delayed message becomes deliverable. */
+export const NEXT_AVAILABLE_SQL = `SELECT MIN(available_at) AS next FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'ready' AND available_at > ?`;
+
+/** (lease_until, JSON array of seq, lease_owner): extends the leases of a consumer's unsettled deliveries. */
+export const EXTEND_SQL = `UPDATE ${MESSAGES_TABLE} SET lease_until = ?
+WHERE seq IN (SELECT value::bigint FROM json_array_elements_text(?::json)) AND state = 'leased' AND lease_owner = ?`;
+
+/** (queue, now): expired leases become ready again; the attempt they used stays counted. */
+export const RECLAIM_EXPIRED_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'ready', lease_until = NULL, lease_owner = NULL,
+  last_error = 'lease expired before the message was settled'
+WHERE queue = ? AND state = 'leased' AND lease_until < ?`;
+
+/**
+ * (queue): leases whose owner's advisory lock nobody holds (its process died, or lost its
+ * connection) become ready again at once. Owners without a lock key are left to expire.
+ */
+export const RECLAIM_FROM_DEAD_SQL = `UPDATE ${MESSAGES_TABLE} AS m SET state = 'ready', lease_until = NULL, lease_owner = NULL,
+  last_error = 'the process that held the lease died before the message was settled'
+WHERE m.queue = ? AND m.state = 'leased' AND m.lease_owner ~ '^[0-9]+/'
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_locks AS l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${OWNER_LOCK_CLASS}::oid AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.objid::text = split_part(m.lease_owner, '/', 1)
+  )`;
+
+/** (queue, lease_owner LIKE pattern): a stopping driver hands back what its consumers still hold, no attempt counted. */
+export const RELEASE_OWNED_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'ready', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL
+WHERE queue = ? AND state = 'leased' AND lease_owner LIKE ?`;
+
+/** (now, now, now, now, queue) */
+export const STATS_SQL = `SELECT
+  COUNT(*) FILTER (WHERE (state = 'ready' AND available_at <= ?) OR (state = 'leased' AND lease_until < ?)) AS ready,
+  COUNT(*) FILTER (WHERE state = 'leased' AND lease_until >= ?) AS in_flight,
+  COUNT(*) FILTER (WHERE state = 'ready' AND available_at > ?) AS delayed,
+  COUNT(*) FILTER (WHERE state = 'dead') AS dead
+FROM ${MESSAGES_TABLE} WHERE queue = ?`;
+
+/** (queue, limit, offset) → the queue's dead rows, the last to die first. */
+export const LIST_DEAD_SQL = `SELECT id, body, headers, attempts, last_error, available_at, created_at FROM ${MESSAGES_TABLE}
+WHERE queue = ? AND state = 'dead'
+ORDER BY available_at DESC, seq DESC
+LIMIT ? OFFSET ?`;
+
+export const COUNT_DEAD_SQL = `SELECT COUNT(*) AS total FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'dead'`;
+
+/** (available_at, queue, id, channel): ready again at once with no attempts counted; listeners are told. */
+export const RETRY_DEAD_SQL = `WITH retried AS (
+  UPDATE ${MESSAGES_TABLE} SET state = 'ready', attempts = 0, available_at = ?, lease_until = NULL, lease_owner = NULL
+  WHERE queue = ? AND id = ? AND state = 'dead'
+  RETURNING queue
+)
+SELECT pg_notify(?, queue) FROM retried`;
+
+/** (queue, id) */
+export const DISCARD_DEAD_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND id = ? AND state = 'dead'`;
