@@ -1,7 +1,8 @@
 /**
  * @module dashboard/api — the JSON the dashboard page reads and the actions it takes: an overview
- * (queues with their counts, consumers, tasks by status), pages of tasks, one task, a queue's dead
- * letters, and retrying or discarding one of them.
+ * (queues with their counts and whether they are paused, consumers, tasks by status), pages of
+ * tasks, one task, a queue's dead letters, retrying or discarding one of them, and pausing or
+ * resuming a queue.
  *
  * The overview is computed at most once per half refresh interval and shared by every open page,
  * so ten open dashboards cost the queues and the database what one does; and never more often than
@@ -46,6 +47,9 @@ interface QueueOverview extends Partial<QueueStats> {
   driverKind: string;
   /** The driver can list, retry and discard its dead messages. */
   deadLetters: boolean;
+  /** Whether consumers are held off; absent when the driver cannot pause (then `pauseRefusal` says why). */
+  paused?: boolean;
+  pauseRefusal?: string;
   error?: string;
 }
 
@@ -196,6 +200,35 @@ export class DashboardApi {
     return json(200, { queue, id, action });
   }
 
+  /** POST `{queue}`: consumers stop taking its messages, or take them again. */
+  async setPaused(context: Context<ServerEnv>, action: "pause" | "resume"): Promise<Response> {
+    const found = await this.#queueFromBody(context);
+    if (found instanceof Response) return found;
+    const refusal = found.handle.refusal("pause");
+    if (refusal) return jsonError(409, `${found.id} is on ${found.driverId} (${found.driverKind}), which cannot ${action}: ${refusal}`);
+    try {
+      if (action === "pause") await found.handle.pause();
+      else await found.handle.resume();
+    } catch (error) {
+      return this.#unavailable(`cannot ${action} ${found.id}`, error);
+    }
+    this.#overview = undefined;
+    return json(200, { queue: found.id, paused: action === "pause" });
+  }
+
+  async #queueFromBody(context: Context<ServerEnv>): Promise<DashboardQueue | Response> {
+    const usage = 'the body must be JSON: {"queue": "<queue id>"}';
+    let body: unknown;
+    try {
+      body = await context.req.json();
+    } catch {
+      return jsonError(400, usage);
+    }
+    const queueId = (body as { queue?: unknown } | null)?.queue;
+    if (typeof queueId !== "string" || queueId === "") return jsonError(400, usage);
+    return this.#queues.get(queueId) ?? jsonError(404, `the dashboard shows no queue ${queueId}`);
+  }
+
   #deadLetterStore(queueId: string): { queue: DashboardQueue; store: BoundDeadLetters } | Response {
     const queue = this.#queues.get(queueId);
     if (!queue) return jsonError(404, queueId ? `the dashboard shows no queue ${queueId}` : "say which queue: ?queue=<queue id>");
@@ -219,7 +252,9 @@ export class DashboardApi {
         const base = { id: queue.id, driver: queue.driverId, driverKind: queue.driverKind, deadLetters: false };
         try {
           const stats = await queue.handle.stats();
-          return { ...base, ...stats, deadLetters: queue.handle.deadLetters() !== undefined };
+          const pauseRefusal = queue.handle.refusal("pause");
+          const pause = pauseRefusal === undefined ? { paused: await queue.handle.isPaused() } : { pauseRefusal };
+          return { ...base, ...stats, deadLetters: queue.handle.deadLetters() !== undefined, ...pause };
         } catch (error) {
           return { ...base, error: errorMessage(error) };
         }

@@ -2,6 +2,8 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import queueKind, { createQueueEntry, type QueueEntry } from "./queue-queue.ts";
 import driverKind from "./queue-driver-memory.ts";
+import amqpDriverKind from "./queue-driver-amqp.ts";
+import { AMQP_UNSUPPORTED } from "../drivers/queue/amqp-unsupported.ts";
 import type { Component } from "../contracts/component.ts";
 import type { Delivery, QueueDriver, QueueMessage } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
@@ -305,5 +307,29 @@ describe("queue.queue", () => {
   test("declares its references: a queue.driver.* driver and a queue.queue dead letter", () => {
     assert.deepEqual(queueKind.references.map((reference) => reference.path.join(".")), ["driver", "dead_letter", "dead_letter.queue"]);
     assert.equal(queueKind.service, false);
+  });
+});
+
+describe("queue.queue on RabbitMQ: the capabilities it cannot offer", () => {
+  async function onRabbit(): Promise<QueueEntry> {
+    const { logger } = captureLogger();
+    const registry = await registryOf([
+      { name: "rabbit", kind: "queue.driver.amqp" },
+      { name: "jobs", kind: "queue.queue", driver: "app:rabbit" },
+    ]);
+    const components = new Map<string, Component>();
+    const context = buildContext(registry, components, logger);
+    components.set("app:rabbit", amqpDriverKind.create(registry.entries[0], context));
+    return createQueueEntry(registry.entries[1], context);
+  }
+
+  test("pause, resume and isPaused are refused with RabbitMQ's reason, before any connection is tried", async () => {
+    const jobs = await onRabbit();
+    const reason = AMQP_UNSUPPORTED.pause!;
+    await assert.rejects(jobs.pause(), { code: "E_QUEUE_UNSUPPORTED", message: `queue app:jobs cannot pause: it is on app:rabbit, and ${reason}` });
+    await assert.rejects(jobs.resume(), { code: "E_QUEUE_UNSUPPORTED", message: `queue app:jobs cannot resume: it is on app:rabbit, and ${reason}` });
+    await assert.rejects(jobs.isPaused(), { code: "E_QUEUE_UNSUPPORTED" });
+    assert.match(reason, /^RabbitMQ keeps no pause state/);
+    assert.equal(jobs.refusal("pause"), reason);
   });
 });

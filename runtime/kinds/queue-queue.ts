@@ -13,8 +13,11 @@ import type { Component } from "../contracts/component.ts";
 import type { BuildContext } from "../contracts/build-context.ts";
 import { defineKind } from "../contracts/kind-definition.ts";
 import {
+  hasCapability,
   isDeadLetterStore,
   type BoundDeadLetters,
+  type CapabilityMethods,
+  type QueueCapability,
   type ConsumeOptions,
   type Delivery,
   type Headers,
@@ -96,6 +99,41 @@ export class QueueEntry implements Component, QueueHandle {
         return store.discardDead(this.queueName, id);
       },
     };
+  }
+
+  async pause(): Promise<void> {
+    const driver = this.capable("pause", "pause");
+    if (!this.declared) await this.declare();
+    await driver.pause(this.queueName);
+    this.logger.info(`paused: consumers take no more messages until it is resumed; publishes are still accepted`);
+  }
+
+  async resume(): Promise<void> {
+    const driver = this.capable("pause", "resume");
+    if (!this.declared) await this.declare();
+    await driver.resume(this.queueName);
+    this.logger.info("resumed");
+  }
+
+  async isPaused(): Promise<boolean> {
+    const driver = this.capable("pause", "tell whether it is paused");
+    if (!this.declared) await this.declare();
+    return driver.isPaused(this.queueName);
+  }
+
+  refusal(capability: QueueCapability | "dead_letters"): string | undefined {
+    const offered = capability === "dead_letters" ? isDeadLetterStore(this.driver) : hasCapability(this.driver, capability);
+    if (offered) return undefined;
+    return this.driver.unsupported?.[capability] ?? `${this.driver.id} does not offer it`;
+  }
+
+  /** The driver, when it offers the capability; otherwise the refusal, naming the queue, the action and the driver's reason. */
+  private capable<C extends QueueCapability>(capability: C, action: string): QueueDriver & CapabilityMethods[C] {
+    const driver = this.driver;
+    if (hasCapability(driver, capability)) return driver as QueueDriver & CapabilityMethods[C];
+    throw new TaskrtError("E_QUEUE_UNSUPPORTED", `queue ${this.id} cannot ${action}: it is on ${driver.id}, and ${this.refusal(capability)}`, {
+      entryId: this.id,
+    });
   }
 
   async fail(delivery: Delivery, error: string): Promise<void> {

@@ -163,11 +163,31 @@ describe("taskrt.dashboard", () => {
       assert.equal(overview.title, "taskrt");
       assert.equal(overview.refreshMs, 2000);
       assert.deepEqual(overview.queues, [
-        { id: "app:jobs", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, ready: 1, inFlight: 0, delayed: 1, dead: 0 },
-        { id: "app:idle", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, ready: 0, inFlight: 0, delayed: 0, dead: 0 },
+        { id: "app:jobs", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, paused: false, ready: 1, inFlight: 0, delayed: 1, dead: 0 },
+        { id: "app:idle", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, paused: false, ready: 0, inFlight: 0, delayed: 0, dead: 0 },
       ]);
       assert.deepEqual(overview.consumers, []);
       assert.equal(overview.tasks, null);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("pause and resume: POST {queue} holds the queue's consumers off and lets them go; the overview says which; bad input is refused", async () => {
+    const running = await startSnippet(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      const base = `${running.url()}/dashboard/api`;
+      const headers = { ...tokenHeader(running), ...ACTION };
+      const post = async (action: string, body: unknown) => json(await fetch(`${base}/queues/${action}`, { method: "POST", headers, body: JSON.stringify(body) }));
+      assert.deepEqual(await post("pause", { queue: "app:jobs" }), [200, { queue: "app:jobs", paused: true }]);
+      const jobs = running.supervisor.component<QueueHandle>("app:jobs");
+      assert.equal(await jobs.isPaused(), true);
+      const [, overview] = await json(await fetch(`${base}/overview`, { headers }));
+      assert.deepEqual(overview.queues.map((queue: { id: string; paused: boolean }) => [queue.id, queue.paused]), [["app:jobs", true], ["app:idle", false]]);
+      assert.deepEqual(await post("resume", { queue: "app:jobs" }), [200, { queue: "app:jobs", paused: false }]);
+      assert.equal(await jobs.isPaused(), false);
+      assert.deepEqual(await post("pause", { queue: "app:nope" }), [404, { error: "the dashboard shows no queue app:nope" }]);
+      assert.deepEqual(await post("pause", { id: "x" }), [400, { error: 'the body must be JSON: {"queue": "<queue id>"}' }]);
     } finally {
       await running.stop();
     }

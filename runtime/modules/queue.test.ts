@@ -70,6 +70,22 @@ describe("queue module", () => {
     assert.equal(received[1].message.headers.source, "y");
   });
 
+  test("pause(id) holds the queue's messages from its consumers until resume(id); isPaused tells which", async () => {
+    const { driver, run } = setup();
+    await run(() => queue.pause("app:tasks"));
+    assert.equal(await run(() => queue.isPaused("app:tasks")), true);
+    await run(() => queue.publish("app:tasks", "held"));
+    const received: Delivery[] = [];
+    await driver.consume("tasks", { prefetch: 10 }, (delivery) => received.push(delivery));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(received.length, 0);
+    await run(() => queue.resume("app:tasks"));
+    assert.equal(await run(() => queue.isPaused("app:tasks")), false);
+    await waitUntil(() => received.length === 1, "the held message after resume");
+    assert.equal(received[0].message.body, "held");
+    await assert.rejects(run(() => queue.pause("app:nope")), { code: "E_QUEUE_NOT_FOUND", message: "queue app:nope not found" });
+  });
+
   test("publish from an entry that does not declare the module is refused", async () => {
     const { run } = setup(["http"]);
     await assert.rejects(run(() => queue.publish("app:tasks", { a: 1 })), {

@@ -42,11 +42,7 @@ export const queue = {
   /** Resolves with the message id once the driver holds the message. */
   async publish(queueId: string, data: unknown, options?: Headers | PublishSettings): Promise<string> {
     const context = useModule("queue");
-    if (typeof queueId !== "string" || queueId.length === 0) {
-      throw new TaskrtError("E_INVALID_QUEUE_ID", "queue id must be a non-empty string such as app:tasks_queue", {
-        entryId: context.entryId,
-      });
-    }
+    checkQueueId(queueId, context);
     if (isEmpty(data)) {
       throw new TaskrtError("E_INVALID_MESSAGE", "message data cannot be empty", {
         entryId: context.entryId,
@@ -71,6 +67,22 @@ export const queue = {
     }
   },
 
+  /** Consumers of the queue (in every process sharing its driver) stop taking messages; publishes are still accepted. Kept across restarts on durable drivers. */
+  async pause(queueId: string): Promise<void> {
+    const context = useModule("queue");
+    await findQueue(checkQueueId(queueId, context), context).pause();
+  },
+
+  async resume(queueId: string): Promise<void> {
+    const context = useModule("queue");
+    await findQueue(checkQueueId(queueId, context), context).resume();
+  },
+
+  async isPaused(queueId: string): Promise<boolean> {
+    const context = useModule("queue");
+    return findQueue(checkQueueId(queueId, context), context).isPaused();
+  },
+
   /** Only inside a consumer's handler. */
   message<Body = unknown>(): Message<Body> {
     const context = useModule("queue");
@@ -92,6 +104,15 @@ export const queue = {
     };
   },
 };
+
+function checkQueueId(queueId: string, context: CallContext): string {
+  if (typeof queueId !== "string" || queueId.length === 0) {
+    throw new TaskrtError("E_INVALID_QUEUE_ID", "queue id must be a non-empty string such as app:tasks_queue", {
+      entryId: context.entryId,
+    });
+  }
+  return queueId;
+}
 
 /** As Wippy: no data, and an empty table (object or array), carry nothing. */
 function isEmpty(data: unknown): boolean {

@@ -181,17 +181,43 @@ function renderQueues(overview) {
         element("div", { "data-count": key, class: key === "dead" && value > 0 ? "has-dead" : "" }, element("dt", { text: label }), element("dd", { text: value === undefined ? "–" : String(value) })),
       );
     }
+    const pause =
+      queue.paused === undefined
+        ? null
+        : element(
+            "p",
+            { class: "pause-row" },
+            queue.paused ? element("span", { class: "paused-badge", text: "paused" }) : null,
+            element("button", {
+              type: "button",
+              "data-action": queue.paused ? "resume" : "pause",
+              text: queue.paused ? "Resume" : "Pause",
+              title: queue.paused ? "Consumers take its messages again" : "Consumers stop taking its messages; publishes are still accepted",
+              onclick: () => setPaused(queue.paused ? "resume" : "pause", queue.id),
+            }),
+          );
     return element(
       "article",
-      { class: "card", "data-queue": queue.id },
+      { class: queue.paused ? "card paused" : "card", "data-queue": queue.id },
       element("h3", { text: queue.id }),
       element("p", { class: "driver", text: `${queue.driver} · ${queue.driverKind.replace("queue.driver.", "")}` }),
       queue.error ? element("p", { class: "error", text: queue.error }) : counts,
+      pause,
     );
   });
   $("queues").replaceChildren(...cards);
   const consumers = overview.consumers.map((consumer) => `${consumer.id} (${consumer.state}, ×${consumer.concurrency})`);
   $("consumers").textContent = consumers.length ? `Consumers: ${consumers.join(" · ")}` : "No consumers.";
+}
+
+async function setPaused(action, queue) {
+  try {
+    await api(`api/queues/${action}`, { method: "POST", body: JSON.stringify({ queue }) });
+    toast(action === "pause" ? `Paused ${queue}` : `Resumed ${queue}`);
+  } catch (error) {
+    toast(`Could not ${action} ${queue}: ${error.message}`);
+  }
+  refresh();
 }
 
 // ---- tasks ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
  */
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { isDeadLetterStore, type DeadLetterStore, type Delivery, type QueueDriver } from "./driver.ts";
+import { hasCapability, isDeadLetterStore, type DeadLetterStore, type CapabilityMethods, type Delivery, type QueueCapability, type QueueDriver } from "./driver.ts";
 
 export interface QueueDriverContractOptions {
   /** The driver keeps messages across stop/start (and so across process restarts). */
@@ -407,6 +407,91 @@ export function queueDriverContract(
         assert.equal(delivery.message.attempts, 1);
       });
     });
+
+    /** As withQueue, for a driver with the capability; the test is skipped (saying why) for one without. */
+    async function withCapability<C extends QueueCapability>(
+      t: TestContext,
+      capability: C,
+      run: (driver: QueueDriver & CapabilityMethods[C], queue: string) => Promise<void>,
+    ): Promise<void> {
+      await withQueue(async (driver, queue) => {
+        if (!hasCapability(driver, capability)) {
+          t.skip(`${driver.id} does not offer "${capability}": ${driver.unsupported?.[capability] ?? "no reason given"}`);
+          return;
+        }
+        await run(driver as never, queue);
+      });
+    }
+
+    test("pause: a paused queue takes publishes but hands out nothing until resumed, in publish order", async (t) => {
+      await withCapability(t, "pause", async (driver, queue) => {
+        assert.equal(await driver.isPaused(queue), false);
+        await driver.pause(queue);
+        assert.equal(await driver.isPaused(queue), true);
+        const first = await driver.publish(queue, 1, {});
+        const second = await driver.publish(queue, 2, {});
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 5 }, collector.onDelivery);
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 0, "delivered while paused");
+        assert.deepEqual(await driver.stats(queue), { ready: 2, inFlight: 0, delayed: 0, dead: 0 });
+        await driver.resume(queue);
+        assert.equal(await driver.isPaused(queue), false);
+        assert.deepEqual((await collector.waitFor(2)).map((delivery) => delivery.message.id), [first, second]);
+      });
+    });
+
+    test("pause: pausing a busy queue stops new deliveries; those handed out before still settle", async (t) => {
+      await withCapability(t, "pause", async (driver, queue) => {
+        await driver.publish(queue, "before", {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 5 }, collector.onDelivery);
+        const [before] = await collector.waitFor(1);
+        await driver.pause(queue);
+        await driver.publish(queue, "during", {});
+        await before.ack();
+        await sleep(QUIET_MS);
+        assert.equal(collector.deliveries.length, 1, "delivered while paused");
+        await driver.resume(queue);
+        assert.equal((await collector.waitFor(2))[1].message.body, "during");
+        await collector.deliveries[1].ack();
+      });
+    });
+
+    test("pause: pausing one queue leaves the others running", async (t) => {
+      await withCapability(t, "pause", async (driver, queue) => {
+        const other = queueName();
+        await driver.declare(other);
+        await driver.pause(queue);
+        await driver.publish(queue, "held", {});
+        await driver.publish(other, "flows", {});
+        const held = new Collector({ autoAck: true });
+        const flowing = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 1 }, held.onDelivery);
+        await driver.consume(other, { prefetch: 1 }, flowing.onDelivery);
+        assert.equal((await flowing.waitFor(1))[0].message.body, "flows");
+        assert.equal(held.deliveries.length, 0);
+        assert.equal(await driver.isPaused(other), false);
+      });
+    });
+
+    if (options.durable) {
+      test("pause: a paused queue stays paused across a stop and start", async (t) => {
+        await withCapability(t, "pause", async (driver, queue) => {
+          await driver.pause(queue);
+          await driver.publish(queue, "held", {});
+          await driver.stop();
+          await driver.start();
+          assert.equal(await driver.isPaused(queue), true);
+          const collector = new Collector({ autoAck: true });
+          await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+          await sleep(QUIET_MS);
+          assert.equal(collector.deliveries.length, 0);
+          await driver.resume(queue);
+          assert.equal((await collector.waitFor(1))[0].message.body, "held");
+        });
+      });
+    }
 
     if (options.durable) {
       test("reports itself durable", async () => {

@@ -27,6 +27,7 @@ import type {
   DeadMessage,
   Delivery,
   Headers,
+  PausableQueues,
   PublishOptions,
   QueueDriver,
   QueueMessage,
@@ -98,11 +99,13 @@ interface QueueState {
   nextConsumer: number;
   waiters: Deque<WaitingPublish>;
   pumpScheduled: boolean;
+  /** Consumers get nothing while set; publishes are still admitted (up to max_length). */
+  paused: boolean;
 }
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -176,6 +179,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
       nextConsumer: 0,
       waiters: new Deque<WaitingPublish>(),
       pumpScheduled: false,
+      paused: false,
     });
   }
 
@@ -270,6 +274,21 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
     return true;
   }
 
+  /** Kept for as long as the process lives, like the messages. */
+  async pause(queueName: string): Promise<void> {
+    this.declaredQueue(queueName).paused = true;
+  }
+
+  async resume(queueName: string): Promise<void> {
+    const queue = this.declaredQueue(queueName);
+    queue.paused = false;
+    this.schedulePump(queue);
+  }
+
+  async isPaused(queueName: string): Promise<boolean> {
+    return this.declaredQueue(queueName).paused;
+  }
+
   describe(): string {
     let ready = 0;
     for (const queue of this.queues.values()) ready += queue.ready.size;
@@ -347,7 +366,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore {
   private pump(queue: QueueState): void {
     if (this.state === MEMORY_DRIVER_STATES.STOPPED) return;
     for (;;) {
-      while (queue.ready.size > 0) {
+      while (queue.ready.size > 0 && !queue.paused) {
         const consumer = nextConsumerWithRoom(queue);
         if (!consumer) break;
         this.deliver(queue, consumer, queue.ready.shift()!);

@@ -6,6 +6,8 @@ import type BetterSqlite3 from "better-sqlite3";
 
 /** Prefixed so the queue can live in the application's own database without clashing. */
 export const MESSAGES_TABLE = "taskrt_queue_messages";
+/** Per-queue settings every process sharing the database obeys: paused or not. */
+export const QUEUE_STATE_TABLE = "taskrt_queue_state";
 
 export const MESSAGE_STATE = {
   READY: "ready",
@@ -35,6 +37,10 @@ CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
 );
 CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_fetch
   ON ${MESSAGES_TABLE} (queue, state, priority DESC, available_at, seq);
+CREATE TABLE IF NOT EXISTS ${QUEUE_STATE_TABLE} (
+  queue TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 `;
 
 export function createSchema(connection: BetterSqlite3.Database): void {
@@ -115,6 +121,10 @@ export interface QueueStatements {
   countDead: BetterSqlite3.Statement<[string], { total: number }>;
   retryDead: BetterSqlite3.Statement<[number, string, string]>;
   discardDead: BetterSqlite3.Statement<[string, string]>;
+  /** (queue, paused 0 or 1) */
+  setPaused: BetterSqlite3.Statement<[string, number]>;
+  /** (queue) → { paused } or nothing when the queue was never paused. */
+  isPaused: BetterSqlite3.Statement<[string], { paused: number }>;
   /** (now, now, now, now, queue) */
   stats: BetterSqlite3.Statement<[number, number, number, number, string], StatsRow>;
 }
@@ -182,6 +192,10 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     ),
     countDead: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'dead'`),
     retryDead: connection.prepare(RETRY_DEAD_SQL),
+    setPaused: connection.prepare(
+      `INSERT INTO ${QUEUE_STATE_TABLE} (queue, paused) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused`,
+    ),
+    isPaused: connection.prepare(`SELECT paused FROM ${QUEUE_STATE_TABLE} WHERE queue = ?`),
     discardDead: connection.prepare(DISCARD_DEAD_SQL),
     stats: connection.prepare(
       `SELECT

@@ -57,9 +57,19 @@ export function applyTick(statements: QueueStatements, tick: Tick, leaseUntil: n
   const leased: LeasedRow[][] = [];
   const wanted: number[] = [];
   const nextAvailable: (number | null)[] = [];
+  const paused = new Map<string, boolean>();
   for (const consumer of tick.fetches) {
-    if (reclaimDue(consumer.queue)) statements.reclaim.run(consumer.queue, now);
     const want = consumer.freeSlots();
+    let queuePaused = paused.get(consumer.queue);
+    if (queuePaused === undefined) paused.set(consumer.queue, (queuePaused = (statements.isPaused.get(consumer.queue)?.paused ?? 0) === 1));
+    if (queuePaused) {
+      // A paused queue leases nothing; its consumers look again after the poll interval (or at a local resume).
+      leased.push([]);
+      wanted.push(want);
+      nextAvailable.push(null);
+      continue;
+    }
+    if (reclaimDue(consumer.queue)) statements.reclaim.run(consumer.queue, now);
     const rows = statements.lease.all(leaseUntil, consumer.owner, consumer.queue, now, want);
     leased.push(rows);
     wanted.push(want);

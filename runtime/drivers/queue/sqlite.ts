@@ -38,6 +38,7 @@ import type {
   DeadMessage,
   Delivery,
   Headers,
+  PausableQueues,
   PublishOptions,
   QueueDriver,
   QueueStats,
@@ -73,7 +74,7 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, Component {
   readonly id: string;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
@@ -335,6 +336,34 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
       for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
     }
     return changed;
+  }
+
+  /** Kept in the database: every process sharing it stops leasing the queue's messages (within its poll interval). */
+  async pause(queueName: string): Promise<void> {
+    await this.writeState(`pause queue "${queueName}"`, (statements) => statements.setPaused.run(queueName, 1));
+  }
+
+  async resume(queueName: string): Promise<void> {
+    await this.writeState(`resume queue "${queueName}"`, (statements) => statements.setPaused.run(queueName, 0));
+    for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
+  }
+
+  async isPaused(queueName: string): Promise<boolean> {
+    const statements = this.requireStarted(`read whether queue "${queueName}" is paused`);
+    return (statements.isPaused.get(queueName)?.paused ?? 0) === 1;
+  }
+
+  private async writeState<T>(action: string, write: (statements: QueueStatements) => T): Promise<T> {
+    const statements = this.requireStarted(action);
+    try {
+      return await this.inOwnTransaction(() => write(statements));
+    } catch (cause) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not ${action} in ${describeStorage(this.options.storage)}: ${storageReason(cause)}`, {
+        entryId: this.id,
+        hint: "check the disk (space, permissions) and whether another process holds a long write lock",
+        cause,
+      });
+    }
   }
 
   /** Called by a delivery: queues its settlement for the next tick, which resolves it after commit. */

@@ -43,6 +43,7 @@ const KIND_BY_CODE: Record<string, ErrorKind> = {
   E_CANCELED: "CANCELED",
   E_MODULE_NOT_DECLARED: "PERMISSION_DENIED",
   E_NO_CONTEXT: "INTERNAL",
+  E_QUEUE_UNSUPPORTED: "INVALID",
 };
 
 /** The Wippy kind of a failure: by code, else by what the code says (…_NOT_FOUND), else INTERNAL. */

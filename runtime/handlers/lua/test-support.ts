@@ -46,6 +46,8 @@ export interface PublishedMessage {
 /** Services with named SQLite databases (opened on first use) and queues that record what is published. */
 export class TestServices implements RuntimeServices {
   readonly published: PublishedMessage[] = [];
+  /** Queues a handler paused (and has not resumed). */
+  readonly paused = new Set<string>();
   readonly databases = new Map<string, SqliteDatabase>();
 
   constructor(
@@ -74,6 +76,7 @@ export class TestServices implements RuntimeServices {
   queue(id: string): QueueHandle {
     if (!this.queueIds.includes(id)) throw new TaskrtError("E_QUEUE_NOT_FOUND", `queue ${id} not found`);
     const published = this.published;
+    const paused = this.paused;
     return {
       id,
       async publish(body: unknown, headers: Headers = {}) {
@@ -84,6 +87,10 @@ export class TestServices implements RuntimeServices {
       fail: () => Promise.reject(new Error("not in tests")),
       stats: () => Promise.resolve({ ready: published.length, inFlight: 0, delayed: 0, dead: 0 }),
       deadLetters: () => undefined,
+      pause: async () => void paused.add(id),
+      resume: async () => void paused.delete(id),
+      isPaused: async () => paused.has(id),
+      refusal: () => "not in tests",
     };
   }
 }

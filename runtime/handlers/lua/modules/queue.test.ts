@@ -23,6 +23,13 @@ return {
     local id, err = kept:id()
     return { id = id == nil, message = err:message(), kind = err:kind() }
   end,
+  pause_cycle = function(id)
+    local paused, err = queue.pause(id)
+    if err then return { error = err:message(), kind = err:kind() } end
+    local during = queue.is_paused(id)
+    local resumed = queue.resume(id)
+    return { paused = paused, during = during, resumed = resumed, after = queue.is_paused(id) }
+  end,
   outside = function()
     local msg, err = queue.message()
     return { msg = msg == nil, message = err:message(), kind = err:kind() }
@@ -72,6 +79,16 @@ describe("lua queue module", () => {
       assert.deepEqual(await callLua(engine, "publish", [undefined, { a: 1 }], context), {
         value: { ok: true, message: "bad argument #1 to 'publish' (string expected, got nil)", kind: "INVALID" },
       });
+    });
+  });
+
+  test("queue.pause(id) and queue.resume(id) return true and queue.is_paused(id) tells the state between them", async () => {
+    await withEngine(async (engine, services) => {
+      const context = testContext({ modules: ["queue"], services });
+      assert.deepEqual(await callLua(engine, "pause_cycle", ["app:tasks_queue"], context), {
+        value: { paused: true, during: true, resumed: true, after: false },
+      });
+      assert.deepEqual(await callLua(engine, "pause_cycle", ["app:nope"], context), { value: { error: "queue app:nope not found", kind: "NOT_FOUND" } });
     });
   });
 

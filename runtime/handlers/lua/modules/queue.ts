@@ -1,7 +1,8 @@
 /**
  * @module handlers/lua/modules/queue — Lua's `queue` module (Wippy's API) over the TypeScript
  * `queue` module: `publish(id, data, headers?)` → `true` or `nil, err`; `message()` → the
- * delivery's message, whose methods stop working once the handler returns.
+ * delivery's message, whose methods stop working once the handler returns; taskrt's additions
+ * `pause(id)`, `resume(id)` → `true` or `nil, err`, and `is_paused(id)` → boolean.
  */
 import { TaskrtError } from "../../../errors.ts";
 import { queue, type Headers, type Message } from "../../../modules/queue.ts";
@@ -42,6 +43,9 @@ const QUEUE: Record<string, NativeFunction> = {
     else if (!args.isNil(3)) throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #3 to 'publish' (table of headers expected, got ${args.typeName(3)})`);
     return queue.publish(queueId, data, headers === undefined ? undefined : { headers }).then(() => [true]);
   },
+  pause: (args) => queue.pause(args.string(1)).then(() => [true]),
+  resume: (args) => queue.resume(args.string(1)).then(() => [true]),
+  is_paused: (args) => queue.isPaused(args.string(1)).then((paused) => [paused]),
   message: (args) => {
     const state: MessageState = { message: queue.message(), released: false };
     args.call?.defer(() => (state.released = true));
