@@ -332,4 +332,12 @@ describe("queue.queue on RabbitMQ: the capabilities it cannot offer", () => {
     assert.match(reason, /^RabbitMQ keeps no pause state/);
     assert.equal(jobs.refusal("pause"), reason);
   });
+
+  test("a publish with a unique_key is refused with RabbitMQ's reason", async () => {
+    const jobs = await onRabbit();
+    await assert.rejects(jobs.publishUnique({ n: 1 }, {}, { uniqueKey: "k" }), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `queue app:jobs cannot publish with a unique_key: it is on app:rabbit, and ${AMQP_UNSUPPORTED.unique}`,
+    });
+  });
 });

@@ -22,6 +22,8 @@ import {
   type Delivery,
   type Headers,
   type PublishOptions,
+  type PublishResult,
+  type UniquePublishOptions,
   type QueueDriver,
   type QueueHandle,
   type QueueStats,
@@ -68,6 +70,12 @@ export class QueueEntry implements Component, QueueHandle {
   async publish(body: unknown, headers: Headers = {}, options?: PublishOptions): Promise<string> {
     if (!this.declared) await this.declare();
     return this.driver.publish(this.queueName, body, headers, options);
+  }
+
+  async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
+    const driver = this.capable("unique", "publish with a unique_key");
+    if (!this.declared) await this.declare();
+    return driver.publishUnique(this.queueName, body, headers, options);
   }
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {

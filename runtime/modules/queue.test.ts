@@ -70,6 +70,22 @@ describe("queue module", () => {
     assert.equal(received[1].message.headers.source, "y");
   });
 
+  test("publish with unique_key resolves to {id, duplicate}: a second one while the first waits is dropped and names the first", async () => {
+    const { driver, run } = setup();
+    const first = await run(() => queue.publish("app:tasks", { report: 42 }, { unique_key: "report:42", headers: { source: "a" } }));
+    assert.equal(first.duplicate, false);
+    const second = await run(() => queue.publish("app:tasks", { report: 42 }, { unique_key: "report:42", unique_for: "1m" }));
+    assert.deepEqual(second, { id: first.id, duplicate: true });
+    const [delivery] = await deliveries(driver, 1);
+    assert.equal(delivery.message.id, first.id);
+    assert.equal(delivery.message.headers.source, "a");
+    assert.deepEqual(await driver.stats("tasks"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+    await assert.rejects(run(() => queue.publish("app:tasks", 1, { unique_key: "k", unique_for: "soon" })), {
+      code: "E_INVALID_DELAY",
+      message: 'publish unique_for: invalid duration "soon"',
+    });
+  });
+
   test("pause(id) holds the queue's messages from its consumers until resume(id); isPaused tells which", async () => {
     const { driver, run } = setup();
     await run(() => queue.pause("app:tasks"));

@@ -475,6 +475,69 @@ export function queueDriverContract(
       });
     });
 
+    test("unique: a second publish with a key while its first message waits is dropped, naming the first; once taken, the key is free", async (t) => {
+      await withCapability(t, "unique", async (driver, queue) => {
+        const first = await driver.publishUnique(queue, "first", {}, { uniqueKey: "report:42" });
+        assert.equal(first.duplicate, false);
+        assert.deepEqual(await driver.publishUnique(queue, "second", {}, { uniqueKey: "report:42" }), { id: first.id, duplicate: true });
+        const other = await driver.publishUnique(queue, "other key", {}, { uniqueKey: "report:43" });
+        assert.equal(other.duplicate, false);
+        assert.notEqual(other.id, first.id);
+        const plain = await driver.publish(queue, "no key", {});
+        assert.deepEqual(await driver.stats(queue), { ready: 3, inFlight: 0, delayed: 0, dead: 0 });
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [taken] = await collector.waitFor(1);
+        assert.equal(taken.message.id, first.id);
+        assert.equal(taken.message.body, "first");
+        // In flight, the key no longer holds: a new publish is accepted (pg-boss's "singleton" policy).
+        const again = await driver.publishUnique(queue, "while in flight", {}, { uniqueKey: "report:42" });
+        assert.equal(again.duplicate, false);
+        assert.notEqual(again.id, first.id);
+        await taken.ack();
+        const bodies = (await collector.waitFor(2)).map((delivery) => delivery.message.body);
+        assert.deepEqual(bodies, ["first", "other key"]);
+        await collector.deliveries[1].ack();
+        assert.deepEqual((await collector.waitFor(3))[2].message.id, plain);
+      });
+    });
+
+    test("unique: a delayed message holds its key; a window holds it after the message is done, and frees it once passed", async (t) => {
+      await withCapability(t, "unique", async (driver, queue) => {
+        const delayed = await driver.publishUnique(queue, "later", {}, { uniqueKey: "nightly", delayMs: 60_000 });
+        assert.deepEqual(await driver.publishUnique(queue, "later again", {}, { uniqueKey: "nightly" }), { id: delayed.id, duplicate: true });
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 0, delayed: 1, dead: 0 });
+
+        const windowed = await driver.publishUnique(queue, "windowed", {}, { uniqueKey: "w", uniqueForMs: 60_000 });
+        const shortWindow = await driver.publishUnique(queue, "short", {}, { uniqueKey: "s", uniqueForMs: 1 });
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 5 }, collector.onDelivery);
+        await collector.waitFor(2);
+        await waitUntil(async () => (await driver.stats(queue)).inFlight === 0, () => "both acked");
+        assert.deepEqual(await driver.publishUnique(queue, "windowed again", {}, { uniqueKey: "w" }), { id: windowed.id, duplicate: true });
+        // The 1 ms window passes: the key is free again (asked until it is, since no clock is mocked).
+        let next = await driver.publishUnique(queue, "short again", {}, { uniqueKey: "s", uniqueForMs: 1 });
+        while (next.duplicate) {
+          assert.equal(next.id, shortWindow.id);
+          await sleep(2);
+          next = await driver.publishUnique(queue, "short again", {}, { uniqueKey: "s", uniqueForMs: 1 });
+        }
+        assert.notEqual(next.id, shortWindow.id);
+      });
+    });
+
+    test("unique: a missing, empty or oversized key is refused, saying what a key must be", async (t) => {
+      await withCapability(t, "unique", async (driver, queue) => {
+        for (const [key, found] of [["", "0 characters"], ["k".repeat(513), "513 characters"], [undefined, "undefined"]] as const) {
+          await assert.rejects(driver.publishUnique(queue, "x", {}, { uniqueKey: key as string }), {
+            code: "E_QUEUE_OPTIONS",
+            message: `queue driver ${driver.id}: unique_key for queue "${queue}" must be a non-empty string of at most 512 characters, found ${found}`,
+          });
+        }
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+      });
+    });
+
     if (options.durable) {
       test("pause: a paused queue stays paused across a stop and start", async (t) => {
         await withCapability(t, "pause", async (driver, queue) => {
@@ -551,9 +614,9 @@ class Collector {
   }
 }
 
-async function waitUntil(condition: () => boolean, what: () => string): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>, what: () => string): Promise<void> {
   const deadline = Date.now() + DELIVERY_WAIT_MS;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) assert.fail(`timed out after ${DELIVERY_WAIT_MS}ms waiting for ${what()}`);
     await sleep(2);
   }

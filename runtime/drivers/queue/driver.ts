@@ -234,6 +234,8 @@ export interface QueueDriver {
 export interface QueueHandle {
   readonly id: string;
   publish(body: unknown, headers?: Headers, options?: PublishOptions): Promise<string>;
+  /** Dropped, and said so, while the queue holds the key. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique". */
+  publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;
   /** A failed delivery: retry with backoff, or dead-letter after `max_attempts`. */
   fail(delivery: Delivery, error: string): Promise<void>;

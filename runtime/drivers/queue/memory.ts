@@ -29,11 +29,15 @@ import type {
   Headers,
   PausableQueues,
   PublishOptions,
+  PublishResult,
   QueueDriver,
   QueueMessage,
   QueueStats,
   Subscription,
+  UniquePublishOptions,
+  UniquePublisher,
 } from "./driver.ts";
+import { uniqueKeyOf } from "./unique-key.ts";
 
 export const MEMORY_DRIVER_STATES = { CREATED: "created", RUNNING: "running", STOPPED: "stopped" } as const;
 type DriverState = (typeof MEMORY_DRIVER_STATES)[keyof typeof MEMORY_DRIVER_STATES];
@@ -68,6 +72,13 @@ interface StoredMessage {
   /** Counted attempts that failed; a delivery reports this plus one. */
   failures: number;
   priority: number;
+  /** Where it is: a waiting message (buffered, delayed or with a publisher waiting for room) holds its deduplication key. */
+  place?: "waiting" | "in_flight" | "gone";
+}
+
+interface HeldKey {
+  stored: StoredMessage;
+  heldUntil: number;
 }
 
 interface ConsumerState {
@@ -101,11 +112,13 @@ interface QueueState {
   pumpScheduled: boolean;
   /** Consumers get nothing while set; publishes are still admitted (up to max_length). */
   paused: boolean;
+  /** Deduplication keys by key; a key whose message no longer waits and whose window passed is dropped when next asked. */
+  keys: Map<string, HeldKey>;
 }
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -146,6 +159,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       queue.ready.clear();
       queue.inFlight = 0;
       queue.dead = [];
+      queue.keys.clear();
       queue.consumers = [];
       for (let waiter = queue.waiters.shift(); waiter; waiter = queue.waiters.shift()) {
         if (waiter.timedOut) continue;
@@ -180,19 +194,45 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       waiters: new Deque<WaitingPublish>(),
       pumpScheduled: false,
       paused: false,
+      keys: new Map(),
     });
   }
 
   /** Resolves once the message is buffered; waits while the queue is full. */
   async publish(queueName: string, body: unknown, headers: Headers, options: PublishOptions = {}): Promise<string> {
     const queue = this.usableQueue(queueName);
-    const stored: StoredMessage = {
+    return this.enqueue(queue, this.newMessage(body, headers, options), options);
+  }
+
+  /** Dropped (and said so) while a message with the key waits, or within `uniqueForMs` of its publish. */
+  async publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
+    const queue = this.usableQueue(queueName);
+    const key = uniqueKeyOf(this.id, queueName, options);
+    const now = Date.now();
+    const held = queue.keys.get(key);
+    if (held && (held.heldUntil > now || held.stored.place === "waiting")) return { id: held.stored.id, duplicate: true };
+    const stored = this.newMessage(body, headers, options);
+    queue.keys.set(key, { stored, heldUntil: now + Math.max(0, options.uniqueForMs ?? 0) });
+    try {
+      return { id: await this.enqueue(queue, stored, options), duplicate: false };
+    } catch (error) {
+      if (queue.keys.get(key)?.stored === stored) queue.keys.delete(key);
+      throw error;
+    }
+  }
+
+  private newMessage(body: unknown, headers: Headers, options: PublishOptions): StoredMessage {
+    return {
       id: randomUUID(),
       body: copyBody(body),
       headers: withTimestamp(headers),
       failures: 0,
       priority: options.priority ?? 0,
+      place: "waiting",
     };
+  }
+
+  private enqueue(queue: QueueState, stored: StoredMessage, options: PublishOptions): Promise<string> | string {
     const delayMs = options.delayMs ?? 0;
     // Behind earlier waiters: a publisher arriving as space frees up must not jump the line.
     if (queue.waiters.size === 0 && buffered(queue) < queue.maxLength) {
@@ -204,8 +244,9 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       if (this.publishTimeoutMs > 0) {
         waiter.timer = setTimeout(() => {
           waiter.timedOut = true;
+          stored.place = "gone";
           reject(
-            new TaskrtError("E_QUEUE_FULL", `queue "${queueName}" on ${this.id} stayed full for ${this.publishTimeoutMs}ms; the message was not published`, {
+            new TaskrtError("E_QUEUE_FULL", `queue "${queue.name}" on ${this.id} stayed full for ${this.publishTimeoutMs}ms; the message was not published`, {
               entryId: this.id,
               hint: "consumers are not keeping up: retry later, or raise max_length, publish_timeout or the consumers' concurrency",
             }),
@@ -308,6 +349,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     const { queue, consumer, stored } = delivery;
     consumer.unsettled--;
     queue.inFlight--;
+    stored.place = outcome === "retry" || outcome === "release" ? "waiting" : "gone";
     switch (outcome) {
       case "ack":
         break;
@@ -390,6 +432,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
   }
 
   private deliver(queue: QueueState, consumer: ConsumerState, stored: StoredMessage): void {
+    stored.place = "in_flight";
     consumer.unsettled++;
     queue.inFlight++;
     const message: QueueMessage = {

@@ -8,6 +8,8 @@ import type BetterSqlite3 from "better-sqlite3";
 export const MESSAGES_TABLE = "taskrt_queue_messages";
 /** Per-queue settings every process sharing the database obeys: paused or not. */
 export const QUEUE_STATE_TABLE = "taskrt_queue_state";
+/** Deduplication keys: which message holds a key, and until when it holds it whatever its state. */
+export const UNIQUE_KEYS_TABLE = "taskrt_queue_unique_keys";
 
 export const MESSAGE_STATE = {
   READY: "ready",
@@ -40,6 +42,13 @@ CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_fetch
 CREATE TABLE IF NOT EXISTS ${QUEUE_STATE_TABLE} (
   queue TEXT PRIMARY KEY,
   paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${UNIQUE_KEYS_TABLE} (
+  queue TEXT NOT NULL,
+  key TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  held_until INTEGER NOT NULL,
+  PRIMARY KEY (queue, key)
 ) WITHOUT ROWID;
 `;
 
@@ -78,6 +87,29 @@ export const SETTLEMENT_SQL: Readonly<Record<SettlementKind, string>> = {
 };
 
 export const INSERT_SQL = `INSERT INTO ${MESSAGES_TABLE} (id, queue, body, headers, priority, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+/**
+ * (queue, key) → the message holding the key, when it is still waiting (ready or delayed), and the
+ * end of the key's window. A key is held while its message waits or until `held_until`.
+ */
+export const FIND_KEY_SQL = `SELECT k.message_id, k.held_until, m.state FROM ${UNIQUE_KEYS_TABLE} k
+  LEFT JOIN ${MESSAGES_TABLE} m ON m.id = k.message_id
+  WHERE k.queue = ? AND k.key = ?`;
+
+/** (queue, key, message_id, held_until) */
+export const HOLD_KEY_SQL = `INSERT INTO ${UNIQUE_KEYS_TABLE} (queue, key, message_id, held_until) VALUES (?, ?, ?, ?)
+  ON CONFLICT (queue, key) DO UPDATE SET message_id = excluded.message_id, held_until = excluded.held_until`;
+
+export interface KeyRow {
+  message_id: string;
+  held_until: number;
+  state: string | null;
+}
+
+/** Does the key row still hold its key at `now`? */
+export function keyHeld(row: KeyRow | undefined, now: number): row is KeyRow {
+  return row !== undefined && (row.held_until > now || row.state === MESSAGE_STATE.READY);
+}
 
 /** (available_at, queue, id): a dead message is ready again at once with no attempts counted; its last error stays. */
 export const RETRY_DEAD_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'ready', attempts = 0, available_at = ?, lease_until = NULL, lease_owner = NULL
@@ -121,6 +153,10 @@ export interface QueueStatements {
   countDead: BetterSqlite3.Statement<[string], { total: number }>;
   retryDead: BetterSqlite3.Statement<[number, string, string]>;
   discardDead: BetterSqlite3.Statement<[string, string]>;
+  findKey: BetterSqlite3.Statement<[string, string], KeyRow>;
+  holdKey: BetterSqlite3.Statement<[string, string, string, number]>;
+  /** (queue, now): keys whose window passed and whose message no longer waits; they hold nothing. */
+  releaseKeys: BetterSqlite3.Statement<[string, number]>;
   /** (queue, paused 0 or 1) */
   setPaused: BetterSqlite3.Statement<[string, number]>;
   /** (queue) → { paused } or nothing when the queue was never paused. */
@@ -192,6 +228,12 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     ),
     countDead: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'dead'`),
     retryDead: connection.prepare(RETRY_DEAD_SQL),
+    findKey: connection.prepare(FIND_KEY_SQL),
+    holdKey: connection.prepare(HOLD_KEY_SQL),
+    releaseKeys: connection.prepare(
+      `DELETE FROM ${UNIQUE_KEYS_TABLE} WHERE queue = ? AND held_until <= ?
+       AND NOT EXISTS (SELECT 1 FROM ${table} m WHERE m.id = message_id AND m.state = 'ready')`,
+    ),
     setPaused: connection.prepare(
       `INSERT INTO ${QUEUE_STATE_TABLE} (queue, paused) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused`,
     ),

@@ -3,12 +3,14 @@
  * transaction: insert the publishes, apply the settlements, extend held leases, reclaim expired
  * ones and lease the next messages for each consumer that asked. Synchronous; commits are the caller's.
  */
-import type { LeasedRow, QueueStatements, SettlementKind } from "./sqlite-schema.ts";
+import { keyHeld, type LeasedRow, type QueueStatements, type SettlementKind } from "./sqlite-schema.ts";
 import type { SqliteConsumer, SqliteDelivery } from "./sqlite-consumer.ts";
 
 export interface PendingInsert {
   params: [string, string, string, string | null, number, number, number];
-  resolve(id: string): void;
+  /** A publish with a deduplication key: dropped when the key is held; `existing` then names its holder. */
+  unique?: { key: string; heldUntil: number; existing?: string };
+  resolve(id: string, duplicate: boolean): void;
   reject(error: unknown): void;
 }
 
@@ -48,7 +50,19 @@ export interface TickResult {
  */
 export function applyTick(statements: QueueStatements, tick: Tick, leaseUntil: number, reclaimDue: (queueName: string) => boolean): TickResult {
   const { now } = tick;
-  for (const insert of tick.inserts) statements.insert.run(...insert.params);
+  for (const insert of tick.inserts) {
+    const unique = insert.unique;
+    if (unique) {
+      const queueName = insert.params[1];
+      const holder = statements.findKey.get(queueName, unique.key);
+      if (keyHeld(holder, now)) {
+        unique.existing = holder.message_id;
+        continue;
+      }
+      statements.holdKey.run(queueName, unique.key, insert.params[0], unique.heldUntil);
+    }
+    statements.insert.run(...insert.params);
+  }
   const applied: boolean[] = [];
   for (const settlement of tick.settlements) {
     applied.push(statements.settle[settlement.kind].run(...settlementParams(settlement)).changes > 0);

@@ -407,6 +407,31 @@ describe("sqlite queue driver: in the app database", () => {
     });
   });
 
+  test("a unique publish inside the handler's transaction sees the key held by the transaction's own publish, and a rollback frees it", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      await assert.rejects(
+        database.transaction(async () => {
+          const first = await driver.publishUnique("jobs", "a", {}, { uniqueKey: "k" });
+          assert.equal(first.duplicate, false);
+          assert.deepEqual(await driver.publishUnique("jobs", "b", {}, { uniqueKey: "k" }), { id: first.id, duplicate: true });
+          throw new Error("handler failed");
+        }),
+        { message: "handler failed" },
+      );
+      assert.equal(app.messageCount("jobs"), 0);
+      let committed = "";
+      await database.transaction(async () => {
+        const result = await driver.publishUnique("jobs", "c", {}, { uniqueKey: "k" });
+        assert.equal(result.duplicate, false, "the rolled-back key holds nothing");
+        committed = result.id;
+      });
+      assert.deepEqual(await driver.publishUnique("jobs", "d", {}, { uniqueKey: "k" }), { id: committed, duplicate: true });
+      assert.equal(app.messageCount("jobs"), 1);
+    });
+  });
+
   test("a publish inside a handler's transaction that rolls back leaves no message", async () => {
     const app = await openAppDatabase();
     const { database } = app;

@@ -40,12 +40,20 @@ import type {
   Headers,
   PausableQueues,
   PublishOptions,
+  PublishResult,
   QueueDriver,
   QueueStats,
   Subscription,
+  UniquePublishOptions,
+  UniquePublisher,
 } from "./driver.ts";
+import { uniqueKeyOf } from "./unique-key.ts";
 import {
   DISCARD_DEAD_SQL,
+  FIND_KEY_SQL,
+  HOLD_KEY_SQL,
+  keyHeld,
+  type KeyRow,
   INSERT_SQL,
   MESSAGES_TABLE,
   RETRY_DEAD_SQL,
@@ -74,7 +82,7 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, Component {
   readonly id: string;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
@@ -226,6 +234,20 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
   async declare(_queueName: string): Promise<void> {}
 
   publish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): Promise<string> {
+    return this.enqueue(queueName, body, headers, options, undefined).then((result) => result.id);
+  }
+
+  /** Dropped (and said so) while a message with the key waits in the queue, or within `uniqueForMs` of its publish. */
+  publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
+    try {
+      const key = uniqueKeyOf(this.id, queueName, options);
+      return this.enqueue(queueName, body, headers, options, { key, heldUntil: Date.now() + this.delayOf(queueName, options.uniqueForMs) });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private enqueue(queueName: string, body: unknown, headers: Headers, options: PublishOptions | undefined, unique: PendingInsert["unique"]): Promise<PublishResult> {
     try {
       this.requireStarted(`publish to queue "${queueName}"`);
       const now = Date.now();
@@ -239,9 +261,9 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
         now,
       ];
       const transaction = this.currentTransaction();
-      if (transaction) return this.publishInTransaction(transaction, params);
+      if (transaction) return this.publishInTransaction(transaction, params, unique);
       return new Promise((resolve, reject) => {
-        this.inserts.push({ params, resolve, reject });
+        this.inserts.push({ params, unique, resolve: (id, duplicate) => resolve({ id, duplicate }), reject });
         this.scheduleTick();
       });
     } catch (error) {
@@ -499,7 +521,10 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
   }
 
   private tickCommitted(tick: Tick, result: TickResult): void {
-    for (const insert of tick.inserts) insert.resolve(insert.params[0]);
+    for (const insert of tick.inserts) {
+      const existing = insert.unique?.existing;
+      insert.resolve(existing ?? insert.params[0], existing !== undefined);
+    }
     tick.settlements.forEach((settlement, index) => {
       if (!result.applied[index]) this.warnLostLease(settlement);
       else if (settlement.kind === "retry" || settlement.kind === "release") this.wakeAt(settlement.delivery.consumer.queue, settlement.availableAt);
@@ -537,6 +562,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
   private notifyPublished(inserts: readonly PendingInsert[], alreadyFetched: ReadonlySet<SqliteConsumer>): void {
     let lastQueue: string | undefined;
     for (const insert of inserts) {
+      if (insert.unique?.existing !== undefined) continue;
       const queueName = insert.params[1];
       if (queueName === lastQueue) continue;
       lastQueue = queueName;
@@ -556,19 +582,23 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     return "database" in storage ? storage.database.currentTransaction() : undefined;
   }
 
-  private publishInTransaction(transaction: SqlExecutor, params: PendingInsert["params"]): Promise<string> {
-    return transaction.execute(INSERT_SQL, params).then(
-      () => {
-        this.watchCommit(params[1]);
-        return params[0];
-      },
-      (cause) => {
-        throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not publish to queue "${params[1]}" inside the open transaction on ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
-          entryId: this.id,
-          cause,
-        });
-      },
-    );
+  private async publishInTransaction(transaction: SqlExecutor, params: PendingInsert["params"], unique: PendingInsert["unique"]): Promise<PublishResult> {
+    const [id, queueName] = params;
+    try {
+      if (unique) {
+        const [holder] = (await transaction.query(FIND_KEY_SQL, [queueName, unique.key])) as unknown as KeyRow[];
+        if (keyHeld(holder, Date.now())) return { id: holder.message_id, duplicate: true };
+        await transaction.execute(HOLD_KEY_SQL, [queueName, unique.key, id, unique.heldUntil]);
+      }
+      await transaction.execute(INSERT_SQL, params);
+    } catch (cause) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not publish to queue "${queueName}" inside the open transaction on ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+        entryId: this.id,
+        cause,
+      });
+    }
+    this.watchCommit(queueName);
+    return { id, duplicate: false };
   }
 
   // Settling inside the caller's transaction makes the settlement part of it (an ack commits with the

@@ -3,7 +3,7 @@
  * contexts with fake or in-memory services, and a fake HTTP exchange and queue delivery.
  */
 import { TaskrtError } from "../../errors.ts";
-import type { Headers, QueueHandle, QueueMessage } from "../../drivers/queue/driver.ts";
+import type { Headers, QueueHandle, QueueMessage, UniquePublishOptions } from "../../drivers/queue/driver.ts";
 import type { SqlDatabase } from "../../drivers/sql/driver.ts";
 import { SqliteDatabase } from "../../drivers/sql/sqlite.ts";
 import path from "node:path";
@@ -41,6 +41,9 @@ export interface PublishedMessage {
   queueId: string;
   body: unknown;
   headers: Headers;
+  /** Set by a publish with a unique_key. */
+  uniqueKey?: string;
+  uniqueForMs?: number;
 }
 
 /** Services with named SQLite databases (opened on first use) and queues that record what is published. */
@@ -82,6 +85,12 @@ export class TestServices implements RuntimeServices {
       async publish(body: unknown, headers: Headers = {}) {
         published.push({ queueId: id, body, headers });
         return `message-${published.length}`;
+      },
+      async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions) {
+        const holder = published.findIndex((message) => message.uniqueKey === options.uniqueKey);
+        if (holder >= 0) return { id: `message-${holder + 1}`, duplicate: true };
+        published.push({ queueId: id, body, headers, uniqueKey: options.uniqueKey, uniqueForMs: options.uniqueForMs });
+        return { id: `message-${published.length}`, duplicate: false };
       },
       consume: () => Promise.reject(new Error("not in tests")),
       fail: () => Promise.reject(new Error("not in tests")),

@@ -56,6 +56,19 @@ describe("lua queue module", () => {
     });
   });
 
+  test("queue.publish with a unique_key header returns true when published and false when dropped as a duplicate", async () => {
+    await withEngine(async (engine, services) => {
+      const context = testContext({ modules: ["queue"], services });
+      const headers = { unique_key: "report:42", unique_for: "10m", trace: "t1" };
+      assert.deepEqual(await callLua(engine, "publish", ["app:tasks_queue", { n: 1 }, headers], context), { value: { ok: true } });
+      assert.deepEqual(await callLua(engine, "publish", ["app:tasks_queue", { n: 2 }, headers], context), { value: { ok: false } });
+      assert.deepEqual(services.published, [{ queueId: "app:tasks_queue", body: { n: 1 }, headers: { trace: "t1" }, uniqueKey: "report:42", uniqueForMs: 600_000 }]);
+      assert.deepEqual(await callLua(engine, "publish", ["app:tasks_queue", { n: 3 }, { unique_key: 7 }], context), {
+        value: { ok: true, message: "bad argument #3 to 'publish' (unique_key must be a string, got number)", kind: "INVALID" },
+      });
+    });
+  });
+
   test("publishing an empty table or nothing returns nil, err: message data cannot be empty", async () => {
     await withEngine(async (engine, services) => {
       const context = testContext({ modules: ["queue"], services });

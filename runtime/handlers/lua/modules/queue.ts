@@ -2,7 +2,8 @@
  * @module handlers/lua/modules/queue — Lua's `queue` module (Wippy's API) over the TypeScript
  * `queue` module: `publish(id, data, headers?)` → `true` or `nil, err`; `message()` → the
  * delivery's message, whose methods stop working once the handler returns; taskrt's additions
- * `pause(id)`, `resume(id)` → `true` or `nil, err`, and `is_paused(id)` → boolean.
+ * `pause(id)`, `resume(id)` → `true` or `nil, err`, `is_paused(id)` → boolean, and `unique_key`
+ * (with `unique_for`) among publish's headers: `false` when the publish was dropped as a duplicate.
  */
 import { TaskrtError } from "../../../errors.ts";
 import { queue, type Headers, type Message } from "../../../modules/queue.ts";
@@ -41,6 +42,14 @@ const QUEUE: Record<string, NativeFunction> = {
     let headers: Headers | undefined;
     if (args.type(3) === LUA_TYPE.TABLE) headers = args.value(3, { emptyTable: "object" }) as Headers;
     else if (!args.isNil(3)) throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #3 to 'publish' (table of headers expected, got ${args.typeName(3)})`);
+    // taskrt's addition: `unique_key` (and `unique_for`) in the headers deduplicate; a dropped duplicate returns false.
+    const { unique_key: uniqueKey, unique_for: uniqueFor, ...rest } = headers ?? {};
+    if (uniqueKey !== undefined) {
+      if (typeof uniqueKey !== "string") throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #3 to 'publish' (unique_key must be a string, got ${typeof uniqueKey})`);
+      if (uniqueFor !== undefined && typeof uniqueFor === "boolean") throw new TaskrtError("E_LUA_ARGUMENT", "bad argument #3 to 'publish' (unique_for must be a duration)");
+      const settings = { headers: rest, unique_key: uniqueKey, ...(uniqueFor === undefined ? {} : { unique_for: uniqueFor as string | number }) };
+      return queue.publish(queueId, data, settings).then((outcome) => [!outcome.duplicate]);
+    }
     return queue.publish(queueId, data, headers === undefined ? undefined : { headers }).then(() => [true]);
   },
   pause: (args) => queue.pause(args.string(1)).then(() => [true]),
