@@ -47,6 +47,8 @@ interface QueueOverview extends Partial<QueueStats> {
   driverKind: string;
   /** The driver can list, retry and discard its dead messages. */
   deadLetters: boolean;
+  /** The driver lists the messages in flight with their handlers' progress. */
+  listsInFlight: boolean;
   /** Whether consumers are held off; absent when the driver cannot pause (then `pauseRefusal` says why). */
   paused?: boolean;
   pauseRefusal?: string;
@@ -200,6 +202,25 @@ export class DashboardApi {
     return json(200, { queue, id, action });
   }
 
+  /** GET `?queue=&state=in_flight&limit=&offset=`: a page of the queue's messages in flight, with their progress. */
+  async messages(context: Context<ServerEnv>): Promise<Response> {
+    const queueId = context.req.query("queue") ?? "";
+    const queue = this.#queues.get(queueId);
+    if (!queue) return jsonError(404, queueId ? `the dashboard shows no queue ${queueId}` : "say which queue: ?queue=<queue id>");
+    const state = context.req.query("state") || "in_flight";
+    if (state !== "in_flight") return jsonError(400, `state must be in_flight, got ${state}`);
+    const page = pageParams(context);
+    if (page instanceof Response) return page;
+    const refusal = queue.handle.refusal("progress");
+    if (refusal) return jsonError(409, `${queue.id} is on ${queue.driverId} (${queue.driverKind}), which cannot list its messages in flight: ${refusal}`);
+    try {
+      const { messages, total } = await queue.handle.listInFlight(page);
+      return json(200, { queue: queue.id, state, messages, total, ...page });
+    } catch (error) {
+      return this.#unavailable(`cannot list the messages of ${queue.id}`, error);
+    }
+  }
+
   /** POST `{queue}`: consumers stop taking its messages, or take them again. */
   async setPaused(context: Context<ServerEnv>, action: "pause" | "resume"): Promise<Response> {
     const found = await this.#queueFromBody(context);
@@ -249,12 +270,13 @@ export class DashboardApi {
     const options = this.#options;
     const queues = await Promise.all(
       options.queues.map(async (queue): Promise<QueueOverview> => {
-        const base = { id: queue.id, driver: queue.driverId, driverKind: queue.driverKind, deadLetters: false };
+        const base = { id: queue.id, driver: queue.driverId, driverKind: queue.driverKind, deadLetters: false, listsInFlight: false };
         try {
           const stats = await queue.handle.stats();
           const pauseRefusal = queue.handle.refusal("pause");
           const pause = pauseRefusal === undefined ? { paused: await queue.handle.isPaused() } : { pauseRefusal };
-          return { ...base, ...stats, deadLetters: queue.handle.deadLetters() !== undefined, ...pause };
+          const listsInFlight = queue.handle.refusal("progress") === undefined;
+          return { ...base, ...stats, deadLetters: queue.handle.deadLetters() !== undefined, listsInFlight, ...pause };
         } catch (error) {
           return { ...base, error: errorMessage(error) };
         }

@@ -52,6 +52,7 @@ export class QueueConsumer implements Component {
   private readonly stopTimeoutMs: number;
   private state: ConsumerState = CONSUMER_STATES.IDLE;
   private queue: QueueHandle | undefined;
+  private progressRefusal: string | undefined;
   private callable: Callable | undefined;
   /** Bound at start; measures nothing unless a `taskrt.metrics` entry is collecting. */
   private metrics: ConsumerRecorder = NO_CONSUMER_RECORDER;
@@ -91,6 +92,7 @@ export class QueueConsumer implements Component {
     // Resolved here, not in create: the function loads its code in its own start, which ran first.
     this.callable = this.resolveCallable();
     this.queue = this.resolveQueue();
+    this.progressRefusal = this.queue.refusal("progress");
     this.metrics = (this.context.instruments ?? NO_INSTRUMENTS).consumer(this.id);
     if (this.prefetch < this.concurrency) {
       this.logger.warn(`prefetch ${this.prefetch} is below concurrency ${this.concurrency}: at most ${this.prefetch} handlers run at once`);
@@ -158,7 +160,7 @@ export class QueueConsumer implements Component {
 
   private async handle(delivery: Delivery, controller: AbortController): Promise<void> {
     const metrics = this.metrics;
-    const scope = createMessageScope(delivery, () => this.fail(delivery, "handler called nack()"));
+    const scope = createMessageScope(delivery, () => this.fail(delivery, "handler called nack()"), this.progressRefusal);
     const startedAt = metrics.enabled ? performance.now() : 0;
     const outcome = await this.call(delivery, scope, controller);
     if (metrics.enabled) metrics.handled((performance.now() - startedAt) / 1000);

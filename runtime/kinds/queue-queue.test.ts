@@ -245,7 +245,7 @@ describe("queue.queue", () => {
     for (const page of [{ limit: 0, offset: 0 }, { limit: 10, offset: -1 }, { limit: 1.5, offset: 0 }]) {
       await assert.rejects(deadLetters.list(page), {
         code: "E_QUEUE_OPTIONS",
-        message: `queue app:tasks: dead letters are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${page.limit}, offset ${page.offset}`,
+        message: `queue app:tasks: messages are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${page.limit}, offset ${page.offset}`,
       });
     }
   });

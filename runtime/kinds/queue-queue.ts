@@ -23,6 +23,8 @@ import {
   type Headers,
   type PublishOptions,
   type PublishResult,
+  type BrowsedMessage,
+  type MessagePage,
   type UniquePublishOptions,
   type QueueDriver,
   type QueueHandle,
@@ -129,6 +131,13 @@ export class QueueEntry implements Component, QueueHandle {
     return driver.isPaused(this.queueName);
   }
 
+  async listInFlight(page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    const driver = this.capable("progress", "list its messages in flight");
+    this.checkPage(page);
+    if (!this.declared) await this.declare();
+    return driver.listInFlight(this.queueName, page);
+  }
+
   refusal(capability: QueueCapability | "dead_letters"): string | undefined {
     const offered = capability === "dead_letters" ? isDeadLetterStore(this.driver) : hasCapability(this.driver, capability);
     if (offered) return undefined;
@@ -202,7 +211,7 @@ export class QueueEntry implements Component, QueueHandle {
   private checkPage(page: { limit: number; offset: number }): void {
     const { limit, offset } = page;
     if (Number.isInteger(limit) && limit >= 1 && Number.isInteger(offset) && offset >= 0) return;
-    throw new TaskrtError("E_QUEUE_OPTIONS", `queue ${this.id}: dead letters are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${String(limit)}, offset ${String(offset)}`, {
+    throw new TaskrtError("E_QUEUE_OPTIONS", `queue ${this.id}: messages are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${String(limit)}, offset ${String(offset)}`, {
       entryId: this.id,
     });
   }

@@ -163,8 +163,8 @@ describe("taskrt.dashboard", () => {
       assert.equal(overview.title, "taskrt");
       assert.equal(overview.refreshMs, 2000);
       assert.deepEqual(overview.queues, [
-        { id: "app:jobs", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, paused: false, ready: 1, inFlight: 0, delayed: 1, dead: 0 },
-        { id: "app:idle", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, paused: false, ready: 0, inFlight: 0, delayed: 0, dead: 0 },
+        { id: "app:jobs", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, listsInFlight: true, paused: false, ready: 1, inFlight: 0, delayed: 1, dead: 0 },
+        { id: "app:idle", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, listsInFlight: true, paused: false, ready: 0, inFlight: 0, delayed: 0, dead: 0 },
       ]);
       assert.deepEqual(overview.consumers, []);
       assert.equal(overview.tasks, null);

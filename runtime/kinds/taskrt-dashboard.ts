@@ -153,6 +153,8 @@ class DashboardRouteBinding implements BuiltinRoute {
         return (context) => api.settleDeadLetter(context, "retry");
       case "discard":
         return (context) => api.settleDeadLetter(context, "discard");
+      case "messages":
+        return (context) => api.messages(context);
       case "pause":
       case "resume": {
         const action = this.route.name;

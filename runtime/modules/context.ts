@@ -47,6 +47,8 @@ export interface MessageScope {
   settled: "ack" | "nack" | undefined;
   ack(): Promise<void>;
   nack(): Promise<void>;
+  /** Records how far the handler got, for operators; refused where the driver keeps no progress. */
+  progress(value: unknown): Promise<void>;
 }
 
 export interface CallContext {

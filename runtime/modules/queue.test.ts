@@ -8,6 +8,7 @@ import type { Component } from "../contracts/component.ts";
 import type { Delivery } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
 import { createMessageScope } from "../queue/message-scope.ts";
+import { AMQP_UNSUPPORTED } from "../drivers/queue/amqp-unsupported.ts";
 import { captureLogger } from "../../test/support/logs.ts";
 import { buildContext, registryFrom } from "../../test/support/registry.ts";
 import { waitUntil } from "../../test/support/wait.ts";
@@ -196,6 +197,36 @@ describe("queue module", () => {
     assert.throws(() => run(() => queue.message()), {
       code: "E_NO_DELIVERY",
       message: "no message: queue.message() works only inside a queue consumer's handler",
+    });
+  });
+
+  test("message().progress(n | object) is listed with the message in flight; after the ack it is refused", async () => {
+    const { driver, run } = setup();
+    await run(() => queue.publish("app:tasks", { job: 1 }));
+    const [delivery] = await deliveries(driver, 1);
+    const scope = createMessageScope(delivery, () => delivery.retry(0, "nack"));
+    const message = run(() => queue.message(), { message: scope });
+    await message.progress(25);
+    assert.equal((await driver.listInFlight("tasks", { limit: 5, offset: 0 })).messages[0].progress, 25);
+    await message.progress({ done: 3, total: 12 });
+    assert.deepEqual((await driver.listInFlight("tasks", { limit: 5, offset: 0 })).messages[0].progress, { done: 3, total: 12 });
+    await message.ack();
+    await assert.rejects(message.progress(100), { code: "E_ALREADY_SETTLED", message: `message ${delivery.message.id} is already settled (ack); progress refused` });
+  });
+
+  test("message().progress on a driver that keeps none is refused with the driver's reason", async () => {
+    const { run } = setup();
+    const delivery: Delivery = {
+      message: { id: "m-1", body: 1, headers: {}, attempts: 1 },
+      ack: async () => {},
+      retry: async () => {},
+      bury: async () => {},
+      release: async () => {},
+    };
+    const scope = createMessageScope(delivery, async () => {}, AMQP_UNSUPPORTED.progress);
+    await assert.rejects(run(() => queue.message(), { message: scope }).progress(10), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `message m-1: progress cannot be recorded: ${AMQP_UNSUPPORTED.progress}`,
     });
   });
 

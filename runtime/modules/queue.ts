@@ -49,6 +49,8 @@ export interface Message<Body = unknown> {
   ack(): Promise<void>;
   /** Failure: the queue retries with backoff, or dead-letters after its max attempts. */
   nack(): Promise<void>;
+  /** How far the handler got: a number (e.g. a percentage) or a JSON object, shown on the dashboard while the message is in flight. */
+  progress(value: number | Record<string, unknown> | unknown[]): Promise<void>;
 }
 
 const OPTION_KEYS = new Set(["headers", "delay", "priority", "unique_key", "unique_for"]);
@@ -128,6 +130,7 @@ export const queue = {
       body: () => message.body as Body,
       ack: () => scope.ack(),
       nack: () => scope.nack(),
+      progress: (value) => scope.progress(value),
     };
   },
 };

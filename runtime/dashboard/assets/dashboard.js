@@ -27,6 +27,9 @@ const state = {
   tasksOffset: 0,
   deadQueue: "",
   deadOffset: 0,
+  messagesQueue: "",
+  messagesState: "in_flight",
+  messagesOffset: 0,
   openTask: "",
   timer: 0,
   locked: false,
@@ -220,6 +223,89 @@ async function setPaused(action, queue) {
   refresh();
 }
 
+// ---- messages: in flight (with progress) ------------------------------------------------------
+
+const MESSAGE_STATES = [["in_flight", "in flight", "inFlight", "listsInFlight"]];
+
+function renderMessageQueues(overview) {
+  const listable = overview.queues.filter((queue) => MESSAGE_STATES.some(([, , , flag]) => queue[flag]));
+  if (!listable.some((queue) => queue.id === state.messagesQueue)) {
+    state.messagesQueue = (listable.find((queue) => queue.inFlight > 0) || listable[0] || { id: "" }).id;
+    state.messagesOffset = 0;
+  }
+  $("messages-queue").replaceChildren(...listable.map((queue) => element("option", { value: queue.id, selected: queue.id === state.messagesQueue, text: queue.id })));
+  const queue = listable.find((candidate) => candidate.id === state.messagesQueue);
+  const states = MESSAGE_STATES.filter(([, , , flag]) => queue && queue[flag]);
+  if (!states.some(([value]) => value === state.messagesState)) state.messagesState = (states[0] || ["in_flight"])[0];
+  $("messages-states").replaceChildren(
+    ...states.map(([value, label, count]) =>
+      element("button", {
+        type: "button",
+        "data-state": value,
+        "aria-pressed": String(state.messagesState === value),
+        text: `${label} ${(queue[count] ?? 0).toLocaleString()}`,
+        onclick: () => {
+          state.messagesState = value;
+          state.messagesOffset = 0;
+          refresh();
+        },
+      }),
+    ),
+  );
+  const unlisted = overview.queues.filter((candidate) => !listable.includes(candidate) && !candidate.error);
+  $("messages-note").textContent = unlisted.length ? `Not listed here: ${unlisted.map((candidate) => `${candidate.id} (${candidate.driverKind} cannot list its messages)`).join(", ")}.` : "";
+}
+
+$("messages-queue").addEventListener("change", (event) => {
+  state.messagesQueue = event.target.value;
+  state.messagesOffset = 0;
+  refresh();
+});
+
+bindPager("messages", "messagesOffset");
+
+/** A number is a percentage; {done, total} a fraction; any other object is shown as JSON. */
+function progressCell(progress) {
+  if (progress === undefined) return element("span", { class: "muted", text: "–" });
+  const fraction =
+    typeof progress === "number" ? progress / 100 : typeof progress.done === "number" && typeof progress.total === "number" && progress.total > 0 ? progress.done / progress.total : undefined;
+  const text = typeof progress === "number" ? `${progress}%` : JSON.stringify(progress);
+  if (fraction === undefined) return element("span", { class: "mono", "data-progress": text, text });
+  const percent = Math.max(0, Math.min(100, Math.round(fraction * 100)));
+  return element(
+    "span",
+    { class: "progress", "data-progress": text },
+    element("progress", { max: "100", value: String(percent), "aria-label": `${percent}%` }),
+    element("span", { class: "mono", text }),
+  );
+}
+
+async function loadMessages() {
+  const columns = ["id", "body", "attempts", "progress", "published"];
+  $("messages-head").replaceChildren(...columns.map((column) => element("th", { scope: "col", text: column })));
+  if (!state.messagesQueue) {
+    $("messages-body").replaceChildren(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: "No queue here lists its messages." })));
+    $("messages-pager").hidden = true;
+    return;
+  }
+  const query = new URLSearchParams({ queue: state.messagesQueue, state: state.messagesState, limit: String(PAGE), offset: String(state.messagesOffset) });
+  const page = await api(`api/messages?${query}`);
+  const rows = page.messages.map((message) =>
+    element(
+      "tr",
+      { "data-message-id": message.id },
+      element("td", { "data-label": "id", class: "mono", text: shortText(message.id, 24), title: message.id }),
+      element("td", { "data-label": "body", class: "mono", text: shortText(JSON.stringify(message.body), 80) }),
+      element("td", { "data-label": "attempts", text: String(message.attempts) }),
+      element("td", { "data-label": "progress" }, progressCell(message.progress)),
+      element("td", { "data-label": "published" }, element("time", { datetime: message.publishedAt, text: formatTime(message.publishedAt) })),
+    ),
+  );
+  if (rows.length === 0) rows.push(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: "No messages in flight." })));
+  $("messages-body").replaceChildren(...rows);
+  renderPager("messages", page.offset, page.messages.length, page.total);
+}
+
 // ---- tasks ------------------------------------------------------------------------------------
 
 function renderStatusFilter(tasks) {
@@ -384,6 +470,8 @@ async function refresh() {
     document.title = `${overview.title} · dashboard`;
     $("title").textContent = overview.title;
     renderQueues(overview);
+    renderMessageQueues(overview);
+    await loadMessages();
     const tasksSection = $("tasks-section");
     tasksSection.hidden = !overview.tasks;
     if (overview.tasks) {

@@ -538,6 +538,57 @@ export function queueDriverContract(
       });
     });
 
+    test("progress: a handler's reports are listed with the messages in flight, oldest delivery first; a new delivery starts without", async (t) => {
+      await withCapability(t, "progress", async (driver, queue) => {
+        const before = Date.now();
+        const first = await driver.publish(queue, { job: 1 }, { source: "contract" });
+        const second = await driver.publish(queue, { job: 2 }, {});
+        await driver.publish(queue, { job: 3 }, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 2 }, collector.onDelivery);
+        const [one, two] = await collector.waitFor(2);
+        await one.progress!(40);
+        await two.progress!({ done: 3, total: 10 });
+        await one.progress!(55);
+        const page = await driver.listInFlight(queue, { limit: 10, offset: 0 });
+        assert.equal(page.total, 2);
+        assert.deepEqual(page.messages.map((message) => [message.id, message.progress, message.attempts]), [[first, 55], [second, { done: 3, total: 10 }]].map(([id, progress]) => [id, progress, 1]));
+        const [listed] = page.messages;
+        assert.deepEqual(listed.body, { job: 1 });
+        assert.equal(listed.headers.source, "contract");
+        assert.ok(listed.publishedAt instanceof Date && listed.publishedAt.getTime() >= before - 1000, "publishedAt");
+        assert.deepEqual((await driver.listInFlight(queue, { limit: 1, offset: 1 })).messages.map((message) => message.id), [second]);
+
+        await two.retry(0, "try again");
+        await one.ack();
+        await assert.rejects(one.progress!(60), { code: "E_ALREADY_SETTLED" });
+        const again = (await collector.waitFor(4)).filter((delivery) => delivery.message.id === second)[1];
+        assert.equal(again.message.attempts, 2);
+        await waitUntil(async () => (await driver.listInFlight(queue, { limit: 10, offset: 0 })).messages.some((message) => message.id === second), () => "the retried message in flight");
+        const retried = (await driver.listInFlight(queue, { limit: 10, offset: 0 })).messages.find((message) => message.id === second)!;
+        assert.equal(retried.progress, undefined, "a new delivery starts without progress");
+        assert.equal(retried.attempts, 2);
+        assert.equal(retried.lastError, "try again");
+      });
+    });
+
+    test("progress: anything but a finite number or a JSON object is refused, saying what progress may be", async (t) => {
+      await withCapability(t, "progress", async (driver, queue) => {
+        await driver.publish(queue, 1, {});
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [delivery] = await collector.waitFor(1);
+        for (const [value, found] of [["half", "string"], [Number.NaN, "NaN"], [null, "null"], [{ blob: "x".repeat(17_000) }, "17011 bytes"]] as const) {
+          await assert.rejects(delivery.progress!(value), {
+            code: "E_INVALID_PROGRESS",
+            message: `progress must be a finite number or a JSON object of at most 16384 bytes, found ${found}`,
+          });
+        }
+        assert.equal((await driver.listInFlight(queue, { limit: 1, offset: 0 })).messages[0].progress, undefined);
+        await delivery.ack();
+      });
+    });
+
     if (options.durable) {
       test("pause: a paused queue stays paused across a stop and start", async (t) => {
         await withCapability(t, "pause", async (driver, queue) => {

@@ -132,7 +132,7 @@ export interface UniquePublisher {
   publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
 }
 
-export type BrowseState = "waiting" | "delayed" | "in_flight";
+export type BrowseState = "waiting" | "delayed";
 
 export interface BrowseQuery {
   state: BrowseState;
@@ -151,8 +151,8 @@ export interface BrowsedMessage {
   /** Deliveries so far (the current one included when in flight). */
   attempts: number;
   publishedAt: Date;
-  /** When it becomes deliverable (delayed), or when its lease runs out (in flight). */
-  availableAt: Date;
+  /** When it becomes deliverable (delayed), or when its lease runs out (in flight, on drivers with leases). */
+  availableAt?: Date;
   /** The last value its handler reported, when any. */
   progress?: unknown;
   /** Why its last delivery failed, when it failed before. */
@@ -174,6 +174,12 @@ export interface MessageBrowser {
 }
 
 /** Drop every waiting and delayed message (in-flight and dead ones stay). */
+/** Handlers report progress on their deliveries (`Delivery.progress`); operators list what is in flight with it. */
+export interface ProgressReports {
+  /** Messages handed out and not yet settled, the longest-running first. */
+  listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>>;
+}
+
 export interface PurgeableQueues {
   purge(queueName: string): Promise<number>;
 }
@@ -193,7 +199,7 @@ export interface RetentionStore {
 export interface CapabilityMethods {
   pause: PausableQueues;
   unique: UniquePublisher;
-  progress: { readonly progressReports: true };
+  progress: ProgressReports;
   browse: MessageBrowser;
   purge: PurgeableQueues;
   retention: RetentionStore;
@@ -203,7 +209,7 @@ export interface CapabilityMethods {
 const CAPABILITY_PROBES: { [C in QueueCapability]: readonly string[] } = {
   pause: ["pause", "resume", "isPaused"],
   unique: ["publishUnique"],
-  progress: ["progressReports"],
+  progress: ["listInFlight"],
   browse: ["browse", "promote", "remove"],
   purge: ["purge"],
   retention: ["pruneDead"],
@@ -246,6 +252,8 @@ export interface QueueHandle {
   pause(): Promise<void>;
   resume(): Promise<void>;
   isPaused(): Promise<boolean>;
+  /** The messages in flight with their handlers' progress. Refused by a driver without "progress". */
+  listInFlight(page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>>;
   /** Why the driver cannot offer the capability, or undefined when it can. */
   refusal(capability: QueueCapability | "dead_letters"): string | undefined;
 }

@@ -27,7 +27,10 @@ import type {
   DeadMessage,
   Delivery,
   Headers,
+  BrowsedMessage,
+  MessagePage,
   PausableQueues,
+  ProgressReports,
   PublishOptions,
   PublishResult,
   QueueDriver,
@@ -38,6 +41,7 @@ import type {
   UniquePublisher,
 } from "./driver.ts";
 import { uniqueKeyOf } from "./unique-key.ts";
+import { progressJson } from "./progress-value.ts";
 
 export const MEMORY_DRIVER_STATES = { CREATED: "created", RUNNING: "running", STOPPED: "stopped" } as const;
 type DriverState = (typeof MEMORY_DRIVER_STATES)[keyof typeof MEMORY_DRIVER_STATES];
@@ -59,9 +63,10 @@ export interface MemoryQueueDriverOptions {
   logger: Logger;
 }
 
-/** A buried message, kept for inspection; its priority is what a retry puts it back with. */
+/** A buried message, kept for inspection; its priority and publish time are what a retry puts it back with. */
 interface DeadEntry extends DeadMessage {
   priority: number;
+  publishedAt: number;
 }
 
 interface StoredMessage {
@@ -72,6 +77,9 @@ interface StoredMessage {
   /** Counted attempts that failed; a delivery reports this plus one. */
   failures: number;
   priority: number;
+  publishedAt: number;
+  /** The last progress its handler reported in this delivery (JSON text). */
+  progress?: string;
   /** Where it is: a waiting message (buffered, delayed or with a publisher waiting for room) holds its deduplication key. */
   place?: "waiting" | "in_flight" | "gone";
 }
@@ -103,6 +111,8 @@ interface QueueState {
   ready: ReadyBuffer<StoredMessage>;
   delayed: Set<LongTimer>;
   inFlight: number;
+  /** The messages handed out and not settled, in the order they were handed out. */
+  handedOut: Set<StoredMessage>;
   /** Oldest first. */
   dead: DeadEntry[];
   consumers: ConsumerState[];
@@ -118,7 +128,7 @@ interface QueueState {
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -158,6 +168,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       queue.delayed.clear();
       queue.ready.clear();
       queue.inFlight = 0;
+      queue.handedOut.clear();
       queue.dead = [];
       queue.keys.clear();
       queue.consumers = [];
@@ -188,6 +199,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       ready: new ReadyBuffer<StoredMessage>(),
       delayed: new Set(),
       inFlight: 0,
+      handedOut: new Set(),
       dead: [],
       consumers: [],
       nextConsumer: 0,
@@ -228,6 +240,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       headers: withTimestamp(headers),
       failures: 0,
       priority: options.priority ?? 0,
+      publishedAt: Date.now(),
       place: "waiting",
     };
   }
@@ -303,7 +316,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     const [dead] = queue.dead.splice(index, 1);
     // As a retry: the next delivery sees why the last one failed.
     const headers: Headers = { ...dead.headers, x_last_error: dead.error };
-    this.admit(queue, { id: dead.id, body: dead.body, headers, failures: 0, priority: dead.priority }, 0);
+    this.admit(queue, { id: dead.id, body: dead.body, headers, failures: 0, priority: dead.priority, publishedAt: dead.publishedAt, place: "waiting" }, 0);
     return true;
   }
 
@@ -313,6 +326,24 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     if (index < 0) return false;
     dead.splice(index, 1);
     return true;
+  }
+
+  async listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    const { handedOut } = this.declaredQueue(queueName);
+    const messages = [...handedOut].slice(page.offset, page.offset + page.limit).map((stored) => browsed(stored));
+    return { messages, total: handedOut.size };
+  }
+
+  /** Called by a delivery: remembered until the delivery is settled. */
+  reportProgress(delivery: MemoryDelivery, value: unknown): void {
+    if (delivery.settled) {
+      throw new TaskrtError("E_ALREADY_SETTLED", `message ${delivery.message.id} is already settled; progress refused`, {
+        entryId: this.id,
+        hint: "report progress while the handler works, before it returns or settles the message",
+      });
+    }
+    const text = progressJson(value);
+    if (delivery.generation === this.generation) delivery.stored.progress = text;
   }
 
   /** Kept for as long as the process lives, like the messages. */
@@ -349,6 +380,8 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     const { queue, consumer, stored } = delivery;
     consumer.unsettled--;
     queue.inFlight--;
+    queue.handedOut.delete(stored);
+    stored.progress = undefined;
     stored.place = outcome === "retry" || outcome === "release" ? "waiting" : "gone";
     switch (outcome) {
       case "ack":
@@ -367,6 +400,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
           error,
           diedAt: new Date(),
           priority: stored.priority,
+          publishedAt: stored.publishedAt,
         });
         if (queue.dead.length > DEAD_MESSAGES_KEPT) queue.dead.shift();
         break;
@@ -433,6 +467,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
 
   private deliver(queue: QueueState, consumer: ConsumerState, stored: StoredMessage): void {
     stored.place = "in_flight";
+    queue.handedOut.add(stored);
     consumer.unsettled++;
     queue.inFlight++;
     const message: QueueMessage = {
@@ -513,6 +548,25 @@ class MemoryDelivery implements Delivery {
   async release(): Promise<void> {
     this.driver.settle(this, "release");
   }
+
+  async progress(value: unknown): Promise<void> {
+    this.driver.reportProgress(this, value);
+  }
+}
+
+function browsed(stored: StoredMessage): BrowsedMessage {
+  const message: BrowsedMessage = {
+    id: stored.id,
+    body: copyBody(stored.body),
+    headers: { ...stored.headers },
+    priority: stored.priority,
+    attempts: stored.failures + (stored.place === "in_flight" ? 1 : 0),
+    publishedAt: new Date(stored.publishedAt),
+  };
+  if (stored.progress !== undefined) message.progress = JSON.parse(stored.progress);
+  const lastError = stored.headers.x_last_error;
+  if (typeof lastError === "string") message.lastError = lastError;
+  return message;
 }
 
 export function createMemoryQueueDriver(options: MemoryQueueDriverOptions): MemoryQueueDriver {

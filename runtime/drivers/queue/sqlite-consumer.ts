@@ -20,6 +20,7 @@ export interface ConsumerHost {
   settle(delivery: SqliteDelivery, kind: SettlementKind, delayMs: number, error: string): Promise<void>;
   requestFetch(consumer: SqliteConsumer): void;
   requestExtension(consumer: SqliteConsumer): void;
+  reportProgress(delivery: SqliteDelivery, value: unknown): Promise<void>;
 }
 
 export class SqliteConsumer {
@@ -198,6 +199,17 @@ export class SqliteDelivery implements Delivery {
 
   release(): Promise<void> {
     return this.settle("release", 0, "");
+  }
+
+  progress(value: unknown): Promise<void> {
+    if (this.settledAs !== undefined) {
+      return Promise.reject(
+        new TaskrtError(SQLITE_QUEUE_ERROR.ALREADY_SETTLED, `message ${this.message.id} of queue "${this.consumer.queue}" is already settled (${this.settledAs}); progress refused`, {
+          hint: "report progress while the handler works, before it returns or settles the message",
+        }),
+      );
+    }
+    return this.driver.reportProgress(this, value);
   }
 
   private settle(kind: SettlementKind, delayMs: number, error: string): Promise<void> {

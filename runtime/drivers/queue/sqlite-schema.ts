@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
   lease_owner TEXT,
   last_error TEXT,
   state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')),
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  progress TEXT
 );
 CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_fetch
   ON ${MESSAGES_TABLE} (queue, state, priority DESC, available_at, seq);
@@ -54,6 +55,9 @@ CREATE TABLE IF NOT EXISTS ${UNIQUE_KEYS_TABLE} (
 
 export function createSchema(connection: BetterSqlite3.Database): void {
   connection.exec(DDL);
+  // Added after the table's first release: a table made by an older taskrt gets the column here.
+  const columns = connection.prepare(`PRAGMA table_info(${MESSAGES_TABLE})`).all() as { name: string }[];
+  if (!columns.some((column) => column.name === "progress")) connection.exec(`ALTER TABLE ${MESSAGES_TABLE} ADD COLUMN progress TEXT`);
 }
 
 /** A leased row as the fetch statement returns it. */
@@ -118,6 +122,25 @@ export const RETRY_DEAD_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'ready', att
 /** (queue, id) */
 export const DISCARD_DEAD_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND id = ? AND state = 'dead'`;
 
+/** (progress JSON, seq, lease_owner): only the consumer holding the lease reports. */
+export const PROGRESS_SQL = `UPDATE ${MESSAGES_TABLE} SET progress = ? WHERE seq = ? AND state = 'leased' AND lease_owner = ?`;
+
+/** A message row as an operator browses it. */
+export interface BrowseRow {
+  id: string;
+  body: string;
+  headers: string | null;
+  priority: number;
+  attempts: number;
+  available_at: number;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  progress: string | null;
+}
+
+const BROWSE_COLUMNS = "id, body, headers, priority, attempts, available_at, lease_until, last_error, created_at, progress";
+
 /** A dead row as the listing returns it; `available_at` is when it died. */
 export interface DeadRow {
   id: string;
@@ -153,6 +176,10 @@ export interface QueueStatements {
   countDead: BetterSqlite3.Statement<[string], { total: number }>;
   retryDead: BetterSqlite3.Statement<[number, string, string]>;
   discardDead: BetterSqlite3.Statement<[string, string]>;
+  setProgress: BetterSqlite3.Statement<[string, number, string]>;
+  /** (queue, now, limit, offset) → leased rows whose lease holds, the earliest leased first. */
+  listInFlight: BetterSqlite3.Statement<[string, number, number, number], BrowseRow>;
+  countInFlight: BetterSqlite3.Statement<[string, number], { total: number }>;
   findKey: BetterSqlite3.Statement<[string, string], KeyRow>;
   holdKey: BetterSqlite3.Statement<[string, string, string, number]>;
   /** (queue, now): keys whose window passed and whose message no longer waits; they hold nothing. */
@@ -179,7 +206,7 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     // The subquery walks the fetch index in delivery order and stops at the limit; the outer
     // UPDATE leases exactly those rows in the same statement, so two fetchers never share one.
     lease: connection.prepare(
-      `UPDATE ${table} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1
+      `UPDATE ${table} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1, progress = NULL
        WHERE seq IN (
          SELECT seq FROM ${table}
          WHERE queue = ? AND state = 'ready' AND available_at <= ?
@@ -228,6 +255,11 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     ),
     countDead: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'dead'`),
     retryDead: connection.prepare(RETRY_DEAD_SQL),
+    setProgress: connection.prepare(PROGRESS_SQL),
+    listInFlight: connection.prepare(
+      `SELECT ${BROWSE_COLUMNS} FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ? ORDER BY seq LIMIT ? OFFSET ?`,
+    ),
+    countInFlight: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ?`),
     findKey: connection.prepare(FIND_KEY_SQL),
     holdKey: connection.prepare(HOLD_KEY_SQL),
     releaseKeys: connection.prepare(

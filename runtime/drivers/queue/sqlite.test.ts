@@ -141,6 +141,26 @@ describe("sqlite queue driver: storage", () => {
     });
   });
 
+  test("a table made by a taskrt before progress existed gets its progress column at start, and keeps its messages", async () => {
+    const file = freshFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const old = new Database(file);
+    old.exec(`CREATE TABLE ${MESSAGES_TABLE} (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL, body TEXT NOT NULL, headers TEXT,
+      priority INTEGER NOT NULL DEFAULT 0, available_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, lease_until INTEGER, lease_owner TEXT,
+      last_error TEXT, state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')), created_at INTEGER NOT NULL)`);
+    old.prepare(`INSERT INTO ${MESSAGES_TABLE} (id, queue, body, available_at, created_at) VALUES ('old-1', 'jobs', '"kept"', 0, 0)`).run();
+    old.close();
+    await withStarted(fileDriver(file), async (driver) => {
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "the old message");
+      assert.equal(consumer.deliveries[0].message.body, "kept");
+      await consumer.deliveries[0].progress!(50);
+      assert.equal((await driver.listInFlight("jobs", { limit: 1, offset: 0 })).messages[0].progress, 50);
+      await consumer.deliveries[0].ack();
+    });
+  });
+
   test("a shared database that is not open fails start, naming the database", async () => {
     const { database } = await openAppDatabase();
     await database.close();

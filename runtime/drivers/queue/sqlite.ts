@@ -38,7 +38,10 @@ import type {
   DeadMessage,
   Delivery,
   Headers,
+  BrowsedMessage,
+  MessagePage,
   PausableQueues,
+  ProgressReports,
   PublishOptions,
   PublishResult,
   QueueDriver,
@@ -48,7 +51,10 @@ import type {
   UniquePublisher,
 } from "./driver.ts";
 import { uniqueKeyOf } from "./unique-key.ts";
+import { progressJson } from "./progress-value.ts";
 import {
+  PROGRESS_SQL,
+  type BrowseRow,
   DISCARD_DEAD_SQL,
   FIND_KEY_SQL,
   HOLD_KEY_SQL,
@@ -82,7 +88,7 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, Component {
   readonly id: string;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
@@ -358,6 +364,25 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
     }
     return changed;
+  }
+
+  /** Written at once (not batched): an operator looking at the message sees it. Inside a handler's transaction on the app database, it commits with it. */
+  async reportProgress(delivery: SqliteDelivery, value: unknown): Promise<void> {
+    const text = progressJson(value);
+    const params: [string, number, string] = [text, delivery.seq, delivery.consumer.owner];
+    const transaction = this.currentTransaction();
+    if (transaction) {
+      await transaction.execute(PROGRESS_SQL, params);
+      return;
+    }
+    await this.writeState(`record the progress of message ${delivery.message.id}`, (statements) => statements.setProgress.run(...params));
+  }
+
+  async listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    const statements = this.requireStarted(`list the messages in flight in queue "${queueName}"`);
+    const now = Date.now();
+    const rows = statements.listInFlight.all(queueName, now, page.limit, page.offset);
+    return { messages: rows.map((row) => browsedMessage(row, true)), total: statements.countInFlight.get(queueName, now)?.total ?? 0 };
   }
 
   /** Kept in the database: every process sharing it stops leasing the queue's messages (within its poll interval). */
@@ -670,6 +695,31 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     if (delayMs === undefined) return 0;
     if (Number.isFinite(delayMs) && delayMs >= 0) return Math.round(delayMs);
     throw new TaskrtError(SQLITE_QUEUE_ERROR.OPTIONS, `queue driver ${this.id}: delay for queue "${queueName}" must be a number of milliseconds of at least 0, found ${String(delayMs)}`, { entryId: this.id });
+  }
+}
+
+/** As an operator browses it: decoded where it can be, the stored text where it cannot. */
+function browsedMessage(row: BrowseRow, inFlight: boolean): BrowsedMessage {
+  const message: BrowsedMessage = {
+    id: row.id,
+    body: parseOr(row.body, row.body),
+    headers: row.headers === null ? {} : (parseOr(row.headers, {}) as Headers),
+    priority: row.priority,
+    attempts: row.attempts,
+    publishedAt: new Date(row.created_at),
+  };
+  const availableAt = inFlight ? row.lease_until : row.available_at;
+  if (availableAt !== null) message.availableAt = new Date(availableAt);
+  if (row.progress !== null) message.progress = parseOr(row.progress, row.progress);
+  if (row.last_error !== null) message.lastError = row.last_error;
+  return message;
+}
+
+function parseOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
   }
 }
 

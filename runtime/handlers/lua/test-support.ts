@@ -99,6 +99,7 @@ export class TestServices implements RuntimeServices {
       pause: async () => void paused.add(id),
       resume: async () => void paused.delete(id),
       isPaused: async () => paused.has(id),
+      listInFlight: () => Promise.reject(new Error("not in tests")),
       refusal: () => "not in tests",
     };
   }
@@ -172,6 +173,9 @@ export function fakeDelivery(message: Partial<QueueMessage> = {}): MessageScope 
       if (scope.settled) throw new TaskrtError("E_ALREADY_SETTLED", "message already settled");
       scope.settled = "nack";
       settlements.push("nack");
+    },
+    async progress(value) {
+      settlements.push(`progress ${JSON.stringify(value)}`);
     },
   };
   return scope;

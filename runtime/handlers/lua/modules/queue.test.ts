@@ -1,6 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TestServices, callLua, createTestEngine, fakeDelivery, testContext } from "../test-support.ts";
+import { MemoryQueueDriver } from "../../../drivers/queue/memory.ts";
+import type { Delivery } from "../../../drivers/queue/driver.ts";
+import { createMessageScope } from "../../../queue/message-scope.ts";
+import { createLogger } from "../../../logger.ts";
+import { waitUntil } from "../../../../test/support/wait.ts";
 
 const source = `local queue = require("queue")
 local kept
@@ -29,6 +34,13 @@ return {
     local during = queue.is_paused(id)
     local resumed = queue.resume(id)
     return { paused = paused, during = during, resumed = resumed, after = queue.is_paused(id) }
+  end,
+  report = function()
+    local msg = queue.message()
+    local ok = msg:progress(40)
+    local ok2 = msg:progress({ done = 3, total = 10 })
+    local bad, err = msg:progress("half")
+    return { ok = ok, ok2 = ok2, bad = bad == nil, message = err:message(), kind = err:kind() }
   end,
   outside = function()
     local msg, err = queue.message()
@@ -102,6 +114,29 @@ describe("lua queue module", () => {
         value: { paused: true, during: true, resumed: true, after: false },
       });
       assert.deepEqual(await callLua(engine, "pause_cycle", ["app:nope"], context), { value: { error: "queue app:nope not found", kind: "NOT_FOUND" } });
+    });
+  });
+
+  test("msg:progress(n | table) records the handler's progress on the delivery; a string is refused", async () => {
+    await withEngine(async (engine) => {
+      const driver = new MemoryQueueDriver({ id: "app:driver", maxLength: 10, logger: createLogger({ level: "error", sink: { write() {} } }) });
+      await driver.start();
+      await driver.declare("tasks");
+      await driver.publish("tasks", { n: 1 }, {});
+      const deliveries: Delivery[] = [];
+      await driver.consume("tasks", { prefetch: 1 }, (delivery) => deliveries.push(delivery));
+      await waitUntil(() => deliveries.length === 1, "the delivery");
+      const scope = createMessageScope(deliveries[0], async () => {});
+      const result = await callLua(engine, "report", [{ n: 1 }], testContext({ modules: ["queue"], message: scope }));
+      assert.deepEqual(result.value, {
+        ok: true,
+        ok2: true,
+        bad: true,
+        message: "progress must be a finite number or a JSON object of at most 16384 bytes, found string",
+        kind: "INVALID",
+      });
+      assert.deepEqual((await driver.listInFlight("tasks", { limit: 1, offset: 0 })).messages[0].progress, { done: 3, total: 10 });
+      await driver.stop();
     });
   });
 

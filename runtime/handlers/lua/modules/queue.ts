@@ -33,6 +33,7 @@ const MessageClass: LuaClass<MessageState> = defineLuaClass<MessageState>("queue
   body: live((message) => [message.body()]),
   ack: live((message) => message.ack().then(() => [true])),
   nack: live((message) => message.nack().then(() => [true])),
+  progress: live((message, args) => message.progress(args.value(2, { emptyTable: "object" }) as number).then(() => [true])),
 });
 
 const QUEUE: Record<string, NativeFunction> = {
