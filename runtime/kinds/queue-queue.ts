@@ -131,6 +131,14 @@ export class QueueEntry implements Component, QueueHandle {
     return driver.isPaused(this.queueName);
   }
 
+  async purge(): Promise<number> {
+    const driver = this.capable("purge", "purge");
+    if (!this.declared) await this.declare();
+    const purged = await driver.purge(this.queueName);
+    this.logger.info(`purged: ${purged} waiting or delayed message${purged === 1 ? "" : "s"} dropped`);
+    return purged;
+  }
+
   async listInFlight(page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
     const driver = this.capable("progress", "list its messages in flight");
     this.checkPage(page);

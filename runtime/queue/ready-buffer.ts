@@ -22,6 +22,11 @@ export class Deque<T> {
     this.size++;
   }
 
+  /** Front to back. */
+  *values(): IterableIterator<T> {
+    for (let index = 0; index < this.size; index++) yield this.items[(this.head + index) & (this.items.length - 1)] as T;
+  }
+
   peek(): T | undefined {
     return this.size === 0 ? undefined : this.items[this.head];
   }
@@ -72,6 +77,11 @@ export class ReadyBuffer<T> {
       }
     }
     return undefined;
+  }
+
+  /** In delivery order: highest priority first, FIFO within one. */
+  *values(): IterableIterator<T> {
+    for (const priority of this.priorities) yield* this.levels.get(priority)!.values();
   }
 
   clear(): void {

@@ -589,6 +589,29 @@ export function queueDriverContract(
       });
     });
 
+    test("purge drops every waiting and delayed message; in-flight and dead ones stay, and a purged key is free", async (t) => {
+      await withCapability(t, "purge", async (driver, queue) => {
+        await driver.publish(queue, "in flight", {});
+        await driver.publish(queue, "dead", {});
+        const collector = new Collector();
+        const subscription = await driver.consume(queue, { prefetch: 2 }, collector.onDelivery);
+        const [inFlight, dead] = await collector.waitFor(2);
+        await subscription.cancel();
+        await dead.bury("dead");
+        const unique = hasCapability(driver, "unique");
+        if (unique) await driver.publishUnique(queue, "keyed", {}, { uniqueKey: "k" });
+        else await driver.publish(queue, "keyed", {});
+        await driver.publish(queue, "later", {}, { delayMs: 60_000 });
+        await driver.publish(queue, "ready", {});
+        assert.deepEqual(await driver.stats(queue), { ready: 2, inFlight: 1, delayed: 1, dead: 1 });
+        assert.equal(await driver.purge(queue), 3);
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 1, delayed: 0, dead: 1 });
+        if (unique) assert.equal((await driver.publishUnique(queue, "keyed again", {}, { uniqueKey: "k" })).duplicate, false);
+        await inFlight.ack();
+        assert.equal(await driver.purge(queue), 1);
+      });
+    });
+
     if (options.durable) {
       test("pause: a paused queue stays paused across a stop and start", async (t) => {
         await withCapability(t, "pause", async (driver, queue) => {

@@ -252,6 +252,8 @@ export interface QueueHandle {
   pause(): Promise<void>;
   resume(): Promise<void>;
   isPaused(): Promise<boolean>;
+  /** Drops every waiting and delayed message; resolves to how many. Refused by a driver without "purge". */
+  purge(): Promise<number>;
   /** The messages in flight with their handlers' progress. Refused by a driver without "progress". */
   listInFlight(page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>>;
   /** Why the driver cannot offer the capability, or undefined when it can. */

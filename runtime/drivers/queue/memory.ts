@@ -31,6 +31,7 @@ import type {
   MessagePage,
   PausableQueues,
   ProgressReports,
+  PurgeableQueues,
   PublishOptions,
   PublishResult,
   QueueDriver,
@@ -109,7 +110,8 @@ interface QueueState {
   name: string;
   maxLength: number;
   ready: ReadyBuffer<StoredMessage>;
-  delayed: Set<LongTimer>;
+  /** Delayed messages by their timer, with when they become deliverable. */
+  delayed: Map<LongTimer, { stored: StoredMessage; availableAt: number }>;
   inFlight: number;
   /** The messages handed out and not settled, in the order they were handed out. */
   handedOut: Set<StoredMessage>;
@@ -128,7 +130,7 @@ interface QueueState {
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -164,7 +166,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     let lost = 0;
     for (const queue of this.queues.values()) {
       lost += queue.ready.size + queue.delayed.size + queue.inFlight;
-      for (const timer of queue.delayed) timer.clear();
+      for (const timer of queue.delayed.keys()) timer.clear();
       queue.delayed.clear();
       queue.ready.clear();
       queue.inFlight = 0;
@@ -197,7 +199,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       name: queueName,
       maxLength,
       ready: new ReadyBuffer<StoredMessage>(),
-      delayed: new Set(),
+      delayed: new Map(),
       inFlight: 0,
       handedOut: new Set(),
       dead: [],
@@ -346,6 +348,21 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     if (delivery.generation === this.generation) delivery.stored.progress = text;
   }
 
+  /** Drops every waiting and delayed message; those in flight and dead stay. */
+  async purge(queueName: string): Promise<number> {
+    const queue = this.usableQueue(queueName);
+    const purged = queue.ready.size + queue.delayed.size;
+    for (const stored of queue.ready.values()) stored.place = "gone";
+    for (const [timer, { stored }] of queue.delayed) {
+      timer.clear();
+      stored.place = "gone";
+    }
+    queue.ready.clear();
+    queue.delayed.clear();
+    this.schedulePump(queue); // room for publishers waiting at max_length
+    return purged;
+  }
+
   /** Kept for as long as the process lives, like the messages. */
   async pause(queueName: string): Promise<void> {
     this.declaredQueue(queueName).paused = true;
@@ -422,7 +439,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
         queue.ready.push(stored.priority, stored);
         this.schedulePump(queue);
       }, delayMs);
-      queue.delayed.add(timer);
+      queue.delayed.set(timer, { stored, availableAt: Date.now() + delayMs });
       return;
     }
     queue.ready.push(stored.priority, stored);

@@ -180,6 +180,8 @@ export interface QueueStatements {
   /** (queue, now, limit, offset) → leased rows whose lease holds, the earliest leased first. */
   listInFlight: BetterSqlite3.Statement<[string, number, number, number], BrowseRow>;
   countInFlight: BetterSqlite3.Statement<[string, number], { total: number }>;
+  /** (queue): every waiting and delayed message goes. */
+  purge: BetterSqlite3.Statement<[string]>;
   findKey: BetterSqlite3.Statement<[string, string], KeyRow>;
   holdKey: BetterSqlite3.Statement<[string, string, string, number]>;
   /** (queue, now): keys whose window passed and whose message no longer waits; they hold nothing. */
@@ -260,6 +262,7 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
       `SELECT ${BROWSE_COLUMNS} FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ? ORDER BY seq LIMIT ? OFFSET ?`,
     ),
     countInFlight: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ?`),
+    purge: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND state = 'ready'`),
     findKey: connection.prepare(FIND_KEY_SQL),
     holdKey: connection.prepare(HOLD_KEY_SQL),
     releaseKeys: connection.prepare(

@@ -42,6 +42,7 @@ import type {
   MessagePage,
   PausableQueues,
   ProgressReports,
+  PurgeableQueues,
   PublishOptions,
   PublishResult,
   QueueDriver,
@@ -88,7 +89,7 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, Component {
   readonly id: string;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
@@ -383,6 +384,11 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     const now = Date.now();
     const rows = statements.listInFlight.all(queueName, now, page.limit, page.offset);
     return { messages: rows.map((row) => browsedMessage(row, true)), total: statements.countInFlight.get(queueName, now)?.total ?? 0 };
+  }
+
+  /** Every waiting and delayed message of the queue goes; in-flight and dead ones stay. */
+  async purge(queueName: string): Promise<number> {
+    return this.writeState(`purge queue "${queueName}"`, (statements) => statements.purge.run(queueName).changes);
   }
 
   /** Kept in the database: every process sharing it stops leasing the queue's messages (within its poll interval). */

@@ -100,6 +100,7 @@ export class TestServices implements RuntimeServices {
       resume: async () => void paused.delete(id),
       isPaused: async () => paused.has(id),
       listInFlight: () => Promise.reject(new Error("not in tests")),
+      purge: () => Promise.reject(new Error("not in tests")),
       refusal: () => "not in tests",
     };
   }
