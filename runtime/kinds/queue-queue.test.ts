@@ -310,6 +310,26 @@ describe("queue.queue", () => {
   });
 });
 
+describe("queue.queue retention", () => {
+  test("retention {max_count, max_age} is applied to the queue's dead messages in the background, every minute", async (t) => {
+    t.mock.timers.enable({ apis: ["setInterval"] });
+    const { driver, tasks } = await build({ retention: { max_count: 1, max_age: "168h" } });
+    await driver.start();
+    const ids: string[] = [];
+    for (let index = 0; index < 3; index++) ids.push(await tasks.publish({ index }));
+    const deliveries: Delivery[] = [];
+    const subscription = await tasks.consume({ prefetch: 3 }, (delivery) => deliveries.push(delivery));
+    await waitUntil(() => deliveries.length === 3, "3 deliveries");
+    await subscription.cancel();
+    for (const delivery of deliveries) await delivery.bury("poison");
+    assert.equal((await tasks.stats()).dead, 3);
+    t.mock.timers.tick(60_000);
+    await waitUntil(async () => (await tasks.stats()).dead === 1, "the retention to prune all but the newest");
+    assert.deepEqual((await tasks.deadLetters()!.list({ limit: 5, offset: 0 })).messages.map((message) => message.id), [ids[2]]);
+    await driver.stop();
+  });
+});
+
 describe("queue.queue on RabbitMQ: the capabilities it cannot offer", () => {
   async function onRabbit(): Promise<QueueEntry> {
     const { logger } = captureLogger();
@@ -331,6 +351,21 @@ describe("queue.queue on RabbitMQ: the capabilities it cannot offer", () => {
     await assert.rejects(jobs.isPaused(), { code: "E_QUEUE_UNSUPPORTED" });
     assert.match(reason, /^RabbitMQ keeps no pause state/);
     assert.equal(jobs.refusal("pause"), reason);
+  });
+
+  test("a retention is refused when the entry is built, with RabbitMQ's reason", async () => {
+    const { logger } = captureLogger();
+    const registry = await registryOf([
+      { name: "rabbit", kind: "queue.driver.amqp" },
+      { name: "jobs", kind: "queue.queue", driver: "app:rabbit", retention: { max_count: 10 } },
+    ]);
+    const components = new Map<string, Component>();
+    const context = buildContext(registry, components, logger);
+    components.set("app:rabbit", amqpDriverKind.create(registry.entries[0], context));
+    assert.throws(() => createQueueEntry(registry.entries[1], context), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `queue app:jobs cannot keep a retention: it is on app:rabbit, and ${AMQP_UNSUPPORTED.retention}`,
+    });
   });
 
   test("a publish with a unique_key is refused with RabbitMQ's reason", async () => {

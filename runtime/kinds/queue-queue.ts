@@ -7,6 +7,7 @@
  * time and nothing guarantees a start() would run first.
  */
 import { TaskrtError, errorMessage } from "../errors.ts";
+import { parseDuration } from "../duration.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
 import type { Component } from "../contracts/component.ts";
@@ -23,6 +24,7 @@ import {
   type Headers,
   type PublishOptions,
   type PublishResult,
+  type RetentionPolicy,
   type BrowsedMessage,
   type MessagePage,
   type UniquePublishOptions,
@@ -67,6 +69,8 @@ export class QueueEntry implements Component, QueueHandle {
     this.policy = parseRetryPolicy(entry);
     this.driverOptions = driverOptionsFor(entry, resolveId(entry.data.driver as string, entry.namespace), context);
     this.random = options.random ?? Math.random;
+    const retention = parseRetention(entry);
+    if (retention) this.capable("retention", "keep a retention").retain(this.queueName, retention);
   }
 
   async publish(body: unknown, headers: Headers = {}, options?: PublishOptions): Promise<string> {
@@ -265,6 +269,22 @@ export function createQueueEntry(entry: Entry, context: BuildContext, options: Q
     });
   }
   return new QueueEntry(entry, driver, context, context.logger.forEntry(entry.id), options);
+}
+
+/** The entry's `retention`, in milliseconds; undefined when it sets none. */
+function parseRetention(entry: Entry): RetentionPolicy | undefined {
+  const retention = entry.data.retention as { max_age?: string | number; max_count?: number } | undefined;
+  if (!retention || (retention.max_age === undefined && retention.max_count === undefined)) return undefined;
+  const policy: RetentionPolicy = {};
+  if (retention.max_age !== undefined) {
+    try {
+      policy.maxAgeMs = parseDuration(retention.max_age);
+    } catch (error) {
+      throw new TaskrtError("E_QUEUE_OPTIONS", `queue ${entry.id}: retention.max_age: ${errorMessage(error)}`, { entryId: entry.id, location: entry.locate(["retention", "max_age"]) });
+    }
+  }
+  if (retention.max_count !== undefined) policy.maxCount = retention.max_count;
+  return policy;
 }
 
 function attemptsText(attempts: number): string {

@@ -612,6 +612,61 @@ export function queueDriverContract(
       });
     });
 
+    /** Buries `count` messages one after another (each dies after the one before), returning their ids in order of death. */
+    async function buryMessages(driver: QueueDriver, queue: string, count: number): Promise<string[]> {
+      const ids: string[] = [];
+      for (let index = 0; index < count; index++) ids.push(await driver.publish(queue, { index }, {}));
+      const collector = new Collector();
+      const subscription = await driver.consume(queue, { prefetch: count }, collector.onDelivery);
+      const deliveries = await collector.waitFor(count);
+      await subscription.cancel();
+      for (const delivery of deliveries) {
+        await delivery.bury(`dead ${String(delivery.message.id)}`);
+        await sleep(2); // distinct death times, so "the newest" is well defined
+      }
+      return deliveries.map((delivery) => delivery.message.id);
+    }
+
+    test("retention: pruneDead keeps only the newest max_count dead messages and drops those older than max_age", async (t) => {
+      await withCapability(t, "retention", async (driver, queue) => {
+        const ids = await buryMessages(driver, queue, 5);
+        assert.equal(await driver.pruneDead(queue, { maxCount: 2, maxAgeMs: 600_000 }), 3);
+        const kept = await driver.listDead(queue, { limit: 10, offset: 0 });
+        assert.deepEqual(kept.messages.map((message) => message.id), [ids[4], ids[3]]);
+        assert.equal(await driver.pruneDead(queue, { maxCount: 2 }), 0);
+        await sleep(5);
+        assert.equal(await driver.pruneDead(queue, { maxAgeMs: 1 }), 2);
+        assert.deepEqual(await driver.stats(queue), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+      });
+    });
+
+    test("retention: only dead messages are pruned, and only the queue's own", async (t) => {
+      await withCapability(t, "retention", async (driver, queue) => {
+        const other = queueName();
+        await driver.declare(other);
+        await buryMessages(driver, other, 1);
+        await buryMessages(driver, queue, 1);
+        await driver.publish(queue, "waiting", {});
+        await driver.publish(queue, "delayed", {}, { delayMs: 60_000 });
+        await sleep(5);
+        assert.equal(await driver.pruneDead(queue, { maxAgeMs: 1, maxCount: 0 }), 1);
+        assert.deepEqual(await driver.stats(queue), { ready: 1, inFlight: 0, delayed: 1, dead: 0 });
+        assert.equal((await driver.stats(other)).dead, 1);
+      });
+    });
+
+    if (options.durable) {
+      test("retention: a queue's retention is applied in the background when the driver starts", async (t) => {
+        await withCapability(t, "retention", async (driver, queue) => {
+          const ids = await buryMessages(driver, queue, 3);
+          driver.retain(queue, { maxCount: 1 });
+          await driver.stop();
+          await driver.start();
+          assert.deepEqual((await driver.listDead(queue, { limit: 10, offset: 0 })).messages.map((message) => message.id), [ids[2]]);
+        });
+      });
+    }
+
     if (options.durable) {
       test("pause: a paused queue stays paused across a stop and start", async (t) => {
         await withCapability(t, "pause", async (driver, queue) => {

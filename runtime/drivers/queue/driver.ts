@@ -191,9 +191,12 @@ export interface RetentionPolicy {
   maxCount?: number;
 }
 
-export interface RetentionStore {
+/** Kept dead letters (a dead-letter store) pruned by age and count. */
+export interface RetentionStore extends DeadLetterStore {
   /** Deletes the dead messages the policy no longer keeps; resolves to how many. */
   pruneDead(queueName: string, policy: RetentionPolicy): Promise<number>;
+  /** Prune the queue's dead messages by the policy in the background: at start, then every minute while running. */
+  retain(queueName: string, policy: RetentionPolicy): void;
 }
 
 export interface CapabilityMethods {
@@ -212,7 +215,7 @@ const CAPABILITY_PROBES: { [C in QueueCapability]: readonly string[] } = {
   progress: ["listInFlight"],
   browse: ["browse", "promote", "remove"],
   purge: ["purge"],
-  retention: ["pruneDead"],
+  retention: ["pruneDead", "retain", "listDead"],
   rate: ["rateLimits"],
 };
 

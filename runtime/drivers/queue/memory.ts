@@ -32,6 +32,8 @@ import type {
   PausableQueues,
   ProgressReports,
   PurgeableQueues,
+  RetentionPolicy,
+  RetentionStore,
   PublishOptions,
   PublishResult,
   QueueDriver,
@@ -43,6 +45,7 @@ import type {
 } from "./driver.ts";
 import { uniqueKeyOf } from "./unique-key.ts";
 import { progressJson } from "./progress-value.ts";
+import { RetentionSchedule } from "./retention.ts";
 
 export const MEMORY_DRIVER_STATES = { CREATED: "created", RUNNING: "running", STOPPED: "stopped" } as const;
 type DriverState = (typeof MEMORY_DRIVER_STATES)[keyof typeof MEMORY_DRIVER_STATES];
@@ -130,7 +133,7 @@ interface QueueState {
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -142,12 +145,14 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
   private warned = false;
 
   private readonly publishTimeoutMs: number;
+  private readonly retention: RetentionSchedule;
 
   constructor(options: MemoryQueueDriverOptions) {
     this.id = options.id;
     this.defaultMaxLength = options.maxLength;
     this.publishTimeoutMs = options.publishTimeoutMs ?? 0;
     this.logger = options.logger;
+    this.retention = new RetentionSchedule((queueName, policy) => this.pruneDead(queueName, policy), options.logger);
   }
 
   async start(): Promise<void> {
@@ -158,10 +163,12 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       });
     }
     this.state = MEMORY_DRIVER_STATES.RUNNING;
+    await this.retention.start();
   }
 
   async stop(): Promise<void> {
     this.state = MEMORY_DRIVER_STATES.STOPPED;
+    this.retention.stop();
     this.generation++;
     let lost = 0;
     for (const queue of this.queues.values()) {
@@ -346,6 +353,20 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     }
     const text = progressJson(value);
     if (delivery.generation === this.generation) delivery.stored.progress = text;
+  }
+
+  async pruneDead(queueName: string, policy: RetentionPolicy): Promise<number> {
+    const queue = this.declaredQueue(queueName);
+    const before = queue.dead.length;
+    const diedAfter = policy.maxAgeMs === undefined ? -Infinity : Date.now() - policy.maxAgeMs;
+    let kept = queue.dead.filter((message) => message.diedAt.getTime() >= diedAfter);
+    if (policy.maxCount !== undefined && kept.length > policy.maxCount) kept = kept.slice(kept.length - policy.maxCount);
+    queue.dead = kept;
+    return before - kept.length;
+  }
+
+  retain(queueName: string, policy: RetentionPolicy): void {
+    this.retention.set(queueName, policy);
   }
 
   /** Drops every waiting and delayed message; those in flight and dead stay. */

@@ -180,6 +180,10 @@ export interface QueueStatements {
   /** (queue, now, limit, offset) → leased rows whose lease holds, the earliest leased first. */
   listInFlight: BetterSqlite3.Statement<[string, number, number, number], BrowseRow>;
   countInFlight: BetterSqlite3.Statement<[string, number], { total: number }>;
+  /** (queue, died before): dead rows older than the retention's max_age. */
+  pruneDeadByAge: BetterSqlite3.Statement<[string, number]>;
+  /** (queue, queue, keep): all but the newest `keep` dead rows. */
+  pruneDeadByCount: BetterSqlite3.Statement<[string, string, number]>;
   /** (queue): every waiting and delayed message goes. */
   purge: BetterSqlite3.Statement<[string]>;
   findKey: BetterSqlite3.Statement<[string, string], KeyRow>;
@@ -262,6 +266,11 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
       `SELECT ${BROWSE_COLUMNS} FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ? ORDER BY seq LIMIT ? OFFSET ?`,
     ),
     countInFlight: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ?`),
+    pruneDeadByAge: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND state = 'dead' AND available_at < ?`),
+    pruneDeadByCount: connection.prepare(
+      `DELETE FROM ${table} WHERE queue = ? AND state = 'dead' AND seq NOT IN (
+         SELECT seq FROM ${table} WHERE queue = ? AND state = 'dead' ORDER BY available_at DESC, seq DESC LIMIT ?)`,
+    ),
     purge: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND state = 'ready'`),
     findKey: connection.prepare(FIND_KEY_SQL),
     holdKey: connection.prepare(HOLD_KEY_SQL),

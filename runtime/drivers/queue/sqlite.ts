@@ -43,6 +43,8 @@ import type {
   PausableQueues,
   ProgressReports,
   PurgeableQueues,
+  RetentionPolicy,
+  RetentionStore,
   PublishOptions,
   PublishResult,
   QueueDriver,
@@ -53,6 +55,7 @@ import type {
 } from "./driver.ts";
 import { uniqueKeyOf } from "./unique-key.ts";
 import { progressJson } from "./progress-value.ts";
+import { RetentionSchedule } from "./retention.ts";
 import {
   PROGRESS_SQL,
   type BrowseRow,
@@ -89,7 +92,7 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore, Component {
   readonly id: string;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
@@ -114,6 +117,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
   private ownerPrefix = nanoid(10);
   private ownerLock: OwnerLock | undefined;
   private leaseRecovery: LeaseRecovery | undefined;
+  private readonly retention: RetentionSchedule;
   private readonly recoverInCleanContext: (queueName: string) => Promise<number>;
   // Ticks must not run in a handler's async context: there `currentTransaction()` would name the
   // handler's transaction and the shared database would treat our batch as part of it.
@@ -124,6 +128,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     this.options = options;
     this.logger = options.logger;
     this.tickInCleanContext = AsyncResource.bind(() => this.runScheduledTick());
+    this.retention = new RetentionSchedule((queueName, policy) => this.pruneDead(queueName, policy), options.logger);
     this.recoverInCleanContext = AsyncResource.bind((queueName: string) =>
       this.state === "started" && this.leaseRecovery ? this.leaseRecovery.recover(queueName) : Promise.resolve(0),
     );
@@ -164,10 +169,12 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     this.transactionOf = connection.transaction((work: () => unknown) => work());
     if ("database" in this.options.storage) this.stopCommitListener = this.options.storage.database.onCommit(() => this.wakeWatchedQueues());
     this.state = "started";
+    await this.retention.start();
   }
 
   async stop(): Promise<void> {
     if (this.state !== "started") return;
+    this.retention.stop();
     // Every consumer ever opened, cancelled ones too: a cancelled consumer may still hold
     // deliveries (handlers aborted at stop_timeout) and its lease timer.
     for (const consumer of this.opened) consumer.close();
@@ -384,6 +391,22 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     const now = Date.now();
     const rows = statements.listInFlight.all(queueName, now, page.limit, page.offset);
     return { messages: rows.map((row) => browsedMessage(row, true)), total: statements.countInFlight.get(queueName, now)?.total ?? 0 };
+  }
+
+  /** Dead messages past the policy's age, and beyond its count (oldest first), are deleted; so are deduplication keys that hold nothing any more. */
+  async pruneDead(queueName: string, policy: RetentionPolicy): Promise<number> {
+    const now = Date.now();
+    return this.writeState(`prune the dead messages of queue "${queueName}"`, (statements) => {
+      let pruned = 0;
+      if (policy.maxAgeMs !== undefined) pruned += statements.pruneDeadByAge.run(queueName, now - policy.maxAgeMs).changes;
+      if (policy.maxCount !== undefined) pruned += statements.pruneDeadByCount.run(queueName, queueName, policy.maxCount).changes;
+      statements.releaseKeys.run(queueName, now);
+      return pruned;
+    });
+  }
+
+  retain(queueName: string, policy: RetentionPolicy): void {
+    this.retention.set(queueName, policy);
   }
 
   /** Every waiting and delayed message of the queue goes; in-flight and dead ones stay. */
