@@ -19,11 +19,11 @@ import { resolveId, type Entry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { isCallableComponent, type Callable, type CallResult } from "../handlers/handler.ts";
-import type { Delivery, QueueHandle, Subscription } from "../drivers/queue/driver.ts";
+import type { Delivery, QueueHandle, RateLimit, Subscription } from "../drivers/queue/driver.ts";
 import type { MessageScope } from "../modules/context.ts";
 import { claimSettlement, createMessageScope } from "../queue/message-scope.ts";
 import { NO_CONSUMER_RECORDER, NO_INSTRUMENTS, type ConsumerRecorder } from "../metrics/instruments.ts";
-import { isQueueHandle } from "./queue-queue.ts";
+import { isQueueHandle, parseRate } from "./queue-queue.ts";
 import type { Component } from "../contracts/component.ts";
 import type { BuildContext } from "../contracts/build-context.ts";
 import { defineKind } from "../contracts/kind-definition.ts";
@@ -50,6 +50,7 @@ export class QueueConsumer implements Component {
   private readonly prefetch: number;
   private readonly timeoutMs: number | undefined;
   private readonly stopTimeoutMs: number;
+  private readonly rate: RateLimit | undefined;
   private state: ConsumerState = CONSUMER_STATES.IDLE;
   private queue: QueueHandle | undefined;
   private progressRefusal: string | undefined;
@@ -86,6 +87,7 @@ export class QueueConsumer implements Component {
     this.prefetch = data.prefetch;
     this.timeoutMs = data.timeout === undefined ? undefined : parseDuration(data.timeout);
     this.stopTimeoutMs = parseDuration(data.lifecycle.stop_timeout);
+    this.rate = parseRate(entry, `consumer:${entry.id}`);
   }
 
   async start(): Promise<void> {
@@ -99,7 +101,7 @@ export class QueueConsumer implements Component {
     }
     this.state = CONSUMER_STATES.RUNNING;
     try {
-      this.subscription = await this.queue.consume({ prefetch: this.prefetch }, (delivery) => this.accept(delivery));
+      this.subscription = await this.queue.consume({ prefetch: this.prefetch, ...(this.rate ? { rates: [this.rate] } : {}) }, (delivery) => this.accept(delivery));
     } catch (error) {
       this.state = CONSUMER_STATES.IDLE;
       throw error;

@@ -368,6 +368,14 @@ describe("queue.queue on RabbitMQ: the capabilities it cannot offer", () => {
     });
   });
 
+  test("consuming with a rate is refused with RabbitMQ's reason", async () => {
+    const jobs = await onRabbit();
+    await assert.rejects(jobs.consume({ prefetch: 1, rates: [{ limit: 1, perMs: 1000, key: "k" }] }, () => undefined), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `queue app:jobs cannot limit its rate: it is on app:rabbit, and ${AMQP_UNSUPPORTED.rate}`,
+    });
+  });
+
   test("a publish with a unique_key is refused with RabbitMQ's reason", async () => {
     const jobs = await onRabbit();
     await assert.rejects(jobs.publishUnique({ n: 1 }, {}, { uniqueKey: "k" }), {

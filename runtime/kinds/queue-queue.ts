@@ -25,6 +25,7 @@ import {
   type PublishOptions,
   type PublishResult,
   type RetentionPolicy,
+  type RateLimit,
   type BrowsedMessage,
   type MessagePage,
   type UniquePublishOptions,
@@ -55,6 +56,7 @@ export class QueueEntry implements Component, QueueHandle {
   private readonly driverOptions: Record<string, unknown> | undefined;
   private readonly random: () => number;
   private declaration: Promise<void> | undefined;
+  private readonly rate: RateLimit | undefined;
   private declared = false;
 
   constructor(
@@ -69,6 +71,7 @@ export class QueueEntry implements Component, QueueHandle {
     this.policy = parseRetryPolicy(entry);
     this.driverOptions = driverOptionsFor(entry, resolveId(entry.data.driver as string, entry.namespace), context);
     this.random = options.random ?? Math.random;
+    this.rate = parseRate(entry, `queue:${this.queueName}`);
     const retention = parseRetention(entry);
     if (retention) this.capable("retention", "keep a retention").retain(this.queueName, retention);
   }
@@ -84,9 +87,12 @@ export class QueueEntry implements Component, QueueHandle {
     return driver.publishUnique(this.queueName, body, headers, options);
   }
 
+  /** The queue's own `rate` joins the consumer's: every consumer of the queue counts against it. */
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    const rates = [...(options.rates ?? []), ...(this.rate ? [this.rate] : [])];
+    if (rates.length > 0) this.capable("rate", "limit its rate");
     if (!this.declared) await this.declare();
-    return this.driver.consume(this.queueName, options, onDelivery);
+    return this.driver.consume(this.queueName, rates.length > 0 ? { ...options, rates } : options, onDelivery);
   }
 
   async stats(): Promise<QueueStats> {
@@ -269,6 +275,20 @@ export function createQueueEntry(entry: Entry, context: BuildContext, options: Q
     });
   }
   return new QueueEntry(entry, driver, context, context.logger.forEntry(entry.id), options);
+}
+
+/** An entry's `rate: {limit, per}` as a limit counted under `key`; undefined when it sets none. */
+export function parseRate(entry: Entry, key: string): RateLimit | undefined {
+  const rate = entry.data.rate as { limit: number; per: string | number } | undefined;
+  if (!rate) return undefined;
+  let perMs: number;
+  try {
+    perMs = parseDuration(rate.per);
+  } catch (error) {
+    throw new TaskrtError("E_QUEUE_OPTIONS", `${entry.id}: rate.per: ${errorMessage(error)}`, { entryId: entry.id, location: entry.locate(["rate", "per"]) });
+  }
+  if (perMs < 1) throw new TaskrtError("E_QUEUE_OPTIONS", `${entry.id}: rate.per must be at least 1ms, found ${String(rate.per)}`, { entryId: entry.id, location: entry.locate(["rate", "per"]) });
+  return { limit: rate.limit, perMs, key };
 }
 
 /** The entry's `retention`, in milliseconds; undefined when it sets none. */

@@ -667,6 +667,48 @@ export function queueDriverContract(
       });
     }
 
+    // A window this long (about 31 years) does not end during a test: the counts are exact.
+    const LONG_WINDOW_MS = 1e12;
+
+    test("rate: consumers sharing a key share one budget per window; another key has its own", async (t) => {
+      await withCapability(t, "rate", async (driver, queue) => {
+        for (let index = 0; index < 6; index++) await driver.publish(queue, { index }, {});
+        const shared = { limit: 2, perMs: LONG_WINDOW_MS, key: `${queue}:shared` };
+        const one = new Collector({ autoAck: true });
+        const two = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 10, rates: [shared] }, one.onDelivery);
+        await driver.consume(queue, { prefetch: 10, rates: [shared] }, two.onDelivery);
+        await waitUntil(() => one.deliveries.length + two.deliveries.length === 2, () => "2 deliveries under the shared rate");
+        await sleep(QUIET_MS);
+        assert.equal(one.deliveries.length + two.deliveries.length, 2, "more than the shared budget");
+        const other = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 10, rates: [{ limit: 3, perMs: LONG_WINDOW_MS, key: `${queue}:other` }] }, other.onDelivery);
+        await other.waitFor(3);
+        await sleep(QUIET_MS);
+        assert.equal(other.deliveries.length, 3);
+        await waitUntil(async () => (await driver.stats(queue)).inFlight === 0, () => "acks");
+        assert.deepEqual(await driver.stats(queue), { ready: 1, inFlight: 0, delayed: 0, dead: 0 });
+      });
+    });
+
+    test("rate: messages held by a rate flow once its window ends", async (t) => {
+      await withCapability(t, "rate", async (driver, queue) => {
+        for (let index = 0; index < 3; index++) await driver.publish(queue, { index }, {});
+        const collector = new Collector({ autoAck: true });
+        await driver.consume(queue, { prefetch: 10, rates: [{ limit: 1, perMs: 50, key: `${queue}:fast` }] }, collector.onDelivery);
+        assert.deepEqual((await collector.waitFor(3)).map((delivery) => delivery.message.body), [{ index: 0 }, { index: 1 }, { index: 2 }]);
+      });
+    });
+
+    test("rate: a limit below 1 or a window below 1 ms is refused", async (t) => {
+      await withCapability(t, "rate", async (driver, queue) => {
+        await assert.rejects(driver.consume(queue, { prefetch: 1, rates: [{ limit: 0, perMs: 1000, key: "k" }] }, () => undefined), {
+          code: "E_QUEUE_OPTIONS",
+          message: `queue driver ${driver.id}: a rate for queue "${queue}" needs a whole limit of at least 1 per at least 1 ms, found 0 per 1000 ms`,
+        });
+      });
+    });
+
     if (options.durable) {
       test("pause: a paused queue stays paused across a stop and start", async (t) => {
         await withCapability(t, "pause", async (driver, queue) => {

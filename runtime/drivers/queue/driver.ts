@@ -54,10 +54,11 @@ export interface Delivery {
 export interface ConsumeOptions {
   /** At most this many unsettled deliveries at once. */
   prefetch: number;
-  /** At most `limit` deliveries per `perMs` window, counted under `key` by every consumer (and process) sharing it. */
-  rate?: RateLimit;
+  /** Each: at most `limit` deliveries per `perMs` window, counted under its `key` by every consumer (and process) sharing it. Drivers with the "rate" capability. */
+  rates?: readonly RateLimit[];
 }
 
+/** Fixed windows of `perMs`, aligned to the epoch so every process agrees where one ends (BullMQ's limiter). */
 export interface RateLimit {
   limit: number;
   perMs: number;

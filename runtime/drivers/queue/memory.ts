@@ -39,6 +39,7 @@ import type {
   QueueDriver,
   QueueMessage,
   QueueStats,
+  RateLimit,
   Subscription,
   UniquePublishOptions,
   UniquePublisher,
@@ -46,6 +47,7 @@ import type {
 import { uniqueKeyOf } from "./unique-key.ts";
 import { progressJson } from "./progress-value.ts";
 import { RetentionSchedule } from "./retention.ts";
+import { RateWindows, checkRates } from "./rate-limit.ts";
 
 export const MEMORY_DRIVER_STATES = { CREATED: "created", RUNNING: "running", STOPPED: "stopped" } as const;
 type DriverState = (typeof MEMORY_DRIVER_STATES)[keyof typeof MEMORY_DRIVER_STATES];
@@ -97,6 +99,7 @@ interface ConsumerState {
   prefetch: number;
   unsettled: number;
   onDelivery: (delivery: Delivery) => void;
+  rates: readonly RateLimit[];
 }
 
 interface WaitingPublish {
@@ -127,6 +130,8 @@ interface QueueState {
   pumpScheduled: boolean;
   /** Consumers get nothing while set; publishes are still admitted (up to max_length). */
   paused: boolean;
+  /** Set while consumers wait for a rate window to end. */
+  rateTimer?: NodeJS.Timeout;
   /** Deduplication keys by key; a key whose message no longer waits and whose window passed is dropped when next asked. */
   keys: Map<string, HeldKey>;
 }
@@ -146,6 +151,9 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
 
   private readonly publishTimeoutMs: number;
   private readonly retention: RetentionSchedule;
+  private readonly rateWindows = new RateWindows();
+  /** Rate windows are this process's own: consumers in one process share each key's budget. */
+  readonly rateLimits = true;
 
   constructor(options: MemoryQueueDriverOptions) {
     this.id = options.id;
@@ -180,6 +188,8 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       queue.handedOut.clear();
       queue.dead = [];
       queue.keys.clear();
+      clearTimeout(queue.rateTimer);
+      queue.rateTimer = undefined;
       queue.consumers = [];
       for (let waiter = queue.waiters.shift(); waiter; waiter = queue.waiters.shift()) {
         if (waiter.timedOut) continue;
@@ -286,7 +296,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
         entryId: this.id,
       });
     }
-    const consumer: ConsumerState = { prefetch: options.prefetch, unsettled: 0, onDelivery };
+    const consumer: ConsumerState = { prefetch: options.prefetch, unsettled: 0, onDelivery, rates: checkRates(this.id, queueName, options.rates) };
     queue.consumers.push(consumer);
     this.schedulePump(queue);
     return {
@@ -481,8 +491,9 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     if (this.state === MEMORY_DRIVER_STATES.STOPPED) return;
     for (;;) {
       while (queue.ready.size > 0 && !queue.paused) {
-        const consumer = nextConsumerWithRoom(queue);
+        const consumer = this.nextConsumerWithRoom(queue);
         if (!consumer) break;
+        if (consumer.rates.length > 0) this.rateWindows.count(consumer.rates, Date.now());
         this.deliver(queue, consumer, queue.ready.shift()!);
       }
       let admitted = false;
@@ -495,6 +506,35 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       }
       if (!admitted) return;
     }
+  }
+
+  /** Round robin among consumers with a free slot and, when they have rates, budget left in their windows. */
+  private nextConsumerWithRoom(queue: QueueState): ConsumerState | undefined {
+    const count = queue.consumers.length;
+    const now = Date.now();
+    let limitedUntil = Infinity;
+    for (let offset = 0; offset < count; offset++) {
+      const index = (queue.nextConsumer + offset) % count;
+      const consumer = queue.consumers[index];
+      if (consumer.unsettled >= consumer.prefetch) continue;
+      if (consumer.rates.length > 0) {
+        const { allowed, windowEnd } = this.rateWindows.budget(consumer.rates, now);
+        if (allowed === 0) {
+          limitedUntil = Math.min(limitedUntil, windowEnd);
+          continue;
+        }
+      }
+      queue.nextConsumer = (index + 1) % count;
+      return consumer;
+    }
+    // Held back by a rate: pump again when the first window ends.
+    if (limitedUntil !== Infinity && queue.rateTimer === undefined) {
+      queue.rateTimer = setTimeout(() => {
+        queue.rateTimer = undefined;
+        this.schedulePump(queue);
+      }, Math.max(1, limitedUntil - now));
+    }
+    return undefined;
   }
 
   private admitWithoutPump(queue: QueueState, waiter: WaitingPublish): void {
@@ -615,18 +655,7 @@ function buffered(queue: QueueState): number {
   return queue.ready.size + queue.delayed.size;
 }
 
-function nextConsumerWithRoom(queue: QueueState): ConsumerState | undefined {
-  const count = queue.consumers.length;
-  for (let offset = 0; offset < count; offset++) {
-    const index = (queue.nextConsumer + offset) % count;
-    const consumer = queue.consumers[index];
-    if (consumer.unsettled < consumer.prefetch) {
-      queue.nextConsumer = (index + 1) % count;
-      return consumer;
-    }
-  }
-  return undefined;
-}
+
 
 /** As Wippy: every message carries the unix second it was published at, unless the publisher set one. */
 function withTimestamp(headers: Headers): Headers {

@@ -9,7 +9,7 @@
  */
 import { MAX_TIMER_MS } from "../../duration.ts";
 import { TaskrtError, errorMessage } from "../../errors.ts";
-import type { Delivery, Headers, QueueMessage } from "./driver.ts";
+import type { Delivery, Headers, QueueMessage, RateLimit } from "./driver.ts";
 import type { LeasedRow, SettlementKind } from "./sqlite-schema.ts";
 import { SQLITE_QUEUE_ERROR } from "./sqlite-storage.ts";
 
@@ -40,6 +40,7 @@ export class SqliteConsumer {
     readonly prefetch: number,
     readonly owner: string,
     private readonly onDelivery: (delivery: Delivery) => void,
+    readonly rates: readonly RateLimit[] = [],
   ) {}
 
   freeSlots(): number {

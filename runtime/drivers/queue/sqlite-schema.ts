@@ -8,6 +8,8 @@ import type BetterSqlite3 from "better-sqlite3";
 export const MESSAGES_TABLE = "taskrt_queue_messages";
 /** Per-queue settings every process sharing the database obeys: paused or not. */
 export const QUEUE_STATE_TABLE = "taskrt_queue_state";
+/** Rate-limit windows: deliveries counted per key in the current window, shared by every process. */
+export const RATE_TABLE = "taskrt_queue_rate_windows";
 /** Deduplication keys: which message holds a key, and until when it holds it whatever its state. */
 export const UNIQUE_KEYS_TABLE = "taskrt_queue_unique_keys";
 
@@ -43,6 +45,11 @@ CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_fetch
 CREATE TABLE IF NOT EXISTS ${QUEUE_STATE_TABLE} (
   queue TEXT PRIMARY KEY,
   paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${RATE_TABLE} (
+  key TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  count INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ${UNIQUE_KEYS_TABLE} (
   queue TEXT NOT NULL,
@@ -184,6 +191,10 @@ export interface QueueStatements {
   pruneDeadByAge: BetterSqlite3.Statement<[string, number]>;
   /** (queue, queue, keep): all but the newest `keep` dead rows. */
   pruneDeadByCount: BetterSqlite3.Statement<[string, string, number]>;
+  /** (key) → the key's current window and its count. */
+  rateWindow: BetterSqlite3.Statement<[string], { window_start: number; count: number }>;
+  /** (key, window_start, count) */
+  setRateWindow: BetterSqlite3.Statement<[string, number, number]>;
   /** (queue): every waiting and delayed message goes. */
   purge: BetterSqlite3.Statement<[string]>;
   findKey: BetterSqlite3.Statement<[string, string], KeyRow>;
@@ -270,6 +281,10 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     pruneDeadByCount: connection.prepare(
       `DELETE FROM ${table} WHERE queue = ? AND state = 'dead' AND seq NOT IN (
          SELECT seq FROM ${table} WHERE queue = ? AND state = 'dead' ORDER BY available_at DESC, seq DESC LIMIT ?)`,
+    ),
+    rateWindow: connection.prepare(`SELECT window_start, count FROM ${RATE_TABLE} WHERE key = ?`),
+    setRateWindow: connection.prepare(
+      `INSERT INTO ${RATE_TABLE} (key, window_start, count) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count`,
     ),
     purge: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND state = 'ready'`),
     findKey: connection.prepare(FIND_KEY_SQL),

@@ -513,6 +513,32 @@ describe("sqlite queue driver: in the app database", () => {
   });
 });
 
+describe("sqlite queue driver: rate limits", () => {
+  test("two drivers on one file (as two processes would be) share a key's budget: the window is kept in the database", async () => {
+    const file = freshFile();
+    const first = fileDriver(file, { pollIntervalMs: 20 });
+    const second = fileDriver(file, { pollIntervalMs: 20 });
+    await first.start();
+    await second.start();
+    try {
+      for (let index = 0; index < 6; index++) await first.publish("jobs", { index }, {});
+      const rate = { limit: 3, perMs: 1e12, key: "jobs" };
+      const one = collect({ ack: true });
+      const two = collect({ ack: true });
+      await first.consume("jobs", { prefetch: 10, rates: [rate] }, one.onDelivery);
+      await second.consume("jobs", { prefetch: 10, rates: [rate] }, two.onDelivery);
+      await waitUntil(() => one.deliveries.length + two.deliveries.length === 3, "3 deliveries across both drivers");
+      await sleep(100); // five polls of each driver: one that ignored the other's count would take more
+      assert.equal(one.deliveries.length + two.deliveries.length, 3);
+      await waitUntil(async () => (await first.stats("jobs")).inFlight === 0, "the acks");
+      assert.equal((await first.stats("jobs")).ready, 3);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  });
+});
+
 describe("sqlite queue driver: consuming", () => {
   test("a consumer waiting on an empty queue is woken by a local publish, not its poll", async () => {
     await withStarted(fileDriver(freshFile(), { pollIntervalMs: 60_000 }), async (driver) => {

@@ -56,6 +56,7 @@ import type {
 import { uniqueKeyOf } from "./unique-key.ts";
 import { progressJson } from "./progress-value.ts";
 import { RetentionSchedule } from "./retention.ts";
+import { checkRates } from "./rate-limit.ts";
 import {
   PROGRESS_SQL,
   type BrowseRow,
@@ -94,6 +95,8 @@ export interface SqliteQueueDriverOptions {
 
 export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore, Component {
   readonly id: string;
+  /** Rate windows live in the database: every process sharing it shares each key's budget. */
+  readonly rateLimits = true;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
   private connection: BetterSqlite3.Database | undefined;
@@ -295,7 +298,8 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     // Before the first fetch: a restarted process takes back its dead predecessor's leases at once.
     await this.recoverInCleanContext(queueName);
     this.requireStarted(`consume from queue "${queueName}"`);
-    const consumer = new SqliteConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery);
+    const rates = checkRates(this.id, queueName, options.rates);
+    const consumer = new SqliteConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery, rates);
     let consumers = this.consumers.get(queueName);
     if (!consumers) this.consumers.set(queueName, (consumers = new Set()));
     consumers.add(consumer);
