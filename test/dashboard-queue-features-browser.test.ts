@@ -1,14 +1,15 @@
 /**
  * The dashboard's queue features in headless Chromium, on test/fixtures/queue-features (a SQLite
  * queue whose handler reports progress and holds each message until its release file exists):
- * progress bars for messages in flight, pausing and resuming a queue from its card.
+ * progress bars for messages in flight, pausing and resuming a queue from its card, browsing the
+ * waiting and delayed messages of a queue nobody consumes, promoting and removing one.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import type { QueueHandle } from "../runtime/drivers/queue/driver.ts";
+import type { Delivery, QueueHandle } from "../runtime/drivers/queue/driver.ts";
 import { chromiumSkip, launchChromium } from "./support/browser.ts";
 import { startApp, waitFor, type RunningApp } from "./helpers.ts";
 
@@ -92,6 +93,47 @@ describe("dashboard queue features in Chromium", { skip }, () => {
       await waitFor(async () => (await queueOf("app:jobs").stats()).inFlight === 0, "the released job to finish");
     } finally {
       job.release();
+      await page.close();
+    }
+  });
+
+  test("waiting and delayed messages are listed oldest or newest first; Run now promotes a delayed one, Remove deletes one", async () => {
+    const backlog = queueOf("app:backlog");
+    await backlog.purge();
+    const waiting = [await backlog.publish({ n: 1 }), await backlog.publish({ n: 2 }), await backlog.publish({ n: 3 })];
+    const delayed = await backlog.publish({ n: 4 }, {}, { delayMs: 3_600_000 });
+    const page = await openDashboard();
+    page.on("dialog", (dialog) => void dialog.accept());
+    try {
+      await page.selectOption("#messages-queue", "app:backlog");
+      await page.locator('#messages-states [data-state="waiting"]').click();
+      await page.locator('#messages-states [data-state="waiting"][aria-pressed="true"]').waitFor();
+      const rowIds = () => page.locator("#messages-body tr[data-message-id]").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-message-id")));
+      await waitFor(async () => JSON.stringify(await rowIds()) === JSON.stringify(waiting), "the waiting messages, oldest first");
+      await page.locator("#messages-order").click();
+      await waitFor(async () => JSON.stringify(await rowIds()) === JSON.stringify([...waiting].reverse()), "the waiting messages, newest first");
+
+      await page.locator('#messages-states [data-state="delayed"]').click();
+      const delayedRow = page.locator(`#messages-body tr[data-message-id="${delayed}"]`);
+      await delayedRow.locator('button[data-action="promote"]').click();
+      await page.locator("#toast", { hasText: `Promoted ${delayed}: it runs next` }).waitFor();
+      assert.deepEqual(await backlog.stats(), { ready: 4, inFlight: 0, delayed: 0, dead: 0 });
+      assert.equal((await backlog.browse({ state: "waiting", order: "oldest", limit: 10, offset: 0 })).total, 4);
+
+      await page.locator('#messages-states [data-state="waiting"]').click();
+      const doomed = page.locator(`#messages-body tr[data-message-id="${waiting[1]}"]`);
+      await doomed.locator('button[data-action="remove"]').click();
+      await doomed.waitFor({ state: "detached" });
+      assert.deepEqual(await backlog.stats(), { ready: 3, inFlight: 0, delayed: 0, dead: 0 });
+      // Promoted: the delayed message is now the first a consumer would take.
+      const deliveries: Delivery[] = [];
+      const subscription = await backlog.consume({ prefetch: 1 }, (delivery) => deliveries.push(delivery));
+      await waitFor(async () => deliveries.length === 1, "one delivery");
+      await subscription.cancel();
+      assert.equal(deliveries[0].message.id, delayed);
+      await deliveries[0].ack();
+      await page.screenshot({ path: path.resolve("artifacts", "dashboard-messages.png"), fullPage: true });
+    } finally {
       await page.close();
     }
   });

@@ -79,7 +79,7 @@ describe("dashboard API", () => {
     });
     const [status, overview] = await body(await api.overview());
     assert.equal(status, 200);
-    assert.deepEqual(overview.queues[0], { id: "app:remote", driver: "app:broker", driverKind: "queue.driver.amqp", deadLetters: false, listsInFlight: false, error: "connection refused" });
+    assert.deepEqual(overview.queues[0], { id: "app:remote", driver: "app:broker", driverKind: "queue.driver.amqp", deadLetters: false, listsInFlight: false, browses: false, error: "connection refused" });
     assert.deepEqual(overview.queues[1].ready, 3);
     assert.equal(overview.queues[1].pauseRefusal, "RabbitMQ keeps no pause state");
     assert.equal(overview.queues[1].paused, undefined);

@@ -27,6 +27,7 @@ import {
   type RetentionPolicy,
   type RateLimit,
   type BrowsedMessage,
+  type BrowseQuery,
   type MessagePage,
   type UniquePublishOptions,
   type QueueDriver,
@@ -139,6 +140,29 @@ export class QueueEntry implements Component, QueueHandle {
     const driver = this.capable("pause", "tell whether it is paused");
     if (!this.declared) await this.declare();
     return driver.isPaused(this.queueName);
+  }
+
+  async browse(query: BrowseQuery): Promise<MessagePage<BrowsedMessage>> {
+    const driver = this.capable("browse", "list its waiting and delayed messages");
+    this.checkPage(query);
+    if (!this.declared) await this.declare();
+    return driver.browse(this.queueName, query);
+  }
+
+  async promote(id: string): Promise<boolean> {
+    const driver = this.capable("browse", "promote a message");
+    if (!this.declared) await this.declare();
+    const promoted = await driver.promote(this.queueName, id);
+    if (promoted) this.logger.info(`message ${id} promoted: it runs next`, { messageId: id });
+    return promoted;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const driver = this.capable("browse", "remove a message");
+    if (!this.declared) await this.declare();
+    const removed = await driver.remove(this.queueName, id);
+    if (removed) this.logger.info(`message ${id} removed unprocessed`, { messageId: id });
+    return removed;
   }
 
   async purge(): Promise<number> {

@@ -155,6 +155,11 @@ class DashboardRouteBinding implements BuiltinRoute {
         return (context) => api.settleDeadLetter(context, "discard");
       case "messages":
         return (context) => api.messages(context);
+      case "promote":
+      case "remove": {
+        const action = this.route.name;
+        return (context) => api.changeMessage(context, action);
+      }
       case "pause":
       case "resume": {
         const action = this.route.name;

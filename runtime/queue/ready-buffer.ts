@@ -84,6 +84,21 @@ export class ReadyBuffer<T> {
     for (const priority of this.priorities) yield* this.levels.get(priority)!.values();
   }
 
+  /** Takes out the first item `matches` accepts (a linear scan: for operators, not the hot path). */
+  removeFirst(matches: (item: T) => boolean): T | undefined {
+    for (const level of this.levels.values()) {
+      const items = [...level.values()];
+      const index = items.findIndex(matches);
+      if (index < 0) continue;
+      const [found] = items.splice(index, 1);
+      while (level.shift() !== undefined);
+      for (const item of items) level.push(item);
+      this.size--;
+      return found;
+    }
+    return undefined;
+  }
+
   clear(): void {
     this.levels.clear();
     this.priorities = [];

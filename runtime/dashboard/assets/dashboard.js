@@ -29,6 +29,7 @@ const state = {
   deadOffset: 0,
   messagesQueue: "",
   messagesState: "in_flight",
+  messagesOrder: "oldest",
   messagesOffset: 0,
   openTask: "",
   timer: 0,
@@ -223,9 +224,13 @@ async function setPaused(action, queue) {
   refresh();
 }
 
-// ---- messages: in flight (with progress) ------------------------------------------------------
+// ---- messages: in flight (with progress), waiting and delayed (promote, remove) -------------------
 
-const MESSAGE_STATES = [["in_flight", "in flight", "inFlight", "listsInFlight"]];
+const MESSAGE_STATES = [
+  ["in_flight", "in flight", "inFlight", "listsInFlight"],
+  ["waiting", "waiting", "ready", "browses"],
+  ["delayed", "delayed", "delayed", "browses"],
+];
 
 function renderMessageQueues(overview) {
   const listable = overview.queues.filter((queue) => MESSAGE_STATES.some(([, , , flag]) => queue[flag]));
@@ -251,6 +256,22 @@ function renderMessageQueues(overview) {
         },
       }),
     ),
+  );
+  const browsing = state.messagesState !== "in_flight";
+  $("messages-states").append(
+    element("button", {
+      type: "button",
+      id: "messages-order",
+      hidden: !browsing,
+      "data-order": state.messagesOrder,
+      text: state.messagesOrder === "oldest" ? "oldest first ↓" : "newest first ↓",
+      title: "Order by publish time",
+      onclick: () => {
+        state.messagesOrder = state.messagesOrder === "oldest" ? "newest" : "oldest";
+        state.messagesOffset = 0;
+        refresh();
+      },
+    }),
   );
   const unlisted = overview.queues.filter((candidate) => !listable.includes(candidate) && !candidate.error);
   $("messages-note").textContent = unlisted.length ? `Not listed here: ${unlisted.map((candidate) => `${candidate.id} (${candidate.driverKind} cannot list its messages)`).join(", ")}.` : "";
@@ -280,8 +301,20 @@ function progressCell(progress) {
   );
 }
 
+async function changeMessage(action, queue, id) {
+  if (action === "remove" && !window.confirm(`Remove message ${id} unprocessed?`)) return;
+  try {
+    await api(`api/messages/${action}`, { method: "POST", body: JSON.stringify({ queue, id }) });
+    toast(action === "promote" ? `Promoted ${id}: it runs next` : `Removed ${id}`);
+  } catch (error) {
+    toast(`Could not ${action} ${id}: ${error.message}`);
+  }
+  refresh();
+}
+
 async function loadMessages() {
-  const columns = ["id", "body", "attempts", "progress", "published"];
+  const browsing = state.messagesState !== "in_flight";
+  const columns = browsing ? ["id", "body", "attempts", "priority", state.messagesState === "delayed" ? "due" : "published", ""] : ["id", "body", "attempts", "progress", "published"];
   $("messages-head").replaceChildren(...columns.map((column) => element("th", { scope: "col", text: column })));
   if (!state.messagesQueue) {
     $("messages-body").replaceChildren(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: "No queue here lists its messages." })));
@@ -289,7 +322,9 @@ async function loadMessages() {
     return;
   }
   const query = new URLSearchParams({ queue: state.messagesQueue, state: state.messagesState, limit: String(PAGE), offset: String(state.messagesOffset) });
+  if (browsing) query.set("order", state.messagesOrder);
   const page = await api(`api/messages?${query}`);
+  const time = (value) => element("time", { datetime: value, text: formatTime(value) });
   const rows = page.messages.map((message) =>
     element(
       "tr",
@@ -297,11 +332,20 @@ async function loadMessages() {
       element("td", { "data-label": "id", class: "mono", text: shortText(message.id, 24), title: message.id }),
       element("td", { "data-label": "body", class: "mono", text: shortText(JSON.stringify(message.body), 80) }),
       element("td", { "data-label": "attempts", text: String(message.attempts) }),
-      element("td", { "data-label": "progress" }, progressCell(message.progress)),
-      element("td", { "data-label": "published" }, element("time", { datetime: message.publishedAt, text: formatTime(message.publishedAt) })),
+      browsing ? element("td", { "data-label": "priority", text: String(message.priority) }) : element("td", { "data-label": "progress" }, progressCell(message.progress)),
+      element("td", { "data-label": "published" }, time(state.messagesState === "delayed" && message.availableAt ? message.availableAt : message.publishedAt)),
+      browsing
+        ? element(
+            "td",
+            { class: "actions" },
+            element("button", { type: "button", "data-action": "promote", text: "Run now", onclick: () => changeMessage("promote", page.queue, message.id) }),
+            element("button", { type: "button", "data-action": "remove", text: "Remove", onclick: () => changeMessage("remove", page.queue, message.id) }),
+          )
+        : null,
     ),
   );
-  if (rows.length === 0) rows.push(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: "No messages in flight." })));
+  const none = { in_flight: "No messages in flight.", waiting: "No messages waiting.", delayed: "No delayed messages." }[state.messagesState];
+  if (rows.length === 0) rows.push(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: none })));
   $("messages-body").replaceChildren(...rows);
   renderPager("messages", page.offset, page.messages.length, page.total);
 }

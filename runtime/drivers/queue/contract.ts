@@ -709,6 +709,58 @@ export function queueDriverContract(
       });
     });
 
+    test("browse: waiting and delayed messages are listed by publish order, newest or oldest first, paged", async (t) => {
+      await withCapability(t, "browse", async (driver, queue) => {
+        const a = await driver.publish(queue, "a", { source: "contract" });
+        const b = await driver.publish(queue, "b", {}, { priority: 5 });
+        const c = await driver.publish(queue, "c", {});
+        const later = await driver.publish(queue, "later", {}, { delayMs: 60_000 });
+        const latest = await driver.publish(queue, "latest", {}, { delayMs: 120_000 });
+        const ids = async (state: "waiting" | "delayed", order: "newest" | "oldest", limit = 10, offset = 0) => {
+          const page = await driver.browse(queue, { state, order, limit, offset });
+          return { ids: page.messages.map((message) => message.id), total: page.total };
+        };
+        assert.deepEqual(await ids("waiting", "oldest"), { ids: [a, b, c], total: 3 });
+        assert.deepEqual(await ids("waiting", "newest"), { ids: [c, b, a], total: 3 });
+        assert.deepEqual(await ids("waiting", "newest", 1, 1), { ids: [b], total: 3 });
+        assert.deepEqual(await ids("delayed", "oldest"), { ids: [later, latest], total: 2 });
+        const [first] = (await driver.browse(queue, { state: "waiting", order: "oldest", limit: 1, offset: 0 })).messages;
+        assert.equal(first.body, "a");
+        assert.equal(first.headers.source, "contract");
+        assert.equal(first.attempts, 0);
+        const [delayed] = (await driver.browse(queue, { state: "delayed", order: "oldest", limit: 1, offset: 0 })).messages;
+        assert.ok(delayed.availableAt && delayed.availableAt.getTime() > Date.now() + 30_000, "a delayed message says when it becomes deliverable");
+        assert.equal((await driver.browse(queue, { state: "waiting", order: "oldest", limit: 1, offset: 0 })).messages[0].priority, 0);
+      });
+    });
+
+    test("browse: promote runs a waiting or delayed message next; remove deletes one; neither touches a message in flight", async (t) => {
+      await withCapability(t, "browse", async (driver, queue) => {
+        const first = await driver.publish(queue, "first", {});
+        const second = await driver.publish(queue, "second", {});
+        const delayed = await driver.publish(queue, "delayed", {}, { delayMs: 60_000 });
+        const doomed = await driver.publish(queue, "doomed", {});
+        assert.equal(await driver.remove(queue, doomed), true);
+        assert.equal(await driver.remove(queue, doomed), false, "already gone");
+        assert.equal(await driver.promote(queue, delayed), true);
+        assert.equal(await driver.promote(queue, second), true);
+        assert.equal(await driver.promote(queue, "no-such-message"), false);
+        assert.deepEqual(await driver.stats(queue), { ready: 3, inFlight: 0, delayed: 0, dead: 0 });
+        const collector = new Collector();
+        await driver.consume(queue, { prefetch: 1 }, collector.onDelivery);
+        const [next] = await collector.waitFor(1);
+        assert.equal(next.message.id, second, "the last promoted runs first");
+        assert.equal(await driver.promote(queue, second), false, "in flight");
+        assert.equal(await driver.remove(queue, second), false, "in flight");
+        await next.ack();
+        const rest = await collector.waitFor(2);
+        assert.equal(rest[1].message.id, delayed);
+        await rest[1].ack();
+        assert.equal((await collector.waitFor(3))[2].message.id, first);
+        await collector.deliveries[2].ack();
+      });
+    });
+
     if (options.durable) {
       test("pause: a paused queue stays paused across a stop and start", async (t) => {
         await withCapability(t, "pause", async (driver, queue) => {

@@ -256,6 +256,10 @@ export interface QueueHandle {
   pause(): Promise<void>;
   resume(): Promise<void>;
   isPaused(): Promise<boolean>;
+  /** Waiting or delayed messages, paged; promote one (run it next) or remove one. Refused by a driver without "browse". */
+  browse(query: BrowseQuery): Promise<MessagePage<BrowsedMessage>>;
+  promote(id: string): Promise<boolean>;
+  remove(id: string): Promise<boolean>;
   /** Drops every waiting and delayed message; resolves to how many. Refused by a driver without "purge". */
   purge(): Promise<number>;
   /** The messages in flight with their handlers' progress. Refused by a driver without "progress". */

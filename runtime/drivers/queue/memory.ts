@@ -28,6 +28,8 @@ import type {
   Delivery,
   Headers,
   BrowsedMessage,
+  BrowseQuery,
+  MessageBrowser,
   MessagePage,
   PausableQueues,
   ProgressReports,
@@ -84,6 +86,8 @@ interface StoredMessage {
   failures: number;
   priority: number;
   publishedAt: number;
+  /** Publish order, for browsing (the buffer holds messages in delivery order). */
+  sequence: number;
   /** The last progress its handler reported in this delivery (JSON text). */
   progress?: string;
   /** Where it is: a waiting message (buffered, delayed or with a publisher waiting for room) holds its deduplication key. */
@@ -138,7 +142,7 @@ interface QueueState {
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore, MessageBrowser {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -152,6 +156,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
   private readonly publishTimeoutMs: number;
   private readonly retention: RetentionSchedule;
   private readonly rateWindows = new RateWindows();
+  private publishSequence = 0;
   /** Rate windows are this process's own: consumers in one process share each key's budget. */
   readonly rateLimits = true;
 
@@ -260,6 +265,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
       failures: 0,
       priority: options.priority ?? 0,
       publishedAt: Date.now(),
+      sequence: ++this.publishSequence,
       place: "waiting",
     };
   }
@@ -335,7 +341,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     const [dead] = queue.dead.splice(index, 1);
     // As a retry: the next delivery sees why the last one failed.
     const headers: Headers = { ...dead.headers, x_last_error: dead.error };
-    this.admit(queue, { id: dead.id, body: dead.body, headers, failures: 0, priority: dead.priority, publishedAt: dead.publishedAt, place: "waiting" }, 0);
+    this.admit(queue, { id: dead.id, body: dead.body, headers, failures: 0, priority: dead.priority, publishedAt: dead.publishedAt, sequence: ++this.publishSequence, place: "waiting" }, 0);
     return true;
   }
 
@@ -377,6 +383,55 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, Pausable
 
   retain(queueName: string, policy: RetentionPolicy): void {
     this.retention.set(queueName, policy);
+  }
+
+  async browse(queueName: string, query: BrowseQuery): Promise<MessagePage<BrowsedMessage>> {
+    const queue = this.declaredQueue(queueName);
+    const found =
+      query.state === "waiting"
+        ? [...queue.ready.values()].map((stored) => ({ stored, availableAt: undefined as number | undefined }))
+        : [...queue.delayed.values()].map(({ stored, availableAt }) => ({ stored, availableAt: availableAt as number | undefined }));
+    // By publish order (the buffer holds them in delivery order, priorities first).
+    found.sort((left, right) => left.stored.sequence - right.stored.sequence);
+    if (query.order === "newest") found.reverse();
+    const messages = found.slice(query.offset, query.offset + query.limit).map(({ stored, availableAt }) => {
+      const message = browsed(stored);
+      if (availableAt !== undefined) message.availableAt = new Date(availableAt);
+      return message;
+    });
+    return { messages, total: found.length };
+  }
+
+  /** Deliverable at once, at the front of its priority. */
+  async promote(queueName: string, id: string): Promise<boolean> {
+    const queue = this.usableQueue(queueName);
+    const stored = this.takeWaiting(queue, id);
+    if (!stored) return false;
+    queue.ready.unshift(stored.priority, stored);
+    this.schedulePump(queue);
+    return true;
+  }
+
+  async remove(queueName: string, id: string): Promise<boolean> {
+    const queue = this.usableQueue(queueName);
+    const stored = this.takeWaiting(queue, id);
+    if (!stored) return false;
+    stored.place = "gone";
+    this.schedulePump(queue); // room for a publisher waiting at max_length
+    return true;
+  }
+
+  /** Out of the ready buffer or the delayed timers, whichever holds it. */
+  private takeWaiting(queue: QueueState, id: string): StoredMessage | undefined {
+    const ready = queue.ready.removeFirst((stored) => stored.id === id);
+    if (ready) return ready;
+    for (const [timer, { stored }] of queue.delayed) {
+      if (stored.id !== id) continue;
+      timer.clear();
+      queue.delayed.delete(timer);
+      return stored;
+    }
+    return undefined;
   }
 
   /** Drops every waiting and delayed message; those in flight and dead stay. */

@@ -146,7 +146,7 @@ export interface BrowseRow {
   progress: string | null;
 }
 
-const BROWSE_COLUMNS = "id, body, headers, priority, attempts, available_at, lease_until, last_error, created_at, progress";
+export const BROWSE_COLUMNS = "id, body, headers, priority, attempts, available_at, lease_until, last_error, created_at, progress";
 
 /** A dead row as the listing returns it; `available_at` is when it died. */
 export interface DeadRow {
@@ -195,6 +195,10 @@ export interface QueueStatements {
   rateWindow: BetterSqlite3.Statement<[string], { window_start: number; count: number }>;
   /** (key, window_start, count) */
   setRateWindow: BetterSqlite3.Statement<[string, number, number]>;
+  /** (now, queue, id): a waiting or delayed message is deliverable at once, ahead of its priority's line. */
+  promote: BetterSqlite3.Statement<[string, string]>;
+  /** (queue, id): a waiting or delayed message is deleted unprocessed. */
+  remove: BetterSqlite3.Statement<[string, string]>;
   /** (queue): every waiting and delayed message goes. */
   purge: BetterSqlite3.Statement<[string]>;
   findKey: BetterSqlite3.Statement<[string, string], KeyRow>;
@@ -286,6 +290,8 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     setRateWindow: connection.prepare(
       `INSERT INTO ${RATE_TABLE} (key, window_start, count) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count`,
     ),
+    promote: connection.prepare(`UPDATE ${table} SET available_at = 0 WHERE queue = ? AND id = ? AND state = 'ready'`),
+    remove: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND id = ? AND state = 'ready'`),
     purge: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND state = 'ready'`),
     findKey: connection.prepare(FIND_KEY_SQL),
     holdKey: connection.prepare(HOLD_KEY_SQL),

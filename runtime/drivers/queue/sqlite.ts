@@ -39,6 +39,8 @@ import type {
   Delivery,
   Headers,
   BrowsedMessage,
+  BrowseQuery,
+  MessageBrowser,
   MessagePage,
   PausableQueues,
   ProgressReports,
@@ -58,6 +60,7 @@ import { progressJson } from "./progress-value.ts";
 import { RetentionSchedule } from "./retention.ts";
 import { checkRates } from "./rate-limit.ts";
 import {
+  BROWSE_COLUMNS,
   PROGRESS_SQL,
   type BrowseRow,
   DISCARD_DEAD_SQL,
@@ -93,7 +96,7 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore, MessageBrowser, Component {
   readonly id: string;
   /** Rate windows live in the database: every process sharing it shares each key's budget. */
   readonly rateLimits = true;
@@ -196,6 +199,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     this.consumers.clear();
     this.state = "stopped";
     this.statements = undefined;
+    this.browseStatements.clear();
     if ("file" in this.options.storage) this.connection?.close();
     this.connection = undefined;
     this.ownerLock?.release();
@@ -411,6 +415,38 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
 
   retain(queueName: string, policy: RetentionPolicy): void {
     this.retention.set(queueName, policy);
+  }
+
+  /** Waiting (deliverable now) or delayed messages, by publish order. */
+  async browse(queueName: string, query: BrowseQuery): Promise<MessagePage<BrowsedMessage>> {
+    this.requireStarted(`browse queue "${queueName}"`);
+    const when = query.state === "waiting" ? "available_at <= ?" : "available_at > ?";
+    const where = `FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'ready' AND ${when}`;
+    const list = this.browseStatement(`SELECT ${BROWSE_COLUMNS} ${where} ORDER BY seq ${query.order === "newest" ? "DESC" : "ASC"} LIMIT ? OFFSET ?`);
+    const count = this.browseStatement(`SELECT COUNT(*) AS total ${where}`);
+    const now = Date.now();
+    const rows = list.all(queueName, now, query.limit, query.offset) as BrowseRow[];
+    const { total } = count.get(queueName, now) as { total: number };
+    return { messages: rows.map((row) => browsedMessage(row, false)), total };
+  }
+
+  /** Deliverable at once, at the front of its priority; local consumers fetch it right away, others at their next poll. */
+  async promote(queueName: string, id: string): Promise<boolean> {
+    const promoted = await this.writeState(`promote message ${id} of queue "${queueName}"`, (statements) => statements.promote.run(queueName, id).changes > 0);
+    if (promoted) for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
+    return promoted;
+  }
+
+  async remove(queueName: string, id: string): Promise<boolean> {
+    return this.writeState(`remove message ${id} of queue "${queueName}"`, (statements) => statements.remove.run(queueName, id).changes > 0);
+  }
+
+  private readonly browseStatements = new Map<string, BetterSqlite3.Statement>();
+
+  private browseStatement(sql: string): BetterSqlite3.Statement {
+    let statement = this.browseStatements.get(sql);
+    if (!statement) this.browseStatements.set(sql, (statement = this.connection!.prepare(sql)));
+    return statement;
   }
 
   /** Every waiting and delayed message of the queue goes; in-flight and dead ones stay. */

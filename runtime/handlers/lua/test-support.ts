@@ -101,6 +101,9 @@ export class TestServices implements RuntimeServices {
       isPaused: async () => paused.has(id),
       listInFlight: () => Promise.reject(new Error("not in tests")),
       purge: () => Promise.reject(new Error("not in tests")),
+      browse: () => Promise.reject(new Error("not in tests")),
+      promote: () => Promise.reject(new Error("not in tests")),
+      remove: () => Promise.reject(new Error("not in tests")),
       refusal: () => "not in tests",
     };
   }
