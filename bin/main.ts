@@ -9,6 +9,7 @@ import { graphCommand } from "./commands/graph.ts";
 import { initCommand } from "./commands/init.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { kindsCommand } from "./commands/kinds.ts";
+import { queueCommand } from "./commands/queue.ts";
 import { runCommand } from "./commands/run.ts";
 import { schemaCommand } from "./commands/schema.ts";
 import { validateCommand } from "./commands/validate.ts";
@@ -21,7 +22,7 @@ const COMMON: FlagDefinition[] = [
   { name: "help", alias: "h", description: "show this help" },
   { name: "version", alias: "v", description: "print the version" },
 ];
-const COMMANDS: Command[] = [runCommand, validateCommand, graphCommand, inspectCommand, kindsCommand, schemaCommand, initCommand];
+const COMMANDS: Command[] = [runCommand, validateCommand, graphCommand, inspectCommand, queueCommand, kindsCommand, schemaCommand, initCommand];
 
 export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
   const [name, ...rest] = argv;

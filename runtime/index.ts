@@ -3,7 +3,7 @@
  * contract for plugging in new kinds.
  */
 export { http } from "./modules/http.ts";
-export { queue, type Message, type PublishSettings, type Headers } from "./modules/queue.ts";
+export { queue, type Message, type PublishSettings, type UniquePublishSettings, type PublishOutcome, type Headers } from "./modules/queue.ts";
 export { sql, type Database, type Executor, type Row } from "./modules/sql.ts";
 export { uuid } from "./modules/uuid.ts";
 export { logger } from "./modules/logger.ts";

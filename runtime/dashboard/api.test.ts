@@ -21,6 +21,7 @@ function fakeQueue(id: string, options: { stats?: () => Promise<QueueStats>; dea
         return options.stats ? options.stats() : { ready: 3, inFlight: 1, delayed: 0, dead: 2 };
       },
       deadLetters: () => options.deadLetters,
+      refusal: () => "RabbitMQ keeps no pause state",
     } as unknown as QueueHandle,
   };
   return queue;
@@ -78,8 +79,10 @@ describe("dashboard API", () => {
     });
     const [status, overview] = await body(await api.overview());
     assert.equal(status, 200);
-    assert.deepEqual(overview.queues[0], { id: "app:remote", driver: "app:broker", driverKind: "queue.driver.amqp", deadLetters: false, error: "connection refused" });
+    assert.deepEqual(overview.queues[0], { id: "app:remote", driver: "app:broker", driverKind: "queue.driver.amqp", deadLetters: false, listsInFlight: false, browses: false, error: "connection refused" });
     assert.deepEqual(overview.queues[1].ready, 3);
+    assert.equal(overview.queues[1].pauseRefusal, "RabbitMQ keeps no pause state");
+    assert.equal(overview.queues[1].paused, undefined);
     assert.deepEqual(overview.consumers, [{ id: "app:worker", queue: "app:jobs", concurrency: 4, state: "running" }]);
   });
 
@@ -88,6 +91,15 @@ describe("dashboard API", () => {
     assert.deepEqual(await body(await api.deadLetters(request({ queue: "app:jobs" }))), [
       409,
       { error: "app:jobs is on app:broker (queue.driver.amqp), which cannot list its dead messages; use the broker's own tools" },
+    ]);
+  });
+
+  test("pausing a queue whose driver cannot pause: 409 with the driver's reason", async () => {
+    const api = new DashboardApi({ title: "t", refreshMs: 2000, queues: [fakeQueue("app:jobs")], consumers: [], consumerState: () => undefined, logger: QUIET });
+    const context = { req: { json: async () => ({ queue: "app:jobs" }) } } as unknown as Context<ServerEnv>;
+    assert.deepEqual(await body(await api.setPaused(context, "pause")), [
+      409,
+      { error: "app:jobs is on app:broker (queue.driver.amqp), which cannot pause: RabbitMQ keeps no pause state" },
     ]);
   });
 

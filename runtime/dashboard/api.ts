@@ -1,7 +1,8 @@
 /**
  * @module dashboard/api — the JSON the dashboard page reads and the actions it takes: an overview
- * (queues with their counts, consumers, tasks by status), pages of tasks, one task, a queue's dead
- * letters, and retrying or discarding one of them.
+ * (queues with their counts and whether they are paused, consumers, tasks by status), pages of
+ * tasks, one task, a queue's dead letters, retrying or discarding one of them, and pausing or
+ * resuming a queue.
  *
  * The overview is computed at most once per half refresh interval and shared by every open page,
  * so ten open dashboards cost the queues and the database what one does; and never more often than
@@ -46,6 +47,13 @@ interface QueueOverview extends Partial<QueueStats> {
   driverKind: string;
   /** The driver can list, retry and discard its dead messages. */
   deadLetters: boolean;
+  /** The driver lists the messages in flight with their handlers' progress. */
+  listsInFlight: boolean;
+  /** The driver lists waiting and delayed messages, and promotes or removes one. */
+  browses: boolean;
+  /** Whether consumers are held off; absent when the driver cannot pause (then `pauseRefusal` says why). */
+  paused?: boolean;
+  pauseRefusal?: string;
   error?: string;
 }
 
@@ -196,6 +204,86 @@ export class DashboardApi {
     return json(200, { queue, id, action });
   }
 
+  /**
+   * GET `?queue=&state=in_flight|waiting|delayed&order=newest|oldest&limit=&offset=`: a page of the
+   * queue's messages in flight (with their progress, longest-running first), or waiting or delayed.
+   */
+  async messages(context: Context<ServerEnv>): Promise<Response> {
+    const queueId = context.req.query("queue") ?? "";
+    const queue = this.#queues.get(queueId);
+    if (!queue) return jsonError(404, queueId ? `the dashboard shows no queue ${queueId}` : "say which queue: ?queue=<queue id>");
+    const state = context.req.query("state") || "in_flight";
+    if (state !== "in_flight" && state !== "waiting" && state !== "delayed") return jsonError(400, `state must be in_flight, waiting or delayed, got ${state}`);
+    const order = context.req.query("order") || "oldest";
+    if (order !== "newest" && order !== "oldest") return jsonError(400, `order must be newest or oldest, got ${order}`);
+    const page = pageParams(context);
+    if (page instanceof Response) return page;
+    const inFlight = state === "in_flight";
+    const refusal = queue.handle.refusal(inFlight ? "progress" : "browse");
+    if (refusal) return jsonError(409, `${queue.id} is on ${queue.driverId} (${queue.driverKind}), which cannot list its ${inFlight ? "messages in flight" : `${state} messages`}: ${refusal}`);
+    try {
+      const { messages, total } = inFlight ? await queue.handle.listInFlight(page) : await queue.handle.browse({ state, order, ...page });
+      return json(200, { queue: queue.id, state, ...(inFlight ? {} : { order }), messages, total, ...page });
+    } catch (error) {
+      return this.#unavailable(`cannot list the messages of ${queue.id}`, error);
+    }
+  }
+
+  /** POST `{queue, id}`: a waiting or delayed message runs next, or is deleted unprocessed. */
+  async changeMessage(context: Context<ServerEnv>, action: "promote" | "remove"): Promise<Response> {
+    const usage = 'the body must be JSON: {"queue": "<queue id>", "id": "<message id>"}';
+    let body: unknown;
+    try {
+      body = await context.req.json();
+    } catch {
+      return jsonError(400, usage);
+    }
+    const { queue: queueId, id } = (body ?? {}) as { queue?: unknown; id?: unknown };
+    if (typeof queueId !== "string" || typeof id !== "string" || id === "") return jsonError(400, usage);
+    const queue = this.#queues.get(queueId);
+    if (!queue) return jsonError(404, `the dashboard shows no queue ${queueId}`);
+    const refusal = queue.handle.refusal("browse");
+    if (refusal) return jsonError(409, `${queue.id} is on ${queue.driverId} (${queue.driverKind}), which cannot ${action} a message: ${refusal}`);
+    let done: boolean;
+    try {
+      done = action === "promote" ? await queue.handle.promote(id) : await queue.handle.remove(id);
+    } catch (error) {
+      return this.#unavailable(`cannot ${action} message ${id} of ${queueId}`, error);
+    }
+    if (!done) return jsonError(404, `${queueId} has no waiting or delayed message ${id} (taken by a consumer, or removed already?)`);
+    this.#overview = undefined;
+    return json(200, { queue: queueId, id, action });
+  }
+
+  /** POST `{queue}`: consumers stop taking its messages, or take them again. */
+  async setPaused(context: Context<ServerEnv>, action: "pause" | "resume"): Promise<Response> {
+    const found = await this.#queueFromBody(context);
+    if (found instanceof Response) return found;
+    const refusal = found.handle.refusal("pause");
+    if (refusal) return jsonError(409, `${found.id} is on ${found.driverId} (${found.driverKind}), which cannot ${action}: ${refusal}`);
+    try {
+      if (action === "pause") await found.handle.pause();
+      else await found.handle.resume();
+    } catch (error) {
+      return this.#unavailable(`cannot ${action} ${found.id}`, error);
+    }
+    this.#overview = undefined;
+    return json(200, { queue: found.id, paused: action === "pause" });
+  }
+
+  async #queueFromBody(context: Context<ServerEnv>): Promise<DashboardQueue | Response> {
+    const usage = 'the body must be JSON: {"queue": "<queue id>"}';
+    let body: unknown;
+    try {
+      body = await context.req.json();
+    } catch {
+      return jsonError(400, usage);
+    }
+    const queueId = (body as { queue?: unknown } | null)?.queue;
+    if (typeof queueId !== "string" || queueId === "") return jsonError(400, usage);
+    return this.#queues.get(queueId) ?? jsonError(404, `the dashboard shows no queue ${queueId}`);
+  }
+
   #deadLetterStore(queueId: string): { queue: DashboardQueue; store: BoundDeadLetters } | Response {
     const queue = this.#queues.get(queueId);
     if (!queue) return jsonError(404, queueId ? `the dashboard shows no queue ${queueId}` : "say which queue: ?queue=<queue id>");
@@ -216,10 +304,14 @@ export class DashboardApi {
     const options = this.#options;
     const queues = await Promise.all(
       options.queues.map(async (queue): Promise<QueueOverview> => {
-        const base = { id: queue.id, driver: queue.driverId, driverKind: queue.driverKind, deadLetters: false };
+        const base = { id: queue.id, driver: queue.driverId, driverKind: queue.driverKind, deadLetters: false, listsInFlight: false, browses: false };
         try {
           const stats = await queue.handle.stats();
-          return { ...base, ...stats, deadLetters: queue.handle.deadLetters() !== undefined };
+          const pauseRefusal = queue.handle.refusal("pause");
+          const pause = pauseRefusal === undefined ? { paused: await queue.handle.isPaused() } : { pauseRefusal };
+          const listsInFlight = queue.handle.refusal("progress") === undefined;
+          const browses = queue.handle.refusal("browse") === undefined;
+          return { ...base, ...stats, deadLetters: queue.handle.deadLetters() !== undefined, listsInFlight, browses, ...pause };
         } catch (error) {
           return { ...base, error: errorMessage(error) };
         }

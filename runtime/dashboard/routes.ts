@@ -3,7 +3,7 @@
  * the kind binds them and the registry check looks for clashes with them.
  */
 
-export type DashboardRouteName = "redirect" | "page" | "script" | "style" | "overview" | "tasks" | "task" | "dead" | "retry" | "discard";
+export type DashboardRouteName = "redirect" | "page" | "script" | "style" | "overview" | "tasks" | "task" | "dead" | "retry" | "discard" | "pause" | "resume" | "messages" | "promote" | "remove";
 
 export interface DashboardRoute {
   name: DashboardRouteName;
@@ -25,6 +25,11 @@ const DASHBOARD_ROUTES: readonly DashboardRoute[] = [
   { name: "dead", method: "GET", suffix: "/api/dead", api: true },
   { name: "retry", method: "POST", suffix: "/api/dead/retry", api: true },
   { name: "discard", method: "POST", suffix: "/api/dead/discard", api: true },
+  { name: "messages", method: "GET", suffix: "/api/messages", api: true },
+  { name: "promote", method: "POST", suffix: "/api/messages/promote", api: true },
+  { name: "remove", method: "POST", suffix: "/api/messages/remove", api: true },
+  { name: "pause", method: "POST", suffix: "/api/queues/pause", api: true },
+  { name: "resume", method: "POST", suffix: "/api/queues/resume", api: true },
 ];
 
 /** The entry's path without a trailing `/`; `/` itself becomes the empty base. */

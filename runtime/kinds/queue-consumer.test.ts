@@ -85,6 +85,24 @@ function gate(): { wait: Promise<void>; open(): void } {
 const EMPTY = { ready: 0, inFlight: 0, delayed: 0, dead: 0 };
 
 describe("queue.consumer", () => {
+  test("rate on the consumer and rate on its queue: each one caps the handler calls per window", async () => {
+    for (const [where, limit] of [["consumer", 2], ["queue", 3]] as const) {
+      const bodies: unknown[] = [];
+      const rate = { rate: { limit, per: "500h" } };
+      const run = await setup({ handler: (body) => void bodies.push(body), ...(where === "consumer" ? { consumer: rate } : { queue: rate }) });
+      try {
+        await run.consumer.start();
+        for (let index = 0; index < 5; index++) await run.tasks.publish({ index });
+        await waitUntil(() => bodies.length === limit, `${limit} calls`);
+        await sleep(60);
+        assert.equal(bodies.length, limit, `${where}: more calls than its rate allows`);
+        await waitUntil(async () => (await run.stats()).ready === 5 - limit && (await run.stats()).inFlight === 0, "the acks");
+      } finally {
+        await run.close();
+      }
+    }
+  });
+
   test("calls the function with each message body and acks when it returns nothing, true or a value", async () => {
     const bodies: unknown[] = [];
     const results: Record<string, unknown> = { a: undefined, b: true, c: { output: "x" }, d: 0 };

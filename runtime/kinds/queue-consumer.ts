@@ -19,11 +19,11 @@ import { resolveId, type Entry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { isCallableComponent, type Callable, type CallResult } from "../handlers/handler.ts";
-import type { Delivery, QueueHandle, Subscription } from "../drivers/queue/driver.ts";
+import type { Delivery, QueueHandle, RateLimit, Subscription } from "../drivers/queue/driver.ts";
 import type { MessageScope } from "../modules/context.ts";
 import { claimSettlement, createMessageScope } from "../queue/message-scope.ts";
 import { NO_CONSUMER_RECORDER, NO_INSTRUMENTS, type ConsumerRecorder } from "../metrics/instruments.ts";
-import { isQueueHandle } from "./queue-queue.ts";
+import { isQueueHandle, parseRate } from "./queue-queue.ts";
 import type { Component } from "../contracts/component.ts";
 import type { BuildContext } from "../contracts/build-context.ts";
 import { defineKind } from "../contracts/kind-definition.ts";
@@ -50,8 +50,10 @@ export class QueueConsumer implements Component {
   private readonly prefetch: number;
   private readonly timeoutMs: number | undefined;
   private readonly stopTimeoutMs: number;
+  private readonly rate: RateLimit | undefined;
   private state: ConsumerState = CONSUMER_STATES.IDLE;
   private queue: QueueHandle | undefined;
+  private progressRefusal: string | undefined;
   private callable: Callable | undefined;
   /** Bound at start; measures nothing unless a `taskrt.metrics` entry is collecting. */
   private metrics: ConsumerRecorder = NO_CONSUMER_RECORDER;
@@ -85,19 +87,21 @@ export class QueueConsumer implements Component {
     this.prefetch = data.prefetch;
     this.timeoutMs = data.timeout === undefined ? undefined : parseDuration(data.timeout);
     this.stopTimeoutMs = parseDuration(data.lifecycle.stop_timeout);
+    this.rate = parseRate(entry, `consumer:${entry.id}`);
   }
 
   async start(): Promise<void> {
     // Resolved here, not in create: the function loads its code in its own start, which ran first.
     this.callable = this.resolveCallable();
     this.queue = this.resolveQueue();
+    this.progressRefusal = this.queue.refusal("progress");
     this.metrics = (this.context.instruments ?? NO_INSTRUMENTS).consumer(this.id);
     if (this.prefetch < this.concurrency) {
       this.logger.warn(`prefetch ${this.prefetch} is below concurrency ${this.concurrency}: at most ${this.prefetch} handlers run at once`);
     }
     this.state = CONSUMER_STATES.RUNNING;
     try {
-      this.subscription = await this.queue.consume({ prefetch: this.prefetch }, (delivery) => this.accept(delivery));
+      this.subscription = await this.queue.consume({ prefetch: this.prefetch, ...(this.rate ? { rates: [this.rate] } : {}) }, (delivery) => this.accept(delivery));
     } catch (error) {
       this.state = CONSUMER_STATES.IDLE;
       throw error;
@@ -158,7 +162,7 @@ export class QueueConsumer implements Component {
 
   private async handle(delivery: Delivery, controller: AbortController): Promise<void> {
     const metrics = this.metrics;
-    const scope = createMessageScope(delivery, () => this.fail(delivery, "handler called nack()"));
+    const scope = createMessageScope(delivery, () => this.fail(delivery, "handler called nack()"), this.progressRefusal);
     const startedAt = metrics.enabled ? performance.now() : 0;
     const outcome = await this.call(delivery, scope, controller);
     if (metrics.enabled) metrics.handled((performance.now() - startedAt) / 1000);

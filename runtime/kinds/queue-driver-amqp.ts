@@ -4,6 +4,7 @@
  * (within `connection_timeout`), stop closes the connection. The driver (and amqplib with it) is
  * imported on first use, so registries without RabbitMQ never load it.
  */
+import { AMQP_UNSUPPORTED } from "../drivers/queue/amqp-unsupported.ts";
 import type { ChannelModel } from "amqplib";
 import { parseDuration } from "../duration.ts";
 import type { Entry } from "../registry/entry.ts";
@@ -32,6 +33,8 @@ function loadDriver(): Promise<typeof import("../drivers/queue/amqp.ts")> {
 export class AmqpDriverComponent implements QueueDriver, Component {
   readonly id: string;
   readonly durable = true;
+  /** What RabbitMQ cannot do of the queue capabilities, and why; known before amqplib loads. */
+  readonly unsupported = AMQP_UNSUPPORTED;
   readonly settings: Readonly<AmqpQueueDriverOptions>;
   #driver: AmqpQueueDriver | undefined;
   #loading: Promise<AmqpQueueDriver> | undefined;

@@ -2,6 +2,8 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import queueKind, { createQueueEntry, type QueueEntry } from "./queue-queue.ts";
 import driverKind from "./queue-driver-memory.ts";
+import amqpDriverKind from "./queue-driver-amqp.ts";
+import { AMQP_UNSUPPORTED } from "../drivers/queue/amqp-unsupported.ts";
 import type { Component } from "../contracts/component.ts";
 import type { Delivery, QueueDriver, QueueMessage } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
@@ -243,7 +245,7 @@ describe("queue.queue", () => {
     for (const page of [{ limit: 0, offset: 0 }, { limit: 10, offset: -1 }, { limit: 1.5, offset: 0 }]) {
       await assert.rejects(deadLetters.list(page), {
         code: "E_QUEUE_OPTIONS",
-        message: `queue app:tasks: dead letters are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${page.limit}, offset ${page.offset}`,
+        message: `queue app:tasks: messages are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${page.limit}, offset ${page.offset}`,
       });
     }
   });
@@ -305,5 +307,80 @@ describe("queue.queue", () => {
   test("declares its references: a queue.driver.* driver and a queue.queue dead letter", () => {
     assert.deepEqual(queueKind.references.map((reference) => reference.path.join(".")), ["driver", "dead_letter", "dead_letter.queue"]);
     assert.equal(queueKind.service, false);
+  });
+});
+
+describe("queue.queue retention", () => {
+  test("retention {max_count, max_age} is applied to the queue's dead messages in the background, every minute", async (t) => {
+    t.mock.timers.enable({ apis: ["setInterval"] });
+    const { driver, tasks } = await build({ retention: { max_count: 1, max_age: "168h" } });
+    await driver.start();
+    const ids: string[] = [];
+    for (let index = 0; index < 3; index++) ids.push(await tasks.publish({ index }));
+    const deliveries: Delivery[] = [];
+    const subscription = await tasks.consume({ prefetch: 3 }, (delivery) => deliveries.push(delivery));
+    await waitUntil(() => deliveries.length === 3, "3 deliveries");
+    await subscription.cancel();
+    for (const delivery of deliveries) await delivery.bury("poison");
+    assert.equal((await tasks.stats()).dead, 3);
+    t.mock.timers.tick(60_000);
+    await waitUntil(async () => (await tasks.stats()).dead === 1, "the retention to prune all but the newest");
+    assert.deepEqual((await tasks.deadLetters()!.list({ limit: 5, offset: 0 })).messages.map((message) => message.id), [ids[2]]);
+    await driver.stop();
+  });
+});
+
+describe("queue.queue on RabbitMQ: the capabilities it cannot offer", () => {
+  async function onRabbit(): Promise<QueueEntry> {
+    const { logger } = captureLogger();
+    const registry = await registryOf([
+      { name: "rabbit", kind: "queue.driver.amqp" },
+      { name: "jobs", kind: "queue.queue", driver: "app:rabbit" },
+    ]);
+    const components = new Map<string, Component>();
+    const context = buildContext(registry, components, logger);
+    components.set("app:rabbit", amqpDriverKind.create(registry.entries[0], context));
+    return createQueueEntry(registry.entries[1], context);
+  }
+
+  test("pause, resume and isPaused are refused with RabbitMQ's reason, before any connection is tried", async () => {
+    const jobs = await onRabbit();
+    const reason = AMQP_UNSUPPORTED.pause!;
+    await assert.rejects(jobs.pause(), { code: "E_QUEUE_UNSUPPORTED", message: `queue app:jobs cannot pause: it is on app:rabbit, and ${reason}` });
+    await assert.rejects(jobs.resume(), { code: "E_QUEUE_UNSUPPORTED", message: `queue app:jobs cannot resume: it is on app:rabbit, and ${reason}` });
+    await assert.rejects(jobs.isPaused(), { code: "E_QUEUE_UNSUPPORTED" });
+    assert.match(reason, /^RabbitMQ keeps no pause state/);
+    assert.equal(jobs.refusal("pause"), reason);
+  });
+
+  test("a retention is refused when the entry is built, with RabbitMQ's reason", async () => {
+    const { logger } = captureLogger();
+    const registry = await registryOf([
+      { name: "rabbit", kind: "queue.driver.amqp" },
+      { name: "jobs", kind: "queue.queue", driver: "app:rabbit", retention: { max_count: 10 } },
+    ]);
+    const components = new Map<string, Component>();
+    const context = buildContext(registry, components, logger);
+    components.set("app:rabbit", amqpDriverKind.create(registry.entries[0], context));
+    assert.throws(() => createQueueEntry(registry.entries[1], context), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `queue app:jobs cannot keep a retention: it is on app:rabbit, and ${AMQP_UNSUPPORTED.retention}`,
+    });
+  });
+
+  test("consuming with a rate is refused with RabbitMQ's reason", async () => {
+    const jobs = await onRabbit();
+    await assert.rejects(jobs.consume({ prefetch: 1, rates: [{ limit: 1, perMs: 1000, key: "k" }] }, () => undefined), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `queue app:jobs cannot limit its rate: it is on app:rabbit, and ${AMQP_UNSUPPORTED.rate}`,
+    });
+  });
+
+  test("a publish with a unique_key is refused with RabbitMQ's reason", async () => {
+    const jobs = await onRabbit();
+    await assert.rejects(jobs.publishUnique({ n: 1 }, {}, { uniqueKey: "k" }), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `queue app:jobs cannot publish with a unique_key: it is on app:rabbit, and ${AMQP_UNSUPPORTED.unique}`,
+    });
   });
 });

@@ -7,20 +7,31 @@
  * time and nothing guarantees a start() would run first.
  */
 import { TaskrtError, errorMessage } from "../errors.ts";
+import { parseDuration } from "../duration.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
 import type { Component } from "../contracts/component.ts";
 import type { BuildContext } from "../contracts/build-context.ts";
 import { defineKind } from "../contracts/kind-definition.ts";
 import {
+  hasCapability,
   isDeadLetterStore,
   publishesAfterCommit,
   type BoundDeadLetters,
+  type CapabilityMethods,
+  type QueueCapability,
   type ConsumeOptions,
   type Delivery,
   type Headers,
   type PreparedPublish,
   type PublishOptions,
+  type PublishResult,
+  type RetentionPolicy,
+  type RateLimit,
+  type BrowsedMessage,
+  type BrowseQuery,
+  type MessagePage,
+  type UniquePublishOptions,
   type QueueDriver,
   type QueueHandle,
   type QueueStats,
@@ -48,6 +59,7 @@ export class QueueEntry implements Component, QueueHandle {
   private readonly driverOptions: Record<string, unknown> | undefined;
   private readonly random: () => number;
   private declaration: Promise<void> | undefined;
+  private readonly rate: RateLimit | undefined;
   private declared = false;
 
   constructor(
@@ -62,6 +74,9 @@ export class QueueEntry implements Component, QueueHandle {
     this.policy = parseRetryPolicy(entry);
     this.driverOptions = driverOptionsFor(entry, resolveId(entry.data.driver as string, entry.namespace), context);
     this.random = options.random ?? Math.random;
+    this.rate = parseRate(entry, `queue:${this.queueName}`);
+    const retention = parseRetention(entry);
+    if (retention) this.capable("retention", "keep a retention").retain(this.queueName, retention);
   }
 
   async publish(body: unknown, headers: Headers = {}, options?: PublishOptions): Promise<string> {
@@ -76,9 +91,18 @@ export class QueueEntry implements Component, QueueHandle {
     return driver.preparePublish(this.queueName, body, headers, options);
   }
 
-  async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+  async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
+    const driver = this.capable("unique", "publish with a unique_key");
     if (!this.declared) await this.declare();
-    return this.driver.consume(this.queueName, options, onDelivery);
+    return driver.publishUnique(this.queueName, body, headers, options);
+  }
+
+  /** The queue's own `rate` joins the consumer's: every consumer of the queue counts against it. */
+  async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    const rates = [...(options.rates ?? []), ...(this.rate ? [this.rate] : [])];
+    if (rates.length > 0) this.capable("rate", "limit its rate");
+    if (!this.declared) await this.declare();
+    return this.driver.consume(this.queueName, rates.length > 0 ? { ...options, rates } : options, onDelivery);
   }
 
   async stats(): Promise<QueueStats> {
@@ -105,6 +129,79 @@ export class QueueEntry implements Component, QueueHandle {
         return store.discardDead(this.queueName, id);
       },
     };
+  }
+
+  async pause(): Promise<void> {
+    const driver = this.capable("pause", "pause");
+    if (!this.declared) await this.declare();
+    await driver.pause(this.queueName);
+    this.logger.info(`paused: consumers take no more messages until it is resumed; publishes are still accepted`);
+  }
+
+  async resume(): Promise<void> {
+    const driver = this.capable("pause", "resume");
+    if (!this.declared) await this.declare();
+    await driver.resume(this.queueName);
+    this.logger.info("resumed");
+  }
+
+  async isPaused(): Promise<boolean> {
+    const driver = this.capable("pause", "tell whether it is paused");
+    if (!this.declared) await this.declare();
+    return driver.isPaused(this.queueName);
+  }
+
+  async browse(query: BrowseQuery): Promise<MessagePage<BrowsedMessage>> {
+    const driver = this.capable("browse", "list its waiting and delayed messages");
+    this.checkPage(query);
+    if (!this.declared) await this.declare();
+    return driver.browse(this.queueName, query);
+  }
+
+  async promote(id: string): Promise<boolean> {
+    const driver = this.capable("browse", "promote a message");
+    if (!this.declared) await this.declare();
+    const promoted = await driver.promote(this.queueName, id);
+    if (promoted) this.logger.info(`message ${id} promoted: it runs next`, { messageId: id });
+    return promoted;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const driver = this.capable("browse", "remove a message");
+    if (!this.declared) await this.declare();
+    const removed = await driver.remove(this.queueName, id);
+    if (removed) this.logger.info(`message ${id} removed unprocessed`, { messageId: id });
+    return removed;
+  }
+
+  async purge(): Promise<number> {
+    const driver = this.capable("purge", "purge");
+    if (!this.declared) await this.declare();
+    const purged = await driver.purge(this.queueName);
+    this.logger.info(`purged: ${purged} waiting or delayed message${purged === 1 ? "" : "s"} dropped`);
+    return purged;
+  }
+
+  async listInFlight(page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    const driver = this.capable("progress", "list its messages in flight");
+    this.checkPage(page);
+    if (!this.declared) await this.declare();
+    return driver.listInFlight(this.queueName, page);
+  }
+
+  refusal(capability: QueueCapability | "dead_letters"): string | undefined {
+    const offered = capability === "dead_letters" ? isDeadLetterStore(this.driver) : hasCapability(this.driver, capability);
+    if (offered) return undefined;
+    return this.driver.unsupported?.[capability] ?? `${this.driver.id} does not offer it`;
+  }
+
+  /** The driver, when it offers the capability; otherwise the refusal, naming the queue, the action and the driver's reason. */
+  private capable<C extends QueueCapability>(capability: C, action: string): QueueDriver & CapabilityMethods[C] {
+    const driver = this.driver;
+    if (hasCapability(driver, capability)) return driver as QueueDriver & CapabilityMethods[C];
+    throw new TaskrtError("E_QUEUE_UNSUPPORTED", `queue ${this.id} cannot ${action}: it is on ${driver.id}, and ${this.refusal(capability)}`, {
+      entryId: this.id,
+    });
   }
 
   async fail(delivery: Delivery, error: string): Promise<void> {
@@ -165,7 +262,7 @@ export class QueueEntry implements Component, QueueHandle {
   private checkPage(page: { limit: number; offset: number }): void {
     const { limit, offset } = page;
     if (Number.isInteger(limit) && limit >= 1 && Number.isInteger(offset) && offset >= 0) return;
-    throw new TaskrtError("E_QUEUE_OPTIONS", `queue ${this.id}: dead letters are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${String(limit)}, offset ${String(offset)}`, {
+    throw new TaskrtError("E_QUEUE_OPTIONS", `queue ${this.id}: messages are listed with a whole-number limit of at least 1 and offset of at least 0, got limit ${String(limit)}, offset ${String(offset)}`, {
       entryId: this.id,
     });
   }
@@ -211,6 +308,36 @@ export function createQueueEntry(entry: Entry, context: BuildContext, options: Q
     });
   }
   return new QueueEntry(entry, driver, context, context.logger.forEntry(entry.id), options);
+}
+
+/** An entry's `rate: {limit, per}` as a limit counted under `key`; undefined when it sets none. */
+export function parseRate(entry: Entry, key: string): RateLimit | undefined {
+  const rate = entry.data.rate as { limit: number; per: string | number } | undefined;
+  if (!rate) return undefined;
+  let perMs: number;
+  try {
+    perMs = parseDuration(rate.per);
+  } catch (error) {
+    throw new TaskrtError("E_QUEUE_OPTIONS", `${entry.id}: rate.per: ${errorMessage(error)}`, { entryId: entry.id, location: entry.locate(["rate", "per"]) });
+  }
+  if (perMs < 1) throw new TaskrtError("E_QUEUE_OPTIONS", `${entry.id}: rate.per must be at least 1ms, found ${String(rate.per)}`, { entryId: entry.id, location: entry.locate(["rate", "per"]) });
+  return { limit: rate.limit, perMs, key };
+}
+
+/** The entry's `retention`, in milliseconds; undefined when it sets none. */
+function parseRetention(entry: Entry): RetentionPolicy | undefined {
+  const retention = entry.data.retention as { max_age?: string | number; max_count?: number } | undefined;
+  if (!retention || (retention.max_age === undefined && retention.max_count === undefined)) return undefined;
+  const policy: RetentionPolicy = {};
+  if (retention.max_age !== undefined) {
+    try {
+      policy.maxAgeMs = parseDuration(retention.max_age);
+    } catch (error) {
+      throw new TaskrtError("E_QUEUE_OPTIONS", `queue ${entry.id}: retention.max_age: ${errorMessage(error)}`, { entryId: entry.id, location: entry.locate(["retention", "max_age"]) });
+    }
+  }
+  if (retention.max_count !== undefined) policy.maxCount = retention.max_count;
+  return policy;
 }
 
 function attemptsText(attempts: number): string {

@@ -163,11 +163,58 @@ describe("taskrt.dashboard", () => {
       assert.equal(overview.title, "taskrt");
       assert.equal(overview.refreshMs, 2000);
       assert.deepEqual(overview.queues, [
-        { id: "app:jobs", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, ready: 1, inFlight: 0, delayed: 1, dead: 0 },
-        { id: "app:idle", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, ready: 0, inFlight: 0, delayed: 0, dead: 0 },
+        { id: "app:jobs", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, listsInFlight: true, browses: true, paused: false, ready: 1, inFlight: 0, delayed: 1, dead: 0 },
+        { id: "app:idle", driver: "app:driver", driverKind: "queue.driver.memory", deadLetters: true, listsInFlight: true, browses: true, paused: false, ready: 0, inFlight: 0, delayed: 0, dead: 0 },
       ]);
       assert.deepEqual(overview.consumers, []);
       assert.equal(overview.tasks, null);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("pause and resume: POST {queue} holds the queue's consumers off and lets them go; the overview says which; bad input is refused", async () => {
+    const running = await startSnippet(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      const base = `${running.url()}/dashboard/api`;
+      const headers = { ...tokenHeader(running), ...ACTION };
+      const post = async (action: string, body: unknown) => json(await fetch(`${base}/queues/${action}`, { method: "POST", headers, body: JSON.stringify(body) }));
+      assert.deepEqual(await post("pause", { queue: "app:jobs" }), [200, { queue: "app:jobs", paused: true }]);
+      const jobs = running.supervisor.component<QueueHandle>("app:jobs");
+      assert.equal(await jobs.isPaused(), true);
+      const [, overview] = await json(await fetch(`${base}/overview`, { headers }));
+      assert.deepEqual(overview.queues.map((queue: { id: string; paused: boolean }) => [queue.id, queue.paused]), [["app:jobs", true], ["app:idle", false]]);
+      assert.deepEqual(await post("resume", { queue: "app:jobs" }), [200, { queue: "app:jobs", paused: false }]);
+      assert.equal(await jobs.isPaused(), false);
+      assert.deepEqual(await post("pause", { queue: "app:nope" }), [404, { error: "the dashboard shows no queue app:nope" }]);
+      assert.deepEqual(await post("pause", { id: "x" }), [400, { error: 'the body must be JSON: {"queue": "<queue id>"}' }]);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  test("messages: waiting and delayed pages by publish order, promote and remove by id; bad input is refused", async () => {
+    const running = await startSnippet(GATEWAY + QUEUE + DASHBOARD);
+    try {
+      const base = `${running.url()}/dashboard/api`;
+      const headers = { ...tokenHeader(running), ...ACTION };
+      const jobs = running.supervisor.component<QueueHandle>("app:jobs");
+      const first = await jobs.publish({ n: 1 });
+      const second = await jobs.publish({ n: 2 });
+      const later = await jobs.publish({ n: 3 }, {}, { delayMs: 600_000 });
+      const list = async (query: string) => json(await fetch(`${base}/messages?queue=app:jobs&${query}`, { headers }));
+      const [status, newest] = await list("state=waiting&order=newest");
+      assert.equal(status, 200);
+      assert.deepEqual([newest.state, newest.order, newest.total, newest.messages.map((message: { id: string }) => message.id)], ["waiting", "newest", 2, [second, first]]);
+      const [, delayed] = await list("state=delayed");
+      assert.deepEqual(delayed.messages.map((message: { id: string; body: unknown }) => [message.id, message.body]), [[later, { n: 3 }]]);
+      const post = async (action: string, body: unknown) => json(await fetch(`${base}/messages/${action}`, { method: "POST", headers, body: JSON.stringify(body) }));
+      assert.deepEqual(await post("promote", { queue: "app:jobs", id: later }), [200, { queue: "app:jobs", id: later, action: "promote" }]);
+      assert.deepEqual(await post("remove", { queue: "app:jobs", id: first }), [200, { queue: "app:jobs", id: first, action: "remove" }]);
+      assert.deepEqual(await jobs.stats(), { ready: 2, inFlight: 0, delayed: 0, dead: 0 });
+      assert.deepEqual(await post("remove", { queue: "app:jobs", id: first }), [404, { error: `app:jobs has no waiting or delayed message ${first} (taken by a consumer, or removed already?)` }]);
+      assert.deepEqual(await list("state=dead"), [400, { error: "state must be in_flight, waiting or delayed, got dead" }]);
+      assert.deepEqual(await list("state=waiting&order=random"), [400, { error: "order must be newest or oldest, got random" }]);
     } finally {
       await running.stop();
     }

@@ -153,6 +153,18 @@ class DashboardRouteBinding implements BuiltinRoute {
         return (context) => api.settleDeadLetter(context, "retry");
       case "discard":
         return (context) => api.settleDeadLetter(context, "discard");
+      case "messages":
+        return (context) => api.messages(context);
+      case "promote":
+      case "remove": {
+        const action = this.route.name;
+        return (context) => api.changeMessage(context, action);
+      }
+      case "pause":
+      case "resume": {
+        const action = this.route.name;
+        return (context) => api.setPaused(context, action);
+      }
       default: {
         const unknown: never = this.route.name;
         throw new Error(`unknown dashboard route ${String(unknown)}`);

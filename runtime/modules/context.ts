@@ -52,6 +52,8 @@ export interface MessageScope {
   settled: "ack" | "nack" | undefined;
   ack(): Promise<void>;
   nack(): Promise<void>;
+  /** Records how far the handler got, for operators; refused where the driver keeps no progress. */
+  progress(value: unknown): Promise<void>;
 }
 
 /** The database transaction a call is inside (set by the sql module while `transaction(fn)` runs `fn`). */

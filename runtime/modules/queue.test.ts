@@ -8,6 +8,7 @@ import type { Component } from "../contracts/component.ts";
 import type { Delivery } from "../drivers/queue/driver.ts";
 import type { MemoryQueueDriver } from "../drivers/queue/memory.ts";
 import { createMessageScope } from "../queue/message-scope.ts";
+import { AMQP_UNSUPPORTED } from "../drivers/queue/amqp-unsupported.ts";
 import { captureLogger } from "../../test/support/logs.ts";
 import { buildContext, registryFrom } from "../../test/support/registry.ts";
 import { waitUntil } from "../../test/support/wait.ts";
@@ -68,6 +69,38 @@ describe("queue module", () => {
     assert.equal(received[0].message.headers.priority, "high");
     assert.equal(received[0].message.headers.kind, "soon");
     assert.equal(received[1].message.headers.source, "y");
+  });
+
+  test("publish with unique_key resolves to {id, duplicate}: a second one while the first waits is dropped and names the first", async () => {
+    const { driver, run } = setup();
+    const first = await run(() => queue.publish("app:tasks", { report: 42 }, { unique_key: "report:42", headers: { source: "a" } }));
+    assert.equal(first.duplicate, false);
+    const second = await run(() => queue.publish("app:tasks", { report: 42 }, { unique_key: "report:42", unique_for: "1m" }));
+    assert.deepEqual(second, { id: first.id, duplicate: true });
+    const [delivery] = await deliveries(driver, 1);
+    assert.equal(delivery.message.id, first.id);
+    assert.equal(delivery.message.headers.source, "a");
+    assert.deepEqual(await driver.stats("tasks"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+    await assert.rejects(run(() => queue.publish("app:tasks", 1, { unique_key: "k", unique_for: "soon" })), {
+      code: "E_INVALID_DELAY",
+      message: 'publish unique_for: invalid duration "soon"',
+    });
+  });
+
+  test("pause(id) holds the queue's messages from its consumers until resume(id); isPaused tells which", async () => {
+    const { driver, run } = setup();
+    await run(() => queue.pause("app:tasks"));
+    assert.equal(await run(() => queue.isPaused("app:tasks")), true);
+    await run(() => queue.publish("app:tasks", "held"));
+    const received: Delivery[] = [];
+    await driver.consume("tasks", { prefetch: 10 }, (delivery) => received.push(delivery));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(received.length, 0);
+    await run(() => queue.resume("app:tasks"));
+    assert.equal(await run(() => queue.isPaused("app:tasks")), false);
+    await waitUntil(() => received.length === 1, "the held message after resume");
+    assert.equal(received[0].message.body, "held");
+    await assert.rejects(run(() => queue.pause("app:nope")), { code: "E_QUEUE_NOT_FOUND", message: "queue app:nope not found" });
   });
 
   test("publish from an entry that does not declare the module is refused", async () => {
@@ -164,6 +197,36 @@ describe("queue module", () => {
     assert.throws(() => run(() => queue.message()), {
       code: "E_NO_DELIVERY",
       message: "no message: queue.message() works only inside a queue consumer's handler",
+    });
+  });
+
+  test("message().progress(n | object) is listed with the message in flight; after the ack it is refused", async () => {
+    const { driver, run } = setup();
+    await run(() => queue.publish("app:tasks", { job: 1 }));
+    const [delivery] = await deliveries(driver, 1);
+    const scope = createMessageScope(delivery, () => delivery.retry(0, "nack"));
+    const message = run(() => queue.message(), { message: scope });
+    await message.progress(25);
+    assert.equal((await driver.listInFlight("tasks", { limit: 5, offset: 0 })).messages[0].progress, 25);
+    await message.progress({ done: 3, total: 12 });
+    assert.deepEqual((await driver.listInFlight("tasks", { limit: 5, offset: 0 })).messages[0].progress, { done: 3, total: 12 });
+    await message.ack();
+    await assert.rejects(message.progress(100), { code: "E_ALREADY_SETTLED", message: `message ${delivery.message.id} is already settled (ack); progress refused` });
+  });
+
+  test("message().progress on a driver that keeps none is refused with the driver's reason", async () => {
+    const { run } = setup();
+    const delivery: Delivery = {
+      message: { id: "m-1", body: 1, headers: {}, attempts: 1 },
+      ack: async () => {},
+      retry: async () => {},
+      bury: async () => {},
+      release: async () => {},
+    };
+    const scope = createMessageScope(delivery, async () => {}, AMQP_UNSUPPORTED.progress);
+    await assert.rejects(run(() => queue.message(), { message: scope }).progress(10), {
+      code: "E_QUEUE_UNSUPPORTED",
+      message: `message m-1: progress cannot be recorded: ${AMQP_UNSUPPORTED.progress}`,
     });
   });
 

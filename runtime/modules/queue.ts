@@ -2,10 +2,11 @@
  * @module modules/queue — the handler module for queues: publish to a `queue.queue` by id, and
  * read or settle the message a consumer is handling.
  *
- * `publish`'s third argument is either headers or `{headers, delay, priority}`: it is read as the
- * options form when its keys are only `headers`, `delay` and `priority` with the types those take
- * (headers an object, delay a duration, priority a number); anything else is headers. So a lone
- * `{priority: 5}` sets the priority, as a `priority` header would mean anyway.
+ * `publish`'s third argument is either headers or `{headers, delay, priority, unique_key,
+ * unique_for}`: it is read as the options form when its keys are only those, with the types they
+ * take (headers an object, delay and unique_for durations, priority a number, unique_key a string);
+ * anything else is headers. So a lone `{priority: 5}` sets the priority, as a `priority` header
+ * would mean anyway. With `unique_key` it resolves to `{id, duplicate}` instead of the id.
  */
 import { TaskrtError, errorMessage } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
@@ -22,6 +23,20 @@ export interface PublishSettings {
   priority?: number;
 }
 
+/** A publish deduplicated by key: dropped while the queue holds a waiting message with it (or within `unique_for` of that one's publish). */
+export interface UniquePublishSettings extends PublishSettings {
+  unique_key: string;
+  /** Milliseconds or a duration such as "10m": how long the key stays held after its message was published, whatever became of it. */
+  unique_for?: string | number;
+}
+
+export interface PublishOutcome {
+  /** The new message's id, or, when `duplicate`, the id of the message holding the key. */
+  id: string;
+  /** The publish was dropped: the queue already holds the key. */
+  duplicate: boolean;
+}
+
 /** The message a consumer's handler is processing. */
 /** The delivery being handled; `Body` names its payload's shape (`queue.message<Task>()`), unchecked at run time. */
 export interface Message<Body = unknown> {
@@ -34,29 +49,32 @@ export interface Message<Body = unknown> {
   ack(): Promise<void>;
   /** Failure: the queue retries with backoff, or dead-letters after its max attempts. */
   nack(): Promise<void>;
+  /** How far the handler got: a number (e.g. a percentage) or a JSON object, shown on the dashboard while the message is in flight. */
+  progress(value: number | Record<string, unknown> | unknown[]): Promise<void>;
 }
 
-const OPTION_KEYS = new Set(["headers", "delay", "priority"]);
+const OPTION_KEYS = new Set(["headers", "delay", "priority", "unique_key", "unique_for"]);
 
-export const queue = {
+interface Publish {
+  /** With `unique_key`: resolves with `{id, duplicate}`, once the message is held or found to be a duplicate. */
+  (queueId: string, data: unknown, options: UniquePublishSettings): Promise<PublishOutcome>;
   /**
    * Resolves with the message id once the driver holds the message; inside a database transaction
    * a memory queue's message is held from the commit on (the transaction resolves once it is).
    */
-  async publish(queueId: string, data: unknown, options?: Headers | PublishSettings): Promise<string> {
+  (queueId: string, data: unknown, options?: Headers | PublishSettings): Promise<string>;
+}
+
+const publish = (async (queueId: string, data: unknown, options?: Headers | PublishSettings | UniquePublishSettings): Promise<string | PublishOutcome> => {
     const context = useModule("queue");
-    if (typeof queueId !== "string" || queueId.length === 0) {
-      throw new TaskrtError("E_INVALID_QUEUE_ID", "queue id must be a non-empty string such as app:tasks_queue", {
-        entryId: context.entryId,
-      });
-    }
+    checkQueueId(queueId, context);
     if (isEmpty(data)) {
       throw new TaskrtError("E_INVALID_MESSAGE", "message data cannot be empty", {
         entryId: context.entryId,
         hint: "publish a non-empty object, an array, a string, a number or a boolean",
       });
     }
-    const settings = isPublishSettings(options) ? options : { headers: options as Headers | undefined };
+    const settings: PublishSettings & Partial<UniquePublishSettings> = isPublishSettings(options) ? options : { headers: options as Headers | undefined };
     const headers = checkHeaders(settings.headers ?? {}, context);
     // `delay` and `priority` may come as headers too (Lua's publish takes only headers); the option wins.
     const delay = settings.delay ?? (headers.delay as string | number | undefined);
@@ -64,6 +82,10 @@ export const queue = {
     const publishOptions = delay === undefined && priority === undefined ? undefined : toPublishOptions({ delay, priority }, context);
     const handle = findQueue(queueId, context);
     try {
+      if (settings.unique_key !== undefined) {
+        const uniqueForMs = settings.unique_for === undefined ? undefined : durationOption("unique_for", settings.unique_for, context);
+        return await handle.publishUnique(data, headers, { ...publishOptions, uniqueKey: settings.unique_key, uniqueForMs });
+      }
       if (context.transaction && handle.preparePublish) {
         const prepared = await handle.preparePublish(data, headers, publishOptions);
         if (prepared) {
@@ -79,6 +101,25 @@ export const queue = {
         cause: error,
       });
     }
+  }) as Publish;
+
+export const queue = {
+  publish,
+
+  /** Consumers of the queue (in every process sharing its driver) stop taking messages; publishes are still accepted. Kept across restarts on durable drivers. */
+  async pause(queueId: string): Promise<void> {
+    const context = useModule("queue");
+    await findQueue(checkQueueId(queueId, context), context).pause();
+  },
+
+  async resume(queueId: string): Promise<void> {
+    const context = useModule("queue");
+    await findQueue(checkQueueId(queueId, context), context).resume();
+  },
+
+  async isPaused(queueId: string): Promise<boolean> {
+    const context = useModule("queue");
+    return findQueue(checkQueueId(queueId, context), context).isPaused();
   },
 
   /** Only inside a consumer's handler. */
@@ -99,9 +140,19 @@ export const queue = {
       body: () => message.body as Body,
       ack: () => scope.ack(),
       nack: () => scope.nack(),
+      progress: (value) => scope.progress(value),
     };
   },
 };
+
+function checkQueueId(queueId: string, context: CallContext): string {
+  if (typeof queueId !== "string" || queueId.length === 0) {
+    throw new TaskrtError("E_INVALID_QUEUE_ID", "queue id must be a non-empty string such as app:tasks_queue", {
+      entryId: context.entryId,
+    });
+  }
+  return queueId;
+}
 
 /** As Wippy: no data, and an empty table (object or array), carry nothing. */
 function isEmpty(data: unknown): boolean {
@@ -111,12 +162,14 @@ function isEmpty(data: unknown): boolean {
   return false;
 }
 
-function isPublishSettings(options: unknown): options is PublishSettings {
+function isPublishSettings(options: unknown): options is PublishSettings | UniquePublishSettings {
   if (typeof options !== "object" || options === null) return false;
   const keys = Object.keys(options);
   if (keys.length === 0 || !keys.every((key) => OPTION_KEYS.has(key))) return false;
-  const { headers, delay, priority } = options as Record<string, unknown>;
+  const { headers, delay, priority, unique_key, unique_for } = options as Record<string, unknown>;
   return (
+    (unique_key === undefined || typeof unique_key === "string") &&
+    (unique_for === undefined || typeof unique_for === "string" || typeof unique_for === "number") &&
     (headers === undefined || (typeof headers === "object" && headers !== null)) &&
     (delay === undefined || typeof delay === "string" || typeof delay === "number") &&
     (priority === undefined || typeof priority === "number")
@@ -147,6 +200,18 @@ function checkHeaders(headers: Headers, context: CallContext): Headers {
     }
   }
   return headers;
+}
+
+function durationOption(name: string, value: string | number, context: CallContext): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new TaskrtError("E_INVALID_DELAY", `publish ${name}: ${errorMessage(error)}`, {
+      entryId: context.entryId,
+      hint: 'write a number of milliseconds or a duration such as "10m"',
+      cause: error,
+    });
+  }
 }
 
 function toPublishOptions(settings: PublishSettings, context: CallContext): PublishOptions | undefined {

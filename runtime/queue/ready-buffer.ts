@@ -22,6 +22,11 @@ export class Deque<T> {
     this.size++;
   }
 
+  /** Front to back. */
+  *values(): IterableIterator<T> {
+    for (let index = 0; index < this.size; index++) yield this.items[(this.head + index) & (this.items.length - 1)] as T;
+  }
+
   peek(): T | undefined {
     return this.size === 0 ? undefined : this.items[this.head];
   }
@@ -70,6 +75,26 @@ export class ReadyBuffer<T> {
         this.size--;
         return level.shift();
       }
+    }
+    return undefined;
+  }
+
+  /** In delivery order: highest priority first, FIFO within one. */
+  *values(): IterableIterator<T> {
+    for (const priority of this.priorities) yield* this.levels.get(priority)!.values();
+  }
+
+  /** Takes out the first item `matches` accepts (a linear scan: for operators, not the hot path). */
+  removeFirst(matches: (item: T) => boolean): T | undefined {
+    for (const level of this.levels.values()) {
+      const items = [...level.values()];
+      const index = items.findIndex(matches);
+      if (index < 0) continue;
+      const [found] = items.splice(index, 1);
+      while (level.shift() !== undefined);
+      for (const item of items) level.push(item);
+      this.size--;
+      return found;
     }
     return undefined;
   }

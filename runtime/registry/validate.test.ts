@@ -90,7 +90,7 @@ describe("validateRegistry: problems", () => {
           "warning",
           "valid/_index.yaml:15:5",
           'unknown field "lifecycle": queue.queue has no such field and ignores it',
-          "known fields: driver, queue_name, driver_options, max_attempts, backoff, dead_letter",
+          "known fields: driver, queue_name, driver_options, max_attempts, backoff, dead_letter, retention, rate",
         ],
       ],
     );

@@ -27,6 +27,10 @@ const state = {
   tasksOffset: 0,
   deadQueue: "",
   deadOffset: 0,
+  messagesQueue: "",
+  messagesState: "in_flight",
+  messagesOrder: "oldest",
+  messagesOffset: 0,
   openTask: "",
   timer: 0,
   locked: false,
@@ -181,17 +185,169 @@ function renderQueues(overview) {
         element("div", { "data-count": key, class: key === "dead" && value > 0 ? "has-dead" : "" }, element("dt", { text: label }), element("dd", { text: value === undefined ? "–" : String(value) })),
       );
     }
+    const pause =
+      queue.paused === undefined
+        ? null
+        : element(
+            "p",
+            { class: "pause-row" },
+            queue.paused ? element("span", { class: "paused-badge", text: "paused" }) : null,
+            element("button", {
+              type: "button",
+              "data-action": queue.paused ? "resume" : "pause",
+              text: queue.paused ? "Resume" : "Pause",
+              title: queue.paused ? "Consumers take its messages again" : "Consumers stop taking its messages; publishes are still accepted",
+              onclick: () => setPaused(queue.paused ? "resume" : "pause", queue.id),
+            }),
+          );
     return element(
       "article",
-      { class: "card", "data-queue": queue.id },
+      { class: queue.paused ? "card paused" : "card", "data-queue": queue.id },
       element("h3", { text: queue.id }),
       element("p", { class: "driver", text: `${queue.driver} · ${queue.driverKind.replace("queue.driver.", "")}` }),
       queue.error ? element("p", { class: "error", text: queue.error }) : counts,
+      pause,
     );
   });
   $("queues").replaceChildren(...cards);
   const consumers = overview.consumers.map((consumer) => `${consumer.id} (${consumer.state}, ×${consumer.concurrency})`);
   $("consumers").textContent = consumers.length ? `Consumers: ${consumers.join(" · ")}` : "No consumers.";
+}
+
+async function setPaused(action, queue) {
+  try {
+    await api(`api/queues/${action}`, { method: "POST", body: JSON.stringify({ queue }) });
+    toast(action === "pause" ? `Paused ${queue}` : `Resumed ${queue}`);
+  } catch (error) {
+    toast(`Could not ${action} ${queue}: ${error.message}`);
+  }
+  refresh();
+}
+
+// ---- messages: in flight (with progress), waiting and delayed (promote, remove) -------------------
+
+const MESSAGE_STATES = [
+  ["in_flight", "in flight", "inFlight", "listsInFlight"],
+  ["waiting", "waiting", "ready", "browses"],
+  ["delayed", "delayed", "delayed", "browses"],
+];
+
+function renderMessageQueues(overview) {
+  const listable = overview.queues.filter((queue) => MESSAGE_STATES.some(([, , , flag]) => queue[flag]));
+  if (!listable.some((queue) => queue.id === state.messagesQueue)) {
+    state.messagesQueue = (listable.find((queue) => queue.inFlight > 0) || listable[0] || { id: "" }).id;
+    state.messagesOffset = 0;
+  }
+  $("messages-queue").replaceChildren(...listable.map((queue) => element("option", { value: queue.id, selected: queue.id === state.messagesQueue, text: queue.id })));
+  const queue = listable.find((candidate) => candidate.id === state.messagesQueue);
+  const states = MESSAGE_STATES.filter(([, , , flag]) => queue && queue[flag]);
+  if (!states.some(([value]) => value === state.messagesState)) state.messagesState = (states[0] || ["in_flight"])[0];
+  $("messages-states").replaceChildren(
+    ...states.map(([value, label, count]) =>
+      element("button", {
+        type: "button",
+        "data-state": value,
+        "aria-pressed": String(state.messagesState === value),
+        text: `${label} ${(queue[count] ?? 0).toLocaleString()}`,
+        onclick: () => {
+          state.messagesState = value;
+          state.messagesOffset = 0;
+          refresh();
+        },
+      }),
+    ),
+  );
+  const browsing = state.messagesState !== "in_flight";
+  $("messages-states").append(
+    element("button", {
+      type: "button",
+      id: "messages-order",
+      hidden: !browsing,
+      "data-order": state.messagesOrder,
+      text: state.messagesOrder === "oldest" ? "oldest first ↓" : "newest first ↓",
+      title: "Order by publish time",
+      onclick: () => {
+        state.messagesOrder = state.messagesOrder === "oldest" ? "newest" : "oldest";
+        state.messagesOffset = 0;
+        refresh();
+      },
+    }),
+  );
+  const unlisted = overview.queues.filter((candidate) => !listable.includes(candidate) && !candidate.error);
+  $("messages-note").textContent = unlisted.length ? `Not listed here: ${unlisted.map((candidate) => `${candidate.id} (${candidate.driverKind} cannot list its messages)`).join(", ")}.` : "";
+}
+
+$("messages-queue").addEventListener("change", (event) => {
+  state.messagesQueue = event.target.value;
+  state.messagesOffset = 0;
+  refresh();
+});
+
+bindPager("messages", "messagesOffset");
+
+/** A number is a percentage; {done, total} a fraction; any other object is shown as JSON. */
+function progressCell(progress) {
+  if (progress === undefined) return element("span", { class: "muted", text: "–" });
+  const fraction =
+    typeof progress === "number" ? progress / 100 : typeof progress.done === "number" && typeof progress.total === "number" && progress.total > 0 ? progress.done / progress.total : undefined;
+  const text = typeof progress === "number" ? `${progress}%` : JSON.stringify(progress);
+  if (fraction === undefined) return element("span", { class: "mono", "data-progress": text, text });
+  const percent = Math.max(0, Math.min(100, Math.round(fraction * 100)));
+  return element(
+    "span",
+    { class: "progress", "data-progress": text },
+    element("progress", { max: "100", value: String(percent), "aria-label": `${percent}%` }),
+    element("span", { class: "mono", text }),
+  );
+}
+
+async function changeMessage(action, queue, id) {
+  if (action === "remove" && !window.confirm(`Remove message ${id} unprocessed?`)) return;
+  try {
+    await api(`api/messages/${action}`, { method: "POST", body: JSON.stringify({ queue, id }) });
+    toast(action === "promote" ? `Promoted ${id}: it runs next` : `Removed ${id}`);
+  } catch (error) {
+    toast(`Could not ${action} ${id}: ${error.message}`);
+  }
+  refresh();
+}
+
+async function loadMessages() {
+  const browsing = state.messagesState !== "in_flight";
+  const columns = browsing ? ["id", "body", "attempts", "priority", state.messagesState === "delayed" ? "due" : "published", ""] : ["id", "body", "attempts", "progress", "published"];
+  $("messages-head").replaceChildren(...columns.map((column) => element("th", { scope: "col", text: column })));
+  if (!state.messagesQueue) {
+    $("messages-body").replaceChildren(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: "No queue here lists its messages." })));
+    $("messages-pager").hidden = true;
+    return;
+  }
+  const query = new URLSearchParams({ queue: state.messagesQueue, state: state.messagesState, limit: String(PAGE), offset: String(state.messagesOffset) });
+  if (browsing) query.set("order", state.messagesOrder);
+  const page = await api(`api/messages?${query}`);
+  const time = (value) => element("time", { datetime: value, text: formatTime(value) });
+  const rows = page.messages.map((message) =>
+    element(
+      "tr",
+      { "data-message-id": message.id },
+      element("td", { "data-label": "id", class: "mono", text: shortText(message.id, 24), title: message.id }),
+      element("td", { "data-label": "body", class: "mono", text: shortText(JSON.stringify(message.body), 80) }),
+      element("td", { "data-label": "attempts", text: String(message.attempts) }),
+      browsing ? element("td", { "data-label": "priority", text: String(message.priority) }) : element("td", { "data-label": "progress" }, progressCell(message.progress)),
+      element("td", { "data-label": "published" }, time(state.messagesState === "delayed" && message.availableAt ? message.availableAt : message.publishedAt)),
+      browsing
+        ? element(
+            "td",
+            { class: "actions" },
+            element("button", { type: "button", "data-action": "promote", text: "Run now", onclick: () => changeMessage("promote", page.queue, message.id) }),
+            element("button", { type: "button", "data-action": "remove", text: "Remove", onclick: () => changeMessage("remove", page.queue, message.id) }),
+          )
+        : null,
+    ),
+  );
+  const none = { in_flight: "No messages in flight.", waiting: "No messages waiting.", delayed: "No delayed messages." }[state.messagesState];
+  if (rows.length === 0) rows.push(element("tr", {}, element("td", { colspan: String(columns.length), class: "muted", text: none })));
+  $("messages-body").replaceChildren(...rows);
+  renderPager("messages", page.offset, page.messages.length, page.total);
 }
 
 // ---- tasks ------------------------------------------------------------------------------------
@@ -358,6 +514,8 @@ async function refresh() {
     document.title = `${overview.title} · dashboard`;
     $("title").textContent = overview.title;
     renderQueues(overview);
+    renderMessageQueues(overview);
+    await loadMessages();
     const tasksSection = $("tasks-section");
     tasksSection.hidden = !overview.tasks;
     if (overview.tasks) {

@@ -20,6 +20,7 @@
  * delayed from the delay queues this process used within their lifetime (messages another process
  * delayed for a delay this one never used are not seen).
  */
+import { AMQP_UNSUPPORTED } from "./amqp-unsupported.ts";
 import { randomUUID } from "node:crypto";
 import type { Channel, ChannelModel, ConsumeMessage, Options, SocketOptions } from "amqplib";
 import { TaskrtError, errorMessage } from "../../errors.ts";
@@ -73,6 +74,7 @@ interface DeclaredQueue {
 export class AmqpQueueDriver implements QueueDriver, Component, AmqpConsumerHost {
   readonly id: string;
   readonly durable = true;
+  readonly unsupported = AMQP_UNSUPPORTED;
   readonly logger: Logger;
   readonly reconnectDelayMs: number;
   /** What the driver was built with (the kind's fields, read and resolved). */

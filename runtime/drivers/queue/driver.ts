@@ -22,6 +22,21 @@ export interface PublishOptions {
   priority?: number;
 }
 
+/** A publish that is dropped when the queue already holds (or lately took) a message with its key. */
+export interface UniquePublishOptions extends PublishOptions {
+  /** Held while a message with it waits (ready or delayed) in the queue. */
+  uniqueKey: string;
+  /** Also held this long after that message was published, whatever became of it (0: only while it waits). */
+  uniqueForMs?: number;
+}
+
+export interface PublishResult {
+  /** The new message's id, or the id of the message that holds the key when `duplicate`. */
+  id: string;
+  /** True when the publish was dropped: a message with its key is waiting (or was published within the window). */
+  duplicate: boolean;
+}
+
 /** One delivery of one message to a consumer. Exactly one of ack/retry/bury settles it. */
 export interface Delivery {
   readonly message: QueueMessage;
@@ -32,11 +47,23 @@ export interface Delivery {
   bury(error: string): Promise<void>;
   /** Return the message unprocessed (shutdown): no attempt is counted. */
   release(): Promise<void>;
+  /** Record how far the handler got (a number or a JSON object), shown to operators; drivers with the "progress" capability. */
+  progress?(value: unknown): Promise<void>;
 }
 
 export interface ConsumeOptions {
   /** At most this many unsettled deliveries at once. */
   prefetch: number;
+  /** Each: at most `limit` deliveries per `perMs` window, counted under its `key` by every consumer (and process) sharing it. Drivers with the "rate" capability. */
+  rates?: readonly RateLimit[];
+}
+
+/** Fixed windows of `perMs`, aligned to the epoch so every process agrees where one ends (BullMQ's limiter). */
+export interface RateLimit {
+  limit: number;
+  perMs: number;
+  /** Consumers naming the same key share one budget: the queue's name for a queue-wide limit, a consumer's id for its own. */
+  key: string;
 }
 
 export interface Subscription {
@@ -88,7 +115,120 @@ export function isDeadLetterStore(driver: object): driver is DeadLetterStore {
   return typeof store.listDead === "function" && typeof store.retryDead === "function" && typeof store.discardDead === "function";
 }
 
+/**
+ * What a driver may offer beyond publish and consume. A driver that lacks one says why in
+ * `unsupported` (RabbitMQ does), and every caller refuses with that reason.
+ */
+export const QUEUE_CAPABILITIES = ["pause", "unique", "progress", "browse", "purge", "retention", "rate"] as const;
+export type QueueCapability = (typeof QUEUE_CAPABILITIES)[number];
+
+/** Pause state kept in the driver's storage: every process sharing the queue stops taking its messages; publishes are still accepted. */
+export interface PausableQueues {
+  pause(queueName: string): Promise<void>;
+  resume(queueName: string): Promise<void>;
+  isPaused(queueName: string): Promise<boolean>;
+}
+
+export interface UniquePublisher {
+  publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
+}
+
+export type BrowseState = "waiting" | "delayed";
+
+export interface BrowseQuery {
+  state: BrowseState;
+  /** By publish time. */
+  order: "newest" | "oldest";
+  limit: number;
+  offset: number;
+}
+
+/** A message still in the queue, as an operator browses it. */
+export interface BrowsedMessage {
+  id: string;
+  body: unknown;
+  headers: Headers;
+  priority: number;
+  /** Deliveries so far (the current one included when in flight). */
+  attempts: number;
+  publishedAt: Date;
+  /** When it becomes deliverable (delayed), or when its lease runs out (in flight, on drivers with leases). */
+  availableAt?: Date;
+  /** The last value its handler reported, when any. */
+  progress?: unknown;
+  /** Why its last delivery failed, when it failed before. */
+  lastError?: string;
+}
+
+export interface MessagePage<T> {
+  messages: T[];
+  total: number;
+}
+
+/** Look at the messages waiting, delayed or in flight; run a waiting or delayed one now, or remove it. */
+export interface MessageBrowser {
+  browse(queueName: string, query: BrowseQuery): Promise<MessagePage<BrowsedMessage>>;
+  /** Deliverable at once, ahead of its priority's queue line; false when no waiting or delayed message has this id. */
+  promote(queueName: string, id: string): Promise<boolean>;
+  /** Deleted unprocessed; false when no waiting or delayed message has this id. */
+  remove(queueName: string, id: string): Promise<boolean>;
+}
+
+/** Drop every waiting and delayed message (in-flight and dead ones stay). */
+/** Handlers report progress on their deliveries (`Delivery.progress`); operators list what is in flight with it. */
+export interface ProgressReports {
+  /** Messages handed out and not yet settled, the longest-running first. */
+  listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>>;
+}
+
+export interface PurgeableQueues {
+  purge(queueName: string): Promise<number>;
+}
+
+export interface RetentionPolicy {
+  /** Dead messages older than this are deleted. */
+  maxAgeMs?: number;
+  /** Only the newest this many dead messages are kept. */
+  maxCount?: number;
+}
+
+/** Kept dead letters (a dead-letter store) pruned by age and count. */
+export interface RetentionStore extends DeadLetterStore {
+  /** Deletes the dead messages the policy no longer keeps; resolves to how many. */
+  pruneDead(queueName: string, policy: RetentionPolicy): Promise<number>;
+  /** Prune the queue's dead messages by the policy in the background: at start, then every minute while running. */
+  retain(queueName: string, policy: RetentionPolicy): void;
+}
+
+export interface CapabilityMethods {
+  pause: PausableQueues;
+  unique: UniquePublisher;
+  progress: ProgressReports;
+  browse: MessageBrowser;
+  purge: PurgeableQueues;
+  retention: RetentionStore;
+  rate: { readonly rateLimits: true };
+}
+
+const CAPABILITY_PROBES: { [C in QueueCapability]: readonly string[] } = {
+  pause: ["pause", "resume", "isPaused"],
+  unique: ["publishUnique"],
+  progress: ["listInFlight"],
+  browse: ["browse", "promote", "remove"],
+  purge: ["purge"],
+  retention: ["pruneDead", "retain", "listDead"],
+  rate: ["rateLimits"],
+};
+
+/** Does the driver offer the capability? Decided by the methods (or flags) it has. */
+export function hasCapability<C extends QueueCapability>(driver: object, capability: C): driver is CapabilityMethods[C] {
+  const record = driver as Record<string, unknown>;
+  return CAPABILITY_PROBES[capability].every((name) => record[name] !== undefined && record[name] !== false);
+}
+
 export interface QueueDriver {
+  /** Why the driver cannot offer a capability, for the refusal every caller gives. */
+  readonly unsupported?: Partial<Record<QueueCapability | "dead_letters", string>>;
   readonly id: string;
   /** Keeps messages across restarts. The memory driver says no, and says so at start. */
   readonly durable: boolean;
@@ -131,12 +271,28 @@ export interface QueueHandle {
    * publishes at once (the SQLite queue joins the transaction itself; a broker takes it now).
    */
   preparePublish?(body: unknown, headers?: Headers, options?: PublishOptions): Promise<PreparedPublish | undefined>;
+  /** Dropped, and said so, while the queue holds the key. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique". */
+  publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;
   /** A failed delivery: retry with backoff, or dead-letter after `max_attempts`. */
   fail(delivery: Delivery, error: string): Promise<void>;
   stats(): Promise<QueueStats>;
   /** The driver's dead messages of this queue, when the driver can list them; undefined otherwise. */
   deadLetters(): BoundDeadLetters | undefined;
+  /** Consumers (in every process) stop taking messages; publishes are still accepted. Refused (E_QUEUE_UNSUPPORTED) by a driver without "pause". */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  isPaused(): Promise<boolean>;
+  /** Waiting or delayed messages, paged; promote one (run it next) or remove one. Refused by a driver without "browse". */
+  browse(query: BrowseQuery): Promise<MessagePage<BrowsedMessage>>;
+  promote(id: string): Promise<boolean>;
+  remove(id: string): Promise<boolean>;
+  /** Drops every waiting and delayed message; resolves to how many. Refused by a driver without "purge". */
+  purge(): Promise<number>;
+  /** The messages in flight with their handlers' progress. Refused by a driver without "progress". */
+  listInFlight(page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>>;
+  /** Why the driver cannot offer the capability, or undefined when it can. */
+  refusal(capability: QueueCapability | "dead_letters"): string | undefined;
 }
 
 /** A `DeadLetterStore` bound to one queue. */

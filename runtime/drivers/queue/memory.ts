@@ -31,12 +31,29 @@ import type {
   Delivery,
   Headers,
   PreparedPublish,
+  BrowsedMessage,
+  BrowseQuery,
+  MessageBrowser,
+  MessagePage,
+  PausableQueues,
+  ProgressReports,
+  PurgeableQueues,
+  RetentionPolicy,
+  RetentionStore,
   PublishOptions,
+  PublishResult,
   QueueDriver,
   QueueMessage,
   QueueStats,
+  RateLimit,
   Subscription,
+  UniquePublishOptions,
+  UniquePublisher,
 } from "./driver.ts";
+import { uniqueKeyOf } from "./unique-key.ts";
+import { progressJson } from "./progress-value.ts";
+import { RetentionSchedule } from "./retention.ts";
+import { RateWindows, checkRates } from "./rate-limit.ts";
 
 export const MEMORY_DRIVER_STATES = { CREATED: "created", RUNNING: "running", STOPPED: "stopped" } as const;
 type DriverState = (typeof MEMORY_DRIVER_STATES)[keyof typeof MEMORY_DRIVER_STATES];
@@ -57,9 +74,10 @@ export interface MemoryQueueDriverOptions {
   logger: Logger;
 }
 
-/** A buried message, kept for inspection; its priority is what a retry puts it back with. */
+/** A buried message, kept for inspection; its priority and publish time are what a retry puts it back with. */
 interface DeadEntry extends DeadMessage {
   priority: number;
+  publishedAt: number;
 }
 
 interface StoredMessage {
@@ -70,12 +88,25 @@ interface StoredMessage {
   /** Counted attempts that failed; a delivery reports this plus one. */
   failures: number;
   priority: number;
+  publishedAt: number;
+  /** Publish order, for browsing (the buffer holds messages in delivery order). */
+  sequence: number;
+  /** The last progress its handler reported in this delivery (JSON text). */
+  progress?: string;
+  /** Where it is: a waiting message (buffered, delayed or with a publisher waiting for room) holds its deduplication key. */
+  place?: "waiting" | "in_flight" | "gone";
+}
+
+interface HeldKey {
+  stored: StoredMessage;
+  heldUntil: number;
 }
 
 interface ConsumerState {
   prefetch: number;
   unsettled: number;
   onDelivery: (delivery: Delivery) => void;
+  rates: readonly RateLimit[];
 }
 
 interface WaitingPublish {
@@ -92,8 +123,11 @@ interface QueueState {
   name: string;
   maxLength: number;
   ready: ReadyBuffer<StoredMessage>;
-  delayed: Set<LongTimer>;
+  /** Delayed messages by their timer, with when they become deliverable. */
+  delayed: Map<LongTimer, { stored: StoredMessage; availableAt: number }>;
   inFlight: number;
+  /** The messages handed out and not settled, in the order they were handed out. */
+  handedOut: Set<StoredMessage>;
   /** Oldest first. */
   dead: DeadEntry[];
   consumers: ConsumerState[];
@@ -101,13 +135,19 @@ interface QueueState {
   nextConsumer: number;
   waiters: Deque<WaitingPublish>;
   pumpScheduled: boolean;
+  /** Consumers get nothing while set; publishes are still admitted (up to max_length). */
+  paused: boolean;
   /** A committed transaction's message entered over max_length (said once per queue). */
   warnedOverBound: boolean;
+  /** Set while consumers wait for a rate window to end. */
+  rateTimer?: NodeJS.Timeout;
+  /** Deduplication keys by key; a key whose message no longer waits and whose window passed is dropped when next asked. */
+  keys: Map<string, HeldKey>;
 }
 
 type Outcome = "ack" | "retry" | "bury" | "release";
 
-export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCommitPublisher {
+export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCommitPublisher, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore, MessageBrowser {
   readonly id: string;
   readonly durable = false;
   private readonly defaultMaxLength: number;
@@ -119,12 +159,18 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
   private warned = false;
 
   private readonly publishTimeoutMs: number;
+  private readonly retention: RetentionSchedule;
+  private readonly rateWindows = new RateWindows();
+  private publishSequence = 0;
+  /** Rate windows are this process's own: consumers in one process share each key's budget. */
+  readonly rateLimits = true;
 
   constructor(options: MemoryQueueDriverOptions) {
     this.id = options.id;
     this.defaultMaxLength = options.maxLength;
     this.publishTimeoutMs = options.publishTimeoutMs ?? 0;
     this.logger = options.logger;
+    this.retention = new RetentionSchedule((queueName, policy) => this.pruneDead(queueName, policy), options.logger);
   }
 
   async start(): Promise<void> {
@@ -135,19 +181,25 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
       });
     }
     this.state = MEMORY_DRIVER_STATES.RUNNING;
+    await this.retention.start();
   }
 
   async stop(): Promise<void> {
     this.state = MEMORY_DRIVER_STATES.STOPPED;
+    this.retention.stop();
     this.generation++;
     let lost = 0;
     for (const queue of this.queues.values()) {
       lost += queue.ready.size + queue.delayed.size + queue.inFlight;
-      for (const timer of queue.delayed) timer.clear();
+      for (const timer of queue.delayed.keys()) timer.clear();
       queue.delayed.clear();
       queue.ready.clear();
       queue.inFlight = 0;
+      queue.handedOut.clear();
       queue.dead = [];
+      queue.keys.clear();
+      clearTimeout(queue.rateTimer);
+      queue.rateTimer = undefined;
       queue.consumers = [];
       for (let waiter = queue.waiters.shift(); waiter; waiter = queue.waiters.shift()) {
         if (waiter.timedOut) continue;
@@ -174,21 +226,57 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
       name: queueName,
       maxLength,
       ready: new ReadyBuffer<StoredMessage>(),
-      delayed: new Set(),
+      delayed: new Map(),
       inFlight: 0,
+      handedOut: new Set(),
       dead: [],
       consumers: [],
       nextConsumer: 0,
       waiters: new Deque<WaitingPublish>(),
       pumpScheduled: false,
+      paused: false,
       warnedOverBound: false,
+      keys: new Map(),
     });
   }
 
   /** Resolves once the message is buffered; waits while the queue is full. */
   async publish(queueName: string, body: unknown, headers: Headers, options: PublishOptions = {}): Promise<string> {
     const queue = this.usableQueue(queueName);
-    const stored = storedMessage(body, headers, options);
+    return this.enqueue(queue, this.newMessage(body, headers, options), options);
+  }
+
+  /** Dropped (and said so) while a message with the key waits, or within `uniqueForMs` of its publish. */
+  async publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
+    const queue = this.usableQueue(queueName);
+    const key = uniqueKeyOf(this.id, queueName, options);
+    const now = Date.now();
+    const held = queue.keys.get(key);
+    if (held && (held.heldUntil > now || held.stored.place === "waiting")) return { id: held.stored.id, duplicate: true };
+    const stored = this.newMessage(body, headers, options);
+    queue.keys.set(key, { stored, heldUntil: now + Math.max(0, options.uniqueForMs ?? 0) });
+    try {
+      return { id: await this.enqueue(queue, stored, options), duplicate: false };
+    } catch (error) {
+      if (queue.keys.get(key)?.stored === stored) queue.keys.delete(key);
+      throw error;
+    }
+  }
+
+  private newMessage(body: unknown, headers: Headers, options: PublishOptions): StoredMessage {
+    return {
+      id: randomUUID(),
+      body: copyBody(body),
+      headers: withTimestamp(headers),
+      failures: 0,
+      priority: options.priority ?? 0,
+      publishedAt: Date.now(),
+      sequence: ++this.publishSequence,
+      place: "waiting",
+    };
+  }
+
+  private enqueue(queue: QueueState, stored: StoredMessage, options: PublishOptions): Promise<string> | string {
     const delayMs = options.delayMs ?? 0;
     if (hasRoomNow(queue)) {
       this.admit(queue, stored, delayMs);
@@ -199,8 +287,9 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
       if (this.publishTimeoutMs > 0) {
         waiter.timer = setTimeout(() => {
           waiter.timedOut = true;
+          stored.place = "gone";
           reject(
-            new TaskrtError("E_QUEUE_FULL", `queue "${queueName}" on ${this.id} stayed full for ${this.publishTimeoutMs}ms; the message was not published`, {
+            new TaskrtError("E_QUEUE_FULL", `queue "${queue.name}" on ${this.id} stayed full for ${this.publishTimeoutMs}ms; the message was not published`, {
               entryId: this.id,
               hint: "consumers are not keeping up: retry later, or raise max_length, publish_timeout or the consumers' concurrency",
             }),
@@ -219,7 +308,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
    */
   preparePublish(queueName: string, body: unknown, headers: Headers, options: PublishOptions = {}): PreparedPublish {
     this.usableQueue(queueName);
-    const stored = storedMessage(body, headers, options);
+    const stored = this.newMessage(body, headers, options);
     const delayMs = options.delayMs ?? 0;
     return { id: stored.id, admit: () => this.admitCommitted(queueName, stored, delayMs) };
   }
@@ -266,7 +355,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
         entryId: this.id,
       });
     }
-    const consumer: ConsumerState = { prefetch: options.prefetch, unsettled: 0, onDelivery };
+    const consumer: ConsumerState = { prefetch: options.prefetch, unsettled: 0, onDelivery, rates: checkRates(this.id, queueName, options.rates) };
     queue.consumers.push(consumer);
     this.schedulePump(queue);
     return {
@@ -305,7 +394,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
     const [dead] = queue.dead.splice(index, 1);
     // As a retry: the next delivery sees why the last one failed.
     const headers: Headers = { ...dead.headers, x_last_error: dead.error };
-    this.admit(queue, { id: dead.id, body: dead.body, headers, failures: 0, priority: dead.priority }, 0);
+    this.admit(queue, { id: dead.id, body: dead.body, headers, failures: 0, priority: dead.priority, publishedAt: dead.publishedAt, sequence: ++this.publishSequence, place: "waiting" }, 0);
     return true;
   }
 
@@ -315,6 +404,117 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
     if (index < 0) return false;
     dead.splice(index, 1);
     return true;
+  }
+
+  async listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    const { handedOut } = this.declaredQueue(queueName);
+    const messages = [...handedOut].slice(page.offset, page.offset + page.limit).map((stored) => browsed(stored));
+    return { messages, total: handedOut.size };
+  }
+
+  /** Called by a delivery: remembered until the delivery is settled. */
+  reportProgress(delivery: MemoryDelivery, value: unknown): void {
+    if (delivery.settled) {
+      throw new TaskrtError("E_ALREADY_SETTLED", `message ${delivery.message.id} is already settled; progress refused`, {
+        entryId: this.id,
+        hint: "report progress while the handler works, before it returns or settles the message",
+      });
+    }
+    const text = progressJson(value);
+    if (delivery.generation === this.generation) delivery.stored.progress = text;
+  }
+
+  async pruneDead(queueName: string, policy: RetentionPolicy): Promise<number> {
+    const queue = this.declaredQueue(queueName);
+    const before = queue.dead.length;
+    const diedAfter = policy.maxAgeMs === undefined ? -Infinity : Date.now() - policy.maxAgeMs;
+    let kept = queue.dead.filter((message) => message.diedAt.getTime() >= diedAfter);
+    if (policy.maxCount !== undefined && kept.length > policy.maxCount) kept = kept.slice(kept.length - policy.maxCount);
+    queue.dead = kept;
+    return before - kept.length;
+  }
+
+  retain(queueName: string, policy: RetentionPolicy): void {
+    this.retention.set(queueName, policy);
+  }
+
+  async browse(queueName: string, query: BrowseQuery): Promise<MessagePage<BrowsedMessage>> {
+    const queue = this.declaredQueue(queueName);
+    const found =
+      query.state === "waiting"
+        ? [...queue.ready.values()].map((stored) => ({ stored, availableAt: undefined as number | undefined }))
+        : [...queue.delayed.values()].map(({ stored, availableAt }) => ({ stored, availableAt: availableAt as number | undefined }));
+    // By publish order (the buffer holds them in delivery order, priorities first).
+    found.sort((left, right) => left.stored.sequence - right.stored.sequence);
+    if (query.order === "newest") found.reverse();
+    const messages = found.slice(query.offset, query.offset + query.limit).map(({ stored, availableAt }) => {
+      const message = browsed(stored);
+      if (availableAt !== undefined) message.availableAt = new Date(availableAt);
+      return message;
+    });
+    return { messages, total: found.length };
+  }
+
+  /** Deliverable at once, at the front of its priority. */
+  async promote(queueName: string, id: string): Promise<boolean> {
+    const queue = this.usableQueue(queueName);
+    const stored = this.takeWaiting(queue, id);
+    if (!stored) return false;
+    queue.ready.unshift(stored.priority, stored);
+    this.schedulePump(queue);
+    return true;
+  }
+
+  async remove(queueName: string, id: string): Promise<boolean> {
+    const queue = this.usableQueue(queueName);
+    const stored = this.takeWaiting(queue, id);
+    if (!stored) return false;
+    stored.place = "gone";
+    this.schedulePump(queue); // room for a publisher waiting at max_length
+    return true;
+  }
+
+  /** Out of the ready buffer or the delayed timers, whichever holds it. */
+  private takeWaiting(queue: QueueState, id: string): StoredMessage | undefined {
+    const ready = queue.ready.removeFirst((stored) => stored.id === id);
+    if (ready) return ready;
+    for (const [timer, { stored }] of queue.delayed) {
+      if (stored.id !== id) continue;
+      timer.clear();
+      queue.delayed.delete(timer);
+      return stored;
+    }
+    return undefined;
+  }
+
+  /** Drops every waiting and delayed message; those in flight and dead stay. */
+  async purge(queueName: string): Promise<number> {
+    const queue = this.usableQueue(queueName);
+    const purged = queue.ready.size + queue.delayed.size;
+    for (const stored of queue.ready.values()) stored.place = "gone";
+    for (const [timer, { stored }] of queue.delayed) {
+      timer.clear();
+      stored.place = "gone";
+    }
+    queue.ready.clear();
+    queue.delayed.clear();
+    this.schedulePump(queue); // room for publishers waiting at max_length
+    return purged;
+  }
+
+  /** Kept for as long as the process lives, like the messages. */
+  async pause(queueName: string): Promise<void> {
+    this.declaredQueue(queueName).paused = true;
+  }
+
+  async resume(queueName: string): Promise<void> {
+    const queue = this.declaredQueue(queueName);
+    queue.paused = false;
+    this.schedulePump(queue);
+  }
+
+  async isPaused(queueName: string): Promise<boolean> {
+    return this.declaredQueue(queueName).paused;
   }
 
   describe(): string {
@@ -336,6 +536,9 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
     const { queue, consumer, stored } = delivery;
     consumer.unsettled--;
     queue.inFlight--;
+    queue.handedOut.delete(stored);
+    stored.progress = undefined;
+    stored.place = outcome === "retry" || outcome === "release" ? "waiting" : "gone";
     switch (outcome) {
       case "ack":
         break;
@@ -353,6 +556,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
           error,
           diedAt: new Date(),
           priority: stored.priority,
+          publishedAt: stored.publishedAt,
         });
         if (queue.dead.length > DEAD_MESSAGES_KEPT) queue.dead.shift();
         break;
@@ -374,7 +578,7 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
         queue.ready.push(stored.priority, stored);
         this.schedulePump(queue);
       }, delayMs);
-      queue.delayed.add(timer);
+      queue.delayed.set(timer, { stored, availableAt: Date.now() + delayMs });
       return;
     }
     queue.ready.push(stored.priority, stored);
@@ -394,9 +598,10 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
   private pump(queue: QueueState): void {
     if (this.state === MEMORY_DRIVER_STATES.STOPPED) return;
     for (;;) {
-      while (queue.ready.size > 0) {
-        const consumer = nextConsumerWithRoom(queue);
+      while (queue.ready.size > 0 && !queue.paused) {
+        const consumer = this.nextConsumerWithRoom(queue);
         if (!consumer) break;
+        if (consumer.rates.length > 0) this.rateWindows.count(consumer.rates, Date.now());
         this.deliver(queue, consumer, queue.ready.shift()!);
       }
       let admitted = false;
@@ -411,6 +616,35 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
     }
   }
 
+  /** Round robin among consumers with a free slot and, when they have rates, budget left in their windows. */
+  private nextConsumerWithRoom(queue: QueueState): ConsumerState | undefined {
+    const count = queue.consumers.length;
+    const now = Date.now();
+    let limitedUntil = Infinity;
+    for (let offset = 0; offset < count; offset++) {
+      const index = (queue.nextConsumer + offset) % count;
+      const consumer = queue.consumers[index];
+      if (consumer.unsettled >= consumer.prefetch) continue;
+      if (consumer.rates.length > 0) {
+        const { allowed, windowEnd } = this.rateWindows.budget(consumer.rates, now);
+        if (allowed === 0) {
+          limitedUntil = Math.min(limitedUntil, windowEnd);
+          continue;
+        }
+      }
+      queue.nextConsumer = (index + 1) % count;
+      return consumer;
+    }
+    // Held back by a rate: pump again when the first window ends.
+    if (limitedUntil !== Infinity && queue.rateTimer === undefined) {
+      queue.rateTimer = setTimeout(() => {
+        queue.rateTimer = undefined;
+        this.schedulePump(queue);
+      }, Math.max(1, limitedUntil - now));
+    }
+    return undefined;
+  }
+
   private admitWithoutPump(queue: QueueState, waiter: WaitingPublish): void {
     if (waiter.delayMs > 0) this.admit(queue, waiter.stored, waiter.delayMs);
     else queue.ready.push(waiter.stored.priority, waiter.stored);
@@ -418,6 +652,8 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
   }
 
   private deliver(queue: QueueState, consumer: ConsumerState, stored: StoredMessage): void {
+    stored.place = "in_flight";
+    queue.handedOut.add(stored);
     consumer.unsettled++;
     queue.inFlight++;
     const message: QueueMessage = {
@@ -498,14 +734,29 @@ class MemoryDelivery implements Delivery {
   async release(): Promise<void> {
     this.driver.settle(this, "release");
   }
+
+  async progress(value: unknown): Promise<void> {
+    this.driver.reportProgress(this, value);
+  }
+}
+
+function browsed(stored: StoredMessage): BrowsedMessage {
+  const message: BrowsedMessage = {
+    id: stored.id,
+    body: copyBody(stored.body),
+    headers: { ...stored.headers },
+    priority: stored.priority,
+    attempts: stored.failures + (stored.place === "in_flight" ? 1 : 0),
+    publishedAt: new Date(stored.publishedAt),
+  };
+  if (stored.progress !== undefined) message.progress = JSON.parse(stored.progress);
+  const lastError = stored.headers.x_last_error;
+  if (typeof lastError === "string") message.lastError = lastError;
+  return message;
 }
 
 export function createMemoryQueueDriver(options: MemoryQueueDriverOptions): MemoryQueueDriver {
   return new MemoryQueueDriver(options);
-}
-
-function buffered(queue: QueueState): number {
-  return queue.ready.size + queue.delayed.size;
 }
 
 /** Behind earlier waiters: a publisher arriving as space frees up must not jump the line. */
@@ -513,22 +764,11 @@ function hasRoomNow(queue: QueueState): boolean {
   return queue.waiters.size === 0 && buffered(queue) < queue.maxLength;
 }
 
-function storedMessage(body: unknown, headers: Headers, options: PublishOptions): StoredMessage {
-  return { id: randomUUID(), body: copyBody(body), headers: withTimestamp(headers), failures: 0, priority: options.priority ?? 0 };
+function buffered(queue: QueueState): number {
+  return queue.ready.size + queue.delayed.size;
 }
 
-function nextConsumerWithRoom(queue: QueueState): ConsumerState | undefined {
-  const count = queue.consumers.length;
-  for (let offset = 0; offset < count; offset++) {
-    const index = (queue.nextConsumer + offset) % count;
-    const consumer = queue.consumers[index];
-    if (consumer.unsettled < consumer.prefetch) {
-      queue.nextConsumer = (index + 1) % count;
-      return consumer;
-    }
-  }
-  return undefined;
-}
+
 
 /** As Wippy: every message carries the unix second it was published at, unless the publisher set one. */
 function withTimestamp(headers: Headers): Headers {

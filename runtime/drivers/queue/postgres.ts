@@ -286,6 +286,13 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     };
   }
 
+  /** Progress is not kept by this driver yet: the handler's call says so rather than losing it. */
+  async reportProgress(delivery: LeaseDelivery): Promise<void> {
+    throw new TaskrtError("E_QUEUE_UNSUPPORTED", `queue driver ${this.id}: message ${delivery.message.id}: progress reports are not supported by queue.driver.postgres yet`, {
+      entryId: this.id,
+    });
+  }
+
   async stats(queueName: string): Promise<QueueStats> {
     this.requireStarted(`read the stats of queue "${queueName}"`);
     const now = Date.now();

@@ -9,7 +9,7 @@
  */
 import { MAX_TIMER_MS } from "../../duration.ts";
 import { TaskrtError, errorMessage } from "../../errors.ts";
-import type { Delivery, Headers, QueueMessage } from "./driver.ts";
+import type { Delivery, Headers, QueueMessage, RateLimit } from "./driver.ts";
 import type { LeasedRow, SettlementKind } from "./sqlite-schema.ts";
 import { SQLITE_QUEUE_ERROR } from "./sqlite-storage.ts";
 
@@ -20,6 +20,7 @@ export interface ConsumerHost {
   settle(delivery: SqliteDelivery, kind: SettlementKind, delayMs: number, error: string): Promise<void>;
   requestFetch(consumer: SqliteConsumer): void;
   requestExtension(consumer: SqliteConsumer): void;
+  reportProgress(delivery: SqliteDelivery, value: unknown): Promise<void>;
 }
 
 export class SqliteConsumer {
@@ -39,6 +40,7 @@ export class SqliteConsumer {
     readonly prefetch: number,
     readonly owner: string,
     private readonly onDelivery: (delivery: Delivery) => void,
+    readonly rates: readonly RateLimit[] = [],
   ) {}
 
   freeSlots(): number {
@@ -198,6 +200,17 @@ export class SqliteDelivery implements Delivery {
 
   release(): Promise<void> {
     return this.settle("release", 0, "");
+  }
+
+  progress(value: unknown): Promise<void> {
+    if (this.settledAs !== undefined) {
+      return Promise.reject(
+        new TaskrtError(SQLITE_QUEUE_ERROR.ALREADY_SETTLED, `message ${this.message.id} of queue "${this.consumer.queue}" is already settled (${this.settledAs}); progress refused`, {
+          hint: "report progress while the handler works, before it returns or settles the message",
+        }),
+      );
+    }
+    return this.driver.reportProgress(this, value);
   }
 
   private settle(kind: SettlementKind, delayMs: number, error: string): Promise<void> {

@@ -6,6 +6,12 @@ import type BetterSqlite3 from "better-sqlite3";
 
 /** Prefixed so the queue can live in the application's own database without clashing. */
 export const MESSAGES_TABLE = "taskrt_queue_messages";
+/** Per-queue settings every process sharing the database obeys: paused or not. */
+export const QUEUE_STATE_TABLE = "taskrt_queue_state";
+/** Rate-limit windows: deliveries counted per key in the current window, shared by every process. */
+export const RATE_TABLE = "taskrt_queue_rate_windows";
+/** Deduplication keys: which message holds a key, and until when it holds it whatever its state. */
+export const UNIQUE_KEYS_TABLE = "taskrt_queue_unique_keys";
 
 export const MESSAGE_STATE = {
   READY: "ready",
@@ -31,14 +37,34 @@ CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
   lease_owner TEXT,
   last_error TEXT,
   state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')),
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  progress TEXT
 );
 CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_fetch
   ON ${MESSAGES_TABLE} (queue, state, priority DESC, available_at, seq);
+CREATE TABLE IF NOT EXISTS ${QUEUE_STATE_TABLE} (
+  queue TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${RATE_TABLE} (
+  key TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${UNIQUE_KEYS_TABLE} (
+  queue TEXT NOT NULL,
+  key TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  held_until INTEGER NOT NULL,
+  PRIMARY KEY (queue, key)
+) WITHOUT ROWID;
 `;
 
 export function createSchema(connection: BetterSqlite3.Database): void {
   connection.exec(DDL);
+  // Added after the table's first release: a table made by an older taskrt gets the column here.
+  const columns = connection.prepare(`PRAGMA table_info(${MESSAGES_TABLE})`).all() as { name: string }[];
+  if (!columns.some((column) => column.name === "progress")) connection.exec(`ALTER TABLE ${MESSAGES_TABLE} ADD COLUMN progress TEXT`);
 }
 
 /** A leased row as the fetch statement returns it. */
@@ -73,12 +99,54 @@ export const SETTLEMENT_SQL: Readonly<Record<SettlementKind, string>> = {
 
 export const INSERT_SQL = `INSERT INTO ${MESSAGES_TABLE} (id, queue, body, headers, priority, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
 
+/**
+ * (queue, key) → the message holding the key, when it is still waiting (ready or delayed), and the
+ * end of the key's window. A key is held while its message waits or until `held_until`.
+ */
+export const FIND_KEY_SQL = `SELECT k.message_id, k.held_until, m.state FROM ${UNIQUE_KEYS_TABLE} k
+  LEFT JOIN ${MESSAGES_TABLE} m ON m.id = k.message_id
+  WHERE k.queue = ? AND k.key = ?`;
+
+/** (queue, key, message_id, held_until) */
+export const HOLD_KEY_SQL = `INSERT INTO ${UNIQUE_KEYS_TABLE} (queue, key, message_id, held_until) VALUES (?, ?, ?, ?)
+  ON CONFLICT (queue, key) DO UPDATE SET message_id = excluded.message_id, held_until = excluded.held_until`;
+
+export interface KeyRow {
+  message_id: string;
+  held_until: number;
+  state: string | null;
+}
+
+/** Does the key row still hold its key at `now`? */
+export function keyHeld(row: KeyRow | undefined, now: number): row is KeyRow {
+  return row !== undefined && (row.held_until > now || row.state === MESSAGE_STATE.READY);
+}
+
 /** (available_at, queue, id): a dead message is ready again at once with no attempts counted; its last error stays. */
 export const RETRY_DEAD_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'ready', attempts = 0, available_at = ?, lease_until = NULL, lease_owner = NULL
   WHERE queue = ? AND id = ? AND state = 'dead'`;
 
 /** (queue, id) */
 export const DISCARD_DEAD_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND id = ? AND state = 'dead'`;
+
+/** (progress JSON, seq, lease_owner): only the consumer holding the lease reports. */
+export const PROGRESS_SQL = `UPDATE ${MESSAGES_TABLE} SET progress = ? WHERE seq = ? AND state = 'leased' AND lease_owner = ?`;
+
+/** A message row as an operator browses it. */
+export interface BrowseRow {
+  id: string;
+  body: string;
+  headers: string | null;
+  priority: number;
+  attempts: number;
+  available_at: number;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  progress: string | null;
+}
+
+export const BROWSE_COLUMNS = "id, body, headers, priority, attempts, available_at, lease_until, last_error, created_at, progress";
 
 /** A dead row as the listing returns it; `available_at` is when it died. */
 export interface DeadRow {
@@ -115,6 +183,32 @@ export interface QueueStatements {
   countDead: BetterSqlite3.Statement<[string], { total: number }>;
   retryDead: BetterSqlite3.Statement<[number, string, string]>;
   discardDead: BetterSqlite3.Statement<[string, string]>;
+  setProgress: BetterSqlite3.Statement<[string, number, string]>;
+  /** (queue, now, limit, offset) → leased rows whose lease holds, the earliest leased first. */
+  listInFlight: BetterSqlite3.Statement<[string, number, number, number], BrowseRow>;
+  countInFlight: BetterSqlite3.Statement<[string, number], { total: number }>;
+  /** (queue, died before): dead rows older than the retention's max_age. */
+  pruneDeadByAge: BetterSqlite3.Statement<[string, number]>;
+  /** (queue, queue, keep): all but the newest `keep` dead rows. */
+  pruneDeadByCount: BetterSqlite3.Statement<[string, string, number]>;
+  /** (key) → the key's current window and its count. */
+  rateWindow: BetterSqlite3.Statement<[string], { window_start: number; count: number }>;
+  /** (key, window_start, count) */
+  setRateWindow: BetterSqlite3.Statement<[string, number, number]>;
+  /** (now, queue, id): a waiting or delayed message is deliverable at once, ahead of its priority's line. */
+  promote: BetterSqlite3.Statement<[string, string]>;
+  /** (queue, id): a waiting or delayed message is deleted unprocessed. */
+  remove: BetterSqlite3.Statement<[string, string]>;
+  /** (queue): every waiting and delayed message goes. */
+  purge: BetterSqlite3.Statement<[string]>;
+  findKey: BetterSqlite3.Statement<[string, string], KeyRow>;
+  holdKey: BetterSqlite3.Statement<[string, string, string, number]>;
+  /** (queue, now): keys whose window passed and whose message no longer waits; they hold nothing. */
+  releaseKeys: BetterSqlite3.Statement<[string, number]>;
+  /** (queue, paused 0 or 1) */
+  setPaused: BetterSqlite3.Statement<[string, number]>;
+  /** (queue) → { paused } or nothing when the queue was never paused. */
+  isPaused: BetterSqlite3.Statement<[string], { paused: number }>;
   /** (now, now, now, now, queue) */
   stats: BetterSqlite3.Statement<[number, number, number, number, string], StatsRow>;
 }
@@ -133,7 +227,7 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     // The subquery walks the fetch index in delivery order and stops at the limit; the outer
     // UPDATE leases exactly those rows in the same statement, so two fetchers never share one.
     lease: connection.prepare(
-      `UPDATE ${table} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1
+      `UPDATE ${table} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1, progress = NULL
        WHERE seq IN (
          SELECT seq FROM ${table}
          WHERE queue = ? AND state = 'ready' AND available_at <= ?
@@ -182,6 +276,33 @@ export function prepareStatements(connection: BetterSqlite3.Database): QueueStat
     ),
     countDead: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'dead'`),
     retryDead: connection.prepare(RETRY_DEAD_SQL),
+    setProgress: connection.prepare(PROGRESS_SQL),
+    listInFlight: connection.prepare(
+      `SELECT ${BROWSE_COLUMNS} FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ? ORDER BY seq LIMIT ? OFFSET ?`,
+    ),
+    countInFlight: connection.prepare(`SELECT COUNT(*) AS total FROM ${table} WHERE queue = ? AND state = 'leased' AND lease_until >= ?`),
+    pruneDeadByAge: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND state = 'dead' AND available_at < ?`),
+    pruneDeadByCount: connection.prepare(
+      `DELETE FROM ${table} WHERE queue = ? AND state = 'dead' AND seq NOT IN (
+         SELECT seq FROM ${table} WHERE queue = ? AND state = 'dead' ORDER BY available_at DESC, seq DESC LIMIT ?)`,
+    ),
+    rateWindow: connection.prepare(`SELECT window_start, count FROM ${RATE_TABLE} WHERE key = ?`),
+    setRateWindow: connection.prepare(
+      `INSERT INTO ${RATE_TABLE} (key, window_start, count) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count`,
+    ),
+    promote: connection.prepare(`UPDATE ${table} SET available_at = 0 WHERE queue = ? AND id = ? AND state = 'ready'`),
+    remove: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND id = ? AND state = 'ready'`),
+    purge: connection.prepare(`DELETE FROM ${table} WHERE queue = ? AND state = 'ready'`),
+    findKey: connection.prepare(FIND_KEY_SQL),
+    holdKey: connection.prepare(HOLD_KEY_SQL),
+    releaseKeys: connection.prepare(
+      `DELETE FROM ${UNIQUE_KEYS_TABLE} WHERE queue = ? AND held_until <= ?
+       AND NOT EXISTS (SELECT 1 FROM ${table} m WHERE m.id = message_id AND m.state = 'ready')`,
+    ),
+    setPaused: connection.prepare(
+      `INSERT INTO ${QUEUE_STATE_TABLE} (queue, paused) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused`,
+    ),
+    isPaused: connection.prepare(`SELECT paused FROM ${QUEUE_STATE_TABLE} WHERE queue = ?`),
     discardDead: connection.prepare(DISCARD_DEAD_SQL),
     stats: connection.prepare(
       `SELECT

@@ -3,12 +3,14 @@
  * transaction: insert the publishes, apply the settlements, extend held leases, reclaim expired
  * ones and lease the next messages for each consumer that asked. Synchronous; commits are the caller's.
  */
-import type { LeasedRow, QueueStatements, SettlementKind } from "./sqlite-schema.ts";
+import { keyHeld, type LeasedRow, type QueueStatements, type SettlementKind } from "./sqlite-schema.ts";
 import type { SqliteConsumer, SqliteDelivery } from "./sqlite-consumer.ts";
 
 export interface PendingInsert {
   params: [string, string, string, string | null, number, number, number];
-  resolve(id: string): void;
+  /** A publish with a deduplication key: dropped when the key is held; `existing` then names its holder. */
+  unique?: { key: string; heldUntil: number; existing?: string };
+  resolve(id: string, duplicate: boolean): void;
   reject(error: unknown): void;
 }
 
@@ -48,7 +50,19 @@ export interface TickResult {
  */
 export function applyTick(statements: QueueStatements, tick: Tick, leaseUntil: number, reclaimDue: (queueName: string) => boolean): TickResult {
   const { now } = tick;
-  for (const insert of tick.inserts) statements.insert.run(...insert.params);
+  for (const insert of tick.inserts) {
+    const unique = insert.unique;
+    if (unique) {
+      const queueName = insert.params[1];
+      const holder = statements.findKey.get(queueName, unique.key);
+      if (keyHeld(holder, now)) {
+        unique.existing = holder.message_id;
+        continue;
+      }
+      statements.holdKey.run(queueName, unique.key, insert.params[0], unique.heldUntil);
+    }
+    statements.insert.run(...insert.params);
+  }
   const applied: boolean[] = [];
   for (const settlement of tick.settlements) {
     applied.push(statements.settle[settlement.kind].run(...settlementParams(settlement)).changes > 0);
@@ -57,15 +71,54 @@ export function applyTick(statements: QueueStatements, tick: Tick, leaseUntil: n
   const leased: LeasedRow[][] = [];
   const wanted: number[] = [];
   const nextAvailable: (number | null)[] = [];
+  const paused = new Map<string, boolean>();
   for (const consumer of tick.fetches) {
-    if (reclaimDue(consumer.queue)) statements.reclaim.run(consumer.queue, now);
     const want = consumer.freeSlots();
-    const rows = statements.lease.all(leaseUntil, consumer.owner, consumer.queue, now, want);
+    let queuePaused = paused.get(consumer.queue);
+    if (queuePaused === undefined) paused.set(consumer.queue, (queuePaused = (statements.isPaused.get(consumer.queue)?.paused ?? 0) === 1));
+    if (queuePaused) {
+      // A paused queue leases nothing; its consumers look again after the poll interval (or at a local resume).
+      leased.push([]);
+      wanted.push(want);
+      nextAvailable.push(null);
+      continue;
+    }
+    if (reclaimDue(consumer.queue)) statements.reclaim.run(consumer.queue, now);
+    const budget = rateBudget(statements, consumer.rates, now);
+    const rows = budget.allowed > 0 ? statements.lease.all(leaseUntil, consumer.owner, consumer.queue, now, Math.min(want, budget.allowed)) : [];
+    for (const window of budget.windows) statements.setRateWindow.run(window.key, window.start, window.used + rows.length);
     leased.push(rows);
     wanted.push(want);
-    nextAvailable.push(rows.length < want ? (statements.nextAvailable.get(consumer.queue, now)?.next ?? null) : null);
+    let next = rows.length < want ? (statements.nextAvailable.get(consumer.queue, now)?.next ?? null) : null;
+    // Held back by a rate: look again when its window ends, not at the next poll.
+    if (rows.length < want && budget.allowed < want) next = Math.min(next ?? Infinity, budget.windowEnd);
+    nextAvailable.push(next);
   }
   return { applied, leased, wanted, nextAvailable };
+}
+
+interface RateBudget {
+  /** Deliveries every rate still allows in its current window. */
+  allowed: number;
+  /** When the earliest window that limits ends. */
+  windowEnd: number;
+  windows: { key: string; start: number; used: number }[];
+}
+
+/** Windows are aligned to the epoch (floor(now / per)), so every process sharing a key agrees on them. */
+function rateBudget(statements: QueueStatements, rates: SqliteConsumer["rates"], now: number): RateBudget {
+  const budget: RateBudget = { allowed: Infinity, windowEnd: Infinity, windows: [] };
+  for (const rate of rates) {
+    const start = Math.floor(now / rate.perMs) * rate.perMs;
+    const row = statements.rateWindow.get(rate.key);
+    const used = row && row.window_start === start ? row.count : 0;
+    const left = Math.max(0, rate.limit - used);
+    if (left < budget.allowed) budget.allowed = left;
+    if (left === 0) budget.windowEnd = Math.min(budget.windowEnd, start + rate.perMs);
+    budget.windows.push({ key: rate.key, start, used });
+  }
+  if (budget.windowEnd === Infinity && rates.length > 0) budget.windowEnd = Math.min(...budget.windows.map((window, index) => window.start + rates[index].perMs));
+  return budget;
 }
 
 /** Parameters of the settlement's statement, in the order `SETTLEMENT_SQL` documents. */

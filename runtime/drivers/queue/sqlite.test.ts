@@ -141,6 +141,26 @@ describe("sqlite queue driver: storage", () => {
     });
   });
 
+  test("a table made by a taskrt before progress existed gets its progress column at start, and keeps its messages", async () => {
+    const file = freshFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const old = new Database(file);
+    old.exec(`CREATE TABLE ${MESSAGES_TABLE} (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL, body TEXT NOT NULL, headers TEXT,
+      priority INTEGER NOT NULL DEFAULT 0, available_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, lease_until INTEGER, lease_owner TEXT,
+      last_error TEXT, state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')), created_at INTEGER NOT NULL)`);
+    old.prepare(`INSERT INTO ${MESSAGES_TABLE} (id, queue, body, available_at, created_at) VALUES ('old-1', 'jobs', '"kept"', 0, 0)`).run();
+    old.close();
+    await withStarted(fileDriver(file), async (driver) => {
+      const consumer = collect();
+      await driver.consume("jobs", { prefetch: 1 }, consumer.onDelivery);
+      await waitUntil(() => consumer.deliveries.length === 1, "the old message");
+      assert.equal(consumer.deliveries[0].message.body, "kept");
+      await consumer.deliveries[0].progress!(50);
+      assert.equal((await driver.listInFlight("jobs", { limit: 1, offset: 0 })).messages[0].progress, 50);
+      await consumer.deliveries[0].ack();
+    });
+  });
+
   test("a shared database that is not open fails start, naming the database", async () => {
     const { database } = await openAppDatabase();
     await database.close();
@@ -407,6 +427,31 @@ describe("sqlite queue driver: in the app database", () => {
     });
   });
 
+  test("a unique publish inside the handler's transaction sees the key held by the transaction's own publish, and a rollback frees it", async () => {
+    const app = await openAppDatabase();
+    const { database } = app;
+    await withStarted(sharedDriver(database), async (driver) => {
+      await assert.rejects(
+        database.transaction(async () => {
+          const first = await driver.publishUnique("jobs", "a", {}, { uniqueKey: "k" });
+          assert.equal(first.duplicate, false);
+          assert.deepEqual(await driver.publishUnique("jobs", "b", {}, { uniqueKey: "k" }), { id: first.id, duplicate: true });
+          throw new Error("handler failed");
+        }),
+        { message: "handler failed" },
+      );
+      assert.equal(app.messageCount("jobs"), 0);
+      let committed = "";
+      await database.transaction(async () => {
+        const result = await driver.publishUnique("jobs", "c", {}, { uniqueKey: "k" });
+        assert.equal(result.duplicate, false, "the rolled-back key holds nothing");
+        committed = result.id;
+      });
+      assert.deepEqual(await driver.publishUnique("jobs", "d", {}, { uniqueKey: "k" }), { id: committed, duplicate: true });
+      assert.equal(app.messageCount("jobs"), 1);
+    });
+  });
+
   test("a publish inside a handler's transaction that rolls back leaves no message", async () => {
     const app = await openAppDatabase();
     const { database } = app;
@@ -465,6 +510,32 @@ describe("sqlite queue driver: in the app database", () => {
       assert.equal(app.messageCount("jobs"), 1);
       assert.deepEqual(await database.query("SELECT COUNT(*) AS n FROM tasks"), [{ n: 0 }]);
     });
+  });
+});
+
+describe("sqlite queue driver: rate limits", () => {
+  test("two drivers on one file (as two processes would be) share a key's budget: the window is kept in the database", async () => {
+    const file = freshFile();
+    const first = fileDriver(file, { pollIntervalMs: 20 });
+    const second = fileDriver(file, { pollIntervalMs: 20 });
+    await first.start();
+    await second.start();
+    try {
+      for (let index = 0; index < 6; index++) await first.publish("jobs", { index }, {});
+      const rate = { limit: 3, perMs: 1e12, key: "jobs" };
+      const one = collect({ ack: true });
+      const two = collect({ ack: true });
+      await first.consume("jobs", { prefetch: 10, rates: [rate] }, one.onDelivery);
+      await second.consume("jobs", { prefetch: 10, rates: [rate] }, two.onDelivery);
+      await waitUntil(() => one.deliveries.length + two.deliveries.length === 3, "3 deliveries across both drivers");
+      await sleep(100); // five polls of each driver: one that ignored the other's count would take more
+      assert.equal(one.deliveries.length + two.deliveries.length, 3);
+      await waitUntil(async () => (await first.stats("jobs")).inFlight === 0, "the acks");
+      assert.equal((await first.stats("jobs")).ready, 3);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
   });
 });
 

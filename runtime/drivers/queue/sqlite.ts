@@ -38,13 +38,36 @@ import type {
   DeadMessage,
   Delivery,
   Headers,
+  BrowsedMessage,
+  BrowseQuery,
+  MessageBrowser,
+  MessagePage,
+  PausableQueues,
+  ProgressReports,
+  PurgeableQueues,
+  RetentionPolicy,
+  RetentionStore,
   PublishOptions,
+  PublishResult,
   QueueDriver,
   QueueStats,
   Subscription,
+  UniquePublishOptions,
+  UniquePublisher,
 } from "./driver.ts";
+import { uniqueKeyOf } from "./unique-key.ts";
+import { progressJson } from "./progress-value.ts";
+import { RetentionSchedule } from "./retention.ts";
+import { checkRates } from "./rate-limit.ts";
 import {
+  BROWSE_COLUMNS,
+  PROGRESS_SQL,
+  type BrowseRow,
   DISCARD_DEAD_SQL,
+  FIND_KEY_SQL,
+  HOLD_KEY_SQL,
+  keyHeld,
+  type KeyRow,
   INSERT_SQL,
   MESSAGES_TABLE,
   RETRY_DEAD_SQL,
@@ -73,8 +96,10 @@ export interface SqliteQueueDriverOptions {
   logger: Logger;
 }
 
-export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Component {
+export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, PausableQueues, UniquePublisher, ProgressReports, PurgeableQueues, RetentionStore, MessageBrowser, Component {
   readonly id: string;
+  /** Rate windows live in the database: every process sharing it shares each key's budget. */
+  readonly rateLimits = true;
   private readonly options: SqliteQueueDriverOptions;
   private readonly logger: Logger;
   private connection: BetterSqlite3.Database | undefined;
@@ -98,6 +123,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
   private ownerPrefix = nanoid(10);
   private ownerLock: OwnerLock | undefined;
   private leaseRecovery: LeaseRecovery | undefined;
+  private readonly retention: RetentionSchedule;
   private readonly recoverInCleanContext: (queueName: string) => Promise<number>;
   // Ticks must not run in a handler's async context: there `currentTransaction()` would name the
   // handler's transaction and the shared database would treat our batch as part of it.
@@ -108,6 +134,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     this.options = options;
     this.logger = options.logger;
     this.tickInCleanContext = AsyncResource.bind(() => this.runScheduledTick());
+    this.retention = new RetentionSchedule((queueName, policy) => this.pruneDead(queueName, policy), options.logger);
     this.recoverInCleanContext = AsyncResource.bind((queueName: string) =>
       this.state === "started" && this.leaseRecovery ? this.leaseRecovery.recover(queueName) : Promise.resolve(0),
     );
@@ -148,10 +175,12 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     this.transactionOf = connection.transaction((work: () => unknown) => work());
     if ("database" in this.options.storage) this.stopCommitListener = this.options.storage.database.onCommit(() => this.wakeWatchedQueues());
     this.state = "started";
+    await this.retention.start();
   }
 
   async stop(): Promise<void> {
     if (this.state !== "started") return;
+    this.retention.stop();
     // Every consumer ever opened, cancelled ones too: a cancelled consumer may still hold
     // deliveries (handlers aborted at stop_timeout) and its lease timer.
     for (const consumer of this.opened) consumer.close();
@@ -170,6 +199,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     this.consumers.clear();
     this.state = "stopped";
     this.statements = undefined;
+    this.browseStatements.clear();
     if ("file" in this.options.storage) this.connection?.close();
     this.connection = undefined;
     this.ownerLock?.release();
@@ -225,6 +255,20 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
   async declare(_queueName: string): Promise<void> {}
 
   publish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): Promise<string> {
+    return this.enqueue(queueName, body, headers, options, undefined).then((result) => result.id);
+  }
+
+  /** Dropped (and said so) while a message with the key waits in the queue, or within `uniqueForMs` of its publish. */
+  publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
+    try {
+      const key = uniqueKeyOf(this.id, queueName, options);
+      return this.enqueue(queueName, body, headers, options, { key, heldUntil: Date.now() + this.delayOf(queueName, options.uniqueForMs) });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private enqueue(queueName: string, body: unknown, headers: Headers, options: PublishOptions | undefined, unique: PendingInsert["unique"]): Promise<PublishResult> {
     try {
       this.requireStarted(`publish to queue "${queueName}"`);
       const now = Date.now();
@@ -238,9 +282,9 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
         now,
       ];
       const transaction = this.currentTransaction();
-      if (transaction) return this.publishInTransaction(transaction, params);
+      if (transaction) return this.publishInTransaction(transaction, params, unique);
       return new Promise((resolve, reject) => {
-        this.inserts.push({ params, resolve, reject });
+        this.inserts.push({ params, unique, resolve: (id, duplicate) => resolve({ id, duplicate }), reject });
         this.scheduleTick();
       });
     } catch (error) {
@@ -258,7 +302,8 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     // Before the first fetch: a restarted process takes back its dead predecessor's leases at once.
     await this.recoverInCleanContext(queueName);
     this.requireStarted(`consume from queue "${queueName}"`);
-    const consumer = new SqliteConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery);
+    const rates = checkRates(this.id, queueName, options.rates);
+    const consumer = new SqliteConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery, rates);
     let consumers = this.consumers.get(queueName);
     if (!consumers) this.consumers.set(queueName, (consumers = new Set()));
     consumers.add(consumer);
@@ -335,6 +380,106 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
       for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
     }
     return changed;
+  }
+
+  /** Written at once (not batched): an operator looking at the message sees it. Inside a handler's transaction on the app database, it commits with it. */
+  async reportProgress(delivery: SqliteDelivery, value: unknown): Promise<void> {
+    const text = progressJson(value);
+    const params: [string, number, string] = [text, delivery.seq, delivery.consumer.owner];
+    const transaction = this.currentTransaction();
+    if (transaction) {
+      await transaction.execute(PROGRESS_SQL, params);
+      return;
+    }
+    await this.writeState(`record the progress of message ${delivery.message.id}`, (statements) => statements.setProgress.run(...params));
+  }
+
+  async listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    const statements = this.requireStarted(`list the messages in flight in queue "${queueName}"`);
+    const now = Date.now();
+    const rows = statements.listInFlight.all(queueName, now, page.limit, page.offset);
+    return { messages: rows.map((row) => browsedMessage(row, true)), total: statements.countInFlight.get(queueName, now)?.total ?? 0 };
+  }
+
+  /** Dead messages past the policy's age, and beyond its count (oldest first), are deleted; so are deduplication keys that hold nothing any more. */
+  async pruneDead(queueName: string, policy: RetentionPolicy): Promise<number> {
+    const now = Date.now();
+    return this.writeState(`prune the dead messages of queue "${queueName}"`, (statements) => {
+      let pruned = 0;
+      if (policy.maxAgeMs !== undefined) pruned += statements.pruneDeadByAge.run(queueName, now - policy.maxAgeMs).changes;
+      if (policy.maxCount !== undefined) pruned += statements.pruneDeadByCount.run(queueName, queueName, policy.maxCount).changes;
+      statements.releaseKeys.run(queueName, now);
+      return pruned;
+    });
+  }
+
+  retain(queueName: string, policy: RetentionPolicy): void {
+    this.retention.set(queueName, policy);
+  }
+
+  /** Waiting (deliverable now) or delayed messages, by publish order. */
+  async browse(queueName: string, query: BrowseQuery): Promise<MessagePage<BrowsedMessage>> {
+    this.requireStarted(`browse queue "${queueName}"`);
+    const when = query.state === "waiting" ? "available_at <= ?" : "available_at > ?";
+    const where = `FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'ready' AND ${when}`;
+    const list = this.browseStatement(`SELECT ${BROWSE_COLUMNS} ${where} ORDER BY seq ${query.order === "newest" ? "DESC" : "ASC"} LIMIT ? OFFSET ?`);
+    const count = this.browseStatement(`SELECT COUNT(*) AS total ${where}`);
+    const now = Date.now();
+    const rows = list.all(queueName, now, query.limit, query.offset) as BrowseRow[];
+    const { total } = count.get(queueName, now) as { total: number };
+    return { messages: rows.map((row) => browsedMessage(row, false)), total };
+  }
+
+  /** Deliverable at once, at the front of its priority; local consumers fetch it right away, others at their next poll. */
+  async promote(queueName: string, id: string): Promise<boolean> {
+    const promoted = await this.writeState(`promote message ${id} of queue "${queueName}"`, (statements) => statements.promote.run(queueName, id).changes > 0);
+    if (promoted) for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
+    return promoted;
+  }
+
+  async remove(queueName: string, id: string): Promise<boolean> {
+    return this.writeState(`remove message ${id} of queue "${queueName}"`, (statements) => statements.remove.run(queueName, id).changes > 0);
+  }
+
+  private readonly browseStatements = new Map<string, BetterSqlite3.Statement>();
+
+  private browseStatement(sql: string): BetterSqlite3.Statement {
+    let statement = this.browseStatements.get(sql);
+    if (!statement) this.browseStatements.set(sql, (statement = this.connection!.prepare(sql)));
+    return statement;
+  }
+
+  /** Every waiting and delayed message of the queue goes; in-flight and dead ones stay. */
+  async purge(queueName: string): Promise<number> {
+    return this.writeState(`purge queue "${queueName}"`, (statements) => statements.purge.run(queueName).changes);
+  }
+
+  /** Kept in the database: every process sharing it stops leasing the queue's messages (within its poll interval). */
+  async pause(queueName: string): Promise<void> {
+    await this.writeState(`pause queue "${queueName}"`, (statements) => statements.setPaused.run(queueName, 1));
+  }
+
+  async resume(queueName: string): Promise<void> {
+    await this.writeState(`resume queue "${queueName}"`, (statements) => statements.setPaused.run(queueName, 0));
+    for (const consumer of this.consumers.get(queueName) ?? []) consumer.wake();
+  }
+
+  async isPaused(queueName: string): Promise<boolean> {
+    const statements = this.requireStarted(`read whether queue "${queueName}" is paused`);
+    return (statements.isPaused.get(queueName)?.paused ?? 0) === 1;
+  }
+
+  private async writeState<T>(action: string, write: (statements: QueueStatements) => T): Promise<T> {
+    const statements = this.requireStarted(action);
+    try {
+      return await this.inOwnTransaction(() => write(statements));
+    } catch (cause) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not ${action} in ${describeStorage(this.options.storage)}: ${storageReason(cause)}`, {
+        entryId: this.id,
+        hint: "check the disk (space, permissions) and whether another process holds a long write lock",
+        cause,
+      });
+    }
   }
 
   /** Called by a delivery: queues its settlement for the next tick, which resolves it after commit. */
@@ -470,7 +615,10 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
   }
 
   private tickCommitted(tick: Tick, result: TickResult): void {
-    for (const insert of tick.inserts) insert.resolve(insert.params[0]);
+    for (const insert of tick.inserts) {
+      const existing = insert.unique?.existing;
+      insert.resolve(existing ?? insert.params[0], existing !== undefined);
+    }
     tick.settlements.forEach((settlement, index) => {
       if (!result.applied[index]) this.warnLostLease(settlement);
       else if (settlement.kind === "retry" || settlement.kind === "release") this.wakeAt(settlement.delivery.consumer.queue, settlement.availableAt);
@@ -508,6 +656,7 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
   private notifyPublished(inserts: readonly PendingInsert[], alreadyFetched: ReadonlySet<SqliteConsumer>): void {
     let lastQueue: string | undefined;
     for (const insert of inserts) {
+      if (insert.unique?.existing !== undefined) continue;
       const queueName = insert.params[1];
       if (queueName === lastQueue) continue;
       lastQueue = queueName;
@@ -527,19 +676,23 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     return "database" in storage ? storage.database.currentTransaction() : undefined;
   }
 
-  private publishInTransaction(transaction: SqlExecutor, params: PendingInsert["params"]): Promise<string> {
-    return transaction.execute(INSERT_SQL, params).then(
-      () => {
-        this.watchCommit(params[1]);
-        return params[0];
-      },
-      (cause) => {
-        throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not publish to queue "${params[1]}" inside the open transaction on ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
-          entryId: this.id,
-          cause,
-        });
-      },
-    );
+  private async publishInTransaction(transaction: SqlExecutor, params: PendingInsert["params"], unique: PendingInsert["unique"]): Promise<PublishResult> {
+    const [id, queueName] = params;
+    try {
+      if (unique) {
+        const [holder] = (await transaction.query(FIND_KEY_SQL, [queueName, unique.key])) as unknown as KeyRow[];
+        if (keyHeld(holder, Date.now())) return { id: holder.message_id, duplicate: true };
+        await transaction.execute(HOLD_KEY_SQL, [queueName, unique.key, id, unique.heldUntil]);
+      }
+      await transaction.execute(INSERT_SQL, params);
+    } catch (cause) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STORAGE, `queue driver ${this.id} could not publish to queue "${queueName}" inside the open transaction on ${describeStorage(this.options.storage)}: ${errorMessage(cause)}`, {
+        entryId: this.id,
+        cause,
+      });
+    }
+    this.watchCommit(queueName);
+    return { id, duplicate: false };
   }
 
   // Settling inside the caller's transaction makes the settlement part of it (an ack commits with the
@@ -611,6 +764,31 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Componen
     if (delayMs === undefined) return 0;
     if (Number.isFinite(delayMs) && delayMs >= 0) return Math.round(delayMs);
     throw new TaskrtError(SQLITE_QUEUE_ERROR.OPTIONS, `queue driver ${this.id}: delay for queue "${queueName}" must be a number of milliseconds of at least 0, found ${String(delayMs)}`, { entryId: this.id });
+  }
+}
+
+/** As an operator browses it: decoded where it can be, the stored text where it cannot. */
+function browsedMessage(row: BrowseRow, inFlight: boolean): BrowsedMessage {
+  const message: BrowsedMessage = {
+    id: row.id,
+    body: parseOr(row.body, row.body),
+    headers: row.headers === null ? {} : (parseOr(row.headers, {}) as Headers),
+    priority: row.priority,
+    attempts: row.attempts,
+    publishedAt: new Date(row.created_at),
+  };
+  const availableAt = inFlight ? row.lease_until : row.available_at;
+  if (availableAt !== null) message.availableAt = new Date(availableAt);
+  if (row.progress !== null) message.progress = parseOr(row.progress, row.progress);
+  if (row.last_error !== null) message.lastError = row.last_error;
+  return message;
+}
+
+function parseOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
   }
 }
 

@@ -45,6 +45,7 @@ const KIND_BY_CODE: Record<string, ErrorKind> = {
   E_NO_CONTEXT: "INTERNAL",
   E_NAME_TAKEN: "ALREADY_EXISTS",
   E_NOT_A_PROCESS: "INVALID",
+  E_QUEUE_UNSUPPORTED: "INVALID",
 };
 
 /** The Wippy kind of a failure: by code, else by what the code says (…_NOT_FOUND), else INTERNAL. */

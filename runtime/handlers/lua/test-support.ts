@@ -3,7 +3,7 @@
  * contexts with fake or in-memory services, and a fake HTTP exchange and queue delivery.
  */
 import { TaskrtError } from "../../errors.ts";
-import type { Headers, QueueHandle, QueueMessage } from "../../drivers/queue/driver.ts";
+import type { Headers, QueueHandle, QueueMessage, UniquePublishOptions } from "../../drivers/queue/driver.ts";
 import type { SqlDatabase } from "../../drivers/sql/driver.ts";
 import { SqliteDatabase } from "../../drivers/sql/sqlite.ts";
 import path from "node:path";
@@ -41,11 +41,16 @@ export interface PublishedMessage {
   queueId: string;
   body: unknown;
   headers: Headers;
+  /** Set by a publish with a unique_key. */
+  uniqueKey?: string;
+  uniqueForMs?: number;
 }
 
 /** Services with named SQLite databases (opened on first use) and queues that record what is published. */
 export class TestServices implements RuntimeServices {
   readonly published: PublishedMessage[] = [];
+  /** Queues a handler paused (and has not resumed). */
+  readonly paused = new Set<string>();
   readonly databases = new Map<string, SqliteDatabase>();
 
   constructor(
@@ -74,16 +79,32 @@ export class TestServices implements RuntimeServices {
   queue(id: string): QueueHandle {
     if (!this.queueIds.includes(id)) throw new TaskrtError("E_QUEUE_NOT_FOUND", `queue ${id} not found`);
     const published = this.published;
+    const paused = this.paused;
     return {
       id,
       async publish(body: unknown, headers: Headers = {}) {
         published.push({ queueId: id, body, headers });
         return `message-${published.length}`;
       },
+      async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions) {
+        const holder = published.findIndex((message) => message.uniqueKey === options.uniqueKey);
+        if (holder >= 0) return { id: `message-${holder + 1}`, duplicate: true };
+        published.push({ queueId: id, body, headers, uniqueKey: options.uniqueKey, uniqueForMs: options.uniqueForMs });
+        return { id: `message-${published.length}`, duplicate: false };
+      },
       consume: () => Promise.reject(new Error("not in tests")),
       fail: () => Promise.reject(new Error("not in tests")),
       stats: () => Promise.resolve({ ready: published.length, inFlight: 0, delayed: 0, dead: 0 }),
       deadLetters: () => undefined,
+      pause: async () => void paused.add(id),
+      resume: async () => void paused.delete(id),
+      isPaused: async () => paused.has(id),
+      listInFlight: () => Promise.reject(new Error("not in tests")),
+      purge: () => Promise.reject(new Error("not in tests")),
+      browse: () => Promise.reject(new Error("not in tests")),
+      promote: () => Promise.reject(new Error("not in tests")),
+      remove: () => Promise.reject(new Error("not in tests")),
+      refusal: () => "not in tests",
     };
   }
 }
@@ -156,6 +177,9 @@ export function fakeDelivery(message: Partial<QueueMessage> = {}): MessageScope 
       if (scope.settled) throw new TaskrtError("E_ALREADY_SETTLED", "message already settled");
       scope.settled = "nack";
       settlements.push("nack");
+    },
+    async progress(value) {
+      settlements.push(`progress ${JSON.stringify(value)}`);
     },
   };
   return scope;

@@ -1,7 +1,9 @@
 /**
  * @module handlers/lua/modules/queue — Lua's `queue` module (Wippy's API) over the TypeScript
  * `queue` module: `publish(id, data, headers?)` → `true` or `nil, err`; `message()` → the
- * delivery's message, whose methods stop working once the handler returns.
+ * delivery's message, whose methods stop working once the handler returns; taskrt's additions
+ * `pause(id)`, `resume(id)` → `true` or `nil, err`, `is_paused(id)` → boolean, and `unique_key`
+ * (with `unique_for`) among publish's headers: `false` when the publish was dropped as a duplicate.
  */
 import { TaskrtError } from "../../../errors.ts";
 import { queue, type Headers, type Message } from "../../../modules/queue.ts";
@@ -31,6 +33,7 @@ const MessageClass: LuaClass<MessageState> = defineLuaClass<MessageState>("queue
   body: live((message) => [message.body()]),
   ack: live((message) => message.ack().then(() => [true])),
   nack: live((message) => message.nack().then(() => [true])),
+  progress: live((message, args) => message.progress(args.value(2, { emptyTable: "object" }) as number).then(() => [true])),
 });
 
 const QUEUE: Record<string, NativeFunction> = {
@@ -40,8 +43,19 @@ const QUEUE: Record<string, NativeFunction> = {
     let headers: Headers | undefined;
     if (args.type(3) === LUA_TYPE.TABLE) headers = args.value(3, { emptyTable: "object" }) as Headers;
     else if (!args.isNil(3)) throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #3 to 'publish' (table of headers expected, got ${args.typeName(3)})`);
+    // taskrt's addition: `unique_key` (and `unique_for`) in the headers deduplicate; a dropped duplicate returns false.
+    const { unique_key: uniqueKey, unique_for: uniqueFor, ...rest } = headers ?? {};
+    if (uniqueKey !== undefined) {
+      if (typeof uniqueKey !== "string") throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #3 to 'publish' (unique_key must be a string, got ${typeof uniqueKey})`);
+      if (uniqueFor !== undefined && typeof uniqueFor === "boolean") throw new TaskrtError("E_LUA_ARGUMENT", "bad argument #3 to 'publish' (unique_for must be a duration)");
+      const settings = { headers: rest, unique_key: uniqueKey, ...(uniqueFor === undefined ? {} : { unique_for: uniqueFor as string | number }) };
+      return queue.publish(queueId, data, settings).then((outcome) => [!outcome.duplicate]);
+    }
     return queue.publish(queueId, data, headers === undefined ? undefined : { headers }).then(() => [true]);
   },
+  pause: (args) => queue.pause(args.string(1)).then(() => [true]),
+  resume: (args) => queue.resume(args.string(1)).then(() => [true]),
+  is_paused: (args) => queue.isPaused(args.string(1)).then((paused) => [paused]),
   message: (args) => {
     const state: MessageState = { message: queue.message(), released: false };
     args.call?.defer(() => (state.released = true));
