@@ -7,6 +7,8 @@
 import { TaskrtError, formatProblem } from "../../runtime/errors.ts";
 import { createLogger, parseLogLevel, type LogLevel } from "../../runtime/logger.ts";
 import { startRuntime, type Runtime } from "../../runtime/runtime.ts";
+import { buildCacheStats } from "../../runtime/registry/build-cache.ts";
+import { esbuildLoaded, stopEsbuild } from "../../runtime/registry/esbuild.ts";
 import { watchRuntime } from "../../runtime/watch/watch-session.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
@@ -68,7 +70,12 @@ export const runCommand: Command = {
       io.stderr(`  ${runtime.component<{ describe(): string }>(dashboard.id).describe()}\n`);
     }
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
-    if (!args.flags.has("watch")) return signals.stopOnSignal(runtime);
+    logger.debug("handler build cache", { hits: buildCacheStats.hits, misses: buildCacheStats.misses, esbuild: esbuildLoaded() ? "loaded" : "not loaded" });
+    if (!args.flags.has("watch")) {
+      // The handlers are loaded: esbuild's service process has nothing left to do.
+      await stopEsbuild();
+      return signals.stopOnSignal(runtime);
+    }
     const session = watchRuntime(runtime, { path: target, overrides, strict, kinds, logger, report: (line) => io.stderr(line + "\n"), relativePath });
     return signals.stopOnSignal(session);
   },
