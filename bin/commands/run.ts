@@ -9,6 +9,7 @@ import { createLogger, parseLogLevel, type LogLevel } from "../../runtime/logger
 import { startRuntime, type Runtime } from "../../runtime/runtime.ts";
 import { buildCacheStats } from "../../runtime/registry/build-cache.ts";
 import { esbuildLoaded, stopEsbuild } from "../../runtime/registry/esbuild.ts";
+import { requestValidatorCacheStats } from "../../runtime/http/request-validator-cache.ts";
 import { watchRuntime } from "../../runtime/watch/watch-session.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
@@ -70,7 +71,13 @@ export const runCommand: Command = {
       io.stderr(`  ${runtime.component<{ describe(): string }>(dashboard.id).describe()}\n`);
     }
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
-    logger.debug("handler build cache", { hits: buildCacheStats.hits, misses: buildCacheStats.misses, esbuild: esbuildLoaded() ? "loaded" : "not loaded" });
+    logger.debug("handler build cache", {
+      hits: buildCacheStats.hits,
+      misses: buildCacheStats.misses,
+      esbuild: esbuildLoaded() ? "loaded" : "not loaded",
+      schemaHits: requestValidatorCacheStats.hits,
+      schemaMisses: requestValidatorCacheStats.misses,
+    });
     if (!args.flags.has("watch")) {
       // The handlers are loaded: esbuild's service process has nothing left to do.
       await stopEsbuild();

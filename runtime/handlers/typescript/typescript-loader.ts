@@ -48,10 +48,11 @@ const KEEP_COMPILED = 3;
  */
 export async function compileTypeScriptModule(file: string): Promise<string> {
   const directory = cacheDirectory(path.dirname(file));
-  // One name per source path: two handlers named alike (or two checkouts) never share a file.
-  const stem = `${path.basename(file).replace(/\.[cm]?ts$/, "")}-${contentHash(path.resolve(file)).slice(0, 8)}`;
-  const record = path.join(directory, `${stem}.json`);
+  // One name per source path and options: two handlers named alike, two checkouts, or taskrt from
+  // its sources and from dist/ (another runtime binding) never overwrite each other's records.
   const key = `compile\0${path.resolve(file)}\0${COMPILE_OPTIONS}`;
+  const stem = `${path.basename(file).replace(/\.[cm]?ts$/, "")}-${contentHash(key).slice(0, 8)}`;
+  const record = path.join(directory, `${stem}.json`);
   const hit = readCached<string>(record, key);
   if (hit !== undefined && intactCompiled(path.join(directory, hit), stem)) {
     buildCacheStats.hits++;
