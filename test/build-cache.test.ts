@@ -4,7 +4,7 @@
  * or a damaged cache entry, is compiled again and served.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -131,4 +131,31 @@ test("a damaged or missing cache entry is rebuilt", async () => {
 
   const again = await startOnce();
   assert.equal(again.report.esbuild, "not loaded");
+});
+
+test("a compile removes the handler's older compiled files, keeping the newest three", async () => {
+  await startOnce();
+  const stemOf = (name: string) => /^(greet-[0-9a-f]{8})-[0-9a-f]{16}\.mjs$/.exec(name)?.[1];
+  const stem = readdirSync(CACHE).map(stemOf).find((found) => found !== undefined);
+  assert.ok(stem, `no compiled greet module in ${CACHE}`);
+  // Five older compiles of this handler, an hour old and older; and another handler's, which stays.
+  const stale = [1, 2, 3, 4, 5].map((hours) => {
+    const file = path.join(CACHE, `${stem}-${String(hours).repeat(16)}.mjs`);
+    writeFileSync(file, "export {};\n");
+    const when = new Date(Date.now() - hours * 3_600_000);
+    utimesSync(file, when, when);
+    return file;
+  });
+  const other = path.join(CACHE, `other-12345678-${"a".repeat(16)}.mjs`);
+  writeFileSync(other, "export {};\n");
+  utimesSync(other, new Date(0), new Date(0));
+
+  writeFileSync(WORDS, `export const greeting = (name: string): string => "hallo " + name;\n`);
+  const edited = await startOnce();
+  assert.equal(edited.text, "hallo cache");
+  const left = readdirSync(CACHE).filter((name) => stemOf(name) === stem);
+  assert.equal(left.length, 3, left.join(", "));
+  // The new compile and the newest older ones stay (a running `--watch` may still name them); the oldest go.
+  for (const gone of stale.slice(2)) assert.ok(!left.includes(path.basename(gone)), left.join(", "));
+  assert.ok(readdirSync(CACHE).includes(path.basename(other)));
 });
