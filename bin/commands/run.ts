@@ -10,11 +10,9 @@ import { startRuntime, type Runtime } from "../../runtime/runtime.ts";
 import { buildCacheStats } from "../../runtime/registry/build-cache.ts";
 import { esbuildLoaded, stopEsbuild } from "../../runtime/registry/esbuild.ts";
 import { requestValidatorCacheStats } from "../../runtime/http/request-validator-cache.ts";
-import { watchRuntime } from "../../runtime/watch/watch-session.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
-import { readExecArgs, runExec } from "./run-exec.ts";
 import { listCommands, readCommandArgs } from "./named-commands.ts";
 import { VERSION } from "../package-info.ts";
 import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
@@ -36,10 +34,14 @@ export const runCommand: Command = {
   ],
   async run(args, io) {
     const exec = flagValue(args, "exec");
-    if (exec !== undefined) return runExec(args, io, readExecArgs(args, exec));
+    // Imported only when used: a server's start-up loads neither (nor `--watch`'s modules below).
+    if (exec !== undefined) {
+      const { readExecArgs, runExec } = await import("./run-exec.ts");
+      return runExec(args, io, readExecArgs(args, exec));
+    }
     const named = readCommandArgs(args);
     if (named?.command === "list") return listCommands(args, io, named.target);
-    if (named) return runExec(args, io, named);
+    if (named) return (await import("./run-exec.ts")).runExec(args, io, named);
     const { target } = registryPath(args, "run");
     const began = performance.now();
     // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
@@ -83,6 +85,7 @@ export const runCommand: Command = {
       await stopEsbuild();
       return signals.stopOnSignal(runtime);
     }
+    const { watchRuntime } = await import("../../runtime/watch/watch-session.ts");
     const session = watchRuntime(runtime, { path: target, overrides, strict, kinds, logger, report: (line) => io.stderr(line + "\n"), relativePath });
     return signals.stopOnSignal(session);
   },
