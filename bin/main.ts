@@ -5,14 +5,6 @@
 import { RegistryError, TaskrtError, formatProblem } from "../runtime/errors.ts";
 import { UsageError, parseArgs, renderHelp, type FlagDefinition } from "./args.ts";
 import type { Command } from "./commands/command.ts";
-import { graphCommand } from "./commands/graph.ts";
-import { initCommand } from "./commands/init.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { kindsCommand } from "./commands/kinds.ts";
-import { queueCommand } from "./commands/queue.ts";
-import { runCommand } from "./commands/run.ts";
-import { schemaCommand } from "./commands/schema.ts";
-import { validateCommand } from "./commands/validate.ts";
 import { defaultIO, problemCounts, relativePath, type CliIO } from "./output.ts";
 import { VERSION } from "./package-info.ts";
 
@@ -22,11 +14,30 @@ const COMMON: FlagDefinition[] = [
   { name: "help", alias: "h", description: "show this help" },
   { name: "version", alias: "v", description: "print the version" },
 ];
-const COMMANDS: Command[] = [runCommand, validateCommand, graphCommand, inspectCommand, queueCommand, kindsCommand, schemaCommand, initCommand];
+
+/**
+ * The commands, imported when needed: `run` alone for `taskrt run` (the server's start-up does not
+ * load graph rendering, `init`'s templates and the rest), all of them otherwise (help lists them).
+ */
+async function loadCommands(name: string | undefined): Promise<Command[]> {
+  if (name === "run") return [(await import("./commands/run.ts")).runCommand];
+  const [run, validate, graph, inspect, queue, kinds, schema, init] = await Promise.all([
+    import("./commands/run.ts"),
+    import("./commands/validate.ts"),
+    import("./commands/graph.ts"),
+    import("./commands/inspect.ts"),
+    import("./commands/queue.ts"),
+    import("./commands/kinds.ts"),
+    import("./commands/schema.ts"),
+    import("./commands/init.ts"),
+  ]);
+  return [run.runCommand, validate.validateCommand, graph.graphCommand, inspect.inspectCommand, queue.queueCommand, kinds.kindsCommand, schema.schemaCommand, init.initCommand];
+}
 
 export async function main(argv: readonly string[], io: CliIO = defaultIO): Promise<number> {
   const [name, ...rest] = argv;
   try {
+    const COMMANDS = await loadCommands(name);
     if (!name || name === "--help" || name === "-h" || name === "help") {
       io.stdout(renderHelp("taskrt", VERSION, COMMANDS, COMMON));
       return 0;

@@ -7,11 +7,12 @@
 import { TaskrtError, formatProblem } from "../../runtime/errors.ts";
 import { createLogger, parseLogLevel, type LogLevel } from "../../runtime/logger.ts";
 import { startRuntime, type Runtime } from "../../runtime/runtime.ts";
-import { watchRuntime } from "../../runtime/watch/watch-session.ts";
+import { buildCacheStats } from "../../runtime/registry/build-cache.ts";
+import { esbuildLoaded, stopEsbuild } from "../../runtime/registry/esbuild.ts";
+import { requestValidatorCacheStats } from "../../runtime/http/request-validator-cache.ts";
 import { flagValue, flagValues } from "../args.ts";
 import { relativePath } from "../output.ts";
 import { ShutdownSignals } from "../shutdown-signals.ts";
-import { readExecArgs, runExec } from "./run-exec.ts";
 import { listCommands, readCommandArgs } from "./named-commands.ts";
 import { VERSION } from "../package-info.ts";
 import { KINDS_FLAG, OVERRIDE_FLAG, STRICT_FLAG, projectKinds, registryPath, type Command } from "./command.ts";
@@ -33,10 +34,14 @@ export const runCommand: Command = {
   ],
   async run(args, io) {
     const exec = flagValue(args, "exec");
-    if (exec !== undefined) return runExec(args, io, readExecArgs(args, exec));
+    // Imported only when used: a server's start-up loads neither (nor `--watch`'s modules below).
+    if (exec !== undefined) {
+      const { readExecArgs, runExec } = await import("./run-exec.ts");
+      return runExec(args, io, readExecArgs(args, exec));
+    }
     const named = readCommandArgs(args);
     if (named?.command === "list") return listCommands(args, io, named.target);
-    if (named) return runExec(args, io, named);
+    if (named) return (await import("./run-exec.ts")).runExec(args, io, named);
     const { target } = registryPath(args, "run");
     const began = performance.now();
     // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
@@ -68,7 +73,19 @@ export const runCommand: Command = {
       io.stderr(`  ${runtime.component<{ describe(): string }>(dashboard.id).describe()}\n`);
     }
     io.stderr(`ready in ${Math.round(performance.now() - began)}ms (${started.length} services). Ctrl-C stops gracefully.\n`);
-    if (!args.flags.has("watch")) return signals.stopOnSignal(runtime);
+    logger.debug("handler build cache", {
+      hits: buildCacheStats.hits,
+      misses: buildCacheStats.misses,
+      esbuild: esbuildLoaded() ? "loaded" : "not loaded",
+      schemaHits: requestValidatorCacheStats.hits,
+      schemaMisses: requestValidatorCacheStats.misses,
+    });
+    if (!args.flags.has("watch")) {
+      // The handlers are loaded: esbuild's service process has nothing left to do.
+      await stopEsbuild();
+      return signals.stopOnSignal(runtime);
+    }
+    const { watchRuntime } = await import("../../runtime/watch/watch-session.ts");
     const session = watchRuntime(runtime, { path: target, overrides, strict, kinds, logger, report: (line) => io.stderr(line + "\n"), relativePath });
     return signals.stopOnSignal(session);
   },

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { PROBLEM_CODES, TaskrtError, errorMessage } from "../errors.ts";
 import { sourcePath } from "../registry/entry.ts";
-import { createRequestAjv, metaSchemaProblem, type CompileVariant } from "./meta-schema-check.ts";
+import { metaSchemaProblem, type CompileVariant } from "./meta-schema-check.ts";
+import { cachedRequestValidator } from "./request-validator-cache.ts";
 
 export type JsonSchemaObject = Record<string, unknown>;
 
@@ -58,7 +59,8 @@ export function loadSchema(source: unknown, entryId: string, field: string): Jso
  * Compiles with an Ajv of its own, so two schemas that carry the same `$id` (one file used by two
  * endpoints) never collide. JSON Schema 2020-12, the dialect of OpenAPI 3.1; unknown keywords
  * (`example`, …) are allowed, as OpenAPI documents use them. The meta-schema check is shared
- * (meta-schema-check.ts), and a schema compiled once (at validation) is not compiled again (at start).
+ * (meta-schema-check.ts), and a schema compiled once (at validation) is not compiled again (at start),
+ * nor at the next start (request-validator-cache.ts).
  */
 function compile(schema: JsonSchemaObject, variant: CompileVariant, entryId: string, field: string): ValidateFunction {
   const key = `${variant}\u0000${JSON.stringify(schema)}`;
@@ -67,7 +69,7 @@ function compile(schema: JsonSchemaObject, variant: CompileVariant, entryId: str
   try {
     const problem = metaSchemaProblem(schema, variant);
     if (problem) throw new Error(problem);
-    const validate = createRequestAjv(variant, { validateSchema: false }).compile(schema);
+    const validate = cachedRequestValidator(schema, variant);
     compiled.set(key, validate);
     return validate;
   } catch (error) {

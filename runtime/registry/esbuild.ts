@@ -23,3 +23,16 @@ export function loadEsbuild(): Esbuild {
   }
   return esbuild;
 }
+
+/** Whether esbuild was loaded by this process (a start from a valid build cache does not load it). */
+export function esbuildLoaded(): boolean {
+  return esbuild !== undefined;
+}
+
+/**
+ * Ends esbuild's service process, if it runs: once the handlers are loaded a run without
+ * `--watch` has no more use for it. A later compile (a handler loaded afterwards) starts it again.
+ */
+export async function stopEsbuild(): Promise<void> {
+  await esbuild?.stop();
+}

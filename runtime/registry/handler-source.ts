@@ -10,6 +10,7 @@
 import path from "node:path";
 import type { BuildFailure, Message, Metafile, Plugin } from "esbuild";
 import type { SourceLocation } from "../errors.ts";
+import { buildCacheStats, cacheDirectory, readCached, recordFile, tsconfigOf, writeCached } from "./build-cache.ts";
 import { loadEsbuild } from "./esbuild.ts";
 
 /** What a handler file declares, read statically. */
@@ -73,6 +74,26 @@ export async function analyseHandlerSource(
   modules: readonly string[],
   declared: ReadonlySet<string>,
   method?: string,
+): Promise<{ source: HandlerSource; undeclared: ModuleImport[] }> {
+  // Answered from the build cache while the handler's files are unchanged: no esbuild at start.
+  const key = `analyse\0${path.resolve(file)}\0${modules.join(",")}\0${[...declared].sort().join(",")}\0${method ?? ""}`;
+  const record = recordFile(cacheDirectory(path.dirname(file)), file, key);
+  const cached = readCached<{ source: HandlerSource; undeclared: ModuleImport[] }>(record, key);
+  if (cached) {
+    buildCacheStats.hits++;
+    return cached;
+  }
+  buildCacheStats.misses++;
+  const analysed = await analyseWithEsbuild(file, modules, declared, method);
+  writeCached(record, key, [...analysed.source.files, ...tsconfigOf(file)], analysed);
+  return analysed;
+}
+
+async function analyseWithEsbuild(
+  file: string,
+  modules: readonly string[],
+  declared: ReadonlySet<string>,
+  method: string | undefined,
 ): Promise<{ source: HandlerSource; undeclared: ModuleImport[] }> {
   const found = await importsOfUndeclared(file, modules, declared);
   if (method === undefined || found.undeclared.length === 0 || !found.source.exports.includes(method)) return found;

@@ -15,7 +15,6 @@ import type { EntrySpec } from "./workers/protocol.ts";
 import type { Callable, CallableComponent, CallResult, CallScope } from "../handler.ts";
 import { readLuaSource } from "./source.ts";
 import { parseByteSize } from "../../byte-size.ts";
-import { eraseTypes, LuaSyntaxError } from "./typed/erase.ts";
 
 /** How long the workers a check started wait for the entries' start before they are stopped. */
 const POOL_RELEASE_AFTER_CHECK_MS = 2000;
@@ -205,6 +204,8 @@ async function checkLuaSyntax(entry: Entry, registry: Registry): Promise<Problem
   if (typeof entry.data.source !== "string" || entry.data.source === "") return refused;
   try {
     const source = await readLuaSource(entry, registry.root);
+    // Loaded only when a registry has Lua entries: a TypeScript-only start does not parse the parser.
+    const { eraseTypes, LuaSyntaxError } = await import("./typed/erase.ts");
     try {
       eraseTypes(source.code);
     } catch (error) {

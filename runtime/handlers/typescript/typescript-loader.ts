@@ -14,13 +14,12 @@
  * - `import.meta.url` (and `dirname`, `filename`) keep naming each source file, not the cache file.
  * - The inline source map makes stack traces point at the `.ts` lines.
  */
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BuildFailure, Plugin } from "esbuild";
+import { buildCacheStats, cacheDirectory, contentHash, pruneOlder, readCached, tsconfigOf, writeCached } from "../../registry/build-cache.ts";
 import { loadEsbuild } from "../../registry/esbuild.ts";
 
 const TYPESCRIPT_EXTENSIONS = [".ts", ".mts", ".cts"];
@@ -36,30 +35,58 @@ export function isTypeScriptSource(file: string): boolean {
   return TYPESCRIPT_EXTENSIONS.some((extension) => file.endsWith(extension));
 }
 
+/** The options below, as part of each cache record's key: a change to them is a miss. */
+const COMPILE_OPTIONS = `esm node${process.versions.node} inline-map runtime=${RUNTIME_ENTRY} ${REQUIRE_BANNER}`;
+/** Compiled files kept per handler: the current one and a few a running `--watch` may still name. */
+const KEEP_COMPILED = 3;
+
 /**
  * Compiles `file` and its project imports to one cached ES module; resolves with that module's
  * file URL, to be `import()`ed (with a query, for a fresh copy). Compile errors are thrown as
- * `file:line:column: message`.
+ * `file:line:column: message`. When a record beside the cache says the sources are unchanged
+ * (each input file hashes as it did), the cached module is used without loading esbuild.
  */
 export async function compileTypeScriptModule(file: string): Promise<string> {
   const directory = cacheDirectory(path.dirname(file));
+  // One name per source path and options: two handlers named alike, two checkouts, or taskrt from
+  // its sources and from dist/ (another runtime binding) never overwrite each other's records.
+  const key = `compile\0${path.resolve(file)}\0${COMPILE_OPTIONS}`;
+  const stem = `${path.basename(file).replace(/\.[cm]?ts$/, "")}-${contentHash(key).slice(0, 8)}`;
+  const record = path.join(directory, `${stem}.json`);
+  const hit = readCached<string>(record, key);
+  if (hit !== undefined && intactCompiled(path.join(directory, hit), stem)) {
+    buildCacheStats.hits++;
+    process.setSourceMapsEnabled(true);
+    return pathToFileURL(path.join(directory, hit)).href;
+  }
+  buildCacheStats.misses++;
   // The cache file's name is known only once its content is: esbuild writes to this name for the
   // source map's relative paths, then the file is stored under its content hash.
-  const outfile = path.join(directory, `${path.basename(file).replace(/\.[cm]?ts$/, "")}.mjs`);
-  const code = await compile(file, outfile);
-  const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
-  const cached = outfile.replace(/\.mjs$/, `-${hash}.mjs`);
-  if (!existsSync(cached)) {
+  const outfile = path.join(directory, `${stem}.mjs`);
+  const { code, inputs } = await compile(file, outfile);
+  const cached = path.join(directory, `${stem}-${contentHash(code)}.mjs`);
+  if (!intactCompiled(cached, stem)) {
     // Written then renamed: another process compiling the same handler never reads half a file.
     const partial = `${cached}.${process.pid}.tmp`;
     writeFileSync(partial, code);
     renameSync(partial, cached);
   }
+  writeCached(record, key, inputs, path.basename(cached));
+  pruneOlder(directory, `${stem}-`, ".mjs", cached, KEEP_COMPILED);
   process.setSourceMapsEnabled(true);
   return pathToFileURL(cached).href;
 }
 
-async function compile(file: string, outfile: string): Promise<string> {
+/** The compiled file exists and its content still hashes to the hash in its name (not truncated or edited). */
+function intactCompiled(cached: string, stem: string): boolean {
+  try {
+    return path.basename(cached) === `${stem}-${contentHash(readFileSync(cached))}.mjs`;
+  } catch {
+    return false;
+  }
+}
+
+async function compile(file: string, outfile: string): Promise<{ code: string; inputs: string[] }> {
   try {
     const result = await loadEsbuild().build({
       entryPoints: [file],
@@ -67,6 +94,7 @@ async function compile(file: string, outfile: string): Promise<string> {
       absWorkingDir: path.dirname(file),
       bundle: true,
       write: false,
+      metafile: true,
       format: "esm",
       platform: "node",
       target: `node${process.versions.node}`,
@@ -77,7 +105,11 @@ async function compile(file: string, outfile: string): Promise<string> {
       logLevel: "silent",
       plugins: [runtimeBinding, ownImportMeta],
     });
-    return result.outputFiles[0]!.text;
+    // Project files only: packages are external, and the runtime binding is not a file esbuild read.
+    const inputs = Object.keys(result.metafile!.inputs)
+      .filter((input) => !input.includes(":"))
+      .map((input) => path.resolve(path.dirname(file), input));
+    return { code: result.outputFiles[0]!.text, inputs: [...new Set([path.resolve(file), ...inputs, ...tsconfigOf(file)])] };
   } catch (error) {
     const first = (error as Partial<BuildFailure>).errors?.[0];
     if (!first) throw error;
@@ -111,41 +143,4 @@ function loaderOf(file: string): "ts" | "tsx" | "js" | "jsx" {
   if (extension.endsWith("tsx")) return "tsx";
   if (extension.endsWith("ts")) return "ts";
   return extension.endsWith("jsx") ? "jsx" : "js";
-}
-
-/**
- * `node_modules/.cache/taskrt` in the nearest `node_modules` above the handler, so the compiled
- * file's package imports resolve as the handler's would; a folder in the system's temporary
- * directory when there is none (or it cannot be written), where only `taskrt` and `node:` resolve.
- */
-function cacheDirectory(start: string): string {
-  for (let directory = start; ; directory = path.dirname(directory)) {
-    const modules = path.join(directory, "node_modules");
-    if (isDirectory(modules)) {
-      const cache = path.join(modules, ".cache", "taskrt");
-      if (makeDirectory(cache)) return cache;
-      break;
-    }
-    if (path.dirname(directory) === directory) break;
-  }
-  const fallback = path.join(os.tmpdir(), `taskrt-cache-${createHash("sha256").update(start).digest("hex").slice(0, 12)}`);
-  mkdirSync(fallback, { recursive: true });
-  return fallback;
-}
-
-function isDirectory(file: string): boolean {
-  try {
-    return statSync(file).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function makeDirectory(directory: string): boolean {
-  try {
-    mkdirSync(directory, { recursive: true });
-    return true;
-  } catch {
-    return false;
-  }
 }
