@@ -12,9 +12,10 @@ import { callLua, createTestEngine } from "../runtime/handlers/lua/test-support.
 import { checkSnippet } from "./support/registry.ts";
 import { validateRegistry } from "../runtime/registry/validate.ts";
 import { kindSchemaSet } from "../runtime/registry/kind-schemas.ts";
+import { MODULE_NAMES } from "../runtime/modules/context.ts";
 
 const SUPPORTED_KINDS = [...createKindTable().keys()].sort().join(", ");
-const SUPPORTED_MODULES = "http, queue, sql, uuid, logger, time, json";
+const SUPPORTED_MODULES = MODULE_NAMES.join(", ");
 
 async function problemsOf(yaml: string, options: Parameters<typeof checkSnippet>[1] = {}) {
   const checked = await checkSnippet(yaml, options);

@@ -176,7 +176,7 @@ describe("require and the sandbox", () => {
 
   test("require of a module taskrt does not have says which exist", async () => {
     await assert.rejects(createTestEngine(`require("socket")\nreturn {}`), {
-      message: "app:test: running test.lua failed: test.lua:1: module 'socket' not found (taskrt provides: http, queue, sql, uuid, logger, time, json, funcs, env, registry, io, events)",
+      message: "app:test: running test.lua failed: test.lua:1: module 'socket' not found (taskrt provides: http, queue, sql, uuid, logger, time, json, funcs, env, events, registry, io)",
     });
   });
 
