@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -150,6 +150,16 @@ describe("taskrt init", () => {
       refused.stderr,
       `taskrt: ${project} is not empty (1 entry)\n  hint: name a new or empty directory, or add --force to write into it (files of the same names are replaced)\n`,
     );
+  });
+
+  test("in a Wippy project (wippy.lock), as `wippy init` is run there, it writes nothing and says how to run it", async () => {
+    const project = path.join(temporary, "wippy-project");
+    mkdirSync(path.join(project, "src"), { recursive: true });
+    writeFileSync(path.join(project, "wippy.lock"), "directories:\n  src: ./src\n");
+    const done = await node([CLI, "init"], project);
+    assert.equal(done.code, 0);
+    assert.equal(done.stdout, ". is a Wippy project already (wippy.lock): nothing to write. Run it with `taskrt run`, or one process with `taskrt run -x ns:entry`.\n");
+    assert.deepEqual(readdirSync(project).sort(), ["src", "wippy.lock"]);
   });
 
   test("--force writes into a non-empty directory, replacing same-named files and keeping the others", async () => {

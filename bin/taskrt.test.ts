@@ -217,7 +217,7 @@ describe("taskrt help and usage", () => {
     const { code, stdout } = await taskrt(["--help"]);
     assert.equal(code, 0);
     assert.match(stdout, /^taskrt \d+\.\d+\.\d+ — run Wippy-style YAML registries on Node\n/);
-    assert.match(stdout, /taskrt run PATH \[-o ns:entry:field=value\]…\s+validate, then start every auto-start entry/);
+    assert.match(stdout, /taskrt run \[PATH\] \[-o ns:entry:field=value\]…\s+validate, then start every auto-start entry/);
     assert.match(stdout, /taskrt validate PATH \[--format text\|json\]\s+check a registry; exit 1 on any error/);
     assert.match(stdout, /-o, --override ns:entry:field=value/);
   });

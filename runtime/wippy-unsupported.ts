@@ -31,6 +31,7 @@ const KINDS: Record<string, readonly string[]> = {
 const KIND_PREFIXES: Record<string, string> = {
   "llm.": "LLM models and providers (the wippy/llm hub package)",
   "agent.": "agents (the wippy/agent hub package)",
+  "view.": "views and pages (the wippy/views hub package)",
   "treesitter.": "tree-sitter parsing",
   "tree-sitter.": "tree-sitter parsing",
 };
@@ -55,6 +56,7 @@ const MODULES: Record<string, readonly string[]> = {
   "metrics and system information": ["metrics", "system"],
   "contexts, streams, futures and payloads": ["ctx", "stream", "future", "payload"],
   "the hub": ["hub"],
+  "LLM calls, agents and views (hub packages, reached through imports)": ["llm", "agent", "views"],
 };
 
 function byName(groups: Record<string, readonly string[]>): ReadonlyMap<string, string> {

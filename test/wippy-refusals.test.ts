@@ -12,9 +12,10 @@ import { callLua, createTestEngine } from "../runtime/handlers/lua/test-support.
 import { checkSnippet } from "./support/registry.ts";
 import { validateRegistry } from "../runtime/registry/validate.ts";
 import { kindSchemaSet } from "../runtime/registry/kind-schemas.ts";
+import { MODULE_NAMES } from "../runtime/modules/context.ts";
 
 const SUPPORTED_KINDS = [...createKindTable().keys()].sort().join(", ");
-const SUPPORTED_MODULES = "http, queue, sql, uuid, logger, time, json, funcs, env, events, registry, io";
+const SUPPORTED_MODULES = MODULE_NAMES.join(", ");
 
 async function problemsOf(yaml: string, options: Parameters<typeof checkSnippet>[1] = {}) {
   const checked = await checkSnippet(yaml, options);
@@ -49,18 +50,21 @@ describe("a Wippy kind taskrt does not implement is refused by name", () => {
     assert.equal(problem.hint, "taskrt does not implement hub packages, so the hub package wippy/llm cannot be installed; remove the entry, or provide the kind with a kind module (--kinds)");
   });
 
-  test("kinds of the LLM and tree-sitter families are refused as such", async () => {
+  test("kinds of the LLM, tree-sitter and views families are refused as such", async () => {
     const problems = await problemsOf(`
       - name: gpt
         kind: llm.model
       - name: parser
         kind: treesitter.parser
+      - name: home
+        kind: view.page
     `);
     assert.deepEqual(
       problems.map((problem) => [problem.code, problem.message.split(" (")[0], problem.hint?.split(";")[0]]),
       [
         ["E_UNSUPPORTED_KIND", "Wippy kind 'llm.model' is not supported by taskrt", "taskrt does not implement LLM models and providers (the wippy/llm hub package)"],
         ["E_UNSUPPORTED_KIND", "Wippy kind 'treesitter.parser' is not supported by taskrt", "taskrt does not implement tree-sitter parsing"],
+        ["E_UNSUPPORTED_KIND", "Wippy kind 'view.page' is not supported by taskrt", "taskrt does not implement views and pages (the wippy/views hub package)"],
       ],
     );
   });

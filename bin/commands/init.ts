@@ -37,6 +37,11 @@ export const initCommand: Command = {
   async run(args, io) {
     const [given = "."] = positionals(args, "init", 0, 1, "at most one DIR (default: the current directory)");
     const directory = path.resolve(given);
+    // `wippy init` in a Wippy project (it only writes the lock): taskrt needs nothing more to run it.
+    if (!args.flags.has("force") && existsSync(path.join(directory, "wippy.lock"))) {
+      io.stdout(`${given} is a Wippy project already (wippy.lock): nothing to write. Run it with \`taskrt run\`, or one process with \`taskrt run -x ns:entry\`.\n`);
+      return 0;
+    }
     const install = args.flags.has("install");
     const steps = progress(io, install ? 3 : 2);
     steps(`checking ${given}`);

@@ -19,6 +19,9 @@ import { ShutdownSignals } from "../shutdown-signals.ts";
 import { projectKinds } from "./command.ts";
 import { commandEntry } from "./named-commands.ts";
 
+/** How long the process of `run -x` has, after CANCEL (Ctrl-C, SIGTERM), to return before it is ended. */
+const EXEC_STOP_TIMEOUT_MS = 3000;
+
 /** Wippy's exit code for a finished process: nothing/true → 0, false or an error → 1, a number → itself. */
 export function exitCodeOf(result: CallResult): number {
   if (result.error) return 1;
@@ -112,7 +115,10 @@ export async function runExec(args: ParsedArgs, io: CliIO, request: ExecRequest)
       },
     });
     // The arguments go to its method too: a process's main, or a function run directly (`wippy run -x app:ask "…"`).
-    const result = await runtime.component<CallableComponent>(processId).callable().call(processArgs, { terminal, signal: abort.signal });
+    // A process.lua runs as a process on the terminal host (a pid, an inbox, events), as Wippy runs it.
+    const asProcess = host !== undefined && runtime.registry.byId.get(processId)!.kind === "process.lua";
+    const scope = { terminal, signal: abort.signal, ...(asProcess ? { process: { host, stopTimeoutMs: EXEC_STOP_TIMEOUT_MS } } : {}) };
+    const result = await runtime.component<CallableComponent>(processId).callable().call(processArgs, scope);
     // Cancelled by SIGINT/SIGTERM: the exit code says so once the runtime has stopped (130, or 1 if stopping failed).
     if (signalled) return (await interrupted) === 0 ? 130 : 1;
     if (result.error) io.stderr(`${processId} failed: ${errorMessage(result.error)}\n`);

@@ -21,7 +21,7 @@ const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 export const runCommand: Command = {
   name: "run",
-  usage: "run PATH [-o ns:entry:field=value]…",
+  usage: "run [PATH] [-o ns:entry:field=value]…",
   description: "validate, then start every auto-start entry",
   flags: [
     OVERRIDE_FLAG,
@@ -42,7 +42,8 @@ export const runCommand: Command = {
     const named = readCommandArgs(args);
     if (named?.command === "list") return listCommands(args, io, named.target);
     if (named) return (await import("./run-exec.ts")).runExec(args, io, named);
-    const { target } = registryPath(args, "run");
+    // As `wippy run` from the project folder: no PATH is the working directory.
+    const { target } = args.positional.length === 0 ? { target: "." } : registryPath(args, "run");
     const began = performance.now();
     // Before the signal handlers: importing the kind modules starts nothing a Ctrl-C would need to stop.
     const kinds = await projectKinds(args, target);

@@ -89,14 +89,15 @@ export function defineLuaCodeKind(kind: string, summary: string): KindDefinition
             throw error;
           }
           if (kind === "process.lua") {
-            const hosts = context.registry.entries.filter((candidate) => candidate.kind === "process.host").map((host) => host.id);
+            // A terminal.host runs processes too (the one of `run -x`, and those it spawns there).
+            const hosts = context.registry.entries.filter((candidate) => candidate.kind === "process.host" || candidate.kind === "terminal.host").map((host) => host.id);
             pool.declareProcess(poolEntry, hosts);
             const stopCalls = stopEntry;
             stopEntry = async () => {
               await pool.stopProcesses(poolEntry, PROCESS_STOP_GRACE_MS);
               await stopCalls();
             };
-            loaded = { entryId: entry.id, call: (args, scope) => (scope?.process ? runAsProcess(pool, poolEntry, args, scope) : pool.call(poolEntry, args, scope)) };
+            loaded = { entryId: entry.id, call: (args, scope) => (scope?.process ? runAsProcess(pool, poolEntry, args, scope, base) : pool.call(poolEntry, args, scope)) };
             return;
           }
           loaded = { entryId: entry.id, call: (args, scope) => pool.call(poolEntry, args, scope) };
@@ -123,9 +124,19 @@ type LuaPool = ReturnType<Awaited<ReturnType<typeof loadLuaRuntime>>["luaWorkerP
  * A process.service's call: the entry runs as a process on the service's host, with a pid, an
  * inbox and events. Its signal sends CANCEL; a process still running stop_timeout later is ended.
  */
-function runAsProcess(pool: LuaPool, entry: Parameters<LuaPool["startProcess"]>[0], args: readonly unknown[], scope: CallScope): Promise<CallResult> {
+function runAsProcess(pool: LuaPool, entry: Parameters<LuaPool["startProcess"]>[0], args: readonly unknown[], scope: CallScope, base: EntryCallContext): Promise<CallResult> {
   const { host, stopTimeoutMs } = scope.process!;
-  const { pid, done } = pool.startProcess(entry, host, args);
+  // A process on a terminal (`run -x`): its module calls run in the entry's context, which holds the
+  // terminal, and the run's signal (so a readline ends on Ctrl-C), while it runs.
+  const terminal = scope.terminal;
+  const held = base as { terminal?: unknown; signal?: AbortSignal };
+  if (terminal) {
+    Object.assign(held, { terminal, signal: scope.signal });
+    // Cancelled (Ctrl-C, SIGTERM): the terminal is the process's no longer.
+    scope.signal?.addEventListener("abort", () => delete held.terminal, { once: true });
+  }
+  const { pid, done: running } = pool.startProcess(entry, host, args);
+  const done = terminal ? running.finally(() => (delete held.terminal, delete held.signal)) : running;
   const signal = scope.signal;
   if (!signal) return done;
   let timer: NodeJS.Timeout | undefined;

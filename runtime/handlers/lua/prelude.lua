@@ -91,7 +91,8 @@ registry["taskrt.raise"] = setmetatable({}, { __name = "taskrt.raise" })
 -- require: declared modules only ------------------------------------------------------------------
 
 local loaded = {}
-local extend_time -- adds timers, tickers and Durations to the time module (process/runtime.lua)
+-- Adds timers, tickers and Durations to time, channels to events and funcs (process/runtime.lua).
+local extenders = {}
 local STANDARD = { string = string, table = table, math = math, coroutine = coroutine, os = os,
   utf8 = utf8, errors = errors }
 local load_module = natives.load_module
@@ -104,7 +105,8 @@ function require(name)
   if module ~= nil then return module end
   local value, message = load_module(name)
   if value == nil then error(message, 2) end
-  if name == "time" and extend_time then extend_time(value) end
+  local extend = extenders[name]
+  if extend then extend(value) end
   loaded[name] = value
   return value
 end
@@ -128,7 +130,9 @@ end
 -- Channels, coroutine.spawn, timers and the process global -----------------------------------------
 
 local process_runtime = load(natives.process_source, "=taskrt.process")(natives.process_host, AWAIT, BLOCK, co_create, co_resume, co_yield, co_status)
-extend_time = process_runtime.extend_time
+extenders.time = process_runtime.extend_time
+extenders.events = process_runtime.extend_events
+extenders.funcs = process_runtime.extend_funcs
 
 -- Instances of the source, one per process: each runs the compiled file again in globals of its own.
 

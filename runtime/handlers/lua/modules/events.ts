@@ -3,20 +3,25 @@
  * `events` module: `events.send(system, kind, path, data?)` → `true`; `events.subscribe(system,
  * kind?)` → a subscription whose `:channel()` gives a receiver: `evt, ok = ch:receive()` waits
  * for the next event (`evt.system`, `evt.kind`, `evt.path`, `evt.data`), `nil, false` once closed.
- * A subscription closes with `sub:close()` or when the call that made it ends.
+ * In a call on the worker pool that receiver is a channel of the process model (runtime.lua), so it
+ * works in `channel.select`. A subscription closes with `sub:close()` or when the call — or the
+ * process — that made it ends.
  */
 import { events, Subscription } from "../../../modules/events.ts";
 import { defineLuaClass, handle, type LuaClass } from "../handles.ts";
 import { defineLuaModule } from "../module.ts";
 import type { NativeFunction } from "../native.ts";
 
-const ReceiverClass: LuaClass<Subscription> = defineLuaClass<Subscription>("events.Receiver", "ch", {
-  receive: (self) => self.receive().then((event) => (event ? [event, true] : [undefined, false])),
-});
+const receive = (self: Subscription) => self.receive().then((event) => (event ? [event, true] : [undefined, false]));
+
+/** The receiver of an engine outside the worker pool; in a worker, runtime.lua makes `:channel()` a channel. */
+const ReceiverClass: LuaClass<Subscription> = defineLuaClass<Subscription>("events.Receiver", "ch", { receive });
 
 const SubscriptionClass: LuaClass<Subscription> = defineLuaClass<Subscription>("events.Subscription", "sub", {
   channel: (self) => [handle(ReceiverClass, self)],
   close: (self) => [self.close()],
+  // What runtime.lua feeds the subscription's channel with.
+  next_event: receive,
 });
 
 const EVENTS: Record<string, NativeFunction> = {

@@ -1,8 +1,9 @@
 /**
  * @module handlers/lua/modules/funcs — Lua's `funcs` module (Wippy's API) over the TypeScript
  * `funcs` module: `funcs.call(id, …)` → `result, err`; `funcs.async(id, …)` → a Future whose
- * `:response()` (or `:channel()`) gives a receiver: `payload, ok = ch:receive()` waits for the
- * call, and `payload:data()` is its result.
+ * `:response()` (or `:channel()`) gives a channel (of the process model, usable in
+ * `channel.select`): `payload, ok = ch:receive()` waits for the call, and `payload:data()` is its
+ * result; the channel closes after it, or at once when the call fails.
  */
 import { TaskrtError } from "../../../errors.ts";
 import { Executor, Future, funcs, type ExecutorOptions } from "../../../modules/funcs.ts";
@@ -31,12 +32,14 @@ const PayloadClass: LuaClass<{ value: unknown }> = defineLuaClass<{ value: unkno
   data: (self) => [self.value],
 });
 
-/** What `future:response()` returns: one `receive()` per call, which waits for it. */
-const ReceiverClass: LuaClass<Future> = defineLuaClass<Future>("funcs.Receiver", "ch", {
-  receive: (self) => self.settled.then((outcome) => (outcome.error ? [undefined, false] : [handle(PayloadClass, { value: outcome.value }), true])),
-});
+const receive = (self: Future) => self.settled.then((outcome) => (outcome.error ? [undefined, false] : [handle(PayloadClass, { value: outcome.value }), true]));
+
+/** What `future:response()` returns outside the worker pool; in a worker, runtime.lua makes it a channel. */
+const ReceiverClass: LuaClass<Future> = defineLuaClass<Future>("funcs.Receiver", "ch", { receive });
 
 const FutureClass: LuaClass<Future> = defineLuaClass<Future>("funcs.Future", "future", {
+  // What runtime.lua feeds the future's channel with.
+  next_payload: receive,
   response: (self) => [handle(ReceiverClass, self)],
   channel: (self) => [handle(ReceiverClass, self)],
   is_complete: (self) => [self.isComplete()],

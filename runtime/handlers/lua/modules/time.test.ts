@@ -21,6 +21,11 @@ return {
       later:sub(t):seconds() == 90 and later:sub(t):nanoseconds() == 90 * time.SECOND, later:after(t), t:before(later), t:equal(time.unix(1700000000, 500000000)) }
   end,
   constants = function() return { time.NANOSECOND, time.MILLISECOND, time.SECOND, time.MINUTE, time.HOUR } end,
+  layouts = function()
+    local t = time.unix(1700000000, 500000000) -- 2023-11-14 22:13:20.5 UTC, a Tuesday
+    return { t:format("2006-01-02 15:04:05"), t:format(time.RFC3339), t:format("Mon Jan _2 3:04PM"),
+      t:format("02/01/06 15:04:05.000"), t:format(time.RFC3339NANO), t:format(), t:format("Monday, January 2") }
+  end,
 }`;
 
 async function call(method: string, args: unknown[] = []) {
@@ -33,6 +38,12 @@ async function call(method: string, args: unknown[] = []) {
 }
 
 describe("lua time module", () => {
+  test("Time:format takes Go's reference layouts and the module's layout constants, in UTC", async () => {
+    assert.deepEqual(await call("layouts"), {
+      value: ["2023-11-14 22:13:20", "2023-11-14T22:13:20Z", "Tue Nov 14 10:13PM", "14/11/23 22:13:20.500", "2023-11-14T22:13:20.5Z", "2023-11-14T22:13:20Z", "Tuesday, November 14"],
+    });
+  });
+
   test("time.sleep takes a duration string, or a number of nanoseconds as Wippy does", async () => {
     assert.deepEqual(await call("sleep", ["5ms"]), { value: "slept" });
     assert.deepEqual(await call("sleep", [5_000_000]), { value: "slept" });

@@ -3,6 +3,7 @@
  * module. As in Wippy, a number given as a duration counts nanoseconds (`time.sleep(time.SECOND)`);
  * a string is a duration such as "100ms".
  */
+import { formatGoLayout, GO_LAYOUTS } from "./go-time-format.ts";
 import { parseDuration } from "../../../duration.ts";
 import { TaskrtError } from "../../../errors.ts";
 import { time } from "../../../modules/time.ts";
@@ -70,6 +71,8 @@ const TimeClass: LuaClass<Date> = defineLuaClass<Date>(
     unix_milli: (self) => [self.getTime()],
     unix_nano: (self) => [self.getTime() * NANOSECONDS_PER_MS],
     format_rfc3339: (self) => [self.toISOString().replace(/\.\d{3}Z$/, "Z")],
+    /** Go's reference layout (`"2006-01-02 15:04:05"`, `time.RFC3339`), in UTC. */
+    format: (self, args) => [formatGoLayout(self, args.isNil(2) ? GO_LAYOUTS.RFC3339 : args.string(2))],
     year: (self) => [self.getUTCFullYear()],
     month: (self) => [self.getUTCMonth() + 1],
     day: (self) => [self.getUTCDate()],
@@ -92,7 +95,7 @@ const TimeClass: LuaClass<Date> = defineLuaClass<Date>(
   (self) => self.toISOString(),
 );
 
-const TIME: Record<string, NativeFunction | number> = {
+const TIME: Record<string, NativeFunction | number | string> = {
   sleep: (args) => time.sleep(durationArgument(args, 1)).then(() => []),
   now: () => [handle(TimeClass, time.now())],
   /** A Duration from nanoseconds, a string such as "1h30m" or a Duration. */
@@ -103,6 +106,7 @@ const TIME: Record<string, NativeFunction | number> = {
     const nanoseconds = args.isNil(2) ? 0 : args.number(2);
     return [handle(TimeClass, new Date(seconds * 1000 + nanoseconds / NANOSECONDS_PER_MS))];
   },
+  ...GO_LAYOUTS,
   NANOSECOND: 1,
   MICROSECOND: 1000,
   MILLISECOND: NANOSECONDS_PER_MS,

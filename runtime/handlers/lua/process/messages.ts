@@ -25,7 +25,9 @@ export interface ProcessEvent {
 export type Delivery =
   | { k: "m"; topic: string; from: string | undefined; payload: unknown }
   | { k: "e"; event: ProcessEvent }
-  | { k: "x"; reason: string };
+  | { k: "x"; reason: string }
+  /** What a feed's method answered (see natives.ts `feed`); stays in its worker, never posted. */
+  | { k: "f"; id: number; values: unknown };
 
 /** Main thread → worker. */
 export type ProcessToWorker =

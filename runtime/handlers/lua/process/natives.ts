@@ -6,6 +6,7 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { TaskrtError } from "../../../errors.ts";
+import type { LuaHandle } from "../handles.ts";
 import type { LuaArguments, NativeFunction, NativeValues } from "../native.ts";
 import { LUA_TYPE } from "../wasm.ts";
 import { durationMilliseconds, timeHandle } from "../modules/time.ts";
@@ -26,6 +27,15 @@ export interface ProcessBridge {
   register(tag: number, name: string, pid: string | undefined): NativeValues | Promise<NativeValues>;
   lookup(name: string): NativeValues;
   unregister(tag: number, name: string): NativeValues | Promise<NativeValues>;
+  /** False when module objects cannot be fed into channels (an engine outside the worker pool). */
+  readonly canFeed: boolean;
+  /**
+   * Calls `method` of the module object `target` without blocking the call: its answer arrives
+   * as the delivery `{k: "f", id, values}` at the call's next wait.
+   */
+  feed(tag: number, id: number, target: LuaHandle, method: string, args: LuaArguments): void;
+  /** Calls `target:method()` when the process `tag` ends (a subscription closes with its process). */
+  own(tag: number, target: LuaHandle, method: string, args: LuaArguments): void;
 }
 
 export type ControlOperation = "cancel" | "terminate" | "monitor" | "unmonitor" | "link" | "unlink";
@@ -46,6 +56,9 @@ const STANDALONE: ProcessBridge = {
   register: () => noProcesses("process.registry.register"),
   lookup: () => noProcesses("process.registry.lookup"),
   unregister: () => noProcesses("process.registry.unregister"),
+  canFeed: false,
+  feed: () => noProcesses("feeding a channel"),
+  own: () => {},
 };
 
 let bridge: ProcessBridge = STANDALONE;
@@ -110,4 +123,19 @@ export const PROCESS_NATIVES: Record<string, NativeFunction> = {
   register: (args) => bridge.register(tagOf(args), args.string(1), args.optionalString(2)),
   lookup: (args) => bridge.lookup(args.string(1)),
   unregister: (args) => bridge.unregister(tagOf(args), args.string(1)),
+  can_feed: () => [bridge.canFeed],
+  feed: (args) => {
+    bridge.feed(tagOf(args), args.number(1), moduleObject(args, 2), args.string(3), args);
+    return [true];
+  },
+  own: (args) => {
+    bridge.own(tagOf(args), moduleObject(args, 1), args.string(2), args);
+    return [true];
+  },
 };
+
+function moduleObject(args: LuaArguments, position: number): LuaHandle {
+  const found = args.handle(position);
+  if (!found) throw new TaskrtError("E_LUA_ARGUMENT", `a module object expected, got ${args.typeName(position)}`);
+  return found;
+}

@@ -332,6 +332,91 @@ function Payload:data() return self._data end
 
 local TERMINATED = {}
 
+-- module objects as channels ---------------------------------------------------------------------
+-- An events subscription's channel and a future's response channel are channels like any other:
+-- a feed asks the host for the object's next value without blocking the call (host.feed), and the
+-- answer arrives with the call's next wait as a delivery, which accept() offers to the channel.
+
+local next_feed = 0
+local fed = setmetatable({}, { __mode = "k" }) -- module object -> its channel
+local patched = setmetatable({}, { __mode = "k" }) -- metatables' __index tables already patched
+
+local function end_feed(s, id)
+  local f = s.feeds[id]
+  s.feeds[id] = nil
+  s.nfeeds = s.nfeeds - 1
+  Channel.close(f.ch)
+end
+
+-- The channel fed by `obj:method()`: once (a future's one answer) or until it answers nil, false.
+local function feed_channel(obj, method, once)
+  local ch = fed[obj]
+  if ch then return ch end
+  local s = scheduler()
+  if not s then error("a module object's channel needs a running call (not while the source file loads)", 3) end
+  ch = new_channel(0)
+  fed[obj] = ch
+  if not s.feeds then s.feeds = {}; s.nfeeds = 0 end
+  next_feed = next_feed + 1
+  s.feeds[next_feed] = { ch = ch, obj = obj, method = method, once = once }
+  s.nfeeds = s.nfeeds + 1
+  host.feed(next_feed, obj, method)
+  return ch
+end
+
+local function accept_feed(s, d)
+  local f = s.feeds and s.feeds[d.id]
+  if not f then return end
+  local v = d.values
+  if type(v) == "table" and v[2] == true then
+    offer(f.ch, v[1])
+    if f.once then end_feed(s, d.id) else host.feed(d.id, f.obj, f.method) end
+  else
+    end_feed(s, d.id)
+  end
+end
+
+-- Replaces methods of a module object's class, once per Lua state: `replacements[name](original)`.
+local function patch(obj, replacements)
+  local mt = getmetatable(obj)
+  local index = type(mt) == "table" and mt.__index
+  if type(index) ~= "table" or patched[index] then return end
+  patched[index] = true
+  for name, replace in pairs(replacements) do index[name] = replace(index[name]) end
+end
+
+local function fed_by(method, once)
+  return function() return function(self) return feed_channel(self, method, once) end end
+end
+local SUBSCRIPTION = { channel = fed_by("next_event", false) }
+local FUTURE = { response = fed_by("next_payload", true), channel = fed_by("next_payload", true) }
+
+local function patching(fn, replacements)
+  return function(...)
+    local obj, err = fn(...)
+    if obj ~= nil then patch(obj, replacements) end
+    return obj, err
+  end
+end
+
+local function extend_events(events)
+  if not host.can_feed() then return end
+  local subscribe = patching(events.subscribe, SUBSCRIPTION)
+  events.subscribe = function(...)
+    local sub, err = subscribe(...)
+    -- A process's subscription lives as long as the process (a function call's, as long as the call).
+    local s = sub ~= nil and scheduler()
+    if s and pid_of(s) then host.own(sub, "close") end
+    return sub, err
+  end
+end
+
+local function extend_funcs(funcs)
+  if not host.can_feed() then return end
+  funcs.async = patching(funcs.async, FUTURE)
+  funcs.new = patching(funcs.new, { async = function(async) return patching(async, FUTURE) end })
+end
+
 -- Hands what the host delivered to the process's channels.
 local function accept(s, deliveries)
   if not deliveries then return end
@@ -343,6 +428,8 @@ local function accept(s, deliveries)
     elseif d.k == "e" then
       if not s.events then s.events = new_channel(0) end
       offer(s.events, d.event)
+    elseif d.k == "f" then
+      accept_feed(s, d)
     elseif d.k == "x" then
       s.terminated = d.reason or "terminated"
     end
@@ -392,7 +479,7 @@ wait_main = function(s)
       if qlen(s.ready) == 0 and not main.values then
         local wait
         if s.timers[1] then wait = s.timers[1].at - host.clock(); if wait < 0 then wait = 0 end end
-        if not pid_of(s) and not wait then
+        if not pid_of(s) and not wait and not (s.nfeeds and s.nfeeds > 0) then
           error("all coroutines are waiting and nothing can wake them (deadlock): a function call has no inbox", 0)
         end
         local deliveries, failure = host.wait(wait)
@@ -519,4 +606,6 @@ return {
     return function(...) return run(fn, ...) end
   end,
   extend_time = extend_time,
+  extend_events = extend_events,
+  extend_funcs = extend_funcs,
 }

@@ -10,7 +10,8 @@
  */
 import { TaskrtError } from "../../../errors.ts";
 import type { CallResult } from "../../handler.ts";
-import type { NativeValues } from "../native.ts";
+import type { LuaHandle } from "../handles.ts";
+import type { LuaArguments, NativeValues } from "../native.ts";
 import { toLuaError } from "../errors.ts";
 import type { EntrySpec } from "../workers/protocol.ts";
 import { EVENT, formatPid, isPid, workerOfPid, type Delivery, type ProcessFromWorker, type ProcessResult, type ProcessToWorker } from "./messages.ts";
@@ -19,14 +20,23 @@ import { sleepFor, type ControlOperation, type ProcessBridge, type Waited } from
 /** Runs an entry's method as the call tagged `tag` (worker.ts: loads the entry here if it must). */
 export type RunProcess = (spec: EntrySpec, args: unknown[], tag: number, signal: AbortSignal) => Promise<CallResult>;
 
-interface Process {
-  pid: string;
-  tag: number;
+/** Calls a module object's method on the main thread for the call `tag`, without blocking it. */
+export type InvokeRemote = (target: LuaHandle, method: string, args: LuaArguments, tag: number) => Promise<NativeValues>;
+
+/** Where a call's deliveries wait until its scheduler asks for them. */
+interface Mailbox {
   mailbox: Delivery[];
   wake: ((deliveries: Delivery[]) => void) | undefined;
   timer: NodeJS.Timeout | undefined;
+}
+
+interface Process extends Mailbox {
+  pid: string;
+  tag: number;
   trapLinks: boolean;
   controller: AbortController;
+  /** Run when the process ends: closing what it subscribed to. */
+  cleanups: (() => void)[];
 }
 
 export class WorkerProcesses implements ProcessBridge {
@@ -41,10 +51,14 @@ export class WorkerProcesses implements ProcessBridge {
   private nextTag = -2;
   private serial = 0;
   private nextRequest = 1;
+  /** Mailboxes of function calls (not processes) that feed channels, by call tag. */
+  private readonly callMailboxes = new Map<number, Mailbox>();
+  readonly canFeed = true;
 
   constructor(
     private readonly post: (message: ProcessFromWorker) => void,
     private readonly run: RunProcess,
+    private readonly invoke: InvokeRemote,
   ) {}
 
   get count(): number {
@@ -106,18 +120,46 @@ export class WorkerProcesses implements ProcessBridge {
 
   wait(tag: number, timeoutMs: number | undefined, signal: AbortSignal | undefined): Waited {
     const process = this.byTag.get(tag);
-    if (!process) return timeoutMs === undefined ? [] : sleepFor(timeoutMs, signal);
-    if (process.mailbox.length > 0) return process.mailbox.splice(0);
-    if (timeoutMs === 0) return [];
-    return new Promise<Delivery[]>((resolve) => {
-      process.wake = resolve;
-      if (timeoutMs !== undefined) {
-        process.timer = setTimeout(() => {
-          process.wake = undefined;
-          resolve(process.mailbox.splice(0));
-        }, timeoutMs);
-      }
+    if (process) return waitOn(process, timeoutMs);
+    const box = this.callMailboxes.get(tag);
+    if (!box) return timeoutMs === undefined ? [] : sleepFor(timeoutMs, signal);
+    if (box.mailbox.length > 0 || timeoutMs === 0) return box.mailbox.splice(0);
+    if (signal?.aborted) return Promise.reject(new TaskrtError("E_CANCELED", "the call was cancelled while it waited"));
+    const waiting = waitOn(box, timeoutMs);
+    if (!signal || Array.isArray(waiting)) return waiting;
+    return new Promise<Delivery[]>((resolve, reject) => {
+      const onAbort = (): void => {
+        box.wake = undefined;
+        clearTimeout(box.timer);
+        reject(new TaskrtError("E_CANCELED", "the call was cancelled while it waited"));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      waiting.then((deliveries) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(deliveries);
+      });
     });
+  }
+
+  feed(tag: number, id: number, target: LuaHandle, method: string, args: LuaArguments): void {
+    if (!this.byTag.has(tag) && !this.callMailboxes.has(tag)) this.callMailboxes.set(tag, { mailbox: [], wake: undefined, timer: undefined });
+    const arrive = (values: unknown): void => {
+      const box = this.byTag.get(tag) ?? this.callMailboxes.get(tag);
+      if (box) push(box, { k: "f", id, values });
+    };
+    this.invoke(target, method, args, tag).then(arrive, () => arrive([]));
+  }
+
+  own(tag: number, target: LuaHandle, method: string, args: LuaArguments): void {
+    this.byTag.get(tag)?.cleanups.push(() => void this.invoke(target, method, args, tag).catch(() => {}));
+  }
+
+  /** A function call ended: deliveries still on their way to it are dropped. */
+  endCall(tag: number): void {
+    const box = this.callMailboxes.get(tag);
+    if (!box) return;
+    clearTimeout(box.timer);
+    this.callMailboxes.delete(tag);
   }
 
   send(tag: number, destination: string, topic: string, payload: unknown): NativeValues {
@@ -185,7 +227,7 @@ export class WorkerProcesses implements ProcessBridge {
   private start(pid: string, spec: EntrySpec, args: unknown[]): void {
     const tag = this.nextTag;
     this.nextTag = tag <= -0x7fff_fff0 ? -2 : tag - 1;
-    const process: Process = { pid, tag, mailbox: [], wake: undefined, timer: undefined, trapLinks: false, controller: new AbortController() };
+    const process: Process = { pid, tag, mailbox: [], wake: undefined, timer: undefined, trapLinks: false, controller: new AbortController(), cleanups: [] };
     this.byPid.set(pid, process);
     this.byTag.set(tag, process);
     void this.run(spec, args, tag, process.controller.signal).then(
@@ -198,6 +240,7 @@ export class WorkerProcesses implements ProcessBridge {
     this.byPid.delete(process.pid);
     this.byTag.delete(process.tag);
     clearTimeout(process.timer);
+    for (const cleanup of process.cleanups.splice(0)) cleanup();
     this.post({ t: "exited", pid: process.pid, result });
   }
 
@@ -208,13 +251,7 @@ export class WorkerProcesses implements ProcessBridge {
 
   private deliver(pid: string, delivery: Delivery): void {
     const process = this.byPid.get(pid);
-    if (!process) return;
-    process.mailbox.push(delivery);
-    const wake = process.wake;
-    if (!wake) return;
-    process.wake = undefined;
-    clearTimeout(process.timer);
-    wake(process.mailbox.splice(0));
+    if (process) push(process, delivery);
   }
 
   /** Here when the pid lives in this worker; through the main thread otherwise. Never an error: a process may be gone by now. */
@@ -237,6 +274,30 @@ export class WorkerProcesses implements ProcessBridge {
       this.post(message(request));
     });
   }
+}
+
+function push(box: Mailbox, delivery: Delivery): void {
+  box.mailbox.push(delivery);
+  const wake = box.wake;
+  if (!wake) return;
+  box.wake = undefined;
+  clearTimeout(box.timer);
+  wake(box.mailbox.splice(0));
+}
+
+/** What is in the mailbox now, or the first deliveries to come within `timeoutMs` (forever when undefined). */
+function waitOn(box: Mailbox, timeoutMs: number | undefined): Waited {
+  if (box.mailbox.length > 0) return box.mailbox.splice(0);
+  if (timeoutMs === 0) return [];
+  return new Promise<Delivery[]>((resolve) => {
+    box.wake = resolve;
+    if (timeoutMs !== undefined) {
+      box.timer = setTimeout(() => {
+        box.wake = undefined;
+        resolve(box.mailbox.splice(0));
+      }, timeoutMs);
+    }
+  });
 }
 
 /** A result value as postMessage can carry it (a Lua value read leniently is plain data). */

@@ -11,7 +11,7 @@ import { parentPort } from "node:worker_threads";
 import { LuaEngine, LUA_NULL, LUA_RAISE, type LuaMethod } from "../engine.ts";
 import { LuaHandle, readHandle, type LuaClass } from "../handles.ts";
 import type { LuaModule } from "../module.ts";
-import { raisesThroughResults, whereAt, type NativeFunction, type NativeValues, type StackArguments } from "../native.ts";
+import { raisesThroughResults, whereAt, type LuaArguments, type NativeFunction, type NativeValues, type StackArguments } from "../native.ts";
 import { MAX_DEPTH, NOT_SCALAR, NOT_SPECIAL, readScalar, type ValueExtensions } from "../values.ts";
 import { LUA_TYPE, loadLuaWasm, type LuaWasm } from "../wasm.ts";
 import { MARK, errorFromWire, marker, oddKey, opaque, type WireError, type WireHandle } from "../wire.ts";
@@ -128,6 +128,16 @@ function stub(key: string, name: string): NativeFunction {
   raisesThroughResults(fn);
   stubs.set(key, fn);
   return fn;
+}
+
+/** Calls `target:method()` on the main thread for the call `tag`; the answer comes as the method's results. */
+function invokeRemote(target: LuaHandle, method: string, args: LuaArguments, tag: number): Promise<NativeValues> {
+  const ref = target.value as RemoteRef;
+  if (typeof ref?.remoteId !== "number") return Promise.reject(new Error(`${target.luaClass.name} is no module object`));
+  const rpc = nextRpc++;
+  const stack = args as StackArguments;
+  post({ t: "rpc", rpc, id: tag, key: keyOfEngine.get(stack.host) ?? 0, fn: `${target.luaClass.name}:${method}`, args: [{ [MARK]: "h", id: ref.remoteId }], types: [LUA_TYPE.USERDATA], where: "" });
+  return new Promise<NativeValues>((resolve) => waiting.set(rpc, resolve));
 }
 
 function remoteClass(shape: ClassShape): LuaClass<RemoteRef> {
@@ -322,6 +332,7 @@ async function call(id: number, key: number, args: unknown[], snapshot: HttpSnap
     if (error instanceof WebAssembly.RuntimeError) abandon();
   } finally {
     calls.delete(id);
+    processes.endCall(id);
   }
 }
 
@@ -357,6 +368,7 @@ const processes = new WorkerProcesses(
       instance.release();
     }
   },
+  invokeRemote,
 );
 installProcessBridge(processes);
 
