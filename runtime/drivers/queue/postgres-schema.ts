@@ -6,6 +6,13 @@
 /** Prefixed so the queue can live in the application's own schema without clashing; the same name as on SQLite. */
 export const MESSAGES_TABLE = "taskrt_queue_messages";
 
+/** Per-queue settings every process sharing the table obeys: paused or not. The same names as on SQLite. */
+export const QUEUE_STATE_TABLE = "taskrt_queue_state";
+/** Rate-limit windows: deliveries counted per key in the current window, shared by every process. */
+export const RATE_TABLE = "taskrt_queue_rate_windows";
+/** Deduplication keys: which message holds a key, and until when it holds it whatever its state. */
+export const UNIQUE_KEYS_TABLE = "taskrt_queue_unique_keys";
+
 /** The first key of every lease owner's session advisory lock: "task" in ASCII. */
 export const OWNER_LOCK_CLASS = 1952543595;
 
@@ -28,6 +35,24 @@ CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
   last_error TEXT,
   state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')),
   created_at BIGINT NOT NULL
+);
+-- Added after the table's first release: a table made by an older taskrt gets it here.
+ALTER TABLE ${MESSAGES_TABLE} ADD COLUMN IF NOT EXISTS progress TEXT;
+CREATE TABLE IF NOT EXISTS ${QUEUE_STATE_TABLE} (
+  queue TEXT PRIMARY KEY,
+  paused BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS ${RATE_TABLE} (
+  key TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${UNIQUE_KEYS_TABLE} (
+  queue TEXT NOT NULL,
+  key TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  held_until BIGINT NOT NULL,
+  PRIMARY KEY (queue, key)
 );
 CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_ready
   ON ${MESSAGES_TABLE} (queue, priority DESC, available_at, seq) WHERE state = 'ready';
@@ -72,22 +97,25 @@ changed AS (
 )
 SELECT seq FROM acked UNION ALL SELECT seq FROM changed`;
 
+/** A paused queue leases nothing: the condition every claim carries (the queue's name is the row's). */
+const NOT_PAUSED = `NOT EXISTS (SELECT 1 FROM ${QUEUE_STATE_TABLE} AS p WHERE p.queue = ${MESSAGES_TABLE}.queue AND p.paused)`;
+
 /**
  * (lease_until, lease_owner, queue, now, limit): leases the next deliverable messages in delivery
  * order. SKIP LOCKED: rows another process is claiming right now are passed over, not waited for.
  */
-export const LEASE_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1
+export const LEASE_SQL = `UPDATE ${MESSAGES_TABLE} SET state = 'leased', lease_until = ?, lease_owner = ?, attempts = attempts + 1, progress = NULL
 WHERE seq IN (
   SELECT seq FROM ${MESSAGES_TABLE}
-  WHERE queue = ? AND state = 'ready' AND available_at <= ?
+  WHERE queue = ? AND state = 'ready' AND available_at <= ? AND ${NOT_PAUSED}
   ORDER BY priority DESC, available_at, seq
   LIMIT ?
   FOR UPDATE SKIP LOCKED
 )
 RETURNING seq, id, body, headers, priority, available_at, attempts, last_error, created_at`;
 
-/** (queue, now) → the earliest time a delayed message becomes deliverable. */
-export const NEXT_AVAILABLE_SQL = `SELECT MIN(available_at) AS next FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'ready' AND available_at > ?`;
+/** (queue, now) → the earliest time a delayed message becomes deliverable; none while the queue is paused (a resume wakes its consumers). */
+export const NEXT_AVAILABLE_SQL = `SELECT MIN(available_at) AS next FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'ready' AND available_at > ? AND ${NOT_PAUSED}`;
 
 /** (lease_until, JSON array of seq, lease_owner): extends the leases of a consumer's unsettled deliveries. */
 export const EXTEND_SQL = `UPDATE ${MESSAGES_TABLE} SET lease_until = ?
@@ -142,3 +170,14 @@ SELECT pg_notify(?, queue) FROM retried`;
 
 /** (queue, id) */
 export const DISCARD_DEAD_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND id = ? AND state = 'dead'`;
+
+/** (progress JSON, seq, lease_owner): only the consumer holding the lease reports. */
+export const PROGRESS_SQL = `UPDATE ${MESSAGES_TABLE} SET progress = ? WHERE seq = ? AND state = 'leased' AND lease_owner = ?`;
+
+export const BROWSE_COLUMNS = "id, body, headers, priority, attempts, available_at, lease_until, last_error, created_at, progress";
+
+/** (queue, now, limit, offset) → leased rows whose lease holds, the earliest leased first. */
+export const LIST_IN_FLIGHT_SQL = `SELECT ${BROWSE_COLUMNS} FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'leased' AND lease_until >= ? ORDER BY seq LIMIT ? OFFSET ?`;
+
+/** (queue, now) */
+export const COUNT_IN_FLIGHT_SQL = `SELECT COUNT(*) AS total FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'leased' AND lease_until >= ?`;

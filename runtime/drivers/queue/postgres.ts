@@ -38,6 +38,9 @@ import type { Logger } from "../../logger.ts";
 import type { Component } from "../../contracts/component.ts";
 import type { SqlDatabase, SqlExecutor, SqlRow } from "../sql/driver.ts";
 import type {
+  BrowsedMessage,
+  MessagePage,
+  ProgressReports,
   ConsumeOptions,
   DeadLetterPage,
   DeadLetterStore,
@@ -51,6 +54,9 @@ import type {
 } from "./driver.ts";
 import {
   COUNT_DEAD_SQL,
+  COUNT_IN_FLIGHT_SQL,
+  LIST_IN_FLIGHT_SQL,
+  PROGRESS_SQL,
   DDL,
   DISCARD_DEAD_SQL,
   EXTEND_SQL,
@@ -71,6 +77,7 @@ import type { LeasedRow, SettlementKind } from "./sqlite-schema.ts";
 import { SQLITE_QUEUE_ERROR as QUEUE_ERROR } from "./sqlite-storage.ts";
 import { SqliteConsumer as LeaseConsumer, type SqliteDelivery as LeaseDelivery } from "./sqlite-consumer.ts";
 import { QueueListener } from "./postgres-listener.ts";
+import { progressJson } from "./progress-value.ts";
 
 /** The `db.sql.postgres` database the queue lives in: the SQL contract, work outside a caller's transaction, and a connection of its own. */
 export interface SharedPostgresDatabase extends SqlDatabase {
@@ -125,7 +132,7 @@ interface TickResult {
   nextAvailable: (number | null)[];
 }
 
-export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Component {
+export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, ProgressReports, Component {
   readonly id: string;
   readonly durable = true;
   private readonly options: PostgresQueueDriverOptions;
@@ -286,11 +293,34 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     };
   }
 
-  /** Progress is not kept by this driver yet: the handler's call says so rather than losing it. */
-  async reportProgress(delivery: LeaseDelivery): Promise<void> {
-    throw new TaskrtError("E_QUEUE_UNSUPPORTED", `queue driver ${this.id}: message ${delivery.message.id}: progress reports are not supported by queue.driver.postgres yet`, {
-      entryId: this.id,
-    });
+  /** Written at once (not batched): an operator looking at the message sees it. Inside the handler's open transaction, it commits with it. */
+  async reportProgress(delivery: LeaseDelivery, value: unknown): Promise<void> {
+    const params = [progressJson(value), delivery.seq, delivery.consumer.owner];
+    const action = `record the progress of message ${delivery.message.id}`;
+    const transaction = this.database.currentTransaction();
+    if (transaction) {
+      await this.write(action, () => transaction.execute(PROGRESS_SQL, params), " inside the open transaction");
+      return;
+    }
+    this.requireStarted(action);
+    await this.write(action, () => this.outside(() => this.database.execute(PROGRESS_SQL, params)));
+  }
+
+  async listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    this.requireStarted(`list the messages in flight in queue "${queueName}"`);
+    const now = Date.now();
+    const rows = await this.database.query(LIST_IN_FLIGHT_SQL, [queueName, now, page.limit, page.offset]);
+    const [count] = await this.database.query(COUNT_IN_FLIGHT_SQL, [queueName, now]);
+    return { messages: rows.map((row) => browsedMessage(row, true)), total: Number(count?.total ?? 0) };
+  }
+
+  /** Runs one of the driver's writes, its failure named as a storage error. */
+  private async write<T>(action: string, run: () => Promise<T>, where = ""): Promise<T> {
+    try {
+      return await run();
+    } catch (cause) {
+      throw this.storageError(`could not ${action}${where} in database ${this.database.id}`, cause);
+    }
   }
 
   async stats(queueName: string): Promise<QueueStats> {
@@ -606,6 +636,33 @@ function leasedRow(row: SqlRow): LeasedRow {
     last_error: row.last_error as string | null,
     created_at: Number(row.created_at),
   };
+}
+
+/** As an operator browses it: decoded where it can be, the stored text where it cannot. */
+function browsedMessage(row: SqlRow, inFlight: boolean): BrowsedMessage {
+  const body = row.body as string;
+  const headers = row.headers as string | null;
+  const message: BrowsedMessage = {
+    id: row.id as string,
+    body: parseOr(body, body),
+    headers: headers === null ? {} : (parseOr(headers, {}) as Headers),
+    priority: Number(row.priority),
+    attempts: Number(row.attempts),
+    publishedAt: new Date(Number(row.created_at)),
+  };
+  const availableAt = numberOrNull(inFlight ? row.lease_until : row.available_at);
+  if (availableAt !== null) message.availableAt = new Date(availableAt);
+  if (row.progress !== null && row.progress !== undefined) message.progress = parseOr(row.progress as string, row.progress);
+  if (row.last_error !== null && row.last_error !== undefined) message.lastError = row.last_error as string;
+  return message;
+}
+
+function parseOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
 }
 
 /** As a delivery would show it (headers with their publish timestamp), the body as stored when it is not JSON. */
