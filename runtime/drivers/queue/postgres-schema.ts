@@ -181,3 +181,75 @@ export const LIST_IN_FLIGHT_SQL = `SELECT ${BROWSE_COLUMNS} FROM ${MESSAGES_TABL
 
 /** (queue, now) */
 export const COUNT_IN_FLIGHT_SQL = `SELECT COUNT(*) AS total FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'leased' AND lease_until >= ?`;
+
+/** (queue, paused, channel): every process's claims obey it at once; a resume tells listeners, so their consumers fetch now. */
+export const SET_PAUSED_SQL = `WITH saved AS (
+  INSERT INTO ${QUEUE_STATE_TABLE} (queue, paused) VALUES (?, ?)
+  ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused
+  RETURNING queue, paused
+)
+SELECT pg_notify(?, queue) FROM saved WHERE NOT paused`;
+
+/** (queue) → { paused } or nothing when the queue was never paused. */
+export const IS_PAUSED_SQL = `SELECT paused FROM ${QUEUE_STATE_TABLE} WHERE queue = ?`;
+
+/** (channel, queue, id): a waiting or delayed message is deliverable at once, ahead of its priority's line; listeners are told. */
+export const PROMOTE_SQL = `WITH promoted AS (
+  UPDATE ${MESSAGES_TABLE} SET available_at = 0 WHERE queue = ? AND id = ? AND state = 'ready'
+  RETURNING queue
+)
+SELECT pg_notify(?, queue) FROM promoted`;
+
+/** (queue, id): a waiting or delayed message is deleted unprocessed. */
+export const REMOVE_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND id = ? AND state = 'ready'`;
+
+/** (queue): every waiting and delayed message goes. */
+export const PURGE_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'ready'`;
+
+/** (queue, died before): dead rows older than the retention's max_age. */
+export const PRUNE_DEAD_BY_AGE_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'dead' AND available_at < ?`;
+
+/** (queue, queue, keep): all but the newest `keep` dead rows. */
+export const PRUNE_DEAD_BY_COUNT_SQL = `DELETE FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'dead' AND seq NOT IN (
+  SELECT seq FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'dead' ORDER BY available_at DESC, seq DESC LIMIT ?)`;
+
+/** (queue, now): keys whose window passed and whose message no longer waits; they hold nothing. */
+export const RELEASE_KEYS_SQL = `DELETE FROM ${UNIQUE_KEYS_TABLE} AS k WHERE k.queue = ? AND k.held_until <= ?
+  AND NOT EXISTS (SELECT 1 FROM ${MESSAGES_TABLE} AS m WHERE m.id = k.message_id AND m.state = 'ready')`;
+
+/** Waiting (deliverable now) or delayed messages of a queue, by publish order: (queue, now, limit, offset). */
+export function browseSql(state: "waiting" | "delayed", order: "newest" | "oldest"): { list: string; count: string } {
+  const where = `FROM ${MESSAGES_TABLE} WHERE queue = ? AND state = 'ready' AND available_at ${state === "waiting" ? "<=" : ">"} ?`;
+  return { list: `SELECT ${BROWSE_COLUMNS} ${where} ORDER BY seq ${order === "newest" ? "DESC" : "ASC"} LIMIT ? OFFSET ?`, count: `SELECT COUNT(*) AS total ${where}` };
+}
+
+/**
+ * (queue, key, message_id, held_until) → a row when the key was free and is now taken. When another
+ * transaction is taking the same key, this waits for it to end (the primary key's check), so two
+ * processes never both see it free.
+ */
+export const TAKE_FREE_KEY_SQL = `INSERT INTO ${UNIQUE_KEYS_TABLE} (queue, key, message_id, held_until) VALUES (?, ?, ?, ?)
+ON CONFLICT (queue, key) DO NOTHING RETURNING message_id`;
+
+/** (queue, key) → the key's holder, locked until the publish's transaction ends, with its message's state (none once it is gone). */
+export const LOCK_KEY_SQL = `SELECT k.message_id, k.held_until, m.state FROM ${UNIQUE_KEYS_TABLE} AS k
+LEFT JOIN ${MESSAGES_TABLE} AS m ON m.id = k.message_id
+WHERE k.queue = ? AND k.key = ? FOR UPDATE OF k`;
+
+/** (message_id, held_until, queue, key): a key that holds nothing any more goes to a new message. */
+export const RETAKE_KEY_SQL = `UPDATE ${UNIQUE_KEYS_TABLE} SET message_id = ?, held_until = ? WHERE queue = ? AND key = ?`;
+
+/**
+ * (JSON array of keys, sorted) → each key's window, its row locked until the claim's transaction
+ * ends: processes claiming under one key count one after another, never both from the same count.
+ * A key seen for the first time starts with an empty window.
+ */
+export const LOCK_RATE_WINDOWS_SQL = `INSERT INTO ${RATE_TABLE} (key, window_start, count)
+SELECT value, 0, 0 FROM json_array_elements_text(?::json) AS keys(value) ORDER BY value
+ON CONFLICT (key) DO UPDATE SET key = excluded.key
+RETURNING key, window_start, count`;
+
+/** (JSON array of {key, window_start, count}): the windows as the claim left them. */
+export const SAVE_RATE_WINDOWS_SQL = `UPDATE ${RATE_TABLE} AS r SET window_start = w.window_start, count = w.count
+FROM json_to_recordset(?::json) AS w(key text, window_start bigint, count integer)
+WHERE r.key = w.key`;

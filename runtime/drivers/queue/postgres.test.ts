@@ -88,7 +88,10 @@ async function messageCount(schema: string, queue: string): Promise<number> {
 }
 
 describe("postgres queue driver", { skip }, () => {
-  queueDriverContract("postgres", async () => makeDriver((await openDatabase()).database), { durable: true });
+  // One database for the whole contract (its queue names never repeat): a pool per test would
+  // hold more connections than the server allows once the capability tests run too.
+  let contractDatabase: Promise<PostgresDatabase> | undefined;
+  queueDriverContract("postgres", async () => makeDriver(await (contractDatabase ??= openDatabase().then(({ database }) => database))), { durable: true });
 
   describe("storage", () => {
     test("describe() names the database; the table lives in the database's schema beside the app's tables", async () => {
