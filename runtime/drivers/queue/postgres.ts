@@ -27,6 +27,11 @@
  * (the process died) are taken back when a consumer starts, and once per poll interval after
  * that, instead of waiting out `ack_timeout`; leases of a process that hangs expire.
  *
+ * Queue features, as on SQLite: a paused queue's claims find nothing (the state table is in every
+ * claim's WHERE) and a resume NOTIFYs; a unique publish takes its key in the publish's transaction;
+ * rate windows are locked and counted in the claim's transaction; progress, browsing, purge and
+ * retention are single statements of the driver's own (progress joins the handler's transaction).
+ *
  * Driver states: CREATED → (start) STARTED → (stop) STOPPED → (start) STARTED. Publishing or
  * settling outside STARTED is refused; stop flushes what is pending and hands back held leases.
  */
