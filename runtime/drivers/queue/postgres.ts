@@ -41,7 +41,7 @@ import { nanoid } from "nanoid";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import type { Component } from "../../contracts/component.ts";
-import type { SqlDatabase, SqlExecutor, SqlRow } from "../sql/driver.ts";
+import type { SqlDatabase, SqlExecutor } from "../sql/driver.ts";
 import type {
   BrowsedMessage,
   BrowseQuery,
@@ -55,7 +55,6 @@ import type {
   ConsumeOptions,
   DeadLetterPage,
   DeadLetterStore,
-  DeadMessage,
   Delivery,
   Headers,
   PublishOptions,
@@ -71,10 +70,6 @@ import {
   COUNT_IN_FLIGHT_SQL,
   LIST_IN_FLIGHT_SQL,
   PROGRESS_SQL,
-  LOCK_KEY_SQL,
-  RETAKE_KEY_SQL,
-  TAKE_FREE_KEY_SQL,
-  LOCK_RATE_WINDOWS_SQL,
   SAVE_RATE_WINDOWS_SQL,
   IS_PAUSED_SQL,
   PROMOTE_SQL,
@@ -101,7 +96,9 @@ import {
   SETTLE_SQL,
   STATS_SQL,
 } from "./postgres-schema.ts";
-import { keyHeld, type KeyRow, type LeasedRow, type SettlementKind } from "./sqlite-schema.ts";
+import type { LeasedRow, SettlementKind } from "./sqlite-schema.ts";
+import { lockRateWindows, takeKey, type NewMessageRow, type UniqueClaim } from "./postgres-claims.ts";
+import { browsedMessage, deadMessage, leasedRow, numberOrNull } from "./postgres-rows.ts";
 import { uniqueKeyOf } from "./unique-key.ts";
 import { SQLITE_QUEUE_ERROR as QUEUE_ERROR } from "./sqlite-storage.ts";
 import { SqliteConsumer as LeaseConsumer, type SqliteDelivery as LeaseDelivery } from "./sqlite-consumer.ts";
@@ -124,15 +121,8 @@ export interface PostgresQueueDriverOptions {
   logger: Logger;
 }
 
-/** A publish with a deduplication key: dropped when the key is held; `existing` then names its holder. */
-interface UniqueClaim {
-  key: string;
-  heldUntil: number;
-  existing?: string;
-}
-
 interface PendingInsert {
-  row: { id: string; queue: string; body: string; headers: string | null; priority: number; available_at: number; created_at: number };
+  row: NewMessageRow;
   unique?: UniqueClaim;
   resolve(id: string, duplicate: boolean): void;
   reject(error: unknown): void;
@@ -307,7 +297,7 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Progre
     try {
       this.requireStarted(`publish to queue "${queueName}"`);
       const now = Date.now();
-      const row: PendingInsert["row"] = {
+      const row: NewMessageRow = {
         id: nanoid(),
         queue: queueName,
         body: this.serializeBody(queueName, body),
@@ -634,7 +624,7 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Progre
 
   /** Inserts the publishes in publish order; a keyed one takes its key first (seeing the messages inserted before it), or is dropped. */
   private async insertAll(tx: SqlExecutor, inserts: readonly PendingInsert[], now: number): Promise<void> {
-    let batch: PendingInsert["row"][] = [];
+    let batch: NewMessageRow[] = [];
     const flush = async () => {
       if (batch.length > 0) await tx.execute(INSERT_SQL, [JSON.stringify(batch), this.channel]);
       batch = [];
@@ -707,7 +697,7 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Progre
     for (const consumer of this.consumers.get(queueName) ?? []) consumer.wakeAt(availableAt);
   }
 
-  private async publishInTransaction(transaction: SqlExecutor, row: PendingInsert["row"], unique: UniqueClaim | undefined): Promise<PublishResult> {
+  private async publishInTransaction(transaction: SqlExecutor, row: NewMessageRow, unique: UniqueClaim | undefined): Promise<PublishResult> {
     try {
       if (unique) {
         const existing = await takeKey(transaction, row, unique, Date.now());
@@ -784,100 +774,10 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Progre
   }
 }
 
-/**
- * Takes the key for the row's message, or names the message that holds it. A free key is inserted
- * (waiting out another transaction taking it); a taken one is locked and handed over once it holds
- * nothing any more. Undefined: taken.
- */
-async function takeKey(tx: SqlExecutor, row: PendingInsert["row"], unique: UniqueClaim, now: number): Promise<string | undefined> {
-  // Twice at most: a key pruned between the insert and the lock is free on the second round.
-  for (let round = 0; round < 2; round++) {
-    if ((await tx.query(TAKE_FREE_KEY_SQL, [row.queue, unique.key, row.id, unique.heldUntil])).length > 0) return undefined;
-    const [locked] = await tx.query(LOCK_KEY_SQL, [row.queue, unique.key]);
-    if (!locked) continue;
-    const holder: KeyRow = { message_id: locked.message_id as string, held_until: Number(locked.held_until), state: (locked.state as string | null) ?? null };
-    if (keyHeld(holder, now)) return holder.message_id;
-    await tx.execute(RETAKE_KEY_SQL, [row.id, unique.heldUntil, row.queue, unique.key]);
-    return undefined;
-  }
-  throw new TaskrtError("E_INTERNAL", `internal: unique key "${unique.key}" of queue "${row.queue}" could neither be inserted nor found`);
-}
-
-/** The windows of every rate the tick's fetches count under, locked for the tick (in key order, so ticks never deadlock over them). */
-async function lockRateWindows(tx: SqlExecutor, fetches: readonly LeaseConsumer[]): Promise<Map<string, { window_start: number; count: number }>> {
-  const keys = [...new Set(fetches.flatMap((consumer) => consumer.rates.map((rate) => rate.key)))].sort();
-  const windows = new Map<string, { window_start: number; count: number }>();
-  if (keys.length === 0) return windows;
-  for (const row of await tx.query(LOCK_RATE_WINDOWS_SQL, [JSON.stringify(keys)])) {
-    windows.set(row.key as string, { window_start: Number(row.window_start), count: Number(row.count) });
-  }
-  return windows;
-}
-
 function settlementsJson(settlements: readonly Settlement[]): string {
   return JSON.stringify(
     settlements.map(({ kind, delivery, availableAt, error }) => ({ seq: delivery.seq, owner: delivery.consumer.owner, kind, available_at: availableAt, error })),
   );
-}
-
-function numberOrNull(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-function leasedRow(row: SqlRow): LeasedRow {
-  return {
-    seq: Number(row.seq),
-    id: row.id as string,
-    body: row.body as string,
-    headers: row.headers as string | null,
-    priority: Number(row.priority),
-    available_at: Number(row.available_at),
-    attempts: Number(row.attempts),
-    last_error: row.last_error as string | null,
-    created_at: Number(row.created_at),
-  };
-}
-
-/** As an operator browses it: decoded where it can be, the stored text where it cannot. */
-function browsedMessage(row: SqlRow, inFlight: boolean): BrowsedMessage {
-  const body = row.body as string;
-  const headers = row.headers as string | null;
-  const message: BrowsedMessage = {
-    id: row.id as string,
-    body: parseOr(body, body),
-    headers: headers === null ? {} : (parseOr(headers, {}) as Headers),
-    priority: Number(row.priority),
-    attempts: Number(row.attempts),
-    publishedAt: new Date(Number(row.created_at)),
-  };
-  const availableAt = numberOrNull(inFlight ? row.lease_until : row.available_at);
-  if (availableAt !== null) message.availableAt = new Date(availableAt);
-  if (row.progress !== null && row.progress !== undefined) message.progress = parseOr(row.progress as string, row.progress);
-  if (row.last_error !== null && row.last_error !== undefined) message.lastError = row.last_error as string;
-  return message;
-}
-
-function parseOr(text: string, fallback: unknown): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return fallback;
-  }
-}
-
-/** As a delivery would show it (headers with their publish timestamp), the body as stored when it is not JSON. */
-function deadMessage(row: SqlRow): DeadMessage {
-  const stored = row.body as string;
-  let body: unknown = stored;
-  let headers: Headers = {};
-  try {
-    body = JSON.parse(stored);
-    if (row.headers !== null) headers = JSON.parse(row.headers as string);
-  } catch {
-    // A row buried because it could not be decoded: listed as it is stored.
-  }
-  if (headers.timestamp === undefined) headers.timestamp = Math.floor(Number(row.created_at) / 1000);
-  return { id: row.id as string, body, headers, attempts: Number(row.attempts), error: (row.last_error as string | null) ?? "", diedAt: new Date(Number(row.available_at)) };
 }
 
 function bodyError(driverId: string, queueName: string, reason: string, cause?: unknown): TaskrtError {
