@@ -1,4 +1,4 @@
-import { after, describe, test } from "node:test";
+import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
 import { queueDriverContract } from "./contract.ts";
@@ -22,6 +22,17 @@ function adminPool(): pg.Pool {
   admin ??= new pg.Pool({ host: LOCAL_POSTGRES.host, port: LOCAL_POSTGRES.port, user: LOCAL_POSTGRES.user, database: LOCAL_POSTGRES.database, max: 2 });
   return admin;
 }
+
+let contractDatabase: Promise<PostgresDatabase> | undefined;
+
+// Each test's databases close after it: pools left open hold more connections than the server allows.
+afterEach(async () => {
+  const shared = contractDatabase && (await contractDatabase);
+  for (const database of databases.splice(0)) {
+    if (database === shared) databases.push(database);
+    else await database.close();
+  }
+});
 
 after(async () => {
   for (const database of databases) await database.close();
@@ -88,7 +99,9 @@ async function messageCount(schema: string, queue: string): Promise<number> {
 }
 
 describe("postgres queue driver", { skip }, () => {
-  queueDriverContract("postgres", async () => makeDriver((await openDatabase()).database), { durable: true });
+  // One database for the whole contract (its queue names never repeat): a pool per test would
+  // hold more connections than the server allows once the capability tests run too.
+  queueDriverContract("postgres", async () => makeDriver(await (contractDatabase ??= openDatabase().then(({ database }) => database))), { durable: true });
 
   describe("storage", () => {
     test("describe() names the database; the table lives in the database's schema beside the app's tables", async () => {
@@ -196,6 +209,115 @@ describe("postgres queue driver", { skip }, () => {
           /handler failed after its ack/,
         );
         assert.deepEqual(await driver.stats("tasks"), { ready: 0, inFlight: 1, delayed: 0, dead: 0 });
+      });
+    });
+  });
+
+  describe("queue features", () => {
+    test("a table made before the queue features gets the progress column and their tables at start, and its messages keep flowing", async () => {
+      const { database, schema } = await openDatabase();
+      const admin = adminPool();
+      await admin.query(`CREATE TABLE ${schema}.${MESSAGES_TABLE} (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL, body TEXT NOT NULL, headers TEXT,
+        priority INTEGER NOT NULL DEFAULT 0, available_at BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_owner TEXT,
+        last_error TEXT, state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'leased', 'dead')), created_at BIGINT NOT NULL)`);
+      await admin.query(`INSERT INTO ${schema}.${MESSAGES_TABLE} (id, queue, body, available_at, created_at) VALUES ('old-1', 'jobs', '"from before"', 0, 0)`);
+      const driver = makeDriver(database);
+      await withStarted(driver, async () => {
+        const { rows } = await admin.query<{ table_name: string; column_name: string }>(
+          "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = $1 AND (column_name = 'progress' OR table_name <> $2) ORDER BY 1, 2",
+          [schema, MESSAGES_TABLE],
+        );
+        assert.deepEqual(new Set(rows.map((row) => row.table_name)), new Set([MESSAGES_TABLE, "taskrt_queue_state", "taskrt_queue_rate_windows", "taskrt_queue_unique_keys"]));
+        const received = collect();
+        await driver.consume("jobs", { prefetch: 1 }, received.onDelivery);
+        await waitUntil(() => received.deliveries.length === 1, "the message published before the upgrade");
+        const [delivery] = received.deliveries;
+        assert.equal(delivery.message.body, "from before");
+        await delivery.progress!(30);
+        assert.equal((await driver.listInFlight("jobs", { limit: 1, offset: 0 })).messages[0].progress, 30);
+        await delivery.ack();
+      });
+    });
+
+    test("a resume in one process reaches an idle consumer of another at once, not at its poll", async () => {
+      const { database, schema } = await openDatabase();
+      const { database: otherProcess } = await openDatabase(schema);
+      const consumer = makeDriver(database, { pollIntervalMs: 3_600_000 });
+      const operator = makeDriver(otherProcess, { pollIntervalMs: 3_600_000 });
+      await withStarted(consumer, () =>
+        withStarted(operator, async () => {
+          await operator.pause("jobs");
+          const received = collect({ ack: true });
+          await consumer.consume("jobs", { prefetch: 2 }, received.onDelivery);
+          await operator.publish("jobs", "held", {});
+          await sleep(200);
+          assert.equal(received.deliveries.length, 0, "delivered while paused");
+          assert.equal(await consumer.isPaused("jobs"), true, "the pause is seen by every process");
+          await operator.resume("jobs");
+          await waitUntil(() => received.deliveries.length === 1, "the delivery after the other process resumed");
+        }),
+      );
+    });
+
+    test("processes publishing one key at once store one message, and every publish names it", async () => {
+      const { database, schema } = await openDatabase();
+      const { database: otherProcess } = await openDatabase(schema);
+      const one = makeDriver(database);
+      const two = makeDriver(otherProcess);
+      await withStarted(one, () =>
+        withStarted(two, async () => {
+          const publishes = Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? one : two).publishUnique("jobs", index, {}, { uniqueKey: "nightly" }));
+          const results = await Promise.all(publishes);
+          assert.equal(results.filter((result) => !result.duplicate).length, 1);
+          assert.equal(new Set(results.map((result) => result.id)).size, 1);
+          assert.equal(await messageCount(schema, "jobs"), 1);
+        }),
+      );
+    });
+
+    test("consumers of two processes sharing a rate key share its budget", async () => {
+      const { database, schema } = await openDatabase();
+      const { database: otherProcess } = await openDatabase(schema);
+      const one = makeDriver(database);
+      const two = makeDriver(otherProcess);
+      await withStarted(one, () =>
+        withStarted(two, async () => {
+          for (let index = 0; index < 6; index++) await one.publish("jobs", index, {});
+          const rates = [{ limit: 3, perMs: 1e12, key: "jobs" }];
+          const received = collect({ ack: true });
+          await one.consume("jobs", { prefetch: 5, rates }, received.onDelivery);
+          await two.consume("jobs", { prefetch: 5, rates }, received.onDelivery);
+          await waitUntil(() => received.deliveries.length === 3, "3 deliveries under the shared rate");
+          await sleep(200);
+          assert.equal(received.deliveries.length, 3, "more than the shared budget");
+          await waitUntil(async () => (await one.stats("jobs")).inFlight === 0, "the acks");
+          assert.deepEqual(await one.stats("jobs"), { ready: 3, inFlight: 0, delayed: 0, dead: 0 });
+        }),
+      );
+    });
+
+    test("progress reported inside the handler's transaction is undone when it rolls back, and kept when it commits", async () => {
+      const { database } = await openDatabase();
+      const driver = makeDriver(database);
+      await withStarted(driver, async () => {
+        await driver.publish("tasks", "job", {});
+        const received = collect();
+        await driver.consume("tasks", { prefetch: 1 }, received.onDelivery);
+        await waitUntil(() => received.deliveries.length === 1, "the delivery");
+        const [delivery] = received.deliveries;
+        const progress = async () => (await driver.listInFlight("tasks", { limit: 1, offset: 0 })).messages[0].progress;
+        await assert.rejects(
+          database.transaction(async () => {
+            await delivery.progress!(50);
+            throw new Error("handler failed");
+          }),
+          /handler failed/,
+        );
+        assert.equal(await progress(), undefined);
+        await database.transaction(() => delivery.progress!({ done: 1 }));
+        assert.deepEqual(await progress(), { done: 1 });
+        await delivery.ack();
       });
     });
   });

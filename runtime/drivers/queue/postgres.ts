@@ -27,6 +27,11 @@
  * (the process died) are taken back when a consumer starts, and once per poll interval after
  * that, instead of waiting out `ack_timeout`; leases of a process that hangs expire.
  *
+ * Queue features, as on SQLite: a paused queue's claims find nothing (the state table is in every
+ * claim's WHERE) and a resume NOTIFYs; a unique publish takes its key in the publish's transaction;
+ * rate windows are locked and counted in the claim's transaction; progress, browsing, purge and
+ * retention are single statements of the driver's own (progress joins the handler's transaction).
+ *
  * Driver states: CREATED → (start) STARTED → (stop) STOPPED → (start) STARTED. Publishing or
  * settling outside STARTED is refused; stop flushes what is pending and hands back held leases.
  */
@@ -36,21 +41,45 @@ import { nanoid } from "nanoid";
 import { TaskrtError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import type { Component } from "../../contracts/component.ts";
-import type { SqlDatabase, SqlExecutor, SqlRow } from "../sql/driver.ts";
+import type { SqlDatabase, SqlExecutor } from "../sql/driver.ts";
 import type {
+  BrowsedMessage,
+  BrowseQuery,
+  MessageBrowser,
+  MessagePage,
+  PausableQueues,
+  ProgressReports,
+  PurgeableQueues,
+  RetentionPolicy,
+  RetentionStore,
   ConsumeOptions,
   DeadLetterPage,
   DeadLetterStore,
-  DeadMessage,
   Delivery,
   Headers,
   PublishOptions,
+  PublishResult,
+  UniquePublishOptions,
+  UniquePublisher,
   QueueDriver,
   QueueStats,
   Subscription,
 } from "./driver.ts";
 import {
   COUNT_DEAD_SQL,
+  COUNT_IN_FLIGHT_SQL,
+  LIST_IN_FLIGHT_SQL,
+  PROGRESS_SQL,
+  SAVE_RATE_WINDOWS_SQL,
+  IS_PAUSED_SQL,
+  PROMOTE_SQL,
+  PRUNE_DEAD_BY_AGE_SQL,
+  PRUNE_DEAD_BY_COUNT_SQL,
+  PURGE_SQL,
+  RELEASE_KEYS_SQL,
+  REMOVE_SQL,
+  SET_PAUSED_SQL,
+  browseSql,
   DDL,
   DISCARD_DEAD_SQL,
   EXTEND_SQL,
@@ -68,9 +97,15 @@ import {
   STATS_SQL,
 } from "./postgres-schema.ts";
 import type { LeasedRow, SettlementKind } from "./sqlite-schema.ts";
+import { lockRateWindows, takeKey, type NewMessageRow, type UniqueClaim } from "./postgres-claims.ts";
+import { browsedMessage, deadMessage, leasedRow, numberOrNull } from "./postgres-rows.ts";
+import { uniqueKeyOf } from "./unique-key.ts";
 import { SQLITE_QUEUE_ERROR as QUEUE_ERROR } from "./sqlite-storage.ts";
 import { SqliteConsumer as LeaseConsumer, type SqliteDelivery as LeaseDelivery } from "./sqlite-consumer.ts";
 import { QueueListener } from "./postgres-listener.ts";
+import { progressJson } from "./progress-value.ts";
+import { RetentionSchedule } from "./retention.ts";
+import { checkRates, rateBudget } from "./rate-limit.ts";
 
 /** The `db.sql.postgres` database the queue lives in: the SQL contract, work outside a caller's transaction, and a connection of its own. */
 export interface SharedPostgresDatabase extends SqlDatabase {
@@ -87,8 +122,9 @@ export interface PostgresQueueDriverOptions {
 }
 
 interface PendingInsert {
-  row: { id: string; queue: string; body: string; headers: string | null; priority: number; available_at: number; created_at: number };
-  resolve(id: string): void;
+  row: NewMessageRow;
+  unique?: UniqueClaim;
+  resolve(id: string, duplicate: boolean): void;
   reject(error: unknown): void;
 }
 
@@ -125,9 +161,11 @@ interface TickResult {
   nextAvailable: (number | null)[];
 }
 
-export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Component {
+export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, ProgressReports, PausableQueues, MessageBrowser, PurgeableQueues, RetentionStore, UniquePublisher, Component {
   readonly id: string;
   readonly durable = true;
+  /** Rate windows live in a table: every process sharing it shares each key's budget, counted in the claim's transaction. */
+  readonly rateLimits = true;
   private readonly options: PostgresQueueDriverOptions;
   private readonly database: SharedPostgresDatabase;
   private readonly logger: Logger;
@@ -149,12 +187,14 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
   private readonly fetching = new Map<LeaseConsumer, number>();
   private readonly reclaimDueAt = new Map<string, number>();
   private consumerCount = 0;
+  private readonly retention: RetentionSchedule;
 
   constructor(options: PostgresQueueDriverOptions) {
     this.id = options.id;
     this.options = options;
     this.database = options.database;
     this.logger = options.logger;
+    this.retention = new RetentionSchedule((queueName, policy) => this.pruneDead(queueName, policy), options.logger);
   }
 
   describe(): string {
@@ -205,10 +245,12 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     this.listener = listener;
     this.ownerPrefix = `${listener.ownerKey}/${nanoid(10)}`;
     this.state = "started";
+    await this.retention.start();
   }
 
   async stop(): Promise<void> {
     if (this.state !== "started") return;
+    this.retention.stop();
     for (const consumer of this.opened) consumer.close();
     this.opened.clear();
     this.fetchRequests.clear();
@@ -238,10 +280,24 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
   async declare(_queueName: string): Promise<void> {}
 
   publish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): Promise<string> {
+    return this.enqueue(queueName, body, headers, options, undefined).then((result) => result.id);
+  }
+
+  /** Dropped (and said so) while a message with the key waits in the queue, or within `uniqueForMs` of its publish. */
+  publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
+    try {
+      const key = uniqueKeyOf(this.id, queueName, options);
+      return this.enqueue(queueName, body, headers, options, { key, heldUntil: Date.now() + this.delayOf(queueName, options.uniqueForMs) });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private enqueue(queueName: string, body: unknown, headers: Headers, options: PublishOptions | undefined, unique: UniqueClaim | undefined): Promise<PublishResult> {
     try {
       this.requireStarted(`publish to queue "${queueName}"`);
       const now = Date.now();
-      const row: PendingInsert["row"] = {
+      const row: NewMessageRow = {
         id: nanoid(),
         queue: queueName,
         body: this.serializeBody(queueName, body),
@@ -251,9 +307,9 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
         created_at: now,
       };
       const transaction = this.database.currentTransaction();
-      if (transaction) return this.publishInTransaction(transaction, row);
+      if (transaction) return this.publishInTransaction(transaction, row, unique);
       return new Promise((resolve, reject) => {
-        this.inserts.push({ row, resolve, reject });
+        this.inserts.push({ row, unique, resolve: (id, duplicate) => resolve({ id, duplicate }), reject });
         this.scheduleTick();
       });
     } catch (error) {
@@ -268,10 +324,11 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
         entryId: this.id,
       });
     }
+    const rates = checkRates(this.id, queueName, options.rates);
     // Before the first fetch: a restarted process takes back its dead predecessor's leases at once.
     await this.recoverFromDead(queueName);
     this.requireStarted(`consume from queue "${queueName}"`);
-    const consumer = new LeaseConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery);
+    const consumer = new LeaseConsumer(this, queueName, options.prefetch, `${this.ownerPrefix}:${++this.consumerCount}`, onDelivery, rates);
     let consumers = this.consumers.get(queueName);
     if (!consumers) this.consumers.set(queueName, (consumers = new Set()));
     consumers.add(consumer);
@@ -286,11 +343,110 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     };
   }
 
-  /** Progress is not kept by this driver yet: the handler's call says so rather than losing it. */
-  async reportProgress(delivery: LeaseDelivery): Promise<void> {
-    throw new TaskrtError("E_QUEUE_UNSUPPORTED", `queue driver ${this.id}: message ${delivery.message.id}: progress reports are not supported by queue.driver.postgres yet`, {
-      entryId: this.id,
-    });
+  /** Written at once (not batched): an operator looking at the message sees it. Inside the handler's open transaction, it commits with it. */
+  async reportProgress(delivery: LeaseDelivery, value: unknown): Promise<void> {
+    const params = [progressJson(value), delivery.seq, delivery.consumer.owner];
+    const action = `record the progress of message ${delivery.message.id}`;
+    const transaction = this.database.currentTransaction();
+    if (transaction) {
+      await this.write(action, () => transaction.execute(PROGRESS_SQL, params), " inside the open transaction");
+      return;
+    }
+    this.requireStarted(action);
+    await this.write(action, () => this.outside(() => this.database.execute(PROGRESS_SQL, params)));
+  }
+
+  async listInFlight(queueName: string, page: { limit: number; offset: number }): Promise<MessagePage<BrowsedMessage>> {
+    this.requireStarted(`list the messages in flight in queue "${queueName}"`);
+    const now = Date.now();
+    const rows = await this.database.query(LIST_IN_FLIGHT_SQL, [queueName, now, page.limit, page.offset]);
+    const [count] = await this.database.query(COUNT_IN_FLIGHT_SQL, [queueName, now]);
+    return { messages: rows.map((row) => browsedMessage(row, true)), total: Number(count?.total ?? 0) };
+  }
+
+  /** Kept in the database: claims in every process skip the queue's messages from the next fetch on. */
+  async pause(queueName: string): Promise<void> {
+    await this.setPaused(queueName, true);
+  }
+
+  /** Every process LISTENing is told, so its consumers of the queue fetch at once. */
+  async resume(queueName: string): Promise<void> {
+    await this.setPaused(queueName, false);
+  }
+
+  async isPaused(queueName: string): Promise<boolean> {
+    this.requireStarted(`read whether queue "${queueName}" is paused`);
+    const [row] = await this.database.query(IS_PAUSED_SQL, [queueName]);
+    return row?.paused === true;
+  }
+
+  private async setPaused(queueName: string, paused: boolean): Promise<void> {
+    const action = `${paused ? "pause" : "resume"} queue "${queueName}"`;
+    this.requireStarted(action);
+    await this.write(action, () => this.outside(() => this.database.query(SET_PAUSED_SQL, [queueName, paused, this.channel])));
+  }
+
+  /** Waiting (deliverable now) or delayed messages, by publish order. */
+  async browse(queueName: string, query: BrowseQuery): Promise<MessagePage<BrowsedMessage>> {
+    this.requireStarted(`browse queue "${queueName}"`);
+    const sql = browseSql(query.state, query.order);
+    const now = Date.now();
+    const rows = await this.database.query(sql.list, [queueName, now, query.limit, query.offset]);
+    const [count] = await this.database.query(sql.count, [queueName, now]);
+    return { messages: rows.map((row) => browsedMessage(row, false)), total: Number(count?.total ?? 0) };
+  }
+
+  /** Deliverable at once, at the front of its priority; consumers in every process are woken. */
+  async promote(queueName: string, id: string): Promise<boolean> {
+    const action = `promote message ${id} of queue "${queueName}"`;
+    this.requireStarted(action);
+    return (await this.write(action, () => this.outside(() => this.database.query(PROMOTE_SQL, [queueName, id, this.channel])))).length > 0;
+  }
+
+  async remove(queueName: string, id: string): Promise<boolean> {
+    return (await this.ownWrite(`remove message ${id} of queue "${queueName}"`, REMOVE_SQL, [queueName, id])) > 0;
+  }
+
+  /** Every waiting and delayed message of the queue goes; in-flight and dead ones stay. */
+  purge(queueName: string): Promise<number> {
+    return this.ownWrite(`purge queue "${queueName}"`, PURGE_SQL, [queueName]);
+  }
+
+  /** Dead messages past the policy's age, and beyond its count (oldest first), are deleted; so are deduplication keys that hold nothing any more. */
+  async pruneDead(queueName: string, policy: RetentionPolicy): Promise<number> {
+    const action = `prune the dead messages of queue "${queueName}"`;
+    this.requireStarted(action);
+    const now = Date.now();
+    return this.write(action, () =>
+      this.outside(() =>
+        this.database.transaction(async (tx) => {
+          let pruned = 0;
+          if (policy.maxAgeMs !== undefined) pruned += (await tx.execute(PRUNE_DEAD_BY_AGE_SQL, [queueName, now - policy.maxAgeMs])).rowsAffected;
+          if (policy.maxCount !== undefined) pruned += (await tx.execute(PRUNE_DEAD_BY_COUNT_SQL, [queueName, queueName, policy.maxCount])).rowsAffected;
+          await tx.execute(RELEASE_KEYS_SQL, [queueName, now]);
+          return pruned;
+        }),
+      ),
+    );
+  }
+
+  retain(queueName: string, policy: RetentionPolicy): void {
+    this.retention.set(queueName, policy);
+  }
+
+  /** One statement of the driver's own, outside any caller's transaction; resolves to the rows it changed. */
+  private async ownWrite(action: string, sql: string, params: unknown[]): Promise<number> {
+    this.requireStarted(action);
+    return (await this.write(action, () => this.outside(() => this.database.execute(sql, params)))).rowsAffected;
+  }
+
+  /** Runs one of the driver's writes, its failure named as a storage error. */
+  private async write<T>(action: string, run: () => Promise<T>, where = ""): Promise<T> {
+    try {
+      return await run();
+    } catch (cause) {
+      throw this.storageError(`could not ${action}${where} in database ${this.database.id}`, cause);
+    }
   }
 
   async stats(queueName: string): Promise<QueueStats> {
@@ -437,7 +593,7 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
   private async applyTick(tx: SqlExecutor, tick: Tick): Promise<TickResult> {
     const { now } = tick;
     const leaseUntil = now + this.options.ackTimeoutMs;
-    if (tick.inserts.length > 0) await tx.execute(INSERT_SQL, [JSON.stringify(tick.inserts.map((insert) => insert.row)), this.channel]);
+    if (tick.inserts.length > 0) await this.insertAll(tx, tick.inserts, now);
     const applied = new Set<number>();
     if (tick.settlements.length > 0) {
       for (const row of await tx.query(SETTLE_SQL, [settlementsJson(tick.settlements)])) applied.add(Number(row.seq));
@@ -446,15 +602,42 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     const leased: LeasedRow[][] = [];
     const wanted: number[] = [];
     const nextAvailable: (number | null)[] = [];
+    const windows = await lockRateWindows(tx, tick.fetches);
     for (const [index, consumer] of tick.fetches.entries()) {
       if (this.reclaimDue(consumer.queue, now)) await tx.execute(RECLAIM_EXPIRED_SQL, [consumer.queue, now]);
       const want = tick.wants[index];
-      const rows = (await tx.query(LEASE_SQL, [leaseUntil, consumer.owner, consumer.queue, now, want])).map(leasedRow);
+      const budget = rateBudget(consumer.rates, now, (key) => windows.get(key));
+      const rows = budget.allowed > 0 ? (await tx.query(LEASE_SQL, [leaseUntil, consumer.owner, consumer.queue, now, Math.min(want, budget.allowed)])).map(leasedRow) : [];
+      for (const window of budget.windows) windows.set(window.key, { window_start: window.start, count: window.used + rows.length });
       leased.push(rows);
       wanted.push(want);
-      nextAvailable.push(rows.length < want ? numberOrNull((await tx.query(NEXT_AVAILABLE_SQL, [consumer.queue, now]))[0]?.next) : null);
+      let next = rows.length < want ? numberOrNull((await tx.query(NEXT_AVAILABLE_SQL, [consumer.queue, now]))[0]?.next) : null;
+      // Held back by a rate: look again when its window ends, not at the next poll.
+      if (rows.length < want && budget.allowed < want) next = Math.min(next ?? Infinity, budget.windowEnd);
+      nextAvailable.push(next);
+    }
+    if (windows.size > 0) {
+      await tx.execute(SAVE_RATE_WINDOWS_SQL, [JSON.stringify([...windows].map(([key, window]) => ({ key, ...window })))]);
     }
     return { applied, leased, wanted, nextAvailable };
+  }
+
+  /** Inserts the publishes in publish order; a keyed one takes its key first (seeing the messages inserted before it), or is dropped. */
+  private async insertAll(tx: SqlExecutor, inserts: readonly PendingInsert[], now: number): Promise<void> {
+    let batch: NewMessageRow[] = [];
+    const flush = async () => {
+      if (batch.length > 0) await tx.execute(INSERT_SQL, [JSON.stringify(batch), this.channel]);
+      batch = [];
+    };
+    for (const insert of inserts) {
+      if (insert.unique) {
+        await flush();
+        insert.unique.existing = await takeKey(tx, insert.row, insert.unique, now);
+        if (insert.unique.existing !== undefined) continue;
+      }
+      batch.push(insert.row);
+    }
+    await flush();
   }
 
   // Expired leases and leases of dead processes are looked for at most once per poll interval per
@@ -480,7 +663,10 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
   }
 
   private tickCommitted(tick: Tick, result: TickResult): void {
-    for (const insert of tick.inserts) insert.resolve(insert.row.id);
+    for (const insert of tick.inserts) {
+      const existing = insert.unique?.existing;
+      insert.resolve(existing ?? insert.row.id, existing !== undefined);
+    }
     for (const settlement of tick.settlements) {
       if (!result.applied.has(settlement.delivery.seq)) this.warnLostLease(settlement);
       else if (settlement.kind === "retry" || settlement.kind === "release") this.wakeAt(settlement.delivery.consumer.queue, settlement.availableAt);
@@ -511,13 +697,17 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Compon
     for (const consumer of this.consumers.get(queueName) ?? []) consumer.wakeAt(availableAt);
   }
 
-  private publishInTransaction(transaction: SqlExecutor, row: PendingInsert["row"]): Promise<string> {
-    return transaction.execute(INSERT_SQL, [JSON.stringify([row]), this.channel]).then(
-      () => row.id,
-      (cause) => {
-        throw this.storageError(`could not publish to queue "${row.queue}" inside the open transaction on ${this.database.id}`, cause);
-      },
-    );
+  private async publishInTransaction(transaction: SqlExecutor, row: NewMessageRow, unique: UniqueClaim | undefined): Promise<PublishResult> {
+    try {
+      if (unique) {
+        const existing = await takeKey(transaction, row, unique, Date.now());
+        if (existing !== undefined) return { id: existing, duplicate: true };
+      }
+      await transaction.execute(INSERT_SQL, [JSON.stringify([row]), this.channel]);
+    } catch (cause) {
+      throw this.storageError(`could not publish to queue "${row.queue}" inside the open transaction on ${this.database.id}`, cause);
+    }
+    return { id: row.id, duplicate: false };
   }
 
   // Settling inside the caller's transaction makes the settlement part of it (an ack commits with
@@ -588,39 +778,6 @@ function settlementsJson(settlements: readonly Settlement[]): string {
   return JSON.stringify(
     settlements.map(({ kind, delivery, availableAt, error }) => ({ seq: delivery.seq, owner: delivery.consumer.owner, kind, available_at: availableAt, error })),
   );
-}
-
-function numberOrNull(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-function leasedRow(row: SqlRow): LeasedRow {
-  return {
-    seq: Number(row.seq),
-    id: row.id as string,
-    body: row.body as string,
-    headers: row.headers as string | null,
-    priority: Number(row.priority),
-    available_at: Number(row.available_at),
-    attempts: Number(row.attempts),
-    last_error: row.last_error as string | null,
-    created_at: Number(row.created_at),
-  };
-}
-
-/** As a delivery would show it (headers with their publish timestamp), the body as stored when it is not JSON. */
-function deadMessage(row: SqlRow): DeadMessage {
-  const stored = row.body as string;
-  let body: unknown = stored;
-  let headers: Headers = {};
-  try {
-    body = JSON.parse(stored);
-    if (row.headers !== null) headers = JSON.parse(row.headers as string);
-  } catch {
-    // A row buried because it could not be decoded: listed as it is stored.
-  }
-  if (headers.timestamp === undefined) headers.timestamp = Math.floor(Number(row.created_at) / 1000);
-  return { id: row.id as string, body, headers, attempts: Number(row.attempts), error: (row.last_error as string | null) ?? "", diedAt: new Date(Number(row.available_at)) };
 }
 
 function bodyError(driverId: string, queueName: string, reason: string, cause?: unknown): TaskrtError {

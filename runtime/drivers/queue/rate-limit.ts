@@ -1,6 +1,7 @@
 /**
  * @module drivers/queue/rate-limit — the check every driver makes of a consumer's rate limits, and
- * the fixed-window budget the in-process driver keeps (SQLite keeps its windows in a table).
+ * the fixed-window budget the in-process driver keeps, and the budget of windows kept in a table
+ * (SQLite and PostgreSQL), counted inside the claim's transaction.
  */
 import { TaskrtError } from "../../errors.ts";
 import type { RateLimit } from "./driver.ts";
@@ -42,4 +43,32 @@ export class RateWindows {
       else this.windows.set(rate.key, { start, used: 1 });
     }
   }
+}
+
+export interface RateBudget {
+  /** Deliveries every rate still allows in its current window. */
+  allowed: number;
+  /** When the earliest window that limits ends. */
+  windowEnd: number;
+  /** Per rate: its key, its current window's start and the deliveries counted in it so far. */
+  windows: { key: string; start: number; used: number }[];
+}
+
+/**
+ * What the rates allow now, given each key's stored window (`stored(key)`: its start and count, or
+ * nothing). Windows are aligned to the epoch (floor(now / per)), so every process sharing a key agrees on them.
+ */
+export function rateBudget(rates: readonly RateLimit[], now: number, stored: (key: string) => { window_start: number; count: number } | undefined): RateBudget {
+  const budget: RateBudget = { allowed: Infinity, windowEnd: Infinity, windows: [] };
+  for (const rate of rates) {
+    const start = Math.floor(now / rate.perMs) * rate.perMs;
+    const row = stored(rate.key);
+    const used = row && row.window_start === start ? row.count : 0;
+    const left = Math.max(0, rate.limit - used);
+    if (left < budget.allowed) budget.allowed = left;
+    if (left === 0) budget.windowEnd = Math.min(budget.windowEnd, start + rate.perMs);
+    budget.windows.push({ key: rate.key, start, used });
+  }
+  if (budget.windowEnd === Infinity && rates.length > 0) budget.windowEnd = Math.min(...budget.windows.map((window, index) => window.start + rates[index].perMs));
+  return budget;
 }

@@ -5,6 +5,7 @@
  */
 import { keyHeld, type LeasedRow, type QueueStatements, type SettlementKind } from "./sqlite-schema.ts";
 import type { SqliteConsumer, SqliteDelivery } from "./sqlite-consumer.ts";
+import { rateBudget } from "./rate-limit.ts";
 
 export interface PendingInsert {
   params: [string, string, string, string | null, number, number, number];
@@ -84,7 +85,7 @@ export function applyTick(statements: QueueStatements, tick: Tick, leaseUntil: n
       continue;
     }
     if (reclaimDue(consumer.queue)) statements.reclaim.run(consumer.queue, now);
-    const budget = rateBudget(statements, consumer.rates, now);
+    const budget = rateBudget(consumer.rates, now, (key) => statements.rateWindow.get(key));
     const rows = budget.allowed > 0 ? statements.lease.all(leaseUntil, consumer.owner, consumer.queue, now, Math.min(want, budget.allowed)) : [];
     for (const window of budget.windows) statements.setRateWindow.run(window.key, window.start, window.used + rows.length);
     leased.push(rows);
@@ -95,30 +96,6 @@ export function applyTick(statements: QueueStatements, tick: Tick, leaseUntil: n
     nextAvailable.push(next);
   }
   return { applied, leased, wanted, nextAvailable };
-}
-
-interface RateBudget {
-  /** Deliveries every rate still allows in its current window. */
-  allowed: number;
-  /** When the earliest window that limits ends. */
-  windowEnd: number;
-  windows: { key: string; start: number; used: number }[];
-}
-
-/** Windows are aligned to the epoch (floor(now / per)), so every process sharing a key agrees on them. */
-function rateBudget(statements: QueueStatements, rates: SqliteConsumer["rates"], now: number): RateBudget {
-  const budget: RateBudget = { allowed: Infinity, windowEnd: Infinity, windows: [] };
-  for (const rate of rates) {
-    const start = Math.floor(now / rate.perMs) * rate.perMs;
-    const row = statements.rateWindow.get(rate.key);
-    const used = row && row.window_start === start ? row.count : 0;
-    const left = Math.max(0, rate.limit - used);
-    if (left < budget.allowed) budget.allowed = left;
-    if (left === 0) budget.windowEnd = Math.min(budget.windowEnd, start + rate.perMs);
-    budget.windows.push({ key: rate.key, start, used });
-  }
-  if (budget.windowEnd === Infinity && rates.length > 0) budget.windowEnd = Math.min(...budget.windows.map((window, index) => window.start + rates[index].perMs));
-  return budget;
 }
 
 /** Parameters of the settlement's statement, in the order `SETTLEMENT_SQL` documents. */
