@@ -27,12 +27,13 @@ interface Run {
   until(pattern: RegExp, stream?: "stdout" | "stderr"): Promise<RegExpMatchArray>;
 }
 
-/** `taskrt run ARGS…` from the project's folder, as its README runs it. */
-function taskrt(project: string, args: string[], env: Record<string, string> = {}): Run {
+/** `taskrt run ARGS…` from the project's folder, as its README runs it; `input`, if given, is piped to stdin. */
+function taskrt(project: string, args: string[], env: Record<string, string> = {}, input?: string): Run {
   // The variables the projects read come only from the test.
   const { GREETING: _greeting, APP_NAME: _name, ...inherited } = process.env;
-  const child = spawn(process.execPath, [CLI, "run", ...args], { cwd: path.join(PROJECTS, project), env: { ...inherited, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "run", ...args], { cwd: path.join(PROJECTS, project), env: { ...inherited, NO_COLOR: "1", ...env }, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   children.add(child);
+  if (input !== undefined) child.stdin!.end(input);
   const output = { stdout: "", stderr: "" };
   const listeners = new Set<() => void>();
   for (const stream of ["stdout", "stderr"] as const) {
@@ -67,8 +68,8 @@ function taskrt(project: string, args: string[], env: Record<string, string> = {
 }
 
 /** Runs `-x entry` to its end: exit code and stdout. */
-async function exec(project: string, entry: string, extra: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const run = taskrt(project, ["-x", entry, ...extra], env);
+async function exec(project: string, entry: string, extra: string[] = [], env: Record<string, string> = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = taskrt(project, ["-x", entry, ...extra], env, input);
   const code = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
@@ -132,6 +133,20 @@ describe("Wippy-style projects, run as their READMEs say", () => {
     const { code, stdout } = await exec("registry-lookup", "app:plans");
     assert.equal(code, 0);
     assert.equal(stdout, "app:plan_free: Free $0\napp:plan_pro: Pro $12\npro costs 12\ngold: not found\n");
+  });
+
+  test("line-tally: stdin lines go by name to a service, one spawned process answers each; an empty line ends", async () => {
+    const { code, stdout } = await exec("line-tally", "app:client", [], {}, "one two\nabc\n\nnot read\n");
+    assert.equal(code, 0);
+    assert.match(stdout, /^tally> owt eno \(2 words, by \{app:workers\|[^}]+\}\)\ntally> cba \(1 words, by \{app:workers\|[^}]+\}\)\ntally> \nbye after 2 lines\n$/);
+    const workers = [...stdout.matchAll(/by (\{[^}]+\})/g)].map((match) => match[1]);
+    assert.notEqual(workers[0], workers[1], "each line is measured by a process of its own");
+  });
+
+  test("line-tally: the end of input ends the session like an empty line", async () => {
+    const { code, stdout } = await exec("line-tally", "app:client", [], {}, "");
+    assert.equal(code, 0);
+    assert.equal(stdout, "tally> \nbye after 0 lines\n");
   });
 
   test("ping-pong: two services find each other by name and rally three times", async () => {

@@ -25,6 +25,11 @@ export function createStreamTerminal(options: StreamTerminalOptions): TerminalSe
   let ended = false;
   let listening = false;
   const waiters: Waiter[] = [];
+  // A failed write (stdout piped to `head`, which has exited: EPIPE) reaches its caller through the
+  // write callback; without a listener the stream would also raise it as an uncaught exception.
+  const onWriteError = (): void => {};
+  output.on("error", onWriteError);
+  errorOutput.on("error", onWriteError);
 
   /** Serves waiting readers in order, while the buffer can satisfy the first. */
   const serve = (): void => {
@@ -105,6 +110,8 @@ export function createStreamTerminal(options: StreamTerminalOptions): TerminalSe
         return ended ? undefined : null;
       }, signal),
     close() {
+      output.off("error", onWriteError);
+      errorOutput.off("error", onWriteError);
       if (listening) {
         input.off("data", onData);
         input.off("end", onEnd);
