@@ -47,6 +47,8 @@ export interface ProfileSummary {
 
 /** The folder whose files are the handlers being measured. */
 const HANDLER_FOLDER = `${REPO_ROOT}${path.sep}app${path.sep}`;
+/** A TypeScript handler as taskrt runs it: compiled into node_modules/.cache/taskrt/<name>-<hash>-<hash>.mjs. */
+const COMPILED_HANDLER = /[\\/]\.cache[\\/]taskrt[\\/]([^\\/]+?)-[0-9a-f]+-[0-9a-f]+\.mjs$/;
 const OUTSIDE_HANDLERS = "outside any handler (HTTP, queue machinery, commits, GC, idle)";
 
 /** Frames the profiler adds itself: time outside JavaScript. */
@@ -96,6 +98,8 @@ function handlerOf(id: number, byId: Map<number, ProfileNode>, parentOf: Map<num
     if (url.startsWith("file://")) {
       const filePath = decodeURIComponent(new URL(url).pathname);
       if (filePath.startsWith(HANDLER_FOLDER)) return `under ${shortUrl(url)}`;
+      const compiled = COMPILED_HANDLER.exec(filePath);
+      if (compiled) return `under app/${compiled[1]}.ts`;
     }
     current = parentOf.get(current);
   }
