@@ -3,30 +3,16 @@
  * are channels of the process model: a process selects over its inbox and a subscription, a call
  * selects over a future's answer and a timeout, and a process's subscription ends with the process.
  */
-import { after, afterEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { captureLogger, type LogRecord } from "./support/logs.ts";
-import { startSnippet, type StartedSnippet } from "./support/registry.ts";
+import type { LogRecord } from "./support/logs.ts";
+import { luaAppsStoppedPerTest } from "./support/lua-apps.ts";
+import type { StartedSnippet } from "./support/registry.ts";
 import { waitUntil } from "./support/wait.ts";
 import type { CallableComponent } from "../runtime/handlers/handler.ts";
 import type { RuntimeServices } from "../runtime/contracts/runtime-services.ts";
 
-const started = new Set<StartedSnippet>();
-after(async () => {
-  for (const snippet of started) await snippet.stop().catch(() => {});
-});
-afterEach(async () => {
-  for (const snippet of started) await snippet.stop();
-  started.clear();
-});
-
-async function start(yaml: string, files: Record<string, string>): Promise<{ snippet: StartedSnippet; lines: LogRecord[] }> {
-  const { logger, lines } = captureLogger();
-  const prefixed = Object.fromEntries(Object.entries(files).map(([name, code]) => [`app/${name}`, code]));
-  const snippet = await startSnippet(yaml, { files: prefixed, logger });
-  started.add(snippet);
-  return { snippet, lines };
-}
+const start = luaAppsStoppedPerTest();
 
 async function lineStarting(lines: LogRecord[], prefix: string): Promise<string> {
   await waitUntil(() => lines.some((line) => line.msg.startsWith(prefix)), `a log line starting "${prefix}"`, 20_000);

@@ -3,10 +3,10 @@
  * process.service roots that spawn, message, monitor, link and name other process.lua entries.
  * Processes report through `print` (log lines naming their entry); tests wait for those lines.
  */
-import { after, afterEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { captureLogger, type LogRecord } from "./support/logs.ts";
-import { startSnippet, type StartedSnippet } from "./support/registry.ts";
+import type { LogRecord } from "./support/logs.ts";
+import { luaAppsStoppedPerTest } from "./support/lua-apps.ts";
 import { waitUntil } from "./support/wait.ts";
 
 const HOST = `
@@ -36,23 +36,7 @@ function service(name: string, process: string, input: unknown[] = [], lifecycle
 `;
 }
 
-const started = new Set<StartedSnippet>();
-after(async () => {
-  for (const snippet of started) await snippet.stop().catch(() => {});
-});
-afterEach(async () => {
-  // Each test's registry stops with it: registries in one process share the Lua workers and their entry ids.
-  for (const snippet of started) await snippet.stop();
-  started.clear();
-});
-
-async function start(yaml: string, files: Record<string, string>): Promise<{ snippet: StartedSnippet; lines: LogRecord[] }> {
-  const { logger, lines } = captureLogger();
-  const prefixed = Object.fromEntries(Object.entries(files).map(([name, code]) => [`app/${name}`, code]));
-  const snippet = await startSnippet(yaml, { files: prefixed, logger });
-  started.add(snippet);
-  return { snippet, lines };
-}
+const start = luaAppsStoppedPerTest();
 
 function printed(lines: LogRecord[], prefix: string): LogRecord | undefined {
   return lines.find((line) => line.msg.startsWith(prefix));
