@@ -96,10 +96,10 @@ function measurementRow(measurement: Measurement, cores: number): string {
   return `| ${measurement.scenario} | ${measurement.system} | ${throughput} | ${milliseconds(measurement.p50Ms)} | ${milliseconds(measurement.p99Ms)} | ${memory} | ${escape(notes.join("; "))} |`;
 }
 
-/** "wrk took 0.62 of the 2 cores, the server 1.31": what was left to the server is the rest. */
-export function cpuNote(cpu: NonNullable<Measurement["cpu"]>, cores: number): string {
-  const server = Number.isNaN(cpu.serverCores) ? "the server's was not readable (no /proc)" : `the server ${cpu.serverCores.toFixed(2)}`;
-  return `${cpu.loadGenerator} took ${cpu.loadGeneratorCores.toFixed(2)} of the ${cores} cores, ${server}`;
+/** "wrk took 0.62 of the 2 cores, the server 1.31": on a small machine the generator's share is not the server's. */
+export function cpuNote(cpu: NonNullable<Measurement["cpu"]>, cores: number, server = "the server"): string {
+  const serverShare = Number.isNaN(cpu.serverCores) ? `${server} not readable (no /proc)` : `${server} ${cpu.serverCores.toFixed(2)}`;
+  return `${cpu.loadGenerator} took ${cpu.loadGeneratorCores.toFixed(2)} of the ${cores} cores, ${serverShare}`;
 }
 
 function milliseconds(value: number | undefined): string {
