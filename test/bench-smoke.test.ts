@@ -9,11 +9,15 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { summarizeCpuProfile } from "../bench/lib/cpu-profile.ts";
-import { parseAutocannonJson, parseWrkOutput } from "../bench/lib/load-tool.ts";
-import { parseBenchOptions } from "../bench/lib/options.ts";
+import { chooseLoadTool, parseAutocannonJson, parseShellTimes, parseWrkOutput, type LoadTool } from "../bench/lib/load-tool.ts";
+import { describeMachine } from "../bench/lib/machine.ts";
+import { parseBenchOptions, type LoadToolName } from "../bench/lib/options.ts";
+import { parseProcStat, readProcessCpu } from "../bench/lib/process-cpu.ts";
+import { renderReport } from "../bench/lib/report.ts";
 import { BenchResults, KEYS } from "../bench/lib/results.ts";
-import { REPO_ROOT } from "../bench/lib/settings.ts";
+import { QUICK_DURATIONS, REPO_ROOT } from "../bench/lib/settings.ts";
 import { computeRatios, judgeTargets } from "../bench/lib/targets.ts";
+import { loadMeasurement, measureServer } from "../bench/scenarios/measure-server.ts";
 
 const WRK_REPORT = `Running 10s test @ http://127.0.0.1:8080/tasks
   1 threads and 50 connections
@@ -51,6 +55,124 @@ describe("load generator reports", () => {
   test("output without a JSON report from autocannon is refused, quoting it", () => {
     assert.throws(() => parseAutocannonJson("crashed\n"), { message: "cannot read autocannon's report:\ncrashed\n" });
   });
+});
+
+describe("CPU taken by the load generator and the server", () => {
+  test("bash's times after the command gives the command's user and system seconds, and the stderr before it", () => {
+    assert.deepEqual(parseShellTimes("a warning\n0m0.001s 0m0.002s\n1m2.345s 0m0,500s\n"), {
+      children: { userSeconds: 62.345, systemSeconds: 0.5 },
+      rest: "a warning",
+    });
+  });
+
+  test("stderr without bash's times is refused, quoting it", () => {
+    assert.throws(() => parseShellTimes("bash: wrk: command not found\n"), {
+      message: "cannot read the load generator's CPU time from bash's times:\nbash: wrk: command not found\n",
+    });
+  });
+
+  test("/proc/<pid>/stat gives utime and stime, counted after the command name even when it holds spaces and parentheses", () => {
+    const stat = "4242 (node (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 11 0 1000 100000 5000\n";
+    assert.deepEqual(parseProcStat(stat, 100), { userSeconds: 2.5, systemSeconds: 0.75 });
+    assert.throws(() => parseProcStat("4242 (node) S 1\n", 100), { message: "cannot read /proc/<pid>/stat: 4242 (node) S 1" });
+  });
+
+  test("a process's CPU read from /proc agrees with what the kernel tells the process itself", { skip: !fs.existsSync("/proc/self/stat") && "no /proc" }, () => {
+    const burnUntil = process.cpuUsage().user + 200_000;
+    let spin = 0;
+    while (process.cpuUsage().user < burnUntil) spin++;
+    assert.ok(spin > 0);
+    const usage = process.cpuUsage();
+    const fromProc = readProcessCpu(process.pid);
+    const fromProcess = (usage.user + usage.system) / 1e6;
+    // /proc counts whole clock ticks (10 ms); both are the same kernel accounting of this process.
+    assert.ok(Math.abs(fromProc.userSeconds + fromProc.systemSeconds - fromProcess) < 0.05, `/proc ${JSON.stringify(fromProc)}, process.cpuUsage ${fromProcess} s`);
+  });
+
+  test("the results table's notes say what the load generator took of the cores and what the server took", () => {
+    const machine = { ...describeMachine(), cores: 2 };
+    const results = new BenchResults();
+    results.measurements.push({
+      key: KEYS.honoArray,
+      scenario: "2. POST /tasks intake, memory queue",
+      system: "baseline (b): hono + in-memory array",
+      throughput: { value: 20_000, unit: "req/s" },
+      p50Ms: 2,
+      p99Ms: 5,
+      peakRssMb: 80,
+      cpu: { loadGenerator: "wrk", loadGeneratorCores: 0.623, serverCores: 1.314 },
+      notes: ["3 socket errors"],
+    });
+    const report = renderReport({
+      machine,
+      loadAverageAfter: 1,
+      commitRate: { before: 1000, after: 1000 },
+      quick: true,
+      scenarios: ["intake-memory"],
+      registry: "app/_index.yaml",
+      loadTool: "wrk",
+      loadSeconds: 2,
+      warmupSeconds: 1,
+      connections: 50,
+      redis: "none",
+      results,
+      ratios: [],
+      verdicts: [],
+      profiles: [],
+    });
+    assert.match(
+      report,
+      /^\| 2\. POST \/tasks intake, memory queue \| baseline \(b\): hono \+ in-memory array \| 20,000 req\/s \| 2\.00 ms \| 5\.00 ms \| 80 MB \| 3 socket errors; wrk took 0\.62 of the 2 cores, the server 1\.31 \|$/m,
+    );
+  });
+
+  const tools: LoadToolName[] = ["wrk", "autocannon"];
+  for (const name of tools) {
+    test(`a load run by ${name} against a small server measures both processes' CPU over the measured run`, async (context) => {
+      let tool: LoadTool;
+      try {
+        tool = chooseLoadTool(name, os.tmpdir());
+      } catch (error) {
+        context.skip(`${name} is not available: ${(error as Error).message}`);
+        return;
+      }
+      const folder = fs.mkdtempSync(path.join(os.tmpdir(), "taskrt-bench-cpu-"));
+      context.after(() => fs.rmSync(folder, { recursive: true, force: true }));
+      const results = new BenchResults();
+      const run = await measureServer(
+        {
+          durations: { ...QUICK_DURATIONS, warmupSeconds: 1, loadSeconds: 1 },
+          registry: "app/_index.yaml",
+          tool,
+          tmpDir: folder,
+          results,
+          scenarios: [],
+          bullmqUnavailable: undefined,
+          cpuProfileDir: undefined,
+          log: () => {},
+        },
+        {
+          launch: (port) => ({
+            label: "small server",
+            nodeArgs: ["-e", "require('node:http').createServer((request, response) => response.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')"],
+            env: { PORT: String(port) },
+          }),
+          load: { method: "GET", path: "/" },
+        },
+      );
+      assert.equal(run.load.tool, name);
+      assert.ok(run.load.requests > 0, "the server was loaded");
+      const { userSeconds, systemSeconds, wallSeconds } = run.load.cpu;
+      assert.ok(wallSeconds >= 1, `the run lasted its second, got ${wallSeconds} s`);
+      assert.ok(userSeconds + systemSeconds > 0, `the generator used CPU: ${JSON.stringify(run.load.cpu)}`);
+      const cores = os.availableParallelism();
+      for (const [who, used] of Object.entries(run.cpu)) {
+        assert.ok(used > 0 && used <= cores + 0.25, `${who}: ${used} of ${cores} cores`);
+      }
+      const measurement = loadMeasurement(KEYS.honoArray, "test", "small server", run);
+      assert.deepEqual(measurement.cpu, { loadGenerator: name, ...run.cpu });
+    });
+  }
 });
 
 describe("bench options", () => {

@@ -1,11 +1,12 @@
 /**
  * @module bench/lib/processes — starts a server or worker as a child process, tells when its port
- * answers, reads its memory, and stops it (SIGTERM, then SIGKILL if it lingers).
+ * answers, reads its memory and CPU time, and stops it (SIGTERM, then SIGKILL if it lingers).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { readProcessCpu, type CpuSeconds } from "./process-cpu.ts";
 import { readProcessMemory, type ProcessMemory } from "./process-memory.ts";
 import { REPO_ROOT } from "./settings.ts";
 
@@ -70,6 +71,11 @@ export class RunningProcess {
 
   memory(): ProcessMemory {
     return readProcessMemory(this.pid);
+  }
+
+  /** User and system seconds it has used so far, all threads (NaN without /proc). */
+  cpu(): CpuSeconds {
+    return readProcessCpu(this.pid);
   }
 
   /** An Error naming this process and quoting the end of its output. */

@@ -55,7 +55,7 @@ export function renderReport(input: ReportInput): string {
   }
 
   lines.push("## Results", "", "| scenario | system | throughput | p50 | p99 | peak RSS | notes |", "|---|---|---:|---:|---:|---:|---|");
-  for (const measurement of results.measurements) lines.push(measurementRow(measurement));
+  for (const measurement of results.measurements) lines.push(measurementRow(measurement, machine.cores));
   for (const skip of results.skips) lines.push(`| ${skip.scenario} | ${skip.system} | skipped | | | | ${escape(skip.reason)} |`);
   lines.push("");
 
@@ -86,13 +86,20 @@ export function renderReport(input: ReportInput): string {
   return `${lines.join("\n").trimEnd()}\n`;
 }
 
-function measurementRow(measurement: Measurement): string {
+function measurementRow(measurement: Measurement, cores: number): string {
   let throughput = "";
   if (measurement.throughput) throughput = `${Math.round(measurement.throughput.value).toLocaleString("en-US")} ${measurement.throughput.unit}`;
   else if (measurement.startupMs !== undefined) throughput = `ready in ${Math.round(measurement.startupMs)} ms`;
   let memory = measurement.peakRssMb === undefined ? "" : `${megabytes(measurement.peakRssMb)}`;
   if (measurement.idleRssMb !== undefined) memory = `idle ${megabytes(measurement.idleRssMb)} (peak ${memory})`;
-  return `| ${measurement.scenario} | ${measurement.system} | ${throughput} | ${milliseconds(measurement.p50Ms)} | ${milliseconds(measurement.p99Ms)} | ${memory} | ${escape(measurement.notes.join("; "))} |`;
+  const notes = measurement.cpu ? [...measurement.notes, cpuNote(measurement.cpu, cores)] : measurement.notes;
+  return `| ${measurement.scenario} | ${measurement.system} | ${throughput} | ${milliseconds(measurement.p50Ms)} | ${milliseconds(measurement.p99Ms)} | ${memory} | ${escape(notes.join("; "))} |`;
+}
+
+/** "wrk took 0.62 of the 2 cores, the server 1.31": on a small machine the generator's share is not the server's. */
+export function cpuNote(cpu: NonNullable<Measurement["cpu"]>, cores: number, server = "the server"): string {
+  const serverShare = Number.isNaN(cpu.serverCores) ? `${server} not readable (no /proc)` : `${server} ${cpu.serverCores.toFixed(2)}`;
+  return `${cpu.loadGenerator} took ${cpu.loadGeneratorCores.toFixed(2)} of the ${cores} cores, ${serverShare}`;
 }
 
 function milliseconds(value: number | undefined): string {

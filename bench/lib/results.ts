@@ -37,6 +37,8 @@ export interface Measurement {
   peakRssMb?: number;
   startupMs?: number;
   idleRssMb?: number;
+  /** Cores used over a load run (CPU seconds ÷ wall seconds), so a row says what the load generator took of the machine. */
+  cpu?: { loadGenerator: string; loadGeneratorCores: number; serverCores: number };
   notes: string[];
 }
 

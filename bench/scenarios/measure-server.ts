@@ -28,6 +28,12 @@ export interface ServerRun {
   load: LoadResult;
   peakRssMb: number;
   readyMs: number;
+  /** Cores used over the measured run (CPU seconds ÷ its wall seconds). */
+  cpu: {
+    /** Every load generator run that ended in it: the measured one and any `during` load. */
+    loadGeneratorCores: number;
+    serverCores: number;
+  };
 }
 
 /** Starts the planned server fresh, loads it (warm-up, then the measured run), and stops it. */
@@ -41,10 +47,19 @@ export async function measureServer(context: ScenarioContext, plan: ServerMeasur
     if (beforeLoad) await beforeLoad(baseUrl);
     const request: LoadRequest = { url: baseUrl + load.path, method: load.method, body: load.body, connections: CONNECTIONS, seconds: context.durations.warmupSeconds };
     await context.tool.run(request);
+    const toolBefore = context.tool.cpuSecondsSoFar();
+    const serverBefore = server.cpu();
+    const started = performance.now();
     const [result] = await Promise.all([context.tool.run({ ...request, seconds: context.durations.loadSeconds }), during?.(baseUrl)]);
+    const wallSeconds = (performance.now() - started) / 1000;
     if (server.exited) throw server.failure("exited during the load");
+    const serverAfter = server.cpu();
+    const cpu = {
+      loadGeneratorCores: (context.tool.cpuSecondsSoFar() - toolBefore) / wallSeconds,
+      serverCores: (serverAfter.userSeconds + serverAfter.systemSeconds - serverBefore.userSeconds - serverBefore.systemSeconds) / wallSeconds,
+    };
     const peakRssMb = server.memory().peakRssMb;
-    return { load: result, peakRssMb, readyMs };
+    return { load: result, peakRssMb, readyMs, cpu };
   } finally {
     const code = await server.stop();
     if (code !== 0 && code !== null) context.log(`  (${server.label} exited with ${code})`);
@@ -64,6 +79,7 @@ export function loadMeasurement(key: MeasurementKey, scenario: string, system: s
     p50Ms: run.load.p50Ms,
     p99Ms: run.load.p99Ms,
     peakRssMb: run.peakRssMb,
+    cpu: { loadGenerator: run.load.tool, ...run.cpu },
     notes,
   };
 }

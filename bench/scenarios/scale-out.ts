@@ -15,6 +15,7 @@
  * afterwards (a retry's delay queue, if one was made, expires on its own a minute later).
  * SCALE_OUT_REGISTRY measures a variant of the registry (it must take the same overrides).
  */
+import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
@@ -24,6 +25,7 @@ import type { LoadResult } from "../lib/load-tool.ts";
 import type { BenchOptions } from "../lib/options.ts";
 import { postMany } from "../lib/post-many.ts";
 import { RunningProcess, freePort, waitForHttp, type ProcessSpec } from "../lib/processes.ts";
+import { cpuNote } from "../lib/report.ts";
 import { CONNECTIONS, CONSUMER_CONCURRENCY, CONSUMER_PREFETCH, REPO_ROOT, TASK_BODY } from "../lib/settings.ts";
 import { TASKRT_CLI } from "./servers.ts";
 import type { ScenarioContext } from "./context.ts";
@@ -198,10 +200,20 @@ async function measureIntake(context: ScenarioContext, names: Isolation, count: 
     const load = (seconds: number): Promise<LoadResult[]> =>
       Promise.all(urls.map((url) => context.tool.run({ url: `${url}/tasks`, method: "POST", body: TASK_BODY, connections: perProcess, seconds })));
     await load(context.durations.warmupSeconds);
+    const serverCpu = (): number => processes.reduce((total, child) => total + child.cpu().userSeconds + child.cpu().systemSeconds, 0);
+    const toolBefore = context.tool.cpuSecondsSoFar();
+    const serverBefore = serverCpu();
+    const started = performance.now();
     const results = await load(context.durations.loadSeconds);
+    const wallSeconds = (performance.now() - started) / 1000;
     const gone = processes.find((child) => child.exited);
     if (gone) throw gone.failure("exited during the load");
-    const notes = [`${perProcess} connections per process`];
+    const cpu = {
+      loadGenerator: context.tool.name,
+      loadGeneratorCores: (context.tool.cpuSecondsSoFar() - toolBefore) / wallSeconds,
+      serverCores: (serverCpu() - serverBefore) / wallSeconds,
+    };
+    const notes = [`${perProcess} connections per process`, cpuNote(cpu, os.availableParallelism(), count > 1 ? "the servers together" : "the server")];
     const non2xx = results.reduce((total, result) => total + result.non2xx, 0);
     const socketErrors = results.reduce((total, result) => total + result.socketErrors, 0);
     if (non2xx > 0) notes.push(`${non2xx} responses not 2xx`);

@@ -24,6 +24,7 @@ import {
   type Delivery,
   type Headers,
   type PreparedPublish,
+  type PreparedUniquePublish,
   type PublishOptions,
   type PublishResult,
   type RetentionPolicy,
@@ -89,6 +90,13 @@ export class QueueEntry implements Component, QueueHandle {
     if (!publishesAfterCommit(driver)) return undefined;
     if (!this.declared) await this.declare();
     return driver.preparePublish(this.queueName, body, headers, options);
+  }
+
+  async prepareUniquePublish(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PreparedUniquePublish | undefined> {
+    const driver = this.capable("unique", "publish with a unique_key");
+    if (!publishesAfterCommit(driver) || !driver.prepareUniquePublish) return undefined;
+    if (!this.declared) await this.declare();
+    return driver.prepareUniquePublish(this.queueName, body, headers, options);
   }
 
   async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {

@@ -60,6 +60,8 @@ export interface MessageScope {
 export interface TransactionScope {
   /** Runs `task` once this transaction and every one enclosing it committed; never if one rolls back. */
   afterCommit(task: () => Promise<void>): void;
+  /** Runs `task` if this transaction, or one enclosing it, rolls back (to free what a prepared publish reserved). */
+  onRollback(task: () => void): void;
 }
 
 export interface CallContext {

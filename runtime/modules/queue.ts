@@ -7,11 +7,16 @@
  * take (headers an object, delay and unique_for durations, priority a number, unique_key a string);
  * anything else is headers. So a lone `{priority: 5}` sets the priority, as a `priority` header
  * would mean anyway. With `unique_key` it resolves to `{id, duplicate}` instead of the id.
+ *
+ * Inside a database transaction a memory queue's message is admitted after the commit. With
+ * `unique_key` the key is taken at once: a second publish with it before the commit (in this
+ * transaction or another) resolves to `{id: <the first's id>, duplicate: true}`, as it would after
+ * the commit; a rollback frees the key, and then that id names a message that never enters.
  */
 import { TaskrtError, errorMessage } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
-import type { HeaderValue, Headers, PublishOptions, QueueHandle } from "../drivers/queue/driver.ts";
-import { useModule, type CallContext } from "./context.ts";
+import type { HeaderValue, Headers, PreparedPublish, PublishOptions, QueueHandle } from "../drivers/queue/driver.ts";
+import { useModule, type CallContext, type TransactionScope } from "./context.ts";
 
 export type { HeaderValue, Headers } from "../drivers/queue/driver.ts";
 
@@ -56,7 +61,11 @@ export interface Message<Body = unknown> {
 const OPTION_KEYS = new Set(["headers", "delay", "priority", "unique_key", "unique_for"]);
 
 interface Publish {
-  /** With `unique_key`: resolves with `{id, duplicate}`, once the message is held or found to be a duplicate. */
+  /**
+   * With `unique_key`: resolves with `{id, duplicate}`, once the message is held or found to be a
+   * duplicate; inside a database transaction on a memory queue, once its key is reserved (the
+   * message is held from the commit on, and a rollback frees the key).
+   */
   (queueId: string, data: unknown, options: UniquePublishSettings): Promise<PublishOutcome>;
   /**
    * Resolves with the message id once the driver holds the message; inside a database transaction
@@ -84,12 +93,20 @@ const publish = (async (queueId: string, data: unknown, options?: Headers | Publ
     try {
       if (settings.unique_key !== undefined) {
         const uniqueForMs = settings.unique_for === undefined ? undefined : durationOption("unique_for", settings.unique_for, context);
-        return await handle.publishUnique(data, headers, { ...publishOptions, uniqueKey: settings.unique_key, uniqueForMs });
+        const uniqueOptions = { ...publishOptions, uniqueKey: settings.unique_key, uniqueForMs };
+        if (context.transaction && handle.prepareUniquePublish) {
+          const prepared = await handle.prepareUniquePublish(data, headers, uniqueOptions);
+          if (prepared) {
+            if (!prepared.duplicate) admitAfterCommit(context.transaction, prepared);
+            return { id: prepared.id, duplicate: prepared.duplicate };
+          }
+        }
+        return await handle.publishUnique(data, headers, uniqueOptions);
       }
       if (context.transaction && handle.preparePublish) {
         const prepared = await handle.preparePublish(data, headers, publishOptions);
         if (prepared) {
-          context.transaction.afterCommit(prepared.admit);
+          admitAfterCommit(context.transaction, prepared);
           return prepared.id;
         }
       }
@@ -144,6 +161,11 @@ export const queue = {
     };
   },
 };
+
+function admitAfterCommit(transaction: TransactionScope, prepared: PreparedPublish): void {
+  transaction.afterCommit(prepared.admit);
+  transaction.onRollback(prepared.discard);
+}
 
 function checkQueueId(queueId: string, context: CallContext): string {
   if (typeof queueId !== "string" || queueId.length === 0) {

@@ -75,7 +75,13 @@ function createHandle(database: SqlDatabase): Database {
       if (!context) return checkedDatabase.transaction((tx) => fn(wrapExecutor(tx)));
       const scope = new CommitScope(context.transaction);
       const inside = withTransaction(context, scope);
-      const result = await checkedDatabase.transaction((tx) => runInContext(inside, () => fn(wrapExecutor(tx))));
+      let result: Awaited<ReturnType<typeof fn>>;
+      try {
+        result = await checkedDatabase.transaction((tx) => runInContext(inside, () => fn(wrapExecutor(tx))));
+      } catch (error) {
+        scope.rolledBack();
+        throw error;
+      }
       await scope.committed();
       return result;
     },
@@ -86,13 +92,15 @@ function createHandle(database: SqlDatabase): Database {
 }
 
 /**
- * What must wait for a transaction's commit (a memory-queue publish made inside it). An inner
- * transaction that committed hands its tasks to the one enclosing it; the outermost runs them
- * once it committed, and its `transaction()` resolves when they are done. A rolled-back
- * transaction never gets here, so its tasks are dropped with it.
+ * What must wait for a transaction's commit (a memory-queue publish made inside it), and what
+ * undoes its reservations if it rolls back (a unique publish's key). An inner transaction that
+ * committed hands both to the one enclosing it; the outermost runs the commit tasks once it
+ * committed, and its `transaction()` resolves when they are done. A transaction that rolls back
+ * drops its commit tasks and runs its rollback tasks (those its committed inner ones handed it too).
  */
 class CommitScope implements TransactionScope {
   readonly #tasks: (() => Promise<void>)[] = [];
+  readonly #undo: (() => void)[] = [];
   readonly #parent: TransactionScope | undefined;
 
   constructor(parent: TransactionScope | undefined) {
@@ -103,13 +111,23 @@ class CommitScope implements TransactionScope {
     this.#tasks.push(task);
   }
 
+  onRollback(task: () => void): void {
+    this.#undo.push(task);
+  }
+
+  /** The driver's undo only frees what it reserved in memory; it does not throw. */
+  rolledBack(): void {
+    for (const task of this.#undo) task();
+  }
+
   async committed(): Promise<void> {
     const tasks = this.#tasks;
-    if (tasks.length === 0) return;
     if (this.#parent) {
       for (const task of tasks) this.#parent.afterCommit(task);
+      for (const task of this.#undo) this.#parent.onRollback(task);
       return;
     }
+    if (tasks.length === 0) return;
     if (tasks.length === 1) return tasks[0]();
     await Promise.all(tasks.map((task) => task()));
   }

@@ -245,6 +245,19 @@ export interface PreparedPublish {
   readonly id: string;
   /** Puts the message in the queue; called once, after the commit. Waits for room, never drops it. */
   admit(): Promise<void>;
+  /** Called instead of `admit` when the transaction rolled back: frees what preparing reserved. */
+  discard(): void;
+}
+
+/**
+ * A unique publish made ready inside a database transaction. Its key is reserved at once, so any
+ * publish with the same key from then on (in this transaction or another) is a duplicate naming
+ * this message's id, as it would be after the commit. A rollback frees the key: a duplicate
+ * answered meanwhile named a message that never enters the queue. When `duplicate`, nothing was
+ * prepared: `id` is the key holder's, and `admit` and `discard` do nothing.
+ */
+export interface PreparedUniquePublish extends PreparedPublish {
+  readonly duplicate: boolean;
 }
 
 /**
@@ -255,6 +268,8 @@ export interface PreparedPublish {
  */
 export interface AfterCommitPublisher {
   preparePublish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): PreparedPublish;
+  /** The same for a unique publish (drivers with "unique"): the key is reserved at once, the message admitted after the commit. */
+  prepareUniquePublish?(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): PreparedUniquePublish;
 }
 
 export function publishesAfterCommit(driver: object): driver is AfterCommitPublisher {
@@ -271,6 +286,12 @@ export interface QueueHandle {
    * publishes at once (the SQLite queue joins the transaction itself; a broker takes it now).
    */
   preparePublish?(body: unknown, headers?: Headers, options?: PublishOptions): Promise<PreparedPublish | undefined>;
+  /**
+   * For a unique publish inside a database transaction, as `preparePublish`: the key reserved now,
+   * the message admitted after the commit (see PreparedUniquePublish); undefined when the driver
+   * publishes at once. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique".
+   */
+  prepareUniquePublish?(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PreparedUniquePublish | undefined>;
   /** Dropped, and said so, while the queue holds the key. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique". */
   publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;

@@ -108,6 +108,71 @@ describe("memory queue driver", () => {
     }
   });
 
+  test("a prepared unique publish reserves its key at once and enters only when admitted, behind earlier publishers", async () => {
+    const { driver } = makeDriver(1);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      await driver.publish("q", "first", {});
+      const prepared = driver.prepareUniquePublish("q", "keyed", {}, { uniqueKey: "report:7" });
+      assert.equal(prepared.duplicate, false);
+      assert.match(prepared.id, /^[0-9a-f-]{36}$/);
+      assert.equal((await driver.stats("q")).ready, 1, "not in the queue before admit()");
+      // Taken from now on, by a plain unique publish or another prepared one, as after the commit.
+      assert.deepEqual(await driver.publishUnique("q", "same key", {}, { uniqueKey: "report:7" }), { id: prepared.id, duplicate: true });
+      const again = driver.prepareUniquePublish("q", "same key, prepared", {}, { uniqueKey: "report:7" });
+      assert.deepEqual({ id: again.id, duplicate: again.duplicate }, { id: prepared.id, duplicate: true });
+      await again.admit(); // a duplicate admits nothing
+      const admission = prepared.admit();
+      const bodies: unknown[] = [];
+      await driver.consume("q", { prefetch: 10 }, (delivery) => {
+        bodies.push(delivery.message.body);
+        void delivery.ack();
+      });
+      await admission;
+      await waitUntil(() => bodies.length === 2, "two deliveries");
+      assert.deepEqual(bodies, ["first", "keyed"]);
+      assert.deepEqual(await driver.stats("q"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("discarding a prepared unique publish (its transaction rolled back) frees the key and admits nothing", async () => {
+    const { driver } = makeDriver(10);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      const prepared = driver.prepareUniquePublish("q", "rolled back", {}, { uniqueKey: "k", uniqueForMs: 60_000 });
+      prepared.discard();
+      const after = await driver.publishUnique("q", "after the rollback", {}, { uniqueKey: "k" });
+      assert.equal(after.duplicate, false);
+      assert.notEqual(after.id, prepared.id);
+      const browsed = await driver.browse("q", { state: "waiting", order: "oldest", limit: 10, offset: 0 });
+      assert.deepEqual(browsed.messages.map((message) => message.body), ["after the rollback"]);
+      // A late discard of the old reservation leaves the new holder's key alone.
+      prepared.discard();
+      assert.deepEqual(await driver.publishUnique("q", "again", {}, { uniqueKey: "k" }), { id: after.id, duplicate: true });
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test("a prepared unique publish refuses a bad key as publishUnique does", async () => {
+    const { driver } = makeDriver(10);
+    await driver.start();
+    try {
+      await driver.declare("q");
+      assert.throws(() => driver.prepareUniquePublish("q", "x", {}, { uniqueKey: "" }), {
+        code: "E_QUEUE_OPTIONS",
+        message: 'queue driver app:memory: unique_key for queue "q" must be a non-empty string of at most 512 characters, found 0 characters',
+      });
+      assert.deepEqual(await driver.stats("q"), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+    } finally {
+      await driver.stop();
+    }
+  });
+
   test("a committed message that finds no room for publish_timeout enters over max_length instead of being lost", async () => {
     const { logger, lines } = captureLogger();
     const driver = createMemoryQueueDriver({ id: "app:memory", maxLength: 1, publishTimeoutMs: 40, logger });

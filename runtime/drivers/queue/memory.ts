@@ -14,8 +14,9 @@
  * queue holds that many. Retries and releases always re-enter, even over the bound: a failing
  * message is never dropped because the queue is busy (Wippy loses it then). A dead message put
  * back by `retryDead` re-enters the same way: it was admitted once already. A publish inside a
- * database transaction is admitted after the commit (`preparePublish`), so it never waits for room
- * while holding the commit the consumers' writes need.
+ * database transaction is admitted after the commit (`preparePublish`, `prepareUniquePublish`), so it
+ * never waits for room while holding the commit the consumers' writes need; a unique one reserves
+ * its key at once and frees it if the transaction rolls back.
  */
 import { randomUUID } from "node:crypto";
 import { TaskrtError, errorMessage } from "../../errors.ts";
@@ -31,6 +32,7 @@ import type {
   Delivery,
   Headers,
   PreparedPublish,
+  PreparedUniquePublish,
   BrowsedMessage,
   BrowseQuery,
   MessageBrowser,
@@ -93,7 +95,10 @@ interface StoredMessage {
   sequence: number;
   /** The last progress its handler reported in this delivery (JSON text). */
   progress?: string;
-  /** Where it is: a waiting message (buffered, delayed or with a publisher waiting for room) holds its deduplication key. */
+  /**
+   * Where it is: a waiting message (buffered, delayed, with a publisher waiting for room, or
+   * prepared in a transaction not yet committed) holds its deduplication key.
+   */
   place?: "waiting" | "in_flight" | "gone";
 }
 
@@ -250,17 +255,45 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
   async publishUnique(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
     const queue = this.usableQueue(queueName);
     const key = uniqueKeyOf(this.id, queueName, options);
-    const now = Date.now();
-    const held = queue.keys.get(key);
-    if (held && (held.heldUntil > now || held.stored.place === "waiting")) return { id: held.stored.id, duplicate: true };
+    const holder = keyHolder(queue, key);
+    if (holder) return { id: holder.id, duplicate: true };
     const stored = this.newMessage(body, headers, options);
-    queue.keys.set(key, { stored, heldUntil: now + Math.max(0, options.uniqueForMs ?? 0) });
+    holdKey(queue, key, stored, options);
     try {
       return { id: await this.enqueue(queue, stored, options), duplicate: false };
     } catch (error) {
-      if (queue.keys.get(key)?.stored === stored) queue.keys.delete(key);
+      releaseKey(queue, key, stored);
       throw error;
     }
+  }
+
+  /**
+   * A unique publish inside a database transaction: the key is reserved now (a publish with it from
+   * now on, in any transaction, is a duplicate naming this message), the message admitted after the
+   * commit as `preparePublish`'s is, and a rollback frees the key and admits nothing. The
+   * `uniqueForMs` window runs from this call, as it runs from a plain publish's.
+   */
+  prepareUniquePublish(queueName: string, body: unknown, headers: Headers, options: UniquePublishOptions): PreparedUniquePublish {
+    const queue = this.usableQueue(queueName);
+    const key = uniqueKeyOf(this.id, queueName, options);
+    const holder = keyHolder(queue, key);
+    if (holder) return { id: holder.id, duplicate: true, admit: () => Promise.resolve(), discard: () => {} };
+    const stored = this.newMessage(body, headers, options);
+    holdKey(queue, key, stored, options);
+    const delayMs = options.delayMs ?? 0;
+    return {
+      id: stored.id,
+      duplicate: false,
+      admit: () =>
+        this.admitCommitted(queueName, stored, delayMs).catch((error: unknown) => {
+          releaseKey(queue, key, stored);
+          throw error;
+        }),
+      discard: () => {
+        stored.place = "gone";
+        releaseKey(queue, key, stored);
+      },
+    };
   }
 
   private newMessage(body: unknown, headers: Headers, options: PublishOptions): StoredMessage {
@@ -310,7 +343,13 @@ export class MemoryQueueDriver implements QueueDriver, DeadLetterStore, AfterCom
     this.usableQueue(queueName);
     const stored = this.newMessage(body, headers, options);
     const delayMs = options.delayMs ?? 0;
-    return { id: stored.id, admit: () => this.admitCommitted(queueName, stored, delayMs) };
+    return {
+      id: stored.id,
+      admit: () => this.admitCommitted(queueName, stored, delayMs),
+      discard: () => {
+        stored.place = "gone"; // it holds no key: nothing else to free
+      },
+    };
   }
 
   /**
@@ -766,6 +805,22 @@ function hasRoomNow(queue: QueueState): boolean {
 
 function buffered(queue: QueueState): number {
   return queue.ready.size + queue.delayed.size;
+}
+
+/** The message holding `key`: one still waiting, or one published within its `uniqueForMs`. */
+function keyHolder(queue: QueueState, key: string): StoredMessage | undefined {
+  const held = queue.keys.get(key);
+  if (held && (held.heldUntil > Date.now() || held.stored.place === "waiting")) return held.stored;
+  return undefined;
+}
+
+function holdKey(queue: QueueState, key: string, stored: StoredMessage, options: UniquePublishOptions): void {
+  queue.keys.set(key, { stored, heldUntil: Date.now() + Math.max(0, options.uniqueForMs ?? 0) });
+}
+
+/** Frees `key` if `stored` still holds it (a stop, or a later holder, may have replaced it). */
+function releaseKey(queue: QueueState, key: string, stored: StoredMessage): void {
+  if (queue.keys.get(key)?.stored === stored) queue.keys.delete(key);
 }
 
 
