@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { explainMiss } from "../bench/lib/bounds.ts";
 import { summarizeCpuProfile } from "../bench/lib/cpu-profile.ts";
 import { chooseLoadTool, parseAutocannonJson, parseShellTimes, parseWrkOutput, type LoadTool } from "../bench/lib/load-tool.ts";
 import { describeMachine } from "../bench/lib/machine.ts";
@@ -118,6 +119,7 @@ describe("CPU taken by the load generator and the server", () => {
       results,
       ratios: [],
       verdicts: [],
+      bounds: [],
       profiles: [],
     });
     assert.match(
@@ -259,6 +261,63 @@ describe("targets", () => {
     const [verdict] = judgeTargets(results, ["drain"]);
     assert.equal(verdict.met, undefined);
     assert.equal(verdict.detail, "no Redis at 127.0.0.1:6379 (connect ECONNREFUSED 127.0.0.1:6379)");
+  });
+});
+
+describe("what bounds each miss", () => {
+  const cpu = (serverCores: number, loadGeneratorCores = 0.6) => ({ loadGenerator: "wrk", loadGeneratorCores, serverCores });
+  const facts = (results: BenchResults) => ({ results, cores: 2, commitRate: { before: 5_000, after: 7_000 }, connections: 50 });
+
+  test("a missed durable-intake ratio is explained by the cores taken, CPU per request and the no-fsync baseline's own ratio", () => {
+    const results = new BenchResults();
+    results.measurements.push(
+      { key: KEYS.durableIntake, scenario: "1", system: "taskrt", throughput: { value: 6_000, unit: "req/s" }, p50Ms: 7, p99Ms: 17, cpu: cpu(1.2), notes: [] },
+      { key: KEYS.sqliteNormal, scenario: "1", system: "a", throughput: { value: 7_500, unit: "req/s" }, notes: [] },
+      { key: KEYS.bullmqIntake, scenario: "1", system: "c", throughput: { value: 12_000, unit: "req/s" }, notes: [] },
+      { key: KEYS.honoArray, scenario: "2", system: "b", throughput: { value: 20_000, unit: "req/s" }, notes: [] },
+    );
+    const [ratioMiss, , latencyMiss] = judgeTargets(results, ["intake-durable"]);
+    const paragraph = explainMiss(ratioMiss, facts(results)) ?? "";
+    assert.match(paragraph, /taskrt used 1\.20 of the 2 cores and wrk 0\.60 \(0\.20 idle\), 200 µs of CPU per request/);
+    assert.match(paragraph, /hono \+ one INSERT \(NORMAL\).* reached 7,500 req\/s = 0\.63× BullMQ's intake, 0\.38× hono \+ array/);
+    // 50 connections at 6,000 req/s wait 8.3 ms on average: a p99 of 8 ms needs more than 6,250 req/s.
+    assert.match(explainMiss(latencyMiss, facts(results)) ?? "", /queue for 8\.3 ms on average at 6,000 req\/s .* needs more than 6,250 req\/s/);
+  });
+
+  test("a met target gets no paragraph, and a miss without the figures to explain it gets none rather than a guess", () => {
+    const results = new BenchResults();
+    results.measurements.push(
+      { key: KEYS.drain, scenario: "3", system: "taskrt", throughput: { value: 9_000, unit: "tasks/s" }, notes: [] },
+      { key: KEYS.bullmqWorker, scenario: "3", system: "d", throughput: { value: 1_000, unit: "tasks/s" }, notes: [] },
+      { key: KEYS.memoryIntake, scenario: "2", system: "taskrt", throughput: { value: 5_000, unit: "req/s" }, notes: [] },
+    );
+    const [drain] = judgeTargets(results, ["drain"]);
+    assert.equal(drain.met, true);
+    assert.equal(explainMiss(drain, facts(results)), undefined);
+    const missWithoutBaseline = { target: "memory intake (:memory: db) ÷ hono + array ≥ 0.7×", measured: "—", met: false, detail: "", scenario: "intake-memory" as const };
+    assert.equal(explainMiss(missWithoutBaseline, facts(results)), undefined);
+  });
+
+  test("the report lists each paragraph under its target", () => {
+    const report = renderReport({
+      machine: { ...describeMachine(), cores: 2 },
+      loadAverageAfter: 1,
+      commitRate: { before: 1000, after: 1000 },
+      quick: true,
+      scenarios: ["intake-durable"],
+      registry: "app/_index.yaml",
+      loadTool: "wrk",
+      loadSeconds: 2,
+      warmupSeconds: 1,
+      connections: 50,
+      redis: "none",
+      results: new BenchResults(),
+      ratios: [],
+      verdicts: [],
+      bounds: [{ target: "durable intake p99 at 50 connections ≤ 8 ms", paragraph: "What bounds it: the loop." }],
+      profiles: [],
+    });
+    assert.match(report, /## What bounds each miss\n[^]*\n- \*\*durable intake p99 at 50 connections ≤ 8 ms\.\*\* What bounds it: the loop\.\n/);
   });
 });
 

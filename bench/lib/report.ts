@@ -22,6 +22,8 @@ export interface ReportInput {
   results: BenchResults;
   ratios: Ratio[];
   verdicts: Verdict[];
+  /** What bounds each missed target, one paragraph each (bounds.ts). */
+  bounds: { target: string; paragraph: string }[];
   /** Markdown per profiled scenario. */
   profiles: { scenario: string; target: string; markdown: string }[];
 }
@@ -67,6 +69,12 @@ export function renderReport(input: ReportInput): string {
       const verdict = ratio.target === undefined || ratio.value === undefined ? (ratio.missing ? escape(ratio.missing) : "") : ratio.value >= ratio.target ? "met" : "missed";
       lines.push(`| ${ratio.label} | ${value} | ${target} | ${verdict} |`);
     }
+    lines.push("");
+  }
+
+  if (input.bounds.length > 0) {
+    lines.push("## What bounds each miss", "", "Written from this run's figures (cores taken, CPU per request, the disk's fsync rate, the baselines).", "");
+    for (const bound of input.bounds) lines.push(`- **${bound.target}.** ${bound.paragraph}`);
     lines.push("");
   }
 

@@ -4,10 +4,12 @@
 export const KEYS = {
   durableIntake: "taskrt.intake.durable",
   durableIntakePaused: "taskrt.intake.durable.paused",
+  durableIntakeWriterThread: "taskrt.intake.durable.writer-thread",
   memoryIntake: "taskrt.intake.memory",
   memoryIntakeFileDb: "taskrt.intake.memory.file-db",
   drain: "taskrt.drain",
   listUnderLoad: "taskrt.list-under-load",
+  listUnderLoadBaseline: "baseline.hono-sqlite.list-under-load",
   startup: "taskrt.startup",
   sqliteFull: "baseline.hono-sqlite.full",
   sqliteNormal: "baseline.hono-sqlite.normal",
