@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { LoadToolName } from "./options.ts";
+import { readCpuSeconds } from "./process-cpu.ts";
 import { REPO_ROOT } from "./settings.ts";
 
 export interface LoadRequest {
@@ -29,7 +30,12 @@ export interface LoadResult {
   non2xx: number;
   /** Connect, read, write errors and timeouts. */
   socketErrors: number;
+  /** CPU seconds the load generator itself used (sampled from /proc every 100 ms; NaN where unavailable). */
+  toolCpuSeconds: number;
 }
+
+/** What the load generator's own report says. */
+export type LoadReport = Omit<LoadResult, "toolCpuSeconds">;
 
 export interface LoadTool {
   name: LoadToolName;
@@ -68,8 +74,8 @@ async function runWrk(request: LoadRequest, scriptDir: string): Promise<LoadResu
   const args = ["-t1", `-c${request.connections}`, `-d${request.seconds}s`, "--latency", "--timeout", "10s"];
   if (request.method !== "GET" || request.body !== undefined) args.push("-s", wrkScript(request, scriptDir));
   args.push(request.url);
-  const output = await capture("wrk", args);
-  return parseWrkOutput(output);
+  const { output, cpuSeconds } = await capture("wrk", args);
+  return { ...parseWrkOutput(output), toolCpuSeconds: cpuSeconds };
 }
 
 /** A Lua script setting the method, body and content type; one file per distinct request. */
@@ -86,7 +92,7 @@ function wrkScript(request: LoadRequest, scriptDir: string): string {
 }
 
 /** Reads wrk's report (run with --latency). Throws quoting the output when a figure is missing. */
-export function parseWrkOutput(output: string): LoadResult {
+export function parseWrkOutput(output: string): LoadReport {
   const requests = /^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)\b/m.exec(output);
   const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(output);
   const p50 = /^\s*50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(output);
@@ -124,11 +130,12 @@ async function runAutocannon(request: LoadRequest): Promise<LoadResult> {
   const args = [AUTOCANNON_CLI, "-c", String(request.connections), "-d", String(request.seconds), "-m", request.method, "-j", "-n"];
   if (request.body !== undefined) args.push("-H", "content-type=application/json", "-b", request.body);
   args.push(request.url);
-  return parseAutocannonJson(await capture(process.execPath, args));
+  const { output, cpuSeconds } = await capture(process.execPath, args);
+  return { ...parseAutocannonJson(output), toolCpuSeconds: cpuSeconds };
 }
 
 /** Reads autocannon's `--json` report. */
-export function parseAutocannonJson(output: string): LoadResult {
+export function parseAutocannonJson(output: string): LoadReport {
   const line = output.trim().split("\n").reverse().find((candidate) => candidate.startsWith("{"));
   if (!line) throw new Error(`cannot read autocannon's report:\n${output}`);
   const report = JSON.parse(line) as {
@@ -150,17 +157,32 @@ export function parseAutocannonJson(output: string): LoadResult {
   };
 }
 
-/** Runs a command to completion and resolves with its stdout; rejects with its stderr on failure. */
-function capture(command: string, args: string[]): Promise<string> {
+/** How often a running load generator's CPU time is read: what it used after the last reading is not counted. */
+const CPU_SAMPLE_MS = 100;
+
+/**
+ * Runs a command to completion and resolves with its stdout and the CPU seconds it used (its last
+ * reading before it exited); rejects with its stderr on failure.
+ */
+function capture(command: string, args: string[]): Promise<{ output: string; cpuSeconds: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let cpuSeconds = Number.NaN;
+    const sampler = setInterval(() => {
+      const reading = readCpuSeconds(child.pid ?? -1);
+      if (Number.isFinite(reading)) cpuSeconds = reading;
+    }, CPU_SAMPLE_MS);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
+    child.on("error", (error) => {
+      clearInterval(sampler);
+      reject(error);
+    });
     child.on("exit", (code) => {
-      if (code === 0) resolve(stdout);
+      clearInterval(sampler);
+      if (code === 0) resolve({ output: stdout, cpuSeconds });
       else reject(new Error(`${path.basename(command)} ${args.filter((arg) => !arg.startsWith("{")).join(" ")} exited with ${code}:\n${stderr || stdout}`));
     });
   });

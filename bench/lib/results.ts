@@ -11,6 +11,7 @@ export const KEYS = {
   startup: "taskrt.startup",
   sqliteFull: "baseline.hono-sqlite.full",
   sqliteNormal: "baseline.hono-sqlite.normal",
+  sqliteListUnderLoad: "baseline.hono-sqlite.list-under-load",
   honoArray: "baseline.hono-array",
   bullmqIntake: "baseline.bullmq.intake",
   bullmqWorker: "baseline.bullmq.worker.full",

@@ -3,6 +3,7 @@
  * server fresh, wait for its port, warm it up, load it, read its peak RSS, stop it.
  */
 import type { LoadRequest, LoadResult } from "../lib/load-tool.ts";
+import { readCpuSeconds } from "../lib/process-cpu.ts";
 import { RunningProcess, freePort, waitForHttp, type ProcessSpec } from "../lib/processes.ts";
 import type { Measurement, MeasurementKey } from "../lib/results.ts";
 import { CONNECTIONS } from "../lib/settings.ts";
@@ -28,6 +29,9 @@ export interface ServerRun {
   load: LoadResult;
   peakRssMb: number;
   readyMs: number;
+  /** CPU seconds the server used during the measured run (NaN where /proc is unavailable), and that run's wall seconds. */
+  serverCpuSeconds: number;
+  measuredSeconds: number;
 }
 
 /** Starts the planned server fresh, loads it (warm-up, then the measured run), and stops it. */
@@ -41,10 +45,14 @@ export async function measureServer(context: ScenarioContext, plan: ServerMeasur
     if (beforeLoad) await beforeLoad(baseUrl);
     const request: LoadRequest = { url: baseUrl + load.path, method: load.method, body: load.body, connections: CONNECTIONS, seconds: context.durations.warmupSeconds };
     await context.tool.run(request);
+    const cpuBefore = readCpuSeconds(server.pid);
+    const startedAt = performance.now();
     const [result] = await Promise.all([context.tool.run({ ...request, seconds: context.durations.loadSeconds }), during?.(baseUrl)]);
+    const measuredSeconds = (performance.now() - startedAt) / 1000;
+    const serverCpuSeconds = readCpuSeconds(server.pid) - cpuBefore;
     if (server.exited) throw server.failure("exited during the load");
     const peakRssMb = server.memory().peakRssMb;
-    return { load: result, peakRssMb, readyMs };
+    return { load: result, peakRssMb, readyMs, serverCpuSeconds, measuredSeconds };
   } finally {
     const code = await server.stop();
     if (code !== 0 && code !== null) context.log(`  (${server.label} exited with ${code})`);
