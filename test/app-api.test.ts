@@ -135,6 +135,37 @@ describe("the app's API description and request checks", () => {
     }
   });
 
+  test("GET /tasks answers from the committed state while a write transaction holds the database", { timeout: 60_000 }, async () => {
+    const posted = await postJson(`${app.url}/tasks`, { action: "uppercase", data: { text: "committed" } });
+    assert.equal(posted.status, 202);
+    const database = await app.runtime.supervisor.services.database("app:db");
+    const uncommitted = "ffffffff-ffff-7fff-bfff-ffffffffffff";
+    let inside!: () => void;
+    const entered = new Promise<void>((resolve) => (inside = resolve));
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const holding = database.transaction(async (tx) => {
+      await tx.execute("INSERT INTO tasks (id, action, payload, status, attempts, created_at, updated_at) VALUES (?, 'uppercase', '{}', 'queued', 0, 1, 1)", [uncommitted]);
+      inside();
+      await finished;
+    });
+    await entered;
+    try {
+      // Were the reads to wait for the write lock, this would wait for the transaction: never.
+      const page = await getJson(`${app.url}/tasks?limit=1000`);
+      assert.equal(page.status, 200);
+      const ids = (page.body.tasks as { id: string }[]).map((task) => task.id);
+      assert.ok(ids.includes(posted.body.id), "the committed task is listed");
+      assert.ok(!ids.includes(uncommitted), "the open transaction's row is not");
+    } finally {
+      finish();
+      await holding;
+    }
+    const after = (await getJson(`${app.url}/tasks?limit=1`)).body.tasks as { id: string }[];
+    assert.deepEqual(after.map((task) => task.id), [uncommitted], "listed once committed");
+    await database.execute("DELETE FROM tasks WHERE id = ?", [uncommitted]);
+  });
+
   test("GET /tasks answers 400 naming a query parameter of the wrong type", async () => {
     assert.deepEqual(await getJson(`${app.url}/tasks?limit=ten`), {
       status: 400,

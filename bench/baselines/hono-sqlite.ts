@@ -1,10 +1,15 @@
 /**
  * @module bench/baselines/hono-sqlite — baseline (a): hono + @hono/node-server + better-sqlite3,
  * one INSERT (autocommit, WAL) per POST /tasks before the 202. Env: PORT, DB_FILE, SYNCHRONOUS.
+ *
+ * GET /tasks[?status=&limit=&cursor=] serves the app's page of tasks (scenario 4's baseline) with
+ * the app's own statements and JSON (app/task_pages.ts), on the one connection, synchronously.
  */
 import { serve } from "@hono/node-server";
 import Database from "better-sqlite3";
 import { Hono } from "hono";
+import { countWithinBudget, decodeCursor, moreFollow, pageJson, rowsStatement, sizesStatement, type Statement } from "../../app/task_pages.ts";
+import { TASK_STATUSES } from "../../app/tasks.ts";
 import { TASKS_SCHEMA, portFromEnvironment, requiredEnvironment, toTask } from "./task-request.ts";
 
 const synchronous = process.env.SYNCHRONOUS ?? "FULL";
@@ -29,6 +34,29 @@ app.post("/tasks", async (context) => {
   const { task } = request;
   insert.run(task.id, task.action, JSON.stringify(task), task.created_at, task.created_at);
   return context.json({ id: task.id, status: "queued" }, 202);
+});
+
+const prepared = new Map<string, Database.Statement>();
+function all(statement: Statement): Record<string, unknown>[] {
+  let prepare = prepared.get(statement.sql);
+  if (!prepare) prepared.set(statement.sql, (prepare = database.prepare(statement.sql)));
+  return prepare.all(...statement.params) as Record<string, unknown>[];
+}
+
+app.get("/tasks", (context) => {
+  const status = context.req.query("status");
+  const limitText = context.req.query("limit");
+  const cursor = context.req.query("cursor");
+  if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) return context.json({ error: `unknown status '${status}'` }, 400);
+  const limit = limitText === undefined ? 100 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return context.json({ error: "limit must be a whole number from 1 to 1000" }, 400);
+  const before = cursor === undefined ? undefined : decodeCursor(cursor);
+  if (before === null) return context.json({ error: "invalid cursor" }, 400);
+  const filter = { status, before };
+  const candidates = all(sizesStatement(filter, limit));
+  const fits = countWithinBudget(candidates, limit);
+  const page = fits === 0 ? [] : all(rowsStatement(filter, String(candidates[fits - 1].id), fits));
+  return context.body(pageJson(page, moreFollow(candidates, fits, page)), 200, { "content-type": "application/json" });
 });
 
 const server = serve({ fetch: app.fetch, port: portFromEnvironment(), hostname: "127.0.0.1" });

@@ -31,6 +31,7 @@ const RATIOS: RatioDefinition[] = [
   { label: "memory intake (:memory: db) ÷ hono + array", taskrt: KEYS.memoryIntake, baseline: KEYS.honoArray, target: 0.7 },
   { label: "memory intake (file db, FULL) ÷ hono + one INSERT (FULL)", taskrt: KEYS.memoryIntakeFileDb, baseline: KEYS.sqliteFull, target: 2 },
   { label: "memory intake (file db, FULL) ÷ hono + array", taskrt: KEYS.memoryIntakeFileDb, baseline: KEYS.honoArray },
+  { label: "GET /tasks under intake ÷ hono + better-sqlite3 (same SQL and JSON)", taskrt: KEYS.listUnderLoad, baseline: KEYS.listUnderLoadBaseline },
   { label: "drain ÷ BullMQ worker (concurrency 50)", taskrt: KEYS.drain, baseline: KEYS.bullmqWorker, target: 3 },
   { label: "drain ÷ BullMQ worker (concurrency 50, results NORMAL)", taskrt: KEYS.drain, baseline: KEYS.bullmqWorkerNormal },
   { label: "Lua create_task ÷ TypeScript create_task (POST /tasks)", taskrt: KEYS.luaIntake, baseline: KEYS.luaIntakeTypescript, target: 0.6 },
