@@ -17,12 +17,19 @@ import type { QueueEntry } from "../runtime/kinds/queue-queue.ts";
 import type { Delivery } from "../runtime/drivers/queue/driver.ts";
 
 const start = luaAppsStoppedPerTest();
+/** Generous: these waits end on an event (a commit, a delivery), the bound only catches a hang. */
+const WAIT_MS = 20_000;
 
 const FUNCTIONS = `
 - name: create
   kind: function.lua
   source: file://create.lua
   method: main
+  modules: [sql, queue]
+- name: two
+  kind: function.lua
+  source: file://create.lua
+  method: two
   modules: [sql, queue]
 - name: publish_outside
   kind: function.lua
@@ -58,13 +65,24 @@ local function main(id, mode, key)
   return result
 end
 
+-- Transactions on two databases: the publish belongs to the one begun last.
+local function two(id, last_outcome)
+  local first = sql.get("app:db"):begin()
+  local last = sql.get("app:other"):begin()
+  first:execute("INSERT INTO tasks (id, status) VALUES (?, 'queued')", { id })
+  queue.publish("app:tasks", { id = id })
+  if last_outcome == "rollback" then last:rollback() else last:commit() end
+  first:commit()
+  return true
+end
+
 local function outside(id, key)
   local published, err = queue.publish("app:tasks", { id = id }, { unique_key = key })
   if err then error(err) end
   return published
 end
 
-return { main = main, outside = outside }
+return { main = main, two = two, outside = outside }
 `;
 
 const MEMORY_APP = `
@@ -80,6 +98,13 @@ const MEMORY_APP = `
   kind: queue.queue
   driver: app:driver
 ${FUNCTIONS}`;
+
+const TWO_DATABASES_APP = `${MEMORY_APP.replace("max_length: 1", "max_length: 10")}
+- name: other
+  kind: db.sql.sqlite
+  file: "{dir}/other.db"
+  lifecycle: { auto_start: true }
+`;
 
 /** Room for every message these tests publish without consuming. */
 const ROOMY_MEMORY_APP = MEMORY_APP.replace("max_length: 1", "max_length: 10");
@@ -123,19 +148,19 @@ describe("a Lua publish to a memory queue inside a transaction", () => {
     let secondSettled = false;
     const second = call("create", "second").finally(() => (secondSettled = true));
     // Before, the publish waited for room inside the transaction: this row never committed.
-    await waitUntil(async () => (await db.query("SELECT id FROM tasks WHERE id = 'second'")).length === 1, "the second row to commit");
+    await waitUntil(async () => (await db.query("SELECT id FROM tasks WHERE id = 'second'")).length === 1, "the second row to commit", WAIT_MS);
     assert.equal(secondSettled, false, "tx:commit() returns once the message is in the queue");
     assert.deepEqual(await waiting(), [{ id: "first" }]);
 
     // A consumer writes to the same database before it acks, as the tutorial's does.
     const received: Delivery[] = [];
     await tasks.consume({ prefetch: 1 }, (delivery) => received.push(delivery));
-    await waitUntil(() => received.length === 1, "the first delivery");
+    await waitUntil(() => received.length === 1, "the first delivery", WAIT_MS);
     assert.equal((await db.execute("UPDATE tasks SET status = 'completed' WHERE id = 'first'")).rowsAffected, 1);
     await received[0].ack();
 
     assert.deepEqual(await second, { published: true, committed: true });
-    await waitUntil(() => received.length === 2, "the second delivery");
+    await waitUntil(() => received.length === 2, "the second delivery", WAIT_MS);
     assert.deepEqual(received[1].message.body, { id: "second" });
     await received[1].ack();
   });
@@ -144,15 +169,15 @@ describe("a Lua publish to a memory queue inside a transaction", () => {
     const { db, tasks, call } = await startApp(MEMORY_APP);
     await call("create", "first");
     const second = call("create", "second", "commit", "report:2");
-    await waitUntil(async () => (await db.query("SELECT id FROM tasks WHERE id = 'second'")).length === 1, "the second row to commit");
+    await waitUntil(async () => (await db.query("SELECT id FROM tasks WHERE id = 'second'")).length === 1, "the second row to commit", WAIT_MS);
     assert.equal(await call("publish_outside", "meanwhile", "report:2"), false, "the key is held while the message waits for room");
 
     const received: Delivery[] = [];
     await tasks.consume({ prefetch: 1 }, (delivery) => received.push(delivery));
-    await waitUntil(() => received.length === 1, "the first delivery");
+    await waitUntil(() => received.length === 1, "the first delivery", WAIT_MS);
     await received[0].ack();
     assert.deepEqual(await second, { published: true, committed: true });
-    await waitUntil(() => received.length === 2, "the second delivery");
+    await waitUntil(() => received.length === 2, "the second delivery", WAIT_MS);
     assert.deepEqual(received[1].message.body, { id: "second" });
   });
 
@@ -184,6 +209,15 @@ describe("a Lua publish to a memory queue inside a transaction", () => {
     assert.deepEqual(await tasks.stats(), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
     assert.equal(await call("publish_outside", "again", "report:4"), true, "the failed call's key was freed");
     assert.equal(await call("publish_outside", "again", "report:5"), true, "the open transaction's key was freed");
+  });
+
+  test("with transactions open on two databases, a publish belongs to the one begun last", async () => {
+    const { call, rows, waiting } = await startApp(TWO_DATABASES_APP);
+    assert.equal(await call("two", "discarded", "rollback"), true);
+    assert.deepEqual(await rows(), ["discarded"], "the first transaction committed its row");
+    assert.deepEqual(await waiting(), [], "the last one's rollback discarded the message");
+    assert.equal(await call("two", "admitted", "commit"), true);
+    assert.deepEqual(await waiting(), [{ id: "admitted" }]);
   });
 });
 
