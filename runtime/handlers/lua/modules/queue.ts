@@ -4,6 +4,11 @@
  * delivery's message, whose methods stop working once the handler returns; taskrt's additions
  * `pause(id)`, `resume(id)` → `true` or `nil, err`, `is_paused(id)` → boolean, and `unique_key`
  * (with `unique_for`) among publish's headers: `false` when the publish was dropped as a duplicate.
+ *
+ * A publish while the call has a transaction open (`db:begin()`) runs inside it, as a TypeScript
+ * handler's inside `transaction(fn)`: a memory queue's message is admitted once `tx:commit()`
+ * committed (the commit returns when it is in the queue) and discarded, its unique key freed, by a
+ * rollback; a SQLite queue on that database writes it in the transaction.
  */
 import { TaskrtError } from "../../../errors.ts";
 import { queue, type Headers, type Message } from "../../../modules/queue.ts";
@@ -11,6 +16,7 @@ import { defineLuaClass, handle, type LuaClass, type LuaMethod } from "../handle
 import { defineLuaModule } from "../module.ts";
 import type { LuaArguments, NativeFunction, NativeResult } from "../native.ts";
 import { LUA_TYPE } from "../wasm.ts";
+import { inCallTransaction } from "./call-transactions.ts";
 
 interface MessageState {
   message: Message;
@@ -49,9 +55,9 @@ const QUEUE: Record<string, NativeFunction> = {
       if (typeof uniqueKey !== "string") throw new TaskrtError("E_LUA_ARGUMENT", `bad argument #3 to 'publish' (unique_key must be a string, got ${typeof uniqueKey})`);
       if (uniqueFor !== undefined && typeof uniqueFor === "boolean") throw new TaskrtError("E_LUA_ARGUMENT", "bad argument #3 to 'publish' (unique_for must be a duration)");
       const settings = { headers: rest, unique_key: uniqueKey, ...(uniqueFor === undefined ? {} : { unique_for: uniqueFor as string | number }) };
-      return queue.publish(queueId, data, settings).then((outcome) => [!outcome.duplicate]);
+      return inCallTransaction(args.call, () => queue.publish(queueId, data, settings)).then((outcome) => [!outcome.duplicate]);
     }
-    return queue.publish(queueId, data, headers === undefined ? undefined : { headers }).then(() => [true]);
+    return inCallTransaction(args.call, () => queue.publish(queueId, data, headers === undefined ? undefined : { headers })).then(() => [true]);
   },
   pause: (args) => queue.pause(args.string(1)).then(() => [true]),
   resume: (args) => queue.resume(args.string(1)).then(() => [true]),

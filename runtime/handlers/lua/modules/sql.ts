@@ -4,6 +4,7 @@
  * and `sql.builder` with snake_case methods. Handles and open transactions are released (rolled
  * back) when the handler returns, as Wippy does on cleanup.
  */
+import { AsyncResource } from "node:async_hooks";
 import { TaskrtError } from "../../../errors.ts";
 import { sql, type Database, type ExecResult, type Executor } from "../../../modules/sql.ts";
 import { LUA_NULL } from "../engine.ts";
@@ -11,6 +12,7 @@ import { defineLuaClass, handle, handleArgument, type LuaClass, type LuaMethod }
 import { defineLuaModule } from "../module.ts";
 import { LuaRaise, type LuaArguments, type LuaCall, type NativeFunction } from "../native.ts";
 import { LUA_TYPE } from "../wasm.ts";
+import { addOpenTransaction, openTransaction, removeOpenTransaction, type OpenTransaction } from "./call-transactions.ts";
 
 /** `{last_insert_id, rows_affected}`, Wippy's names; no last_insert_id when the statement made none. */
 function execResult(result: ExecResult): Record<string, number | null> {
@@ -39,8 +41,7 @@ function executorMethods<T>(executor: (self: T, args: LuaArguments) => Executor)
 
 const ROLLBACK = Symbol("rollback");
 
-interface TransactionState {
-  databaseId: string;
+interface TransactionState extends OpenTransaction {
   executor: Executor;
   open: boolean;
   /** Commit (true) or roll back (false), once. */
@@ -54,40 +55,42 @@ interface DatabaseState {
   database: Database;
 }
 
-/** Each call's open transactions, by database id. */
-const openTransactions = new WeakMap<LuaCall, Map<string, TransactionState>>();
-
 /**
  * A statement sent through `db` while the same call holds a transaction on that database joins
  * it, as TypeScript handlers' statements do on SQLite: waiting for the transaction to end would
  * wait forever, since only this call can end it.
  */
 function databaseExecutor(self: DatabaseState, args: LuaArguments): Executor {
-  const open = args.call && openTransactions.get(args.call)?.get(self.id);
+  const open = openTransaction(args.call, self.id) as TransactionState | undefined;
   return open?.open ? open.executor : self.database;
 }
 
 /**
  * `db:begin()` over the TypeScript module's `transaction(fn)`: `fn` waits for the Lua code's
  * commit or rollback, so the transaction stays open across the handler's statements. One left
- * open when the handler returns is rolled back.
+ * open when the handler returns is rolled back. `fn`'s async context is kept (`inside`): the
+ * call's publishes run there (call-transactions.ts), as a TypeScript handler's inside `fn` do.
  */
 function begin(self: DatabaseState, call: LuaCall | undefined): Promise<TransactionState> {
-  if (call && openTransactions.get(call)?.get(self.id)?.open) {
+  if ((openTransaction(call, self.id) as TransactionState | undefined)?.open) {
     throw new TaskrtError("E_TX_OPEN", `a transaction on ${self.id} is already open in this handler: commit or roll it back first`);
   }
   return new Promise((resolve, reject) => {
     let decide!: (commit: boolean) => void;
     const decision = new Promise<boolean>((settle) => (decide = settle));
-    const state: TransactionState = { databaseId: self.id, executor: undefined as unknown as Executor, open: true, decide, outcome: Promise.resolve() };
+    const state: TransactionState = {
+      databaseId: self.id,
+      executor: undefined as unknown as Executor,
+      inside: (work) => work(),
+      open: true,
+      decide,
+      outcome: Promise.resolve(),
+    };
     state.outcome = self.database
       .transaction(async (executor) => {
         state.executor = executor;
-        if (call) {
-          let open = openTransactions.get(call);
-          if (!open) openTransactions.set(call, (open = new Map()));
-          open.set(self.id, state);
-        }
+        state.inside = AsyncResource.bind(<T>(work: () => T): T => work());
+        if (call) addOpenTransaction(call, state);
         resolve(state);
         if (!(await decision)) throw ROLLBACK;
       })
@@ -106,8 +109,7 @@ function begin(self: DatabaseState, call: LuaCall | undefined): Promise<Transact
 function finish(state: TransactionState, call: LuaCall | undefined, commit: boolean): Promise<readonly unknown[]> {
   if (!state.open) throw new TaskrtError("E_TX_DONE", "transaction already committed or rolled back");
   state.open = false;
-  const open = call && openTransactions.get(call);
-  if (open?.get(state.databaseId) === state) open.delete(state.databaseId);
+  removeOpenTransaction(call, state);
   state.decide(commit);
   return state.outcome.then(() => [true]);
 }
