@@ -87,18 +87,35 @@ export function runInContext<T>(context: CallContext, fn: () => T): T {
 
 /** The same call, inside `transaction`. */
 export function withTransaction(context: CallContext, transaction: TransactionScope): CallContext {
-  return {
-    entryId: context.entryId,
-    modules: context.modules,
-    services: context.services,
-    logger: context.logger,
-    http: context.http,
-    message: context.message,
-    get signal() {
-      return context.signal;
-    },
-    transaction,
-  };
+  return new TransactionCallContext(context, transaction);
+}
+
+/** A class for the reason ScopedCallContext (handlers/call-context.ts) is one: a literal with a getter is slow to build. */
+class TransactionCallContext implements CallContext {
+  readonly entryId: string;
+  readonly modules: ReadonlySet<string>;
+  readonly services: RuntimeServices;
+  readonly logger: Logger;
+  readonly http: HttpExchange | undefined;
+  readonly message: MessageScope | undefined;
+  readonly transaction: TransactionScope;
+  readonly #outer: CallContext;
+
+  constructor(outer: CallContext, transaction: TransactionScope) {
+    this.entryId = outer.entryId;
+    this.modules = outer.modules;
+    this.services = outer.services;
+    this.logger = outer.logger;
+    this.http = outer.http;
+    this.message = outer.message;
+    this.transaction = transaction;
+    this.#outer = outer;
+  }
+
+  /** Read through, as the outer context reads it: created lazily by the caller, if at all. */
+  get signal(): AbortSignal | undefined {
+    return this.#outer.signal;
+  }
 }
 
 export function currentContext(): CallContext | undefined {
