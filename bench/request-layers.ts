@@ -12,14 +12,16 @@
  *
  * `npm run bench` runs it with `--json` when intake-memory is measured and reports its table.
  */
+import { execFile } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import { fileURLToPath } from "node:url";
-import { startRuntime, type Runtime } from "../runtime/runtime.ts";
-import { createLogger } from "../runtime/logger.ts";
+import { existsSync } from "node:fs";
+import type { Runtime, RuntimeOptions } from "../runtime/runtime.ts";
+import type { Logger, LoggerOptions } from "../runtime/logger.ts";
 import { toTask, type Task } from "./baselines/task-request.ts";
 import { CONNECTIONS, TASK_BODY } from "./lib/settings.ts";
 
@@ -43,7 +45,21 @@ export interface LayerReport {
   rounds: number;
 }
 
-export const REGISTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), "request-layers", "_index.yaml");
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+export const REGISTRY = path.join(BENCH, "request-layers", "_index.yaml");
+/** The compiled runtime, as `taskrt run` runs it (its handlers' `import "taskrt"` resolves there too). */
+const DIST_RUNTIME = path.join(BENCH, "..", "dist", "runtime");
+
+/** Starts the layers' registry on the compiled runtime; `npm run build` (or `npm run bench`) makes it. */
+export async function startLayersRuntime(): Promise<Runtime> {
+  if (!existsSync(path.join(DIST_RUNTIME, "runtime.js"))) throw new Error("dist/runtime/runtime.js is missing: run npm run build first (npm run bench does)");
+  // As in the bench variant: without the tutorial's 100 ms of simulated work per task, the consumers
+  // keep up, so no publish waits for room in the memory queue.
+  process.env.APP_WORK_DELAY = "0";
+  const { startRuntime } = (await import(path.join(DIST_RUNTIME, "runtime.js"))) as { startRuntime(options: RuntimeOptions): Promise<Runtime> };
+  const { createLogger } = (await import(path.join(DIST_RUNTIME, "logger.js"))) as { createLogger(options: LoggerOptions): Logger };
+  return startRuntime({ path: REGISTRY, logger: createLogger({ level: "error" }) });
+}
 const ANSWER = JSON.stringify({ id: "01890000-0000-7000-8000-000000000000", status: "queued" });
 const CANNED = `HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: ${ANSWER.length}\r\n\r\n${ANSWER}`;
 
@@ -236,7 +252,7 @@ function taskrtStacks(port: () => number): Stack[] {
  * lowest CPU per request over the rounds (a busy machine only ever adds to it).
  */
 export async function measureRequestLayers(seconds: number, rounds: number, log: (line: string) => void = () => {}): Promise<LayerReport> {
-  const runtime: Runtime = await startRuntime({ path: REGISTRY, logger: createLogger({ level: "error" }) });
+  const runtime = await startLayersRuntime();
   const servers: { stack: Stack; port: number; path: string; stop(): Promise<void> }[] = [];
   try {
     const gateway = runtime.component<{ address(): { port: number } }>("app:gateway");
@@ -291,6 +307,28 @@ export function renderLayerTable(report: LayerReport): string {
     lines.push(`| ${row.stack} | ${row.adds} (${row.comparedWith}) | ${total.toFixed(1)} | ${layer.toFixed(1)} | ${share} | ${rate} |`);
   }
   return lines.join("\n");
+}
+
+/**
+ * For `npm run bench`: the table measured in a child process (so nothing of the bench's own process
+ * is counted), as Markdown with a line on how it was taken; a failure is reported in its place.
+ */
+export function requestLayersSection(quick: boolean): Promise<string> {
+  const seconds = quick ? 1 : 2;
+  const rounds = quick ? 1 : 3;
+  const script = fileURLToPath(import.meta.url);
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", script, "--json", "--seconds", String(seconds), "--rounds", String(rounds)], { cwd: path.join(BENCH, ".."), maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      if (error) {
+        resolve(`Not measured: ${error.message.split("\n")[0]}${stderr ? `\n\n\`\`\`\n${stderr.trim().split("\n").slice(-10).join("\n")}\n\`\`\`` : ""}`);
+        return;
+      }
+      const report = JSON.parse(stdout) as LayerReport;
+      resolve(
+        `\`bench/request-layers.ts\`, one process, ${CONNECTIONS} connections from that process, each stack ${seconds} s after a warm-up, the lowest of ${rounds} round${rounds === 1 ? "" : "s"}: CPU µs per request (user + system) with the client's share taken off. On a busy machine these move by ±20%: read the large layers, not the small ones.\n\n${renderLayerTable(report)}`,
+      );
+    });
+  });
 }
 
 async function main(argv: string[]): Promise<void> {

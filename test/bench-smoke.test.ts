@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { summarizeCpuProfile } from "../bench/lib/cpu-profile.ts";
+import { renderLayerTable, type LayerReport } from "../bench/request-layers.ts";
 import { parseAutocannonJson, parseWrkOutput } from "../bench/lib/load-tool.ts";
 import { parseBenchOptions } from "../bench/lib/options.ts";
 import { BenchResults, KEYS } from "../bench/lib/results.ts";
@@ -50,6 +51,31 @@ describe("load generator reports", () => {
 
   test("output without a JSON report from autocannon is refused, quoting it", () => {
     assert.throws(() => parseAutocannonJson("crashed\n"), { message: "cannot read autocannon's report:\ncrashed\n" });
+  });
+});
+
+describe("request layers table", () => {
+  test("each layer is its stack's CPU per request less the stack it builds on, its share that of create_task's total without the client", () => {
+    const row = (stack: string, comparedWith: string | undefined, microsPerRequest: number) => ({ stack, adds: `what ${stack} adds`, comparedWith, microsPerRequest, requestsPerSecond: 1000 });
+    const report: LayerReport = {
+      clientMicros: 30,
+      seconds: 1,
+      rounds: 1,
+      rows: [
+        row("canned answer over TCP", undefined, 30),
+        row("node:http", "canned answer over TCP", 50),
+        row("hono + array (baseline b)", "node:http", 70),
+        row("hono, fixed answer", "canned answer over TCP", 55),
+        row("taskrt, handler writes a fixed answer", "hono, fixed answer", 80),
+        row("app/create_task.ts (memory queue)", "taskrt, handler writes a fixed answer", 130),
+      ],
+    };
+    const lines = renderLayerTable(report).split("\n");
+    assert.equal(lines[2], "| canned answer over TCP | what canned answer over TCP adds | 30.0 (client) | | | 1,000 |");
+    assert.equal(lines[4], "| hono + array (baseline b) | what hono + array (baseline b) adds (node:http) | 40.0 | 20.0 |  | 1,000 |");
+    assert.equal(lines[5], "| hono, fixed answer | what hono, fixed answer adds (canned answer over TCP) | 25.0 | 25.0 | 25% | 1,000 |");
+    assert.equal(lines[6], "| taskrt, handler writes a fixed answer | what taskrt, handler writes a fixed answer adds (hono, fixed answer) | 50.0 | 25.0 | 25% | 1,000 |");
+    assert.equal(lines[7], "| app/create_task.ts (memory queue) | what app/create_task.ts (memory queue) adds (taskrt, handler writes a fixed answer) | 100.0 | 50.0 | 50% | 1,000 |");
   });
 });
 

@@ -24,6 +24,8 @@ export interface ReportInput {
   verdicts: Verdict[];
   /** Markdown per profiled scenario. */
   profiles: { scenario: string; target: string; markdown: string }[];
+  /** bench/request-layers.ts's table, when intake-memory ran. */
+  requestLayers?: string;
 }
 
 export function renderReport(input: ReportInput): string {
@@ -69,6 +71,8 @@ export function renderReport(input: ReportInput): string {
     }
     lines.push("");
   }
+
+  if (input.requestLayers) lines.push("## POST /tasks layer by layer (memory queue, :memory: tasks table)", "", input.requestLayers, "");
 
   if (results.failures.length > 0) {
     lines.push("## Failures", "");
