@@ -3,14 +3,19 @@
  * one process: the same request through progressively fuller stacks, each answered `202`, from a
  * bare TCP answer to the app's own handler on the memory queue with its tasks table in `:memory:`.
  *
- * The load comes from this process too (50 keep-alive connections, one request in flight on each),
- * so the figure per stack is the process's CPU time (user + system, GC threads included) divided by
- * the requests answered; the first stack (a canned answer over TCP) is what the client and the
- * sockets cost, and every later row's "layer" column is its difference from the row before it.
+ * The load comes from the measuring process itself (50 keep-alive connections, one request in
+ * flight on each), so the figure per stack is that process's CPU time (user + system, GC threads
+ * included) divided by the requests answered; a canned answer over TCP, measured in the same
+ * process, is what the client and the sockets cost, and is taken off. Each row's "layer" is its
+ * difference from the stack it builds on.
+ *
+ * Two child processes measure: one the baselines (node:http, hono), one taskrt. In one process the
+ * bench's @hono/node-server and the copy bundled in dist/ would each take the other's Response for
+ * a foreign one and send it the slow way, which charges one side for the other's presence.
  *
  *   node --import tsx bench/request-layers.ts [--seconds N] [--rounds N] [--json]
  *
- * `npm run bench` runs it with `--json` when intake-memory is measured and reports its table.
+ * `npm run bench` runs it when intake-memory is measured and reports its table.
  */
 import { execFile } from "node:child_process";
 import http from "node:http";
@@ -33,17 +38,19 @@ export interface LayerRow {
   comparedWith: string | undefined;
   /** CPU µs per request of the whole stack, client included. */
   microsPerRequest: number;
+  /** The client's and the sockets' share in the process that measured this stack (taken off its total). */
+  clientMicros: number;
   requestsPerSecond: number;
 }
 
 export interface LayerReport {
   rows: LayerRow[];
-  /** The client's and the sockets' share (the first row), subtracted from every total below. */
-  clientMicros: number;
   /** Each stack's measured load, and how many times it was measured (the lowest figure is kept). */
   seconds: number;
   rounds: number;
 }
+
+export type StackGroup = "baselines" | "taskrt";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 export const REGISTRY = path.join(BENCH, "request-layers", "_index.yaml");
@@ -161,9 +168,8 @@ function listening(server: net.Server | http.Server, urlPath: string): Promise<{
 
 const queued: Task[] = [];
 
-function baselineStacks(): Stack[] {
-  return [
-    {
+function cannedStack(): Stack {
+  return {
       stack: "canned answer over TCP",
       adds: "the client and the sockets (subtracted below)",
       start: () =>
@@ -175,7 +181,11 @@ function baselineStacks(): Stack[] {
           }),
           "/tasks",
         ),
-    },
+  };
+}
+
+function baselineStacks(): Stack[] {
+  return [
     {
       stack: "node:http",
       comparedWith: "canned answer over TCP",
@@ -248,15 +258,16 @@ function taskrtStacks(port: () => number): Stack[] {
 }
 
 /**
- * Every stack listening at once, measured in turn for `rounds` rounds; each stack's figure is its
- * lowest CPU per request over the rounds (a busy machine only ever adds to it).
+ * One group's stacks (after the canned answer that measures the client) listening at once in this
+ * process, measured in turn for `rounds` rounds; each stack's figure is its lowest CPU per request
+ * over the rounds (a busy machine only ever adds to it).
  */
-export async function measureRequestLayers(seconds: number, rounds: number, log: (line: string) => void = () => {}): Promise<LayerReport> {
-  const runtime = await startLayersRuntime();
+export async function measureGroup(group: StackGroup, seconds: number, rounds: number, log: (line: string) => void = () => {}): Promise<LayerRow[]> {
+  const runtime = group === "taskrt" ? await startLayersRuntime() : undefined;
   const servers: { stack: Stack; port: number; path: string; stop(): Promise<void> }[] = [];
   try {
-    const gateway = runtime.component<{ address(): { port: number } }>("app:gateway");
-    for (const stack of [...baselineStacks(), ...taskrtStacks(() => gateway.address().port)]) servers.push({ stack, ...(await stack.start()) });
+    const stacks = runtime ? taskrtStacks(() => runtime.component<{ address(): { port: number } }>("app:gateway").address().port) : baselineStacks();
+    for (const stack of [cannedStack(), ...stacks]) servers.push({ stack, ...(await stack.start()) });
     const best = new Map<Stack, { micros: number; rate: number }>();
     for (let round = 1; round <= rounds; round++) {
       for (const server of servers) {
@@ -268,18 +279,37 @@ export async function measureRequestLayers(seconds: number, rounds: number, log:
         if (!previous || micros < previous.micros) best.set(server.stack, { micros, rate: load.requests / load.wallSeconds });
       }
     }
-    const rows = servers.map(({ stack }) => ({
+    const clientMicros = best.get(servers[0].stack)!.micros;
+    return servers.map(({ stack }) => ({
       stack: stack.stack,
       adds: stack.adds,
       comparedWith: stack.comparedWith,
       microsPerRequest: best.get(stack)!.micros,
+      clientMicros,
       requestsPerSecond: best.get(stack)!.rate,
     }));
-    return { rows, clientMicros: rows[0].microsPerRequest, seconds, rounds };
   } finally {
     for (const server of servers) await server.stop();
-    await runtime.stop();
+    await runtime?.stop();
   }
+}
+
+/** Both groups, each in a child process of its own, one after the other; the canned row once, from the baselines' process. */
+export async function measureRequestLayers(seconds: number, rounds: number): Promise<LayerReport> {
+  const baselines = await measureInChild("baselines", seconds, rounds);
+  const taskrt = await measureInChild("taskrt", seconds, rounds);
+  return { rows: [...baselines, ...taskrt.slice(1)], seconds, rounds };
+}
+
+function measureInChild(group: StackGroup, seconds: number, rounds: number): Promise<LayerRow[]> {
+  const script = fileURLToPath(import.meta.url);
+  const args = ["--import", "tsx", script, "--group", group, "--seconds", String(seconds), "--rounds", String(rounds)];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: path.join(BENCH, ".."), maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`the ${group} stacks failed: ${error.message.split("\n")[0]}\n${stderr.trim().split("\n").slice(-10).join("\n")}`));
+      else resolve(JSON.parse(stdout) as LayerRow[]);
+    });
+  });
 }
 
 /**
@@ -287,9 +317,9 @@ export async function measureRequestLayers(seconds: number, rounds: number, log:
  * over the stack it is compared with, and that layer's share of app/create_task.ts's total.
  */
 export function renderLayerTable(report: LayerReport): string {
-  const client = report.clientMicros;
   const byName = new Map(report.rows.map((row) => [row.stack, row]));
-  const full = report.rows[report.rows.length - 1].microsPerRequest - client;
+  const last = report.rows[report.rows.length - 1];
+  const full = last.microsPerRequest - last.clientMicros;
   const lines = [
     `| stack | adds (over the stack in brackets) | µs/request | layer µs | layer share of create_task | req/s here |`,
     `|---|---|---:|---:|---:|---:|`,
@@ -301,34 +331,26 @@ export function renderLayerTable(report: LayerReport): string {
       lines.push(`| ${row.stack} | ${row.adds} | ${row.microsPerRequest.toFixed(1)} (client) | | | ${rate} |`);
       continue;
     }
-    const total = row.microsPerRequest - client;
-    const layer = row.microsPerRequest - base.microsPerRequest;
+    const total = row.microsPerRequest - row.clientMicros;
+    // Each side less its own process's client: the taskrt rows build on a stack measured in the other process.
+    const layer = total - (base.microsPerRequest - base.clientMicros);
     const share = row.stack === "node:http" || row.stack === "hono + array (baseline b)" ? "" : `${((layer / full) * 100).toFixed(0)}%`;
     lines.push(`| ${row.stack} | ${row.adds} (${row.comparedWith}) | ${total.toFixed(1)} | ${layer.toFixed(1)} | ${share} | ${rate} |`);
   }
   return lines.join("\n");
 }
 
-/**
- * For `npm run bench`: the table measured in a child process (so nothing of the bench's own process
- * is counted), as Markdown with a line on how it was taken; a failure is reported in its place.
- */
-export function requestLayersSection(quick: boolean): Promise<string> {
-  const seconds = quick ? 1 : 2;
-  const rounds = quick ? 1 : 3;
-  const script = fileURLToPath(import.meta.url);
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", script, "--json", "--seconds", String(seconds), "--rounds", String(rounds)], { cwd: path.join(BENCH, ".."), maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      if (error) {
-        resolve(`Not measured: ${error.message.split("\n")[0]}${stderr ? `\n\n\`\`\`\n${stderr.trim().split("\n").slice(-10).join("\n")}\n\`\`\`` : ""}`);
-        return;
-      }
-      const report = JSON.parse(stdout) as LayerReport;
-      resolve(
-        `\`bench/request-layers.ts\`, one process, ${CONNECTIONS} connections from that process, each stack ${seconds} s after a warm-up, the lowest of ${rounds} round${rounds === 1 ? "" : "s"}: CPU µs per request (user + system) with the client's share taken off. On a busy machine these move by ±20%: read the large layers, not the small ones.\n\n${renderLayerTable(report)}`,
-      );
-    });
-  });
+/** For `npm run bench`: the table as Markdown with a line on how it was taken; a failure is reported in its place. */
+export async function requestLayersSection(quick: boolean): Promise<string> {
+  // About 40 s in all (1 s per stack, 2 rounds): the table is a guide to where time goes, not a target.
+  const seconds = 1;
+  const rounds = quick ? 1 : 2;
+  try {
+    const report = await measureRequestLayers(seconds, rounds);
+    return `\`bench/request-layers.ts\`: ${CONNECTIONS} connections from the measuring process, each stack ${seconds} s after a warm-up, the lowest of ${rounds} round${rounds === 1 ? "" : "s"}; CPU µs per request (user + system) with the client's share taken off (the baselines and taskrt each in a process of their own). On a busy machine these move by ±20%: read the large layers, not the small ones.\n\n${renderLayerTable(report)}`;
+  } catch (error) {
+    return `Not measured: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -338,7 +360,15 @@ async function main(argv: string[]): Promise<void> {
   const roundsAt = argv.indexOf("--rounds");
   const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds needs a whole number of at least 1, got ${argv[roundsAt + 1]}`);
-  const report = await measureRequestLayers(seconds, rounds, argv.includes("--json") ? () => {} : (line) => console.error(line));
+  const groupAt = argv.indexOf("--group");
+  if (groupAt >= 0) {
+    // A child of measureRequestLayers: one group's rows as JSON.
+    const group = argv[groupAt + 1];
+    if (group !== "baselines" && group !== "taskrt") throw new Error(`--group must be baselines or taskrt, got ${group}`);
+    console.log(JSON.stringify(await measureGroup(group, seconds, rounds)));
+    return;
+  }
+  const report = await measureRequestLayers(seconds, rounds);
   if (argv.includes("--json")) console.log(JSON.stringify(report));
   else console.log(renderLayerTable(report));
 }
