@@ -22,6 +22,7 @@ import type { ScenarioContext } from "./scenarios/context.ts";
 import { runDrain } from "./scenarios/drain.ts";
 import { runDurableIntake, runMemoryIntake } from "./scenarios/intake.ts";
 import { runListUnderLoad } from "./scenarios/list-under-load.ts";
+import { requestLayersSection } from "./request-layers.ts";
 import { runLua } from "./scenarios/lua.ts";
 import { SCALE_OUT, SCALE_OUT_USAGE, applyScaleOutSelection, runScaleOut, takeScaleOutOption } from "./scenarios/scale-out.ts";
 import { runStartup } from "./scenarios/startup.ts";
@@ -86,6 +87,12 @@ async function main(argv: string[]): Promise<number> {
   const scaleOutSection = scaleOut.requested ? await runScaleOut(context) : "";
   const postgresQueueSection = postgresQueue.requested ? await runPostgresQueue(context) : "";
 
+  let requestLayers: string | undefined;
+  if (options.scenarios.includes("intake-memory")) {
+    log("POST /tasks layer by layer (bench/request-layers.ts)");
+    requestLayers = await requestLayersSection(options.quick);
+  }
+
   const commitRateAfter = measureCommitRate(options.tmpDir);
   const verdicts = judgeTargets(results, options.scenarios);
   const boundFacts = { results, cores: machine.cores, commitRate: { before: commitRateBefore, after: commitRateAfter }, connections: CONNECTIONS };
@@ -116,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
     verdicts,
     bounds,
     profiles,
+    requestLayers,
   }) + (scaleOutSection ? `\n${scaleOutSection}` : "") + (postgresQueueSection ? `\n${postgresQueueSection}` : "");
   const out = results.failures.length > 0 ? options.outOnFailure : options.out;
   fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -6,7 +6,7 @@
  *
  * The handlers are process-wide: installed while at least one runtime runs (each supervisor
  * registers on start and releases on stop), so a process without a running runtime keeps Node's
- * own behaviour. The call context (AsyncLocalStorage) follows the leaked promise or timer, which
+ * own behaviour. The call context (an async slot) follows the leaked promise or timer, which
  * names the entry and the runtime it belongs to; with no context, it is "unknown entry".
  */
 import { asError } from "./handlers/call-context.ts";

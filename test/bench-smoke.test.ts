@@ -15,6 +15,7 @@ import { describeMachine } from "../bench/lib/machine.ts";
 import { parseBenchOptions, type LoadToolName } from "../bench/lib/options.ts";
 import { parseProcStat, readProcessCpu } from "../bench/lib/process-cpu.ts";
 import { renderReport } from "../bench/lib/report.ts";
+import { renderLayerTable, type LayerReport } from "../bench/request-layers.ts";
 import { BenchResults, KEYS } from "../bench/lib/results.ts";
 import { QUICK_DURATIONS, REPO_ROOT } from "../bench/lib/settings.ts";
 import { computeRatios, judgeTargets } from "../bench/lib/targets.ts";
@@ -175,6 +176,38 @@ describe("CPU taken by the load generator and the server", () => {
       assert.deepEqual(measurement.cpu, { loadGenerator: name, ...run.cpu });
     });
   }
+});
+
+describe("request layers table", () => {
+  test("each layer is its stack's CPU per request less the stack it builds on, each less its own process's client; shares are of create_task's total", () => {
+    const row = (stack: string, comparedWith: string | undefined, microsPerRequest: number, clientMicros: number) => ({
+      stack,
+      adds: `what ${stack} adds`,
+      comparedWith,
+      microsPerRequest,
+      clientMicros,
+      requestsPerSecond: 1000,
+    });
+    const report: LayerReport = {
+      seconds: 1,
+      rounds: 1,
+      rows: [
+        row("canned answer over TCP", undefined, 30, 30),
+        row("node:http", "canned answer over TCP", 50, 30),
+        row("hono + array (baseline b)", "node:http", 70, 30),
+        row("hono, fixed answer", "canned answer over TCP", 55, 30),
+        // Measured in the other process, whose client cost 20.
+        row("taskrt, handler writes a fixed answer", "hono, fixed answer", 70, 20),
+        row("app/create_task.ts (memory queue)", "taskrt, handler writes a fixed answer", 120, 20),
+      ],
+    };
+    const lines = renderLayerTable(report).split("\n");
+    assert.equal(lines[2], "| canned answer over TCP | what canned answer over TCP adds | 30.0 (client) | | | 1,000 |");
+    assert.equal(lines[4], "| hono + array (baseline b) | what hono + array (baseline b) adds (node:http) | 40.0 | 20.0 |  | 1,000 |");
+    assert.equal(lines[5], "| hono, fixed answer | what hono, fixed answer adds (canned answer over TCP) | 25.0 | 25.0 | 25% | 1,000 |");
+    assert.equal(lines[6], "| taskrt, handler writes a fixed answer | what taskrt, handler writes a fixed answer adds (hono, fixed answer) | 50.0 | 25.0 | 25% | 1,000 |");
+    assert.equal(lines[7], "| app/create_task.ts (memory queue) | what app/create_task.ts (memory queue) adds (taskrt, handler writes a fixed answer) | 100.0 | 50.0 | 50% | 1,000 |");
+  });
 });
 
 describe("bench options", () => {

@@ -26,6 +26,8 @@ export interface ReportInput {
   bounds: { target: string; paragraph: string }[];
   /** Markdown per profiled scenario. */
   profiles: { scenario: string; target: string; markdown: string }[];
+  /** bench/request-layers.ts's table, when intake-memory ran. */
+  requestLayers?: string;
 }
 
 export function renderReport(input: ReportInput): string {
@@ -77,6 +79,7 @@ export function renderReport(input: ReportInput): string {
     for (const bound of input.bounds) lines.push(`- **${bound.target}.** ${bound.paragraph}`);
     lines.push("");
   }
+  if (input.requestLayers) lines.push("## POST /tasks layer by layer (memory queue, :memory: tasks table)", "", input.requestLayers, "");
 
   if (results.failures.length > 0) {
     lines.push("## Failures", "");

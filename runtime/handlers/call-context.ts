@@ -22,21 +22,40 @@ export function createEntryCallContext(entry: Entry, context: BuildContext): Ent
 /** The full context of one call: the entry's fixed part plus what the caller supplies. */
 export function callContext(base: EntryCallContext, scope: CallScope | undefined): CallContext {
   if (!scope) return base as CallContext;
-  // Fields written out: an object spread here cost ~1.4µs per call on Node 20, a fifth of an HTTP request.
-  // The signal is read only when asked for: a caller may create it lazily (a consumer's per-message
-  // AbortController makes its signal on first read), and most handlers never listen.
-  return {
-    entryId: base.entryId,
-    modules: base.modules,
-    services: base.services,
-    logger: base.logger,
-    http: scope.http,
-    message: scope.message,
-    get signal() {
-      return scope.signal;
-    },
-    terminal: scope.terminal,
-  };
+  return new ScopedCallContext(base, scope);
+}
+
+/**
+ * A class, not an object literal: a literal with a getter is built by V8's slow path (about 4µs
+ * per call on Node 20, measured in a loop; a class instance about 0.1µs), and every call makes one.
+ * Fields are written out: an object spread cost ~1.4µs per call. The signal is read only when
+ * asked for: a caller may create it lazily (a consumer's per-message AbortController makes its
+ * signal on first read), and most handlers never listen.
+ */
+class ScopedCallContext implements CallContext {
+  readonly entryId: string;
+  readonly modules: ReadonlySet<string>;
+  readonly services: CallContext["services"];
+  readonly logger: CallContext["logger"];
+  readonly http: CallContext["http"];
+  readonly message: CallContext["message"];
+  readonly terminal: CallContext["terminal"];
+  readonly #scope: CallScope;
+
+  constructor(base: EntryCallContext, scope: CallScope) {
+    this.entryId = base.entryId;
+    this.modules = base.modules;
+    this.services = base.services;
+    this.logger = base.logger;
+    this.http = scope.http;
+    this.message = scope.message;
+    this.terminal = scope.terminal;
+    this.#scope = scope;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.#scope.signal;
+  }
 }
 
 /** Anything thrown, as an Error (Lua and TS handlers may throw strings or objects). */

@@ -18,7 +18,7 @@ import { TaskrtError, errorMessage } from "../errors.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import type { Logger } from "../logger.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
-import { isCallableComponent, type Callable, type CallResult } from "../handlers/handler.ts";
+import { isCallableComponent, type Callable, type CallResult, type CallScope } from "../handlers/handler.ts";
 import type { Delivery, QueueHandle, RateLimit, Subscription } from "../drivers/queue/driver.ts";
 import type { MessageScope } from "../modules/context.ts";
 import { claimSettlement, createMessageScope } from "../queue/message-scope.ts";
@@ -214,13 +214,7 @@ export class QueueConsumer implements Component {
           resolve({ kind: "timeout", claimed });
         }, this.timeoutMs);
       }
-      // The signal is made on first read (AbortController's is lazy): only by a handler that listens.
-      this.callable!.call([delivery.message.body], {
-        message: scope,
-        get signal() {
-          return controller.signal;
-        },
-      }).then(
+      this.callable!.call([delivery.message.body], new DeliveryCallScope(scope, controller)).then(
         (result) => {
           clearTimeout(timer);
           resolve({ kind: "result", result });
@@ -278,6 +272,25 @@ export class QueueConsumer implements Component {
 }
 
 /** The failure text for an outcome, or undefined when the message should be acked. */
+/**
+ * What the handler's call is given. A class: an object literal with a getter is built by V8's slow
+ * path (see handlers/call-context.ts), once per message here.
+ */
+class DeliveryCallScope implements CallScope {
+  readonly message: MessageScope;
+  readonly #controller: AbortController;
+
+  constructor(message: MessageScope, controller: AbortController) {
+    this.message = message;
+    this.#controller = controller;
+  }
+
+  /** Made on first read (AbortController's is lazy): only by a handler that listens. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+}
+
 function failureOf(outcome: Outcome, timeoutMs: number | undefined): string | undefined {
   switch (outcome.kind) {
     case "timeout":

@@ -2,7 +2,7 @@
  * @module modules/context — the call context every handler runs in (entry id, declared modules,
  * the HTTP exchange or queue delivery), and the capability check each module makes before acting.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncSlot } from "../async-slots.ts";
 import { TaskrtError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RuntimeServices } from "../contracts/runtime-services.ts";
@@ -77,39 +77,56 @@ export interface CallContext {
   terminal?: TerminalSession;
 }
 
-// One store per process even if the package is loaded twice (a handler importing "taskrt" through
+// One slot per process even if the package is loaded twice (a handler importing "taskrt" through
 // another path): the context must be the one the runtime set.
-const STORE_KEY = Symbol.for("taskrt.callContext");
-const globalStore = globalThis as unknown as Record<symbol, AsyncLocalStorage<CallContext> | undefined>;
-const storage: AsyncLocalStorage<CallContext> = (globalStore[STORE_KEY] ??= new AsyncLocalStorage<CallContext>());
+const SLOT_KEY = Symbol.for("taskrt.callContext");
+const globalSlots = globalThis as unknown as Record<symbol, AsyncSlot<CallContext> | undefined>;
+const slot: AsyncSlot<CallContext> = (globalSlots[SLOT_KEY] ??= new AsyncSlot<CallContext>());
 
 export function runInContext<T>(context: CallContext, fn: () => T): T {
-  return storage.run(context, fn);
+  return slot.run(context, fn);
 }
 
 /** The same call, inside `transaction`. */
 export function withTransaction(context: CallContext, transaction: TransactionScope): CallContext {
-  return {
-    entryId: context.entryId,
-    modules: context.modules,
-    services: context.services,
-    logger: context.logger,
-    http: context.http,
-    message: context.message,
-    get signal() {
-      return context.signal;
-    },
-    transaction,
-  };
+  return new TransactionCallContext(context, transaction);
+}
+
+/** A class for the reason ScopedCallContext (handlers/call-context.ts) is one: a literal with a getter is slow to build. */
+class TransactionCallContext implements CallContext {
+  readonly entryId: string;
+  readonly modules: ReadonlySet<string>;
+  readonly services: RuntimeServices;
+  readonly logger: Logger;
+  readonly http: HttpExchange | undefined;
+  readonly message: MessageScope | undefined;
+  readonly transaction: TransactionScope;
+  readonly #outer: CallContext;
+
+  constructor(outer: CallContext, transaction: TransactionScope) {
+    this.entryId = outer.entryId;
+    this.modules = outer.modules;
+    this.services = outer.services;
+    this.logger = outer.logger;
+    this.http = outer.http;
+    this.message = outer.message;
+    this.transaction = transaction;
+    this.#outer = outer;
+  }
+
+  /** Read through, as the outer context reads it: created lazily by the caller, if at all. */
+  get signal(): AbortSignal | undefined {
+    return this.#outer.signal;
+  }
 }
 
 export function currentContext(): CallContext | undefined {
-  return storage.getStore();
+  return slot.get();
 }
 
 /** The context of the running handler, after checking that its entry declared `module`. */
 export function useModule(module: ModuleName): CallContext {
-  const context = storage.getStore();
+  const context = slot.get();
   if (!context) {
     throw new TaskrtError("E_NO_CONTEXT", `module '${module}' was called outside a handler`, {
       hint: "module functions work only while taskrt runs a handler (an endpoint, consumer, process or function)",

@@ -4,7 +4,7 @@ import { TaskrtError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
 import type { RuntimeServices } from "../contracts/runtime-services.ts";
 import { SqliteDatabase } from "../drivers/sql/sqlite.ts";
-import { runInContext, type CallContext } from "./context.ts";
+import { currentContext, runInContext, type CallContext } from "./context.ts";
 import { builder } from "./sql-builder.ts";
 import { sql } from "./sql.ts";
 
@@ -87,6 +87,35 @@ describe("sql module", () => {
           /handler failed/,
         );
         assert.deepEqual(await db.query("SELECT name FROM items"), [{ name: "kept" }]);
+      });
+    });
+  });
+
+  test("inside a handle's transaction the call keeps its entry, modules and cancellation signal, read when asked", async () => {
+    await withDatabase(async (database) => {
+      const controller = new AbortController();
+      let signalReads = 0;
+      const outer: CallContext = {
+        ...context(["sql"], { "app:db": database }),
+        // A caller's signal may be made on first read (a consumer's per-message AbortController): it stays unread until asked for.
+        get signal() {
+          signalReads++;
+          return controller.signal;
+        },
+      };
+      await runInContext(outer, async () => {
+        const db = await sql.get("app:db");
+        await db.transaction(async () => {
+          const inside = currentContext()!;
+          assert.equal(inside.entryId, "app:x");
+          assert.ok(inside.modules.has("sql"));
+          assert.ok(inside.transaction, "the transaction scope is set");
+          assert.equal(signalReads, 0);
+          controller.abort();
+          assert.equal(inside.signal?.aborted, true);
+          assert.equal(signalReads, 1);
+        });
+        assert.equal(currentContext()!.transaction, undefined, "outside the transaction again");
       });
     });
   });

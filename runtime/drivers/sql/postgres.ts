@@ -12,7 +12,7 @@
  * Transactions: BEGIN … COMMIT on one pooled connection; nested `transaction()` calls become
  * savepoints, one at a time per level. As with the SQLite driver, a statement sent through the
  * database from inside a transaction's async context (found through this database's
- * AsyncLocalStorage) joins that transaction; statements from other contexts run on other
+ * async slot, runtime/async-slots.ts) joins that transaction; statements from other contexts run on other
  * connections and never see its uncommitted rows. A transaction that PostgreSQL aborted (a
  * statement failed and the function carried on) is rolled back and reported, never "committed".
  *
@@ -23,9 +23,9 @@
  *
  * Statements, parameters and lastInsertId: postgres-statements.ts; values: postgres-values.ts.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { ConnectionOptions } from "node:tls";
 import pg from "pg";
+import { AsyncSlot } from "../../async-slots.ts";
 import { errorMessage, type TaskrtError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { notOpenError, transactionFinishedError, type ExecResult, type SqlDatabase, type SqlExecutor, type SqlRow } from "./driver.ts";
@@ -122,7 +122,8 @@ export class PostgresDatabase implements SqlDatabase {
   readonly id: string;
   readonly dialect = "postgres" as const;
   readonly #options: PostgresOptions;
-  readonly #frames = new AsyncLocalStorage<TransactionFrame>();
+  /** This database's open transaction in the current async context (one slot per database). */
+  readonly #frames = new AsyncSlot<TransactionFrame>();
   readonly #statements: StatementCache;
   #state: PostgresState = POSTGRES_STATE.CLOSED;
   #session: Session | undefined;
@@ -425,7 +426,7 @@ export class PostgresDatabase implements SqlDatabase {
 
   /** The innermost transaction of the current async context that is still open. */
   #activeFrame(): TransactionFrame | undefined {
-    let frame = this.#frames.getStore();
+    let frame = this.#frames.get();
     while (frame && !frame.active) frame = frame.parent;
     return frame;
   }

@@ -12,7 +12,7 @@
  * Concurrency: better-sqlite3 answers synchronously, so a statement outside a transaction runs
  * to completion at once and needs no lock. A transaction spans awaits, so it holds a FIFO lock
  * while it runs; statements from other async contexts queue behind it, while statements from
- * inside it (found through this database's AsyncLocalStorage) run at once. Nested `transaction()`
+ * inside it (found through this database's async slot, runtime/async-slots.ts) run at once. Nested `transaction()`
  * calls inside a transaction become savepoints, one at a time.
  *
  * Group commit (rules in sqlite-batch.ts): transactions waiting for the lock run one after another
@@ -32,9 +32,9 @@
  * Parameters are a positional array for `?` placeholders (converted by sqlite-parameters.ts).
  * Integers read back as JS numbers (lossy past 2^53).
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
+import { AsyncSlot } from "../../async-slots.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { notOpenError, transactionFinishedError, type ExecResult, type SqlDatabase, type SqlExecutor, type SqlRow } from "./driver.ts";
@@ -101,7 +101,8 @@ export class SqliteDatabase implements SqlDatabase {
   readonly #limits: BatchLimits;
   readonly #group: GroupCommit;
   readonly #lock: WaitQueue;
-  readonly #frames = new AsyncLocalStorage<TransactionFrame>();
+  /** This database's open transaction in the current async context (one slot per database). */
+  readonly #frames = new AsyncSlot<TransactionFrame>();
   #connection: BetterSqlite3.Database | undefined;
   #statements: ConnectionStatements | undefined;
   #reader: SqliteReader | undefined;
@@ -370,7 +371,7 @@ export class SqliteDatabase implements SqlDatabase {
 
   /** The innermost transaction of the current async context that is still open. */
   #activeFrame(): TransactionFrame | undefined {
-    let frame = this.#frames.getStore();
+    let frame = this.#frames.get();
     while (frame && !frame.active) frame = frame.parent;
     return frame;
   }
