@@ -91,6 +91,10 @@ export class QueueEntry implements Component, QueueHandle {
     return driver.preparePublish(this.queueName, body, headers, options);
   }
 
+  storesIn(databaseId: string): boolean {
+    return this.driver.storesIn?.(databaseId) ?? false;
+  }
+
   async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {
     const driver = this.capable("unique", "publish with a unique_key");
     if (!this.declared) await this.declare();

@@ -238,6 +238,8 @@ export interface QueueDriver {
   stats(queueName: string): Promise<QueueStats>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Whether the driver keeps its messages in the SQL database `databaseId` (so a publish inside that database's transaction joins it). */
+  storesIn?(databaseId: string): boolean;
 }
 
 /** A message made ready inside a database transaction, to be admitted once that transaction committed. */
@@ -271,6 +273,8 @@ export interface QueueHandle {
    * publishes at once (the SQLite queue joins the transaction itself; a broker takes it now).
    */
   preparePublish?(body: unknown, headers?: Headers, options?: PublishOptions): Promise<PreparedPublish | undefined>;
+  /** Whether the queue's driver keeps its messages in the SQL database `databaseId`. */
+  storesIn?(databaseId: string): boolean;
   /** Dropped, and said so, while the queue holds the key. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique". */
   publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;

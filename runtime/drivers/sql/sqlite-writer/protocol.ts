@@ -7,7 +7,7 @@
  * worker runs its messages in order inside the real transaction.
  */
 import { TaskrtError } from "../../../errors.ts";
-import type { ExecResult, SqlRow } from "../driver.ts";
+import type { BatchStatement, ExecResult, SqlRow } from "../driver.ts";
 import type { SqliteSynchronous } from "../sqlite-connection.ts";
 
 /** What the worker needs to build the `SqliteDatabase` it hosts (the options without the logger). */
@@ -22,12 +22,9 @@ export interface WriterSettings {
   readConnection?: boolean;
 }
 
-export type StatementKind = "query" | "execute";
+export type { BatchStatement };
 
-export interface BatchStatement {
-  sql: string;
-  params?: readonly unknown[];
-}
+export type StatementKind = "query" | "execute";
 
 export type ToWriter =
   | { t: "open"; id: number }
