@@ -91,7 +91,7 @@ function createHandle(database: SqlDatabase): Database {
     async execute(text, params) {
       return checked().execute(text, params);
     },
-    transaction(fn) {
+    async transaction(fn) {
       return inTransaction(checked(), (tx) => fn(wrapExecutor(tx)));
     },
     async batch(record) {
