@@ -37,6 +37,7 @@ import {
   type QueueStats,
   type Subscription,
 } from "../drivers/queue/driver.ts";
+import type { BatchQueueStep } from "../drivers/sql/driver.ts";
 import { deadLetterHeaders, decideFailure, parseRetryPolicy, type RetryPolicy } from "../queue/retry-policy.ts";
 
 const DRIVER_KIND_PREFIX = "queue.driver.";
@@ -93,6 +94,13 @@ export class QueueEntry implements Component, QueueHandle {
 
   storesIn(databaseId: string): boolean {
     return this.driver.storesIn?.(databaseId) ?? false;
+  }
+
+  async batchStep(body: unknown, headers: Headers, options: PublishOptions | UniquePublishOptions | undefined, unique: boolean): Promise<BatchQueueStep | undefined> {
+    if (!this.driver.batchStep) return undefined;
+    if (unique) this.capable("unique", "publish with a unique_key");
+    if (!this.declared) await this.declare();
+    return this.driver.batchStep(this.queueName, body, headers, options, unique);
   }
 
   async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {

@@ -23,7 +23,6 @@ async function start(writer: "main" | "thread"): Promise<{ app: StartedSnippet; 
   const folder = path.join(scratch, `case-${++counter}`);
   const file = path.join(folder, "app.db");
   const otherFile = path.join(folder, "other.db");
-  const stored = writer === "main";
   const app = await startSnippet(`
   - name: db
     kind: db.sql.sqlite
@@ -32,18 +31,14 @@ async function start(writer: "main" | "thread"): Promise<{ app: StartedSnippet; 
     writer: ${writer}
     lifecycle:
       auto_start: true
-  ${
-    stored
-      ? `- name: stored_driver
+  - name: stored_driver
     kind: queue.driver.sqlite
     db: app:db
     lifecycle:
       auto_start: true
   - name: tasks
     kind: queue.queue
-    driver: app:stored_driver`
-      : ""
-  }
+    driver: app:stored_driver
   - name: memory_driver
     kind: queue.driver.memory
     max_length: 100
@@ -94,7 +89,7 @@ for (const writer of ["main", "thread"] as const) {
           return db.batch((b) => {
             b.execute("INSERT INTO tasks (id, note) VALUES (?, ?)", ["t1", "first"]);
             b.execute("UPDATE tasks SET note = ? WHERE id = ?", ["changed", "t1"]);
-            if (writer === "main") b.publish("app:tasks", { id: "t1" });
+            b.publish("app:tasks", { id: "t1" });
             b.publish("app:memory_tasks", { id: "t1" }, { source: "test" }, { priority: 3 });
             b.publish("app:other_tasks", { id: "t1" });
           });
@@ -105,7 +100,7 @@ for (const writer of ["main", "thread"] as const) {
         ]);
         // Another connection sees the row (and the stored queue's message) the moment the batch resolved.
         assert.deepEqual(rows(file, "SELECT id, note FROM tasks"), [{ id: "t1", note: "changed" }]);
-        if (writer === "main") assert.equal(rows(file, "SELECT id FROM taskrt_queue_messages WHERE queue = 'tasks'").length, 1);
+        assert.equal(rows(file, "SELECT id FROM taskrt_queue_messages WHERE queue = 'tasks'").length, 1);
         assert.equal((await queueHandle(app, "app:memory_tasks").stats()).ready, 1);
         assert.equal((await queueHandle(app, "app:other_tasks").stats()).ready, 1);
       } finally {
@@ -121,7 +116,7 @@ for (const writer of ["main", "thread"] as const) {
           run(async () =>
             (await sql.get("app:db")).batch((b) => {
               b.execute("INSERT INTO tasks (id, note) VALUES (?, 'batch')", [`${id}-row`]);
-              if (writer === "main") b.publish("app:tasks", { id });
+              b.publish("app:tasks", { id });
               b.publish("app:memory_tasks", { id });
               b.publish("app:other_tasks", { id });
               b.execute("INSERT INTO tasks (id) VALUES (?)", [id]);
@@ -140,7 +135,7 @@ for (const writer of ["main", "thread"] as const) {
           rows(file, "SELECT id FROM tasks ORDER BY id"),
           ["ok-1", "ok-1-row", "ok-2", "ok-2-row", "taken"].map((id) => ({ id })),
         );
-        if (writer === "main") assert.equal(rows(file, "SELECT id FROM taskrt_queue_messages WHERE queue = 'tasks'").length, 2);
+        assert.equal(rows(file, "SELECT id FROM taskrt_queue_messages WHERE queue = 'tasks'").length, 2);
         assert.equal((await queueHandle(app, "app:memory_tasks").stats()).ready, 2);
         assert.equal((await queueHandle(app, "app:other_tasks").stats()).ready, 2, "a queue elsewhere gets the message only after the commit");
       } finally {
@@ -157,6 +152,7 @@ for (const writer of ["main", "thread"] as const) {
             await db.transaction(async () => {
               await db.batch((b) => {
                 b.execute("INSERT INTO tasks (id) VALUES ('inner')");
+                b.publish("app:tasks", { id: "inner" });
                 b.publish("app:memory_tasks", { id: "inner" });
               });
               throw new Error("the handler failed");
@@ -165,6 +161,7 @@ for (const writer of ["main", "thread"] as const) {
           /the handler failed/,
         );
         assert.deepEqual(rows(file, "SELECT id FROM tasks"), []);
+        assert.equal((await queueHandle(app, "app:tasks").stats()).ready, 0);
         assert.equal((await queueHandle(app, "app:memory_tasks").stats()).ready, 0);
       } finally {
         await app.stop();

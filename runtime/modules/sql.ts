@@ -19,7 +19,7 @@
  * publish joins it, the statements travel as one message; elsewhere the batch is a transaction.
  */
 import { TaskrtError } from "../errors.ts";
-import type { BatchStatement, ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
+import type { BatchStatement, BatchStep as DatabaseBatchStep, ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
 import { currentContext, runInContext, useModule, withTransaction, type CallContext, type TransactionScope } from "./context.ts";
 import { checkPublish, sendPublish, type CheckedPublish, type PublishSettings } from "./queue.ts";
 import type { Headers } from "../drivers/queue/driver.ts";
@@ -157,7 +157,10 @@ function recordBatch(databaseId: string, record: (batch: BatchBuilder) => void):
 
 async function runBatch(database: SqlDatabase, steps: BatchStep[]): Promise<ExecResult[]> {
   const joins = (step: BatchStep): boolean => "publish" in step && (step.publish.handle.storesIn?.(database.id) ?? false);
-  if (database.batch && !database.currentTransaction() && !steps.some(joins)) return runNativeBatch(database, database.batch.bind(database), steps);
+  if (database.batch && !database.currentTransaction()) {
+    const native = await nativeSteps(steps, joins);
+    if (native) return runNativeBatch(database.batch.bind(database), native);
+  }
   return inTransaction(database, async (tx, scope) => {
     const results: ExecResult[] = [];
     for (const step of steps) {
@@ -169,16 +172,34 @@ async function runBatch(database: SqlDatabase, steps: BatchStep[]): Promise<Exec
   });
 }
 
-/** The statements as the database's own batch (one message on a writer thread); publishes wait for its commit. */
-async function runNativeBatch(database: SqlDatabase, batch: NonNullable<SqlDatabase["batch"]>, steps: BatchStep[]): Promise<ExecResult[]> {
+type NativeStep = DatabaseBatchStep | Extract<BatchStep, { publish: CheckedPublish }>;
+
+/** The steps as the database's own batch takes them; undefined when a publish joining it cannot be one (a driver on this thread). */
+async function nativeSteps(steps: BatchStep[], joins: (step: BatchStep) => boolean): Promise<NativeStep[] | undefined> {
+  const native: NativeStep[] = [];
+  for (const step of steps) {
+    if ("statement" in step) native.push(step.statement);
+    else if (!joins(step)) native.push(step);
+    else {
+      const { publish, context } = step;
+      const queueStep = await sendPublish(context, publish, (handle) => handle.batchStep?.(publish.data, publish.headers, publish.unique ?? publish.options, publish.unique !== undefined) ?? Promise.resolve(undefined));
+      if (!queueStep) return undefined;
+      native.push(queueStep);
+    }
+  }
+  return native;
+}
+
+/** The database's own batch (one message on a writer thread); publishes to queues elsewhere wait for its commit. */
+async function runNativeBatch(batch: NonNullable<SqlDatabase["batch"]>, steps: NativeStep[]): Promise<ExecResult[]> {
   const context = currentContext();
   const scope = new CommitScope(context?.transaction);
-  const statements: BatchStatement[] = [];
+  const databaseSteps: DatabaseBatchStep[] = [];
   for (const step of steps) {
-    if ("statement" in step) statements.push(step.statement);
-    else await deferPublish(step, scope);
+    if ("publish" in step) await deferPublish(step, scope);
+    else databaseSteps.push(step);
   }
-  const results = statements.length > 0 ? await batch(statements) : [];
+  const results = databaseSteps.length > 0 ? await batch(databaseSteps) : [];
   await scope.committed();
   return results;
 }

@@ -4,6 +4,8 @@
  * policy live above the driver (in the queue entry), so every driver behaves the same.
  */
 
+import type { BatchQueueStep } from "../sql/driver.ts";
+
 export type HeaderValue = string | number | boolean;
 export type Headers = Record<string, HeaderValue>;
 
@@ -240,6 +242,8 @@ export interface QueueDriver {
   stop(): Promise<void>;
   /** Whether the driver keeps its messages in the SQL database `databaseId` (so a publish inside that database's transaction joins it). */
   storesIn?(databaseId: string): boolean;
+  /** See QueueHandle.batchStep. */
+  batchStep?(queueName: string, body: unknown, headers: Headers, options: PublishOptions | UniquePublishOptions | undefined, unique: boolean): BatchQueueStep;
 }
 
 /** A message made ready inside a database transaction, to be admitted once that transaction committed. */
@@ -275,6 +279,11 @@ export interface QueueHandle {
   preparePublish?(body: unknown, headers?: Headers, options?: PublishOptions): Promise<PreparedPublish | undefined>;
   /** Whether the queue's driver keeps its messages in the SQL database `databaseId`. */
   storesIn?(databaseId: string): boolean;
+  /**
+   * The publish as a step of a batch on the database the driver stores in, where the driver offers
+   * that (a driver living in a writer thread); undefined otherwise.
+   */
+  batchStep?(body: unknown, headers: Headers, options: PublishOptions | UniquePublishOptions | undefined, unique: boolean): Promise<BatchQueueStep | undefined>;
   /** Dropped, and said so, while the queue holds the key. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique". */
   publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;

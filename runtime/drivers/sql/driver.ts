@@ -35,7 +35,7 @@ export interface SqlDatabase extends SqlExecutor {
    * where it is cheaper than `transaction()` (a database on a writer thread: one message); the `sql`
    * module's `batch` falls back to a transaction elsewhere.
    */
-  batch?(statements: readonly BatchStatement[]): Promise<ExecResult[]>;
+  batch?(steps: readonly BatchStep[]): Promise<ExecResult[]>;
   open(): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,6 +45,16 @@ export interface BatchStatement {
   sql: string;
   params?: readonly unknown[];
 }
+
+/**
+ * A call on a queue driver that stores in the batch's database, run inside its transaction (a
+ * publish): what a driver proxy hands the database it shares (see drivers/sql/sqlite-writer).
+ */
+export interface BatchQueueStep {
+  queue: { driverId: string; method: string; args: unknown[] };
+}
+
+export type BatchStep = BatchStatement | BatchQueueStep;
 
 /** Every driver's answer to a statement on a database that is not open. */
 export function notOpenError(id: string): TaskrtError {

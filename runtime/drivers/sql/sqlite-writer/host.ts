@@ -13,6 +13,7 @@
 import type { Logger, LogFields } from "../../../logger.ts";
 import { SqliteDatabase, type SqliteTransaction } from "../sqlite.ts";
 import { errorToWire, type AnswerValue, type FromWriter, type ToWriter, type WriterSettings } from "./protocol.ts";
+import { QueueHost } from "./queue-host.ts";
 
 type TransactionMessage = Extract<ToWriter, { tx: number }>;
 
@@ -43,10 +44,12 @@ export class WriterHost {
   readonly #database: SqliteDatabase;
   readonly #send: (message: FromWriter) => void;
   readonly #transactions = new Map<number, TransactionChannel>();
+  readonly #queues: QueueHost;
 
   constructor(settings: WriterSettings, send: (message: FromWriter) => void) {
     this.#send = send;
-    this.#database = new SqliteDatabase({ ...settings, logger: forwardingLogger(send) });
+    this.#database = new SqliteDatabase({ ...settings, logger: forwardingLogger(send, undefined) });
+    this.#queues = new QueueHost(this.#database, send, (entry) => forwardingLogger(send, entry));
   }
 
   /** The hosted database, for a queue driver created beside it. */
@@ -74,12 +77,25 @@ export class WriterHost {
         return this.#answer(message.id, () =>
           this.#database.transaction(async (tx) => {
             const results = [];
-            for (const statement of message.statements) results.push(await tx.execute(statement.sql, statement.params));
+            for (const step of message.steps) {
+              if ("queue" in step) await this.#queues.call(step.queue);
+              else results.push(await tx.execute(step.sql, step.params));
+            }
             return results;
           }),
         );
       case "begin":
         return this.#begin(message.tx);
+      case "queue-open":
+        return this.#answer(message.id, () => this.#queues.open(message.settings));
+      case "queue-close":
+        return this.#answer(message.id, () => this.#queues.close(message.driverId));
+      case "queue-call":
+        return this.#answer(message.id, () => this.#queues.call(message.call));
+      case "consume":
+        return this.#answer(message.id, () => this.#queues.consume(message.driverId, message.subscription, message.queueName, message.options));
+      case "cancel":
+        return this.#answer(message.id, () => this.#queues.cancel(message.subscription));
       default:
         return this.#transactions.get(message.tx)?.push(message);
     }
@@ -122,6 +138,9 @@ export class WriterHost {
       switch (message.t) {
         case "op":
           await this.#settle(message.id, () => (message.kind === "query" ? executor.query(message.sql, message.params) : executor.execute(message.sql, message.params)));
+          break;
+        case "queue-op":
+          await this.#settle(message.id, () => this.#queues.call(message.call));
           break;
         case "nest":
           await this.#savepoint(channel, executor);
@@ -167,11 +186,11 @@ function idOf(message: TransactionMessage | undefined): number {
 }
 
 /** The hosted driver's log lines, sent to the main thread's logger. */
-function forwardingLogger(send: (message: FromWriter) => void): Logger {
+function forwardingLogger(send: (message: FromWriter) => void, entry: string | undefined): Logger {
   const line =
     (level: "debug" | "info" | "warn" | "error") =>
     (message: string, fields?: LogFields): void =>
-      send({ t: "log", level, message, fields: fields as Record<string, unknown> | undefined });
+      send({ t: "log", level, message, fields: fields as Record<string, unknown> | undefined, entry });
   const logger: Logger = { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error"), forEntry: () => logger };
   return logger;
 }

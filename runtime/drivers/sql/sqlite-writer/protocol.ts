@@ -7,7 +7,7 @@
  * worker runs its messages in order inside the real transaction.
  */
 import { TaskrtError } from "../../../errors.ts";
-import type { BatchStatement, ExecResult, SqlRow } from "../driver.ts";
+import type { BatchStep, ExecResult, SqlRow } from "../driver.ts";
 import type { SqliteSynchronous } from "../sqlite-connection.ts";
 
 /** What the worker needs to build the `SqliteDatabase` it hosts (the options without the logger). */
@@ -22,8 +22,18 @@ export interface WriterSettings {
   readConnection?: boolean;
 }
 
-export type { BatchStatement };
+export type { BatchStep };
 
+/** A method call on a queue driver living in the writer, or on one of its deliveries (see queue-host.ts). */
+export type QueueCall = { driverId: string; method: string; args: unknown[] } | { delivery: number; method: string; args: unknown[] };
+
+/** The settings a SQLite queue driver is created with in the writer. */
+export interface QueueDriverSettings {
+  driverId: string;
+  ackTimeoutMs: number;
+  pollIntervalMs: number;
+  commitWindowMs: number;
+}
 export type StatementKind = "query" | "execute";
 
 export type ToWriter =
@@ -32,27 +42,37 @@ export type ToWriter =
   /** A statement from outside any transaction (a lone write, or a read the main thread cannot run). */
   | { t: "run"; id: number; kind: StatementKind; sql: string; params?: readonly unknown[] }
   /** Statements that commit together or not at all: one transaction of the group commit. */
-  | { t: "batch"; id: number; statements: BatchStatement[] }
+  | { t: "batch"; id: number; steps: BatchStep[] }
   /** Opens transaction `tx`; its `end`/`fail` answers once it committed or rolled back. */
   | { t: "begin"; tx: number }
   | { t: "op"; tx: number; id: number; kind: StatementKind; sql: string; params?: readonly unknown[] }
+  /** A queue driver call inside transaction `tx` (a publish or settlement joining it). */
+  | { t: "queue-op"; tx: number; id: number; call: QueueCall }
   /** A savepoint inside `tx`: the following ops belong to it until its `unnest`. */
   | { t: "nest"; tx: number }
   | { t: "unnest"; tx: number; id: number; ok: boolean }
   | { t: "end"; tx: number; id: number }
-  | { t: "fail"; tx: number; id: number };
+  | { t: "fail"; tx: number; id: number }
+  /** Creates and starts a queue driver on the hosted database; answers `{durable}`. */
+  | { t: "queue-open"; id: number; settings: QueueDriverSettings }
+  | { t: "queue-close"; id: number; driverId: string }
+  | { t: "queue-call"; id: number; call: QueueCall }
+  /** Starts a consumer; its deliveries come back as `delivery` messages naming `subscription`. */
+  | { t: "consume"; id: number; driverId: string; subscription: number; queueName: string; options: unknown }
+  | { t: "cancel"; id: number; subscription: number };
 
 export interface OpenedAnswer {
   journalMode: string;
   path: string;
 }
 
-export type AnswerValue = SqlRow[] | ExecResult | ExecResult[] | OpenedAnswer | null;
+export type AnswerValue = SqlRow[] | ExecResult | ExecResult[] | OpenedAnswer | null | unknown;
 
 export type FromWriter =
   | { t: "done"; id: number; value: AnswerValue }
   | { t: "error"; id: number; error: WireError }
-  | { t: "log"; level: "debug" | "info" | "warn" | "error"; message: string; fields?: Record<string, unknown> };
+  | { t: "delivery"; subscription: number; delivery: number; message: unknown }
+  | { t: "log"; level: "debug" | "info" | "warn" | "error"; message: string; fields?: Record<string, unknown>; entry?: string };
 
 /** An error as it crosses threads: a TaskrtError keeps its code, entry and hint. */
 export interface WireError {

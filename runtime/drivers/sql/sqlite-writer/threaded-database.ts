@@ -23,12 +23,15 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { TaskrtError, errorMessage } from "../../../errors.ts";
 import type { Logger } from "../../../logger.ts";
-import { notOpenError, transactionFinishedError, type ExecResult, type SqlDatabase, type SqlExecutor, type SqlRow } from "../driver.ts";
+import { notOpenError, transactionFinishedError, type BatchStep, type ExecResult, type SqlDatabase, type SqlExecutor, type SqlRow } from "../driver.ts";
 import { WaitQueue, TURN } from "../sqlite-batch.ts";
 import { bindParameters } from "../sqlite-parameters.ts";
 import { SqliteReader } from "../sqlite-reader.ts";
 import { SQLITE_BATCH_DEFAULTS, SQLITE_STATE, type SqliteOptions, type SqliteState, type SqliteTransaction } from "../sqlite.ts";
-import { errorFromWire, type AnswerValue, type BatchStatement, type FromWriter, type OpenedAnswer, type StatementKind, type ToWriter, type WriterSettings } from "./protocol.ts";
+import { errorFromWire, type AnswerValue, type FromWriter, type OpenedAnswer, type QueueCall, type StatementKind, type ToWriter, type WriterSettings } from "./protocol.ts";
+
+/** Requests a queue-driver proxy sends the writer as they are (ids filled in here). */
+export type WriterQueueRequest = Extract<ToWriter, { t: "queue-open" | "queue-close" | "consume" | "cancel" }>;
 
 const WORKER_ENTRY = new URL("./worker-entry.js", import.meta.url);
 
@@ -55,6 +58,7 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
   readonly #logger: Logger | undefined;
   readonly #frames = new AsyncLocalStorage<Frame>();
   readonly #pending = new Map<number, Pending>();
+  readonly #subscriptions = new Map<number, (delivery: number, message: unknown) => void>();
   #worker: Worker | undefined;
   #reader: SqliteReader | undefined;
   #state: SqliteState = SQLITE_STATE.CLOSED;
@@ -165,19 +169,50 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
   }
 
   /**
-   * Runs `statements` as one transaction on the writer: resolves to their results once it
-   * committed; rejects with the first statement's error (and nothing of the batch is kept)
-   * otherwise. Inside a transaction, the statements run in it, one after another.
+   * Runs `steps` (statements, and calls on queue drivers living in the writer) as one transaction
+   * on the writer: resolves to the statements' results once it committed; rejects with the first
+   * step's error (and nothing of the batch is kept) otherwise. Inside a transaction, the steps run
+   * in it, one after another.
    */
-  async batch(statements: readonly BatchStatement[]): Promise<ExecResult[]> {
+  async batch(steps: readonly BatchStep[]): Promise<ExecResult[]> {
     const frame = this.#activeFrame();
     if (frame) {
       const results: ExecResult[] = [];
-      for (const statement of statements) results.push(await frame.executor.execute(statement.sql, statement.params));
+      for (const step of steps) {
+        if ("queue" in step) await this.queueCall(step.queue);
+        else results.push(await frame.executor.execute(step.sql, step.params));
+      }
       return results;
     }
     if (this.#state !== SQLITE_STATE.OPEN) throw notOpenError(this.id);
-    return (await this.#request({ t: "batch", id: 0, statements: statements.map((s) => ({ sql: s.sql, params: s.params })) })) as ExecResult[];
+    const message = steps.map((step) => ("queue" in step ? { queue: step.queue } : { sql: step.sql, params: step.params === undefined ? undefined : [...step.params] }));
+    return (await this.#request({ t: "batch", id: 0, steps: message })) as ExecResult[];
+  }
+
+  /**
+   * A call on a queue driver (or one of its deliveries) living in the writer: inside a transaction
+   * of this database it runs in that transaction there (a publish or settlement joins it).
+   */
+  queueCall(call: QueueCall): Promise<unknown> {
+    const frame = this.#activeFrame();
+    if (frame) return this.#request({ t: "queue-op", tx: frame.tx, id: 0, call });
+    return this.#request({ t: "queue-call", id: 0, call });
+  }
+
+  /** Opens or closes a queue driver in the writer, starts or cancels a consumer. */
+  writerRequest(message: WriterQueueRequest): Promise<unknown> {
+    return this.#request(message);
+  }
+
+  /** Numbers a new consumer; its deliveries go to `listener` until `unsubscribe`. */
+  subscribe(listener: (delivery: number, message: unknown) => void): number {
+    const subscription = this.#nextId++;
+    this.#subscriptions.set(subscription, listener);
+    return subscription;
+  }
+
+  unsubscribe(subscription: number): void {
+    this.#subscriptions.delete(subscription);
   }
 
   async transaction<T>(fn: (tx: SqliteTransaction) => Promise<T>): Promise<T> {
@@ -287,7 +322,12 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
   #receive(batch: FromWriter[]): void {
     for (const message of batch) {
       if (message.t === "log") {
-        this.#logger?.[message.level](message.message, message.fields);
+        const logger = message.entry ? this.#logger?.forEntry(message.entry) : this.#logger;
+        logger?.[message.level](message.message, message.fields);
+        continue;
+      }
+      if (message.t === "delivery") {
+        this.#subscriptions.get(message.subscription)?.(message.delivery, message.message);
         continue;
       }
       const pending = this.#pending.get(message.id);
