@@ -118,7 +118,12 @@ export class QueueHost {
 
   #driver(driverId: string): SqliteQueueDriver {
     const driver = this.#drivers.get(driverId);
-    if (!driver) throw new Error(`queue driver ${driverId} is not started in the writer thread`);
+    if (!driver) {
+      throw new TaskrtError(SQLITE_QUEUE_ERROR.STOPPED, `queue driver ${driverId} is not running in the writer thread of ${this.#database.id}`, {
+        entryId: driverId,
+        hint: `the writer thread was restarted; restart ${driverId} too (or restart taskrt)`,
+      });
+    }
     return driver;
   }
 }

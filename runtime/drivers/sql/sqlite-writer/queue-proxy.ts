@@ -37,6 +37,8 @@ export class ThreadedSqliteQueueDriver implements QueueDriver, Component {
   readonly #database: ThreadedSqliteDatabase;
   readonly #settings: QueueDriverSettings;
   readonly #subscriptions = new Set<number>();
+  /** Retention asked for (queue entries ask when built, before start): sent to the writer's driver at each start. */
+  readonly #retained = new Map<string, RetentionPolicy>();
   #state: "created" | "started" | "stopped" = "created";
   #durable = true;
 
@@ -63,6 +65,7 @@ export class ThreadedSqliteQueueDriver implements QueueDriver, Component {
     const opened = (await this.#database.writerRequest({ t: "queue-open", id: 0, settings: this.#settings })) as { durable: boolean };
     this.#durable = opened.durable;
     this.#state = "started";
+    for (const [queueName, policy] of this.#retained) this.#sendRetain(queueName, policy);
   }
 
   async stop(): Promise<void> {
@@ -81,9 +84,8 @@ export class ThreadedSqliteQueueDriver implements QueueDriver, Component {
     return { queue: { driverId: this.id, method: unique ? "publishUnique" : "publish", args: [queueName, body, headers, options] } };
   }
 
-  declare(queueName: string): Promise<void> {
-    return this.#call("declare", `declare queue "${queueName}"`, queueName) as Promise<void>;
-  }
+  /** As the driver's own: a queue needs no declaring (its messages carry its name), so no round trip either. */
+  async declare(_queueName: string): Promise<void> {}
 
   publish(queueName: string, body: unknown, headers: Headers, options?: PublishOptions): Promise<string> {
     return this.#call("publish", `publish to queue "${queueName}"`, queueName, body, headers, options) as Promise<string>;
@@ -168,8 +170,14 @@ export class ThreadedSqliteQueueDriver implements QueueDriver, Component {
     return this.#call("pruneDead", `prune the dead messages of queue "${queueName}"`, queueName, policy) as Promise<number>;
   }
 
-  /** The writer's driver prunes on its own schedule; a failure to ask it is logged there or lost with the writer. */
+  /** The writer's driver prunes on its own schedule, from its start on (as the driver does when asked before its start). */
   retain(queueName: string, policy: RetentionPolicy): void {
+    this.#retained.set(queueName, policy);
+    if (this.#state === "started") this.#sendRetain(queueName, policy);
+  }
+
+  #sendRetain(queueName: string, policy: RetentionPolicy): void {
+    // Only a dead writer refuses it, and that failure reaches every caller of the database already.
     void this.#database.queueCall({ driverId: this.id, method: "retain", args: [queueName, policy] }).catch(() => undefined);
   }
 
