@@ -215,7 +215,9 @@ describe("SQLite on a writer thread", () => {
     hold.resolve();
     await assert.rejects(transaction, isCode("E_DB_UNAVAILABLE", "database app:db is unavailable: its writer thread exited"));
     await assert.rejects(write, isCode("E_DB_UNAVAILABLE", "writer thread exited"));
-    await assert.rejects(db.execute("INSERT INTO items (name) VALUES ('later')"), isCode("E_DB_UNAVAILABLE"));
+    await assert.rejects(db.execute("INSERT INTO items (name) VALUES ('later')"), isCode("E_DB_UNAVAILABLE", "writer thread exited"));
+    // What the readiness probe asks: it reports the database down, naming why.
+    await assert.rejects(db.query("SELECT 1"), isCode("E_DB_UNAVAILABLE", "database app:db is unavailable: its writer thread exited"));
     assert.equal(db.state, "CLOSED");
     assert.ok(lines.some((line) => line.message.includes("writer thread exited")), JSON.stringify(lines));
     await db.open();

@@ -149,7 +149,7 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
   query(sql: string, params?: readonly unknown[]): Promise<SqlRow[]> {
     const frame = this.#activeFrame();
     if (frame) return frame.executor.query(sql, params);
-    if (this.#state !== SQLITE_STATE.OPEN) return Promise.reject(notOpenError(this.id));
+    if (this.#state !== SQLITE_STATE.OPEN) return Promise.reject(this.#notOpen());
     if (this.#reader) {
       try {
         const rows = this.#reader.tryQuery(sql, bindParameters(this.id, params));
@@ -164,7 +164,7 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
   execute(sql: string, params?: readonly unknown[]): Promise<ExecResult> {
     const frame = this.#activeFrame();
     if (frame) return frame.executor.execute(sql, params);
-    if (this.#state !== SQLITE_STATE.OPEN) return Promise.reject(notOpenError(this.id));
+    if (this.#state !== SQLITE_STATE.OPEN) return Promise.reject(this.#notOpen());
     return this.#statement("execute", sql, params) as Promise<ExecResult>;
   }
 
@@ -184,7 +184,7 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
       }
       return results;
     }
-    if (this.#state !== SQLITE_STATE.OPEN) throw notOpenError(this.id);
+    if (this.#state !== SQLITE_STATE.OPEN) throw this.#notOpen();
     const message = steps.map((step) => ("queue" in step ? { queue: step.queue } : { sql: step.sql, params: step.params === undefined ? undefined : [...step.params] }));
     return (await this.#request({ t: "batch", id: 0, steps: message })) as ExecResult[];
   }
@@ -218,7 +218,7 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqliteTransaction) => Promise<T>): Promise<T> {
     const outer = this.#activeFrame();
     if (outer) return this.#savepoint(outer, fn);
-    if (this.#state !== SQLITE_STATE.OPEN) throw notOpenError(this.id);
+    if (this.#state !== SQLITE_STATE.OPEN) throw this.#notOpen();
     const tx = this.#nextId++;
     this.#post({ t: "begin", tx });
     const frame = this.#newFrame(tx, undefined);
@@ -370,6 +370,11 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const caller of pending) caller.reject(this.#unavailable(reason));
+  }
+
+  /** Why a call finds the database closed: the writer thread's end, when that is what closed it. */
+  #notOpen(): TaskrtError {
+    return this.#lostWriter ? this.#unavailable(this.#lostWriter) : notOpenError(this.id);
   }
 
   #unavailable(reason: string): TaskrtError {
