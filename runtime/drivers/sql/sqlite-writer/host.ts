@@ -11,11 +11,13 @@
  * same way. So whatever runs for it is inside that transaction's async context.
  */
 import type { Logger, LogFields } from "../../../logger.ts";
+import type { ExecResult } from "../driver.ts";
 import { SqliteDatabase, type SqliteTransaction } from "../sqlite.ts";
 import { errorToWire, type AnswerValue, type FromWriter, type ToWriter, type WriterSettings } from "./protocol.ts";
 import { QueueHost } from "./queue-host.ts";
 
 type TransactionMessage = Extract<ToWriter, { tx: number }>;
+type BatchMessage = Extract<ToWriter, { t: "batch" }>;
 
 /** Thrown inside a transaction's function to roll it back when the main thread's function failed. */
 class RolledBackByCaller extends Error {}
@@ -57,6 +59,28 @@ export class WriterHost {
     return this.#database;
   }
 
+  /**
+   * The messages of one turn of the main thread's event loop. Their batches share one transaction
+   * of the group commit, each in a savepoint of its own (a failing one rolls back alone): one lock
+   * turn and one savepoint each instead of a transaction each.
+   */
+  receiveAll(messages: readonly ToWriter[]): void {
+    let batches: BatchMessage[] | undefined;
+    for (const message of messages) {
+      if (message.t === "batch") {
+        (batches ??= []).push(message);
+        continue;
+      }
+      // Work sent before a close runs before it; other callers' messages need no order among them.
+      if (batches && (message.t === "close" || message.t === "queue-close")) {
+        this.#runBatches(batches);
+        batches = undefined;
+      }
+      this.receive(message);
+    }
+    if (batches) this.#runBatches(batches);
+  }
+
   receive(message: ToWriter): void {
     switch (message.t) {
       case "open":
@@ -74,16 +98,7 @@ export class WriterHost {
           message.kind === "query" ? this.#database.query(message.sql, message.params) : this.#database.execute(message.sql, message.params),
         );
       case "batch":
-        return this.#answer(message.id, () =>
-          this.#database.transaction(async (tx) => {
-            const results = [];
-            for (const step of message.steps) {
-              if ("queue" in step) await this.#queues.call(step.queue);
-              else results.push(await tx.execute(step.sql, step.params));
-            }
-            return results;
-          }),
-        );
+        return this.#runBatches([message]);
       case "begin":
         return this.#begin(message.tx);
       case "queue-open":
@@ -99,6 +114,41 @@ export class WriterHost {
       default:
         return this.#transactions.get(message.tx)?.push(message);
     }
+  }
+
+  #runBatches(batches: BatchMessage[]): void {
+    const committed: { id: number; results: ExecResult[] }[] = [];
+    this.#database
+      .transaction(async (tx) => {
+        for (const batch of batches) {
+          try {
+            const results = batches.length === 1 ? await this.#runSteps(tx, batch) : await tx.transaction((inner) => this.#runSteps(inner, batch));
+            committed.push({ id: batch.id, results });
+          } catch (error) {
+            if (batches.length === 1) throw error;
+            this.#send({ t: "error", id: batch.id, error: errorToWire(error) });
+          }
+        }
+      })
+      .then(
+        () => {
+          for (const { id, results } of committed) this.#send({ t: "done", id, value: results });
+        },
+        (error: unknown) => {
+          // BEGIN or COMMIT failed (or the one batch did): nothing of these batches is kept.
+          const settled = new Set(batches.length === 1 ? [] : batches.filter((batch) => !committed.some((done) => done.id === batch.id)).map((batch) => batch.id));
+          for (const batch of batches) if (!settled.has(batch.id)) this.#send({ t: "error", id: batch.id, error: errorToWire(error) });
+        },
+      );
+  }
+
+  async #runSteps(tx: SqliteTransaction, batch: BatchMessage): Promise<ExecResult[]> {
+    const results: ExecResult[] = [];
+    for (const step of batch.steps) {
+      if ("queue" in step) await this.#queues.call(step.queue);
+      else results.push(await tx.execute(step.sql, step.params));
+    }
+    return results;
   }
 
   #begin(tx: number): void {

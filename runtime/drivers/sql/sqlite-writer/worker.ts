@@ -18,5 +18,5 @@ const host = new WriterHost(workerData as WriterSettings, (message) => {
   outbox.push(message);
 });
 port.on("message", (batch: ToWriter[]) => {
-  for (const message of batch) host.receive(message);
+  host.receiveAll(batch);
 });
