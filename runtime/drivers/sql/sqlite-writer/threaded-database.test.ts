@@ -8,7 +8,7 @@ import { TaskrtError } from "../../../errors.ts";
 import type { Logger, LogFields } from "../../../logger.ts";
 import { sqlDriverContract } from "../contract.ts";
 import type { SqliteOptions } from "../sqlite.ts";
-import { ThreadedSqliteDatabase } from "./threaded-database.ts";
+import { ThreadedSqliteDatabase, workerExecArgv } from "./threaded-database.ts";
 
 const temporaryRoot = fs.mkdtempSync(path.join(os.tmpdir(), "taskrt-sqlite-writer-"));
 after(() => fs.rmSync(temporaryRoot, { recursive: true, force: true }));
@@ -274,4 +274,9 @@ describe("SQLite on a writer thread", () => {
       await db.close();
     }
   });
+});
+
+test("the writer thread gets the process's Node options except code given with -e/-p, which a worker refuses", () => {
+  assert.deepEqual(workerExecArgv(["--conditions=taskrt-source", "--import", "tsx", "--input-type=module", "-e", "console.log(1)"]), ["--conditions=taskrt-source", "--import", "tsx"]);
+  assert.deepEqual(workerExecArgv(["--eval=1", "--print", "2", "--max-old-space-size=512"]), ["--max-old-space-size=512"]);
 });

@@ -108,7 +108,7 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
       // The writer answers only what this thread cannot: its own read connection would not be used.
       readConnection: false,
     };
-    const worker = new Worker(WORKER_ENTRY, { workerData: settings });
+    const worker = new Worker(WORKER_ENTRY, { workerData: settings, execArgv: workerExecArgv(process.execArgv) });
     this.#worker = worker;
     this.#lostWriter = undefined;
     worker.on("message", (batch: FromWriter[]) => this.#receive(batch));
@@ -383,4 +383,22 @@ export class ThreadedSqliteDatabase implements SqlDatabase {
       hint: this.#lostWriter ? `restart ${this.id} (its supervisor, or taskrt); its committed data is intact` : `start ${this.id} before using it`,
     });
   }
+}
+
+/**
+ * The process's Node options a worker may take: a process started with `-e`/`-p` code (and its
+ * `--input-type`) passes them on in execArgv, and a worker refuses to start with them.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < execArgv.length; index++) {
+    const arg = execArgv[index];
+    if (arg === "-e" || arg === "--eval" || arg === "-p" || arg === "--print") {
+      index++; // its code
+      continue;
+    }
+    if (arg.startsWith("--input-type") || arg.startsWith("--eval=") || arg.startsWith("--print=")) continue;
+    kept.push(arg);
+  }
+  return kept;
 }
