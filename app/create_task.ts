@@ -1,8 +1,8 @@
 /**
  * POST /tasks: checks the body, then stores the task row as queued and publishes its message in
- * one transaction — so a 202 means both are committed, and neither exists without the other.
+ * one batch (one transaction) — so a 202 means both are committed, and neither exists without the other.
  */
-import { http, queue, sql, uuid } from "taskrt";
+import { http, sql, uuid } from "taskrt";
 import { isUnavailable, type Task } from "./tasks.ts";
 
 export async function handler(): Promise<void> {
@@ -33,15 +33,15 @@ export async function handler(): Promise<void> {
   try {
     const db = await sql.get("app:db");
     try {
-      await db.transaction(async (tx) => {
-        await tx.execute("INSERT INTO tasks (id, action, payload, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?)", [
+      await db.batch((b) => {
+        b.execute("INSERT INTO tasks (id, action, payload, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?)", [
           task.id,
           task.action,
           payload,
           now,
           now,
         ]);
-        await queue.publish("app:tasks_queue", task);
+        b.publish("app:tasks_queue", task);
       });
     } finally {
       db.release();

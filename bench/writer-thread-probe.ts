@@ -10,6 +10,9 @@
  * - `writer thread, one message per statement`: a transaction as handlers write it, `await`ing
  *   each statement: BEGIN (savepoint), the INSERT, END each a round trip, and the next transaction
  *   can start in the batch only once the previous one ended.
+ * - `driver, writer: thread, batch()` and `… transaction()`: the same two ways through the real
+ *   ThreadedSqliteDatabase (drivers/sql/sqlite-writer), which hosts the SqliteDatabase above in its
+ *   writer thread: what the driver costs beside the bare prototype.
  *
  * For each: transactions per second, the callers' p50/p99, the main thread's event-loop delay p99
  * (what every other request on the process waits) and its utilisation (what is left for HTTP).
@@ -23,6 +26,7 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { SqliteDatabase } from "../runtime/drivers/sql/sqlite.ts";
+import { ThreadedSqliteDatabase } from "../runtime/drivers/sql/sqlite-writer/threaded-database.ts";
 
 const INSERT = "INSERT INTO tasks (id, payload, created_at) VALUES (?, ?, ?)";
 const SCHEMA = "CREATE TABLE tasks (id TEXT PRIMARY KEY, payload TEXT NOT NULL, created_at INTEGER NOT NULL)";
@@ -145,6 +149,21 @@ async function mainThread(settings: Settings): Promise<Figures> {
   }
 }
 
+async function threadedDriver(settings: Settings, interactive: boolean): Promise<Figures> {
+  const db = new ThreadedSqliteDatabase({ id: "probe", file: freshFile(), busyTimeoutMs: 5000, synchronous: "FULL", closeTimeoutMs: 5000 });
+  await db.open();
+  await db.execute(SCHEMA);
+  try {
+    return await measure(settings, async (index) => {
+      const params = [`driver-${index}`, PAYLOAD, Date.now()];
+      if (interactive) await db.transaction(async (tx) => void (await tx.execute(INSERT, params)));
+      else await db.batch([{ sql: INSERT, params }]);
+    });
+  } finally {
+    await db.close();
+  }
+}
+
 async function writerThread(settings: Settings, perStatement: boolean): Promise<Figures> {
   const file = freshFile();
   const setup = new SqliteDatabase({ id: "probe-setup", file, busyTimeoutMs: 5000, synchronous: "FULL", closeTimeoutMs: 5000 });
@@ -208,6 +227,8 @@ async function main(): Promise<void> {
     ["main thread (the driver today)", () => mainThread(settings)],
     ["writer thread, one message per transaction", () => writerThread(settings, false)],
     ["writer thread, one message per statement", () => writerThread(settings, true)],
+    ["driver, writer: thread, batch()", () => threadedDriver(settings, false)],
+    ["driver, writer: thread, transaction()", () => threadedDriver(settings, true)],
   ];
   const results = new Map<string, Figures[]>();
   for (let round = 0; round < settings.rounds; round++) {

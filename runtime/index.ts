@@ -4,7 +4,7 @@
  */
 export { http } from "./modules/http.ts";
 export { queue, type Message, type PublishSettings, type UniquePublishSettings, type PublishOutcome, type Headers } from "./modules/queue.ts";
-export { sql, type Database, type Executor, type Row } from "./modules/sql.ts";
+export { sql, type BatchBuilder, type Database, type Executor, type Row } from "./modules/sql.ts";
 export { uuid } from "./modules/uuid.ts";
 export { logger } from "./modules/logger.ts";
 export { time } from "./modules/time.ts";

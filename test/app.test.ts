@@ -1,6 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { getJson, postJson, startApp, waitFor, type RunningApp } from "./helpers.ts";
+import type { SqlDatabase } from "../runtime/drivers/sql/driver.ts";
 
 process.env.APP_WORK_DELAY = "0";
 
@@ -110,15 +111,16 @@ describe("the task-queue app (app/_index.yaml)", () => {
   });
 
   test("a database that cannot be written answers 503, keeps serving reads, and recovers", async () => {
-    const database = app.runtime.component<{ raw(): { pragma(text: string): unknown } }>("app:db").raw();
-    database.pragma("query_only = 1");
+    // Through the driver, so it reaches the write connection wherever it runs (a writer thread, here).
+    const database = app.runtime.component<SqlDatabase>("app:db");
+    await database.execute("PRAGMA query_only = 1");
     try {
       const refused = await postJson(`${app.url}/tasks`, { action: "uppercase", data: { text: "later" } });
       assert.equal(refused.status, 503);
       assert.deepEqual(refused.body, { error: "task store unavailable, task not accepted; retry later" });
       assert.equal((await getJson(`${app.url}/tasks?limit=1`)).status, 200);
     } finally {
-      database.pragma("query_only = 0");
+      await database.execute("PRAGMA query_only = 0");
     }
     const accepted = await postJson(`${app.url}/tasks`, { action: "uppercase", data: { text: "now" } });
     assert.equal(accepted.status, 202);

@@ -18,6 +18,8 @@ export interface TaskrtVariant {
   queue: "durable" | "memory";
   /** Paused: the task consumer does not start, so queued tasks stay queued. */
   consumers: "running" | "paused";
+  /** `app:db`'s writer; the registry's own setting when left out. */
+  writer?: "main" | "thread";
   cpuProfileDir?: string;
 }
 
@@ -34,6 +36,7 @@ export function taskrtProcess(variant: TaskrtVariant): ProcessSpec {
   ];
   if (variant.queue === "memory") overrides.push("app:tasks_queue:driver=app:memory_driver");
   if (variant.consumers === "paused") overrides.push("app:task_consumer:lifecycle.auto_start=false");
+  if (variant.writer) overrides.push(`app:db:writer=${variant.writer}`);
   const profile = variant.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${variant.cpuProfileDir}`] : [];
   if (!existsSync(TASKRT_CLI)) throw new Error(`${TASKRT_CLI} is missing: run npm run build first (npm run bench does)`);
   return {

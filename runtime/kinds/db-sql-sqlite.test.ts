@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import kind, { SqliteComponent } from "./db-sql-sqlite.ts";
+import kind, { SqliteComponent, ThreadedSqliteComponent } from "./db-sql-sqlite.ts";
 import type { BuildContext } from "../contracts/build-context.ts";
 import type { Entry } from "../registry/entry.ts";
 import { projectSchemas } from "../registry/schemas.ts";
@@ -105,6 +105,37 @@ describe("db.sql.sqlite", () => {
     } finally {
       await component.stop();
     }
+  });
+
+  test("writer defaults to main; writer: thread runs the write connection on a writer thread and says so", async () => {
+    assert.equal(validatedEntry({ file: ":memory:" }).entry.data.writer, "main");
+    assert.deepEqual(validatedEntry({ file: ":memory:", writer: "elsewhere" }).errors, ["/writer must be equal to one of the allowed values"]);
+    const file = path.join(temporaryRoot, "threaded", "tasks.db");
+    const component = kind.create(validatedEntry({ file, synchronous: "FULL", writer: "thread" }).entry, buildContext()) as ThreadedSqliteComponent;
+    assert.ok(component instanceof ThreadedSqliteComponent);
+    await component.start();
+    try {
+      assert.equal(component.describe(), `sqlite ${file} (WAL, writer thread)`);
+      await component.execute("CREATE TABLE t (n INTEGER)");
+      assert.deepEqual(await component.execute("INSERT INTO t VALUES (1)"), { lastInsertId: 1, rowsAffected: 1 });
+      assert.deepEqual(await component.query("SELECT n FROM t"), [{ n: 1 }]);
+    } finally {
+      await component.stop();
+    }
+    assert.equal(component.describe(), `sqlite ${file} (closed)`);
+  });
+
+  test("with writer: thread, a start that cannot open the file fails with the same E_DB_UNAVAILABLE", async () => {
+    const blocker = path.join(temporaryRoot, "blocker-threaded");
+    fs.writeFileSync(blocker, "");
+    const file = path.join(blocker, "tasks.db");
+    const component = kind.create(validatedEntry({ file, writer: "thread" }).entry, buildContext()) as ThreadedSqliteComponent;
+    await assert.rejects(component.start(), {
+      code: "E_DB_UNAVAILABLE",
+      message: `cannot open database app:db at ${file}: cannot create its folder: EEXIST: file already exists, mkdir '${blocker}'`,
+    });
+    assert.equal(component.describe(), `sqlite ${file} (closed)`);
+    await assert.rejects(component.query("SELECT 1"), { code: "E_DB_UNAVAILABLE" });
   });
 
   test("a start that cannot open the file fails with E_DB_UNAVAILABLE and leaves the component closed", async () => {

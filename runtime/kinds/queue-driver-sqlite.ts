@@ -8,6 +8,8 @@ import { parseDuration } from "../duration.ts";
 import { resolveId, type Entry } from "../registry/entry.ts";
 import { SqliteQueueDriver, type SharedSqliteDatabase, type SqliteQueueStorage, type SqliteSynchronous } from "../drivers/queue/sqlite.ts";
 import type { BuildContext } from "../contracts/build-context.ts";
+import { ThreadedSqliteDatabase } from "../drivers/sql/sqlite-writer/threaded-database.ts";
+import { ThreadedSqliteQueueDriver } from "../drivers/sql/sqlite-writer/queue-proxy.ts";
 import { defineKind } from "../contracts/kind-definition.ts";
 
 /** `entry.data` after validation filled the schema's defaults. */
@@ -47,10 +49,25 @@ function storageProblem(entry: Entry, message: string, field: string[]): Problem
   };
 }
 
-export function createSqliteQueueDriver(entry: Entry, context: BuildContext): SqliteQueueDriver {
+/**
+ * The driver, or, on a database whose writer runs on a thread (`writer: thread`), a proxy for the
+ * same driver created inside that thread.
+ */
+export function createSqliteQueueDriver(entry: Entry, context: BuildContext): SqliteQueueDriver | ThreadedSqliteQueueDriver {
   const [problem] = checkStorage(entry);
   if (problem) throw new TaskrtError(problem.code, `${entry.id} ${problem.message}`, { entryId: entry.id, hint: problem.hint, location: problem.location });
   const data = entry.data as unknown as SqliteQueueEntryData;
+  if (data.db !== undefined) {
+    const database = context.component<unknown>(resolveId(data.db, entry.namespace));
+    if (database instanceof ThreadedSqliteDatabase) {
+      return new ThreadedSqliteQueueDriver(database, {
+        driverId: entry.id,
+        ackTimeoutMs: parseDuration(data.ack_timeout),
+        pollIntervalMs: parseDuration(data.poll_interval),
+        commitWindowMs: parseDuration(data.commit_window),
+      });
+    }
+  }
   const storage: SqliteQueueStorage =
     data.file !== undefined
       ? { file: data.file, synchronous: data.synchronous, busyTimeoutMs: parseDuration(data.busy_timeout) }

@@ -38,6 +38,7 @@ import {
   type QueueStats,
   type Subscription,
 } from "../drivers/queue/driver.ts";
+import type { BatchQueueStep } from "../drivers/sql/driver.ts";
 import { deadLetterHeaders, decideFailure, parseRetryPolicy, type RetryPolicy } from "../queue/retry-policy.ts";
 
 const DRIVER_KIND_PREFIX = "queue.driver.";
@@ -97,6 +98,17 @@ export class QueueEntry implements Component, QueueHandle {
     if (!publishesAfterCommit(driver) || !driver.prepareUniquePublish) return undefined;
     if (!this.declared) await this.declare();
     return driver.prepareUniquePublish(this.queueName, body, headers, options);
+  }
+
+  storesIn(databaseId: string): boolean {
+    return this.driver.storesIn?.(databaseId) ?? false;
+  }
+
+  async batchStep(body: unknown, headers: Headers, options: PublishOptions | UniquePublishOptions | undefined, unique: boolean): Promise<BatchQueueStep | undefined> {
+    if (!this.driver.batchStep) return undefined;
+    if (unique) this.capable("unique", "publish with a unique_key");
+    if (!this.declared) await this.declare();
+    return this.driver.batchStep(this.queueName, body, headers, options, unique);
   }
 
   async publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult> {

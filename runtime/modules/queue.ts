@@ -15,7 +15,7 @@
  */
 import { TaskrtError, errorMessage } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
-import type { HeaderValue, Headers, PreparedPublish, PublishOptions, QueueHandle } from "../drivers/queue/driver.ts";
+import type { HeaderValue, Headers, PreparedPublish, PublishOptions, QueueHandle, UniquePublishOptions } from "../drivers/queue/driver.ts";
 import { useModule, type CallContext, type TransactionScope } from "./context.ts";
 
 export type { HeaderValue, Headers } from "../drivers/queue/driver.ts";
@@ -74,51 +74,83 @@ interface Publish {
   (queueId: string, data: unknown, options?: Headers | PublishSettings): Promise<string>;
 }
 
-const publish = (async (queueId: string, data: unknown, options?: Headers | PublishSettings | UniquePublishSettings): Promise<string | PublishOutcome> => {
-    const context = useModule("queue");
-    checkQueueId(queueId, context);
-    if (isEmpty(data)) {
-      throw new TaskrtError("E_INVALID_MESSAGE", "message data cannot be empty", {
-        entryId: context.entryId,
-        hint: "publish a non-empty object, an array, a string, a number or a boolean",
-      });
-    }
-    const settings: PublishSettings & Partial<UniquePublishSettings> = isPublishSettings(options) ? options : { headers: options as Headers | undefined };
-    const headers = checkHeaders(settings.headers ?? {}, context);
-    // `delay` and `priority` may come as headers too (Lua's publish takes only headers); the option wins.
-    const delay = settings.delay ?? (headers.delay as string | number | undefined);
-    const priority = settings.priority ?? (typeof headers.priority === "number" ? headers.priority : undefined);
-    const publishOptions = delay === undefined && priority === undefined ? undefined : toPublishOptions({ delay, priority }, context);
-    const handle = findQueue(queueId, context);
-    try {
-      if (settings.unique_key !== undefined) {
-        const uniqueForMs = settings.unique_for === undefined ? undefined : durationOption("unique_for", settings.unique_for, context);
-        const uniqueOptions = { ...publishOptions, uniqueKey: settings.unique_key, uniqueForMs };
-        if (context.transaction && handle.prepareUniquePublish) {
-          const prepared = await handle.prepareUniquePublish(data, headers, uniqueOptions);
-          if (prepared) {
-            if (!prepared.duplicate) admitAfterCommit(context.transaction, prepared);
-            return { id: prepared.id, duplicate: prepared.duplicate };
-          }
-        }
-        return await handle.publishUnique(data, headers, uniqueOptions);
-      }
-      if (context.transaction && handle.preparePublish) {
-        const prepared = await handle.preparePublish(data, headers, publishOptions);
+/** A publish whose arguments were checked and whose queue was found, not yet sent. */
+export interface CheckedPublish {
+  queueId: string;
+  handle: QueueHandle;
+  data: unknown;
+  headers: Headers;
+  options: PublishOptions | undefined;
+  unique: UniquePublishOptions | undefined;
+}
+
+/** Checks a publish's arguments and finds its queue, synchronously: what `publish` refuses, this throws. */
+export function checkPublish(context: CallContext, queueId: string, data: unknown, options?: Headers | PublishSettings | UniquePublishSettings): CheckedPublish {
+  checkQueueId(queueId, context);
+  if (isEmpty(data)) {
+    throw new TaskrtError("E_INVALID_MESSAGE", "message data cannot be empty", {
+      entryId: context.entryId,
+      hint: "publish a non-empty object, an array, a string, a number or a boolean",
+    });
+  }
+  const settings: PublishSettings & Partial<UniquePublishSettings> = isPublishSettings(options) ? options : { headers: options as Headers | undefined };
+  const headers = checkHeaders(settings.headers ?? {}, context);
+  // `delay` and `priority` may come as headers too (Lua's publish takes only headers); the option wins.
+  const delay = settings.delay ?? (headers.delay as string | number | undefined);
+  const priority = settings.priority ?? (typeof headers.priority === "number" ? headers.priority : undefined);
+  const publishOptions = delay === undefined && priority === undefined ? undefined : toPublishOptions({ delay, priority }, context);
+  const handle = findQueue(queueId, context);
+  let unique: UniquePublishOptions | undefined;
+  if (settings.unique_key !== undefined) {
+    const uniqueForMs = settings.unique_for === undefined ? undefined : durationOption("unique_for", settings.unique_for, context);
+    unique = { ...publishOptions, uniqueKey: settings.unique_key, uniqueForMs };
+  }
+  return { queueId, handle, data, headers, options: publishOptions, unique };
+}
+
+/**
+ * Sends a checked publish. Inside a transaction (`context.transaction`), a driver that admits after
+ * the commit (the memory queue) gets the message prepared now and admitted then; a driver storing
+ * in the transaction's database joins it by itself.
+ */
+export async function sendPublish(context: CallContext, checked: CheckedPublish): Promise<string | PublishOutcome>;
+/** Runs `send` on the publish's queue, its failure reported as any publish's. */
+export async function sendPublish<T>(context: CallContext, checked: CheckedPublish, send: (handle: QueueHandle) => Promise<T>): Promise<T>;
+export async function sendPublish<T>(context: CallContext, checked: CheckedPublish, send?: (handle: QueueHandle) => Promise<T>): Promise<T | string | PublishOutcome> {
+  const { handle, data, headers, options } = checked;
+  try {
+    if (send) return await send(handle);
+    if (checked.unique) {
+      if (context.transaction && handle.prepareUniquePublish) {
+        const prepared = await handle.prepareUniquePublish(data, headers, checked.unique);
         if (prepared) {
-          admitAfterCommit(context.transaction, prepared);
-          return prepared.id;
+          if (!prepared.duplicate) admitAfterCommit(context.transaction, prepared);
+          return { id: prepared.id, duplicate: prepared.duplicate };
         }
       }
-      return await handle.publish(data, headers, publishOptions);
-    } catch (error) {
-      if (error instanceof TaskrtError) throw error;
-      throw new TaskrtError("E_QUEUE_PUBLISH", `publish to ${queueId} failed: ${errorMessage(error)}`, {
-        entryId: context.entryId,
-        cause: error,
-      });
+      return await handle.publishUnique(data, headers, checked.unique);
     }
-  }) as Publish;
+    if (context.transaction && handle.preparePublish) {
+      const prepared = await handle.preparePublish(data, headers, options);
+      if (prepared) {
+        admitAfterCommit(context.transaction, prepared);
+        return prepared.id;
+      }
+    }
+    return await handle.publish(data, headers, options);
+  } catch (error) {
+    if (error instanceof TaskrtError) throw error;
+    throw new TaskrtError("E_QUEUE_PUBLISH", `publish to ${checked.queueId} failed: ${errorMessage(error)}`, {
+      entryId: context.entryId,
+      cause: error,
+    });
+  }
+}
+
+const publish = (async (queueId: string, data: unknown, options?: Headers | PublishSettings | UniquePublishSettings): Promise<string | PublishOutcome> => {
+  const context = useModule("queue");
+  return sendPublish(context, checkPublish(context, queueId, data, options));
+}) as Publish;
 
 export const queue = {
   publish,

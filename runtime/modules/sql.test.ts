@@ -130,6 +130,7 @@ describe("sql module", () => {
         await assert.rejects(db.query("SELECT 1"), released);
         await assert.rejects(db.execute("SELECT 1"), released);
         await assert.rejects(db.transaction(async () => undefined), released);
+        await assert.rejects(db.batch((b) => b.execute("SELECT 1")), released);
         assert.deepEqual(await (await sql.get("app:db")).query("SELECT 1 AS one"), [{ one: 1 }], "a new handle works");
       });
     });

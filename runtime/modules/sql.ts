@@ -10,10 +10,19 @@
  * A publish to the memory queue inside `fn` is admitted once the transaction committed (see
  * CommitScope), and `transaction()` resolves after that: so a full queue makes the caller wait
  * for room after its commit, never while holding the commit the queue's consumers need.
+ *
+ * `batch(record)`: the hot path's transaction. `record` runs synchronously and only lists steps
+ * (statements and publishes); they then commit together or not at all. A publish to a queue whose
+ * driver stores in this database joins the transaction; one to a memory queue is admitted after the
+ * commit, as inside `transaction()`; one to any other queue (a broker, another database) is sent
+ * after the commit. Where the database offers a batch of its own (SQLite on a writer thread) and no
+ * publish joins it, the statements travel as one message; elsewhere the batch is a transaction.
  */
 import { TaskrtError } from "../errors.ts";
-import type { ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
-import { currentContext, runInContext, useModule, withTransaction, type TransactionScope } from "./context.ts";
+import type { BatchStatement, BatchStep as DatabaseBatchStep, ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
+import { currentContext, runInContext, useModule, withTransaction, type CallContext, type TransactionScope } from "./context.ts";
+import { checkPublish, sendPublish, type CheckedPublish, type PublishSettings } from "./queue.ts";
+import type { Headers } from "../drivers/queue/driver.ts";
 import { builder } from "./sql-builder.ts";
 
 export type { ExecResult, SqlDialect, SqlRow as Row };
@@ -27,9 +36,22 @@ export interface Executor {
   execute(sql: string, params?: readonly unknown[]): Promise<ExecResult>;
 }
 
+/** What a batch's `record` function lists its steps on; nothing runs until it returned. */
+export interface BatchBuilder {
+  execute(sql: string, params?: readonly unknown[]): void;
+  /** As `queue.publish` (needs the `queue` module); `options` (delay, priority) may follow the headers. */
+  publish(queueId: string, data: unknown, headers?: Headers | PublishSettings, options?: PublishSettings): void;
+}
+
 export interface Database extends Executor {
   /** Commits when `fn` resolves, rolls back and rethrows when it throws; nested calls are savepoints. */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /**
+   * Runs the steps `record` lists (synchronously) as one transaction: resolves to the statements'
+   * results once it committed and its publishes were handed over; rejects with the first failure,
+   * and then nothing of it is kept.
+   */
+  batch(record: (batch: BatchBuilder) => void): Promise<ExecResult[]>;
   /** Gives the handle back; later calls on it fail with E_DB_RELEASED. Safe to call more than once. */
   release(): void;
 }
@@ -70,25 +92,148 @@ function createHandle(database: SqlDatabase): Database {
       return checked().execute(text, params);
     },
     async transaction(fn) {
+      return inTransaction(checked(), (tx) => fn(wrapExecutor(tx)));
+    },
+    async batch(record) {
       const checkedDatabase = checked();
-      const context = currentContext();
-      if (!context) return checkedDatabase.transaction((tx) => fn(wrapExecutor(tx)));
-      const scope = new CommitScope(context.transaction);
-      const inside = withTransaction(context, scope);
-      let result: Awaited<ReturnType<typeof fn>>;
-      try {
-        result = await checkedDatabase.transaction((tx) => runInContext(inside, () => fn(wrapExecutor(tx))));
-      } catch (error) {
-        scope.rolledBack();
-        throw error;
-      }
-      await scope.committed();
-      return result;
+      return runBatch(checkedDatabase, recordBatch(checkedDatabase.id, record));
     },
     release() {
       released = true;
     },
   };
+}
+
+/** `fn` in a transaction of `database`, with a CommitScope for what must wait for its commit. */
+async function inTransaction<T>(database: SqlDatabase, fn: (tx: SqlExecutor, scope: TransactionScope | undefined) => Promise<T>): Promise<T> {
+  const context = currentContext();
+  if (!context) return database.transaction((tx) => fn(tx, undefined));
+  const scope = new CommitScope(context.transaction);
+  const inside = withTransaction(context, scope);
+  let result: T;
+  try {
+    result = await database.transaction((tx) => runInContext(inside, () => fn(tx, scope)));
+  } catch (error) {
+    scope.rolledBack();
+    throw error;
+  }
+  await scope.committed();
+  return result;
+}
+
+type BatchStep = { statement: BatchStatement } | { publish: CheckedPublish; context: CallContext };
+
+function batchError(databaseId: string, message: string, hint: string): TaskrtError {
+  return new TaskrtError("E_SQL_BATCH", `batch on ${databaseId}: ${message}`, { entryId: currentContext()?.entryId ?? databaseId, hint });
+}
+
+/** Calls `record` and returns the steps it listed; what it gets wrong is thrown before anything ran. */
+function recordBatch(databaseId: string, record: (batch: BatchBuilder) => void): BatchStep[] {
+  if (typeof record !== "function") throw batchError(databaseId, `batch() needs a function that lists the steps, got ${typeof record}`, "db.batch((b) => { b.execute(sql, params); })");
+  const steps: BatchStep[] = [];
+  let open = true;
+  const checkOpen = (): void => {
+    if (!open) throw batchError(databaseId, "a step was added after the function given to batch() returned", "list every step synchronously inside the function; await nothing there");
+  };
+  const builder: BatchBuilder = {
+    execute(sql, params) {
+      checkOpen();
+      if (typeof sql !== "string" || sql.trim() === "") throw batchError(databaseId, `execute needs an SQL string, got ${JSON.stringify(sql) ?? typeof sql}`, "b.execute(\"INSERT INTO t (a) VALUES (?)\", [a])");
+      if (params !== undefined && !Array.isArray(params)) throw batchError(databaseId, `execute's parameters must be an array, got ${typeof params}`, "pass the values for the ? placeholders as an array");
+      steps.push({ statement: { sql, params: params === undefined ? undefined : [...params] } });
+    },
+    publish(queueId, data, headers, options) {
+      checkOpen();
+      const context = useModule("queue");
+      const settings = options === undefined ? headers : { ...options, headers: (headers ?? {}) as Headers };
+      steps.push({ publish: checkPublish(context, queueId, data, settings), context });
+    },
+  };
+  let returned: unknown;
+  try {
+    returned = record(builder);
+  } finally {
+    open = false;
+  }
+  if (returned !== undefined && typeof (returned as { then?: unknown })?.then === "function") {
+    throw batchError(databaseId, "the function given to batch() returned a promise; it must list its steps synchronously", "drop async/await inside it: compute values before calling batch()");
+  }
+  return steps;
+}
+
+async function runBatch(database: SqlDatabase, steps: BatchStep[]): Promise<ExecResult[]> {
+  const joins = (step: BatchStep): boolean => "publish" in step && (step.publish.handle.storesIn?.(database.id) ?? false);
+  if (database.batch && !database.currentTransaction()) {
+    const native = await nativeSteps(steps, joins);
+    if (native) return runNativeBatch(database.batch.bind(database), native);
+  }
+  return inTransaction(database, async (tx, scope) => {
+    const results: ExecResult[] = [];
+    for (const step of steps) {
+      if ("statement" in step) results.push(await tx.execute(step.statement.sql, step.statement.params));
+      else if (joins(step) || !scope) await sendPublish(scope ? withTransaction(step.context, scope) : step.context, step.publish);
+      else await deferPublish(step, scope);
+    }
+    return results;
+  });
+}
+
+type NativeStep = DatabaseBatchStep | Extract<BatchStep, { publish: CheckedPublish }>;
+
+/** The steps as the database's own batch takes them; undefined when a publish joining it cannot be one (a driver on this thread). */
+async function nativeSteps(steps: BatchStep[], joins: (step: BatchStep) => boolean): Promise<NativeStep[] | undefined> {
+  const native: NativeStep[] = [];
+  for (const step of steps) {
+    if ("statement" in step) native.push(step.statement);
+    else if (!joins(step)) native.push(step);
+    else {
+      const { publish, context } = step;
+      const queueStep = await sendPublish(context, publish, (handle) => handle.batchStep?.(publish.data, publish.headers, publish.unique ?? publish.options, publish.unique !== undefined) ?? Promise.resolve(undefined));
+      if (!queueStep) return undefined;
+      native.push(queueStep);
+    }
+  }
+  return native;
+}
+
+/** The database's own batch (one message on a writer thread); publishes to queues elsewhere wait for its commit. */
+async function runNativeBatch(batch: NonNullable<SqlDatabase["batch"]>, steps: NativeStep[]): Promise<ExecResult[]> {
+  const context = currentContext();
+  const scope = new CommitScope(context?.transaction);
+  const databaseSteps: DatabaseBatchStep[] = [];
+  for (const step of steps) {
+    if ("publish" in step) await deferPublish(step, scope);
+    else databaseSteps.push(step);
+  }
+  let results: ExecResult[];
+  try {
+    results = databaseSteps.length > 0 ? await batch(databaseSteps) : [];
+  } catch (error) {
+    scope.rolledBack();
+    throw error;
+  }
+  await scope.committed();
+  return results;
+}
+
+/**
+ * A publish that does not join the transaction: a memory queue's is prepared now (a unique key
+ * reserved), admitted after the commit and discarded if it rolls back; any other is sent after the commit.
+ */
+async function deferPublish(step: Extract<BatchStep, { publish: CheckedPublish }>, scope: TransactionScope): Promise<void> {
+  const { publish, context } = step;
+  const unique = publish.unique;
+  const prepared = unique
+    ? await sendPublish(context, publish, (handle) => handle.prepareUniquePublish?.(publish.data, publish.headers, unique) ?? Promise.resolve(undefined))
+    : await sendPublish(context, publish, (handle) => handle.preparePublish?.(publish.data, publish.headers, publish.options) ?? Promise.resolve(undefined));
+  if (prepared) {
+    // A duplicate unique key reserved nothing: there is nothing to admit or free.
+    if ("duplicate" in prepared && prepared.duplicate) return;
+    scope.afterCommit(prepared.admit);
+    scope.onRollback(prepared.discard);
+    return;
+  }
+  scope.afterCommit(async () => void (await sendPublish({ ...context, transaction: undefined }, publish)));
 }
 
 /**

@@ -4,6 +4,8 @@
  * policy live above the driver (in the queue entry), so every driver behaves the same.
  */
 
+import type { BatchQueueStep } from "../sql/driver.ts";
+
 export type HeaderValue = string | number | boolean;
 export type Headers = Record<string, HeaderValue>;
 
@@ -238,6 +240,10 @@ export interface QueueDriver {
   stats(queueName: string): Promise<QueueStats>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Whether the driver keeps its messages in the SQL database `databaseId` (so a publish inside that database's transaction joins it). */
+  storesIn?(databaseId: string): boolean;
+  /** See QueueHandle.batchStep. */
+  batchStep?(queueName: string, body: unknown, headers: Headers, options: PublishOptions | UniquePublishOptions | undefined, unique: boolean): BatchQueueStep;
 }
 
 /** A message made ready inside a database transaction, to be admitted once that transaction committed. */
@@ -292,6 +298,13 @@ export interface QueueHandle {
    * publishes at once. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique".
    */
   prepareUniquePublish?(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PreparedUniquePublish | undefined>;
+  /** Whether the queue's driver keeps its messages in the SQL database `databaseId`. */
+  storesIn?(databaseId: string): boolean;
+  /**
+   * The publish as a step of a batch on the database the driver stores in, where the driver offers
+   * that (a driver living in a writer thread); undefined otherwise.
+   */
+  batchStep?(body: unknown, headers: Headers, options: PublishOptions | UniquePublishOptions | undefined, unique: boolean): Promise<BatchQueueStep | undefined>;
   /** Dropped, and said so, while the queue holds the key. Refused (E_QUEUE_UNSUPPORTED) by a driver without "unique". */
   publishUnique(body: unknown, headers: Headers, options: UniquePublishOptions): Promise<PublishResult>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;

@@ -197,6 +197,10 @@ export class PostgresQueueDriver implements QueueDriver, DeadLetterStore, Progre
     this.retention = new RetentionSchedule((queueName, policy) => this.pruneDead(queueName, policy), options.logger);
   }
 
+  storesIn(databaseId: string): boolean {
+    return this.database.id === databaseId;
+  }
+
   describe(): string {
     return `durable, in ${this.database.id}`;
   }

@@ -146,6 +146,11 @@ export class SqliteQueueDriver implements QueueDriver, DeadLetterStore, Pausable
     return this.connection ? !this.connection.memory : true;
   }
 
+  storesIn(databaseId: string): boolean {
+    const storage = this.options.storage;
+    return "database" in storage && storage.database.id === databaseId;
+  }
+
   describe(): string {
     const storage = this.options.storage;
     return `${this.durable ? "durable" : "not durable"}, in ${"file" in storage ? storage.file : storage.database.id}`;
