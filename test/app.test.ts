@@ -111,7 +111,7 @@ describe("the task-queue app (app/_index.yaml)", () => {
   });
 
   test("a database that cannot be written answers 503, keeps serving reads, and recovers", async () => {
-    // Through the driver, so it reaches the write connection wherever it runs (a writer thread, here).
+    // Through the driver, so it reaches the write connection wherever it runs (the event loop or a writer thread).
     const database = app.runtime.component<SqlDatabase>("app:db");
     await database.execute("PRAGMA query_only = 1");
     try {

@@ -3,8 +3,8 @@
  * has it, another connection to the database file (a separate process's view: the read-only
  * connection opened here) already sees the task row and its queue message. Many requests at once,
  * so they share group commits; a 202 answered before its batch's COMMIT returned would find
- * them missing. Both ways the database can run its writer: on a thread (the app's) and on the
- * event loop.
+ * them missing. Both ways the database can run its writer: on a thread and on the
+ * event loop (the app's).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";

@@ -3,9 +3,8 @@
 /** Every figure a comparison or target refers to. */
 export const KEYS = {
   durableIntake: "taskrt.intake.durable",
-  /** The same with the write connection on the event loop (`writer: main`), beside the app's writer thread. */
-  durableIntakeMainThread: "taskrt.intake.durable.main-thread",
   durableIntakePaused: "taskrt.intake.durable.paused",
+  /** The same app with its write connection on a writer thread (`writer: thread`). */
   durableIntakeWriterThread: "taskrt.intake.durable.writer-thread",
   memoryIntake: "taskrt.intake.memory",
   memoryIntakeFileDb: "taskrt.intake.memory.file-db",

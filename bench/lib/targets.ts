@@ -23,8 +23,8 @@ interface RatioDefinition {
 
 const RATIOS: RatioDefinition[] = [
   { label: "durable intake ÷ BullMQ intake", taskrt: KEYS.durableIntake, baseline: KEYS.bullmqIntake, target: 1.0 },
-  { label: "durable intake, main-thread writer ÷ BullMQ intake", taskrt: KEYS.durableIntakeMainThread, baseline: KEYS.bullmqIntake },
-  { label: "durable intake, writer thread ÷ main-thread writer", taskrt: KEYS.durableIntake, baseline: KEYS.durableIntakeMainThread },
+  { label: "durable intake, writer thread ÷ BullMQ intake", taskrt: KEYS.durableIntakeWriterThread, baseline: KEYS.bullmqIntake },
+  { label: "durable intake, writer thread ÷ main-thread writer", taskrt: KEYS.durableIntakeWriterThread, baseline: KEYS.durableIntake },
   { label: "durable intake ÷ hono + array", taskrt: KEYS.durableIntake, baseline: KEYS.honoArray, target: 0.55 },
   { label: "durable intake ÷ hono + one INSERT (FULL)", taskrt: KEYS.durableIntake, baseline: KEYS.sqliteFull },
   { label: "durable intake ÷ hono + one INSERT (NORMAL)", taskrt: KEYS.durableIntake, baseline: KEYS.sqliteNormal },
