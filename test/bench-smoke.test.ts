@@ -14,12 +14,35 @@ import { chooseLoadTool, parseAutocannonJson, parseShellTimes, parseWrkOutput, t
 import { describeMachine } from "../bench/lib/machine.ts";
 import { parseBenchOptions, type LoadToolName } from "../bench/lib/options.ts";
 import { parseProcStat, readProcessCpu } from "../bench/lib/process-cpu.ts";
-import { renderReport } from "../bench/lib/report.ts";
+import { renderReport, type ReportInput } from "../bench/lib/report.ts";
 import { renderLayerTable, type LayerReport } from "../bench/request-layers.ts";
 import { BenchResults, KEYS } from "../bench/lib/results.ts";
 import { QUICK_DURATIONS, REPO_ROOT } from "../bench/lib/settings.ts";
 import { computeRatios, judgeTargets } from "../bench/lib/targets.ts";
 import { loadMeasurement, measureServer } from "../bench/scenarios/measure-server.ts";
+
+/** A report's input for a quick run on 2 cores with nothing measured; tests set what they check. */
+function reportInput(overrides: Partial<ReportInput>): ReportInput {
+  return {
+    machine: { ...describeMachine(), cores: 2 },
+    loadAverageAfter: 1,
+    commitRate: { before: 1000, after: 1000 },
+    quick: true,
+    scenarios: [],
+    registry: "app/_index.yaml",
+    loadTool: "wrk",
+    loadSeconds: 2,
+    warmupSeconds: 1,
+    connections: 50,
+    redis: "none",
+    results: new BenchResults(),
+    ratios: [],
+    verdicts: [],
+    bounds: [],
+    profiles: [],
+    ...overrides,
+  };
+}
 
 const WRK_REPORT = `Running 10s test @ http://127.0.0.1:8080/tasks
   1 threads and 50 connections
@@ -105,24 +128,7 @@ describe("CPU taken by the load generator and the server", () => {
       cpu: { loadGenerator: "wrk", loadGeneratorCores: 0.623, serverCores: 1.314 },
       notes: ["3 socket errors"],
     });
-    const report = renderReport({
-      machine,
-      loadAverageAfter: 1,
-      commitRate: { before: 1000, after: 1000 },
-      quick: true,
-      scenarios: ["intake-memory"],
-      registry: "app/_index.yaml",
-      loadTool: "wrk",
-      loadSeconds: 2,
-      warmupSeconds: 1,
-      connections: 50,
-      redis: "none",
-      results,
-      ratios: [],
-      verdicts: [],
-      bounds: [],
-      profiles: [],
-    });
+    const report = renderReport(reportInput({ machine, scenarios: ["intake-memory"], results }));
     assert.match(
       report,
       /^\| 2\. POST \/tasks intake, memory queue \| baseline \(b\): hono \+ in-memory array \| 20,000 req\/s \| 2\.00 ms \| 5\.00 ms \| 80 MB \| 3 socket errors; wrk took 0\.62 of the 2 cores, the server 1\.31 \|$/m,
@@ -332,24 +338,9 @@ describe("what bounds each miss", () => {
   });
 
   test("the report lists each paragraph under its target", () => {
-    const report = renderReport({
-      machine: { ...describeMachine(), cores: 2 },
-      loadAverageAfter: 1,
-      commitRate: { before: 1000, after: 1000 },
-      quick: true,
-      scenarios: ["intake-durable"],
-      registry: "app/_index.yaml",
-      loadTool: "wrk",
-      loadSeconds: 2,
-      warmupSeconds: 1,
-      connections: 50,
-      redis: "none",
-      results: new BenchResults(),
-      ratios: [],
-      verdicts: [],
-      bounds: [{ target: "durable intake p99 at 50 connections ≤ 8 ms", paragraph: "What bounds it: the loop." }],
-      profiles: [],
-    });
+    const report = renderReport(
+      reportInput({ scenarios: ["intake-durable"], bounds: [{ target: "durable intake p99 at 50 connections ≤ 8 ms", paragraph: "What bounds it: the loop." }] }),
+    );
     assert.match(report, /## What bounds each miss\n[^]*\n- \*\*durable intake p99 at 50 connections ≤ 8 ms\.\*\* What bounds it: the loop\.\n/);
   });
 });
