@@ -96,7 +96,8 @@ describe("dashboard in Chromium", { skip }, () => {
     const page = await openDashboard();
     try {
       assert.equal(await page.title(), "taskrt task queue · dashboard");
-      assert.match((await page.locator("#live").textContent()) ?? "", /^live · /);
+      // The live indicator says "connecting…" until the page's first update arrives.
+      await page.locator("#live", { hasText: /^live · / }).waitFor();
       const created = await postJson(`${app.url}/tasks`, { action: "uppercase", data: { text: "from the browser test" } });
       assert.equal(created.status, 202);
       const id = created.body.id as string;

@@ -83,7 +83,7 @@ describe("validateRegistry: problems", () => {
           "warning",
           "valid/_index.yaml:6:5",
           'unknown field "colour": db.sql.sqlite has no such field and ignores it',
-          "known fields: file, busy_timeout, synchronous, batch_max_transactions, batch_max_wait, read_connection, options, pool, lifecycle",
+          "known fields: file, busy_timeout, synchronous, batch_max_transactions, batch_max_wait, read_connection, writer, options, pool, lifecycle",
         ],
         [
           "W_UNKNOWN_FIELD",
@@ -247,6 +247,7 @@ describe("validateRegistry: defaults", () => {
       batch_max_transactions: 1000,
       batch_max_wait: "20ms",
       read_connection: true,
+      writer: "main",
       lifecycle: { ...LIFECYCLE_DEFAULTS, auto_start: true },
     });
     assert.deepEqual(data("app:worker"), {

@@ -75,6 +75,20 @@ export async function waitForStuckRunning(database: pg.Pool, schema: string, min
 }
 
 /**
+ * Waits until no message of `schema`'s queue table waits or is leased (dead letters stay). A task's
+ * final row is committed before its message is acknowledged, so the two are a moment apart.
+ */
+export async function waitForSettledMessages(database: pg.Pool, schema: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await database.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM ${schema}.taskrt_queue_messages WHERE state <> 'dead'`);
+    if (rows[0].n === 0) return;
+    if (Date.now() > deadline) throw new Error(`after ${timeoutMs}ms, ${rows[0].n} messages still wait or are leased though every task is finished`);
+    await sleep(50);
+  }
+}
+
+/**
  * Every row once none is queued or running any more (a fail task is failed only once
  * dead-lettered). `backlog` describes what still waits in the queue, for the timeout's message.
  */
