@@ -12,7 +12,7 @@ import { measureCommitRate } from "./lib/disk-probe.ts";
 import { describeMachine } from "./lib/machine.ts";
 import { USAGE, parseBenchOptions, type BenchOptions, type ScenarioName } from "./lib/options.ts";
 import { redisUnavailable } from "./lib/redis-probe.ts";
-import { explainMiss } from "./lib/bounds.ts";
+import { explainMisses } from "./lib/bounds.ts";
 import { renderReport } from "./lib/report.ts";
 import { BenchResults } from "./lib/results.ts";
 import { CONNECTIONS, FULL_DURATIONS, QUICK_DURATIONS } from "./lib/settings.ts";
@@ -96,10 +96,7 @@ async function main(argv: string[]): Promise<number> {
   const commitRateAfter = measureCommitRate(options.tmpDir);
   const verdicts = judgeTargets(results, options.scenarios);
   const boundFacts = { results, cores: machine.cores, commitRate: { before: commitRateBefore, after: commitRateAfter }, connections: CONNECTIONS };
-  const bounds = verdicts.flatMap((verdict) => {
-    const paragraph = explainMiss(verdict, boundFacts);
-    return paragraph ? [{ target: verdict.target, paragraph }] : [];
-  });
+  const bounds = explainMisses(verdicts, boundFacts);
   const profiles = options.profileMisses ? await profileMisses(context, tool, verdicts.filter((verdict) => verdict.met === false)) : [];
 
   const report = renderReport({

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { explainMiss } from "../bench/lib/bounds.ts";
+import { explainMiss, explainMisses } from "../bench/lib/bounds.ts";
 import { summarizeCpuProfile } from "../bench/lib/cpu-profile.ts";
 import { chooseLoadTool, parseAutocannonJson, parseShellTimes, parseWrkOutput, type LoadTool } from "../bench/lib/load-tool.ts";
 import { describeMachine } from "../bench/lib/machine.ts";
@@ -319,6 +319,13 @@ describe("what bounds each miss", () => {
     const paragraph = explainMiss(ratioMiss, facts(results)) ?? "";
     assert.match(paragraph, /taskrt used 1\.20 of the 2 cores and wrk 0\.60 \(0\.20 idle\), 200 µs of CPU per request/);
     assert.match(paragraph, /hono \+ one INSERT \(NORMAL\).* reached 7,500 req\/s = 0\.63× BullMQ's intake, 0\.38× hono \+ array/);
+    // The two ratios of the same figure share one paragraph.
+    const bounds = explainMisses(judgeTargets(results, ["intake-durable"]), facts(results));
+    assert.deepEqual(
+      bounds.map((bound) => bound.target),
+      ["durable intake ÷ BullMQ intake ≥ 1×; durable intake ÷ hono + array ≥ 0.55×", "durable intake p99 at 50 connections ≤ 8 ms"],
+    );
+    assert.match(paragraph, /waits out each COMMIT's fsync \(synchronous FULL; the disk managed 5,000 fsync'd commits\/s alone\)/);
     // 50 connections at 6,000 req/s wait 8.3 ms on average: a p99 of 8 ms needs more than 6,250 req/s.
     assert.match(explainMiss(latencyMiss, facts(results)) ?? "", /queue for 8\.3 ms on average at 6,000 req\/s .* needs more than 6,250 req\/s/);
   });

@@ -31,6 +31,22 @@ const EXPLANATIONS: { target: string; explain: Explain }[] = [
   { target: "idle RSS", explain: idleMemory },
 ];
 
+/**
+ * One paragraph per missed verdict that the run has the figures to explain; misses sharing a
+ * paragraph (two ratios of the same figure) are listed together under it.
+ */
+export function explainMisses(verdicts: readonly Verdict[], facts: BoundFacts): { target: string; paragraph: string }[] {
+  const bounds: { target: string; paragraph: string }[] = [];
+  for (const verdict of verdicts) {
+    const paragraph = explainMiss(verdict, facts);
+    if (!paragraph) continue;
+    const same = bounds.find((bound) => bound.paragraph === paragraph);
+    if (same) same.target = `${same.target}; ${verdict.target}`;
+    else bounds.push({ target: verdict.target, paragraph });
+  }
+  return bounds;
+}
+
 /** The paragraph for a missed verdict, or undefined when the run lacks the figures to write one. */
 export function explainMiss(verdict: Verdict, facts: BoundFacts): string | undefined {
   if (verdict.met !== false) return undefined;
@@ -45,7 +61,10 @@ function durableThroughput(facts: BoundFacts): string | undefined {
   const normal = results.get(KEYS.sqliteNormal);
   const array = results.get(KEYS.honoArray);
   if (!durable?.throughput) return undefined;
-  const parts: string[] = [`What bounds it: ${coresSentence(durable, facts.cores, "taskrt")}`];
+  const disk = Math.round(Math.min(facts.commitRate.before, facts.commitRate.after));
+  const parts: string[] = [
+    `What bounds it: the event loop, not the cores. ${coresSentence(durable, facts.cores, "taskrt")} The event loop runs the HTTP work, the handlers and the statements, and waits out each COMMIT's fsync (synchronous FULL; the disk managed ${disk.toLocaleString("en-US")} fsync'd commits/s alone): time the CPU figure leaves out and the profile below charges to the statements.`,
+  ];
   if (normal?.throughput && bullmq?.throughput) {
     const versusArray = array?.throughput ? `, ${ratio(normal, array)} hono + array` : "";
     parts.push(
@@ -54,11 +73,13 @@ function durableThroughput(facts: BoundFacts): string | undefined {
   }
   const paused = results.get(KEYS.durableIntakePaused);
   if (paused?.throughput && bullmq?.throughput) {
-    parts.push(`With the consumers paused taskrt reached ${rate(paused)} (${ratio(paused, bullmq)} BullMQ): the consumers' claims, UPDATEs and acks share that same thread.`);
+    parts.push(`With the consumers paused taskrt reached ${rate(paused)} (${ratio(paused, bullmq)} BullMQ): the consumers' claims, UPDATEs and acks share that same loop.`);
   }
   const writer = results.get(KEYS.durableIntakeWriterThread);
   if (writer?.throughput && bullmq?.throughput) {
-    parts.push(`With the write connection on a writer thread (\`writer: thread\`) it reached ${rate(writer)} = ${ratio(writer, bullmq)} BullMQ, p99 ${ms(writer.p99Ms)}; ${coresSentence(writer, facts.cores, "taskrt").replace(/^./, (first) => first.toLowerCase())}`);
+    parts.push(
+      `With the write connection on a writer thread (\`writer: thread\`) the statements and the fsync waits leave the event loop, yet it reached ${rate(writer)}, ${ratio(writer, durable)} the event-loop writer (${ratio(writer, bullmq)} BullMQ, p99 ${ms(writer.p99Ms)}): every request and every delivery, ack and consumer UPDATE now crosses between the threads, and the writer thread runs all of the database's work alone. ${coresSentence(writer, facts.cores, "taskrt with the writer thread")}`,
+    );
   }
   return parts.join(" ");
 }
@@ -73,7 +94,7 @@ function memoryIntake(facts: BoundFacts): string | undefined {
     taskrtCost !== undefined && honoCost !== undefined
       ? ` Per request taskrt spent ${taskrtCost} µs of CPU and hono + array ${honoCost} µs: the difference is taskrt's layers (routing by entry, the call context, the handler's module calls, the INSERT into the :memory: tasks table and its group commit, the memory queue's admission); \`node --import tsx bench/request-layers.ts\` prices each layer.`
       : "";
-  return `What bounds it: ${coresSentence(memory, facts.cores, "taskrt")}${costs}`;
+  return `What bounds it: the event loop, which runs all of a request. ${coresSentence(memory, facts.cores, "taskrt")}${costs}`;
 }
 
 function memoryIntakeFileDb(facts: BoundFacts): string | undefined {
@@ -123,14 +144,14 @@ function latencyBound(facts: BoundFacts, key: MeasurementKey, limitMs: number, w
   return `What bounds it: ${facts.connections} connections that each wait for their answer before sending again queue for ${meanMs.toFixed(1)} ms on average at ${rate(measured)} (Little's law: connections ÷ throughput; p50 ${ms(measured.p50Ms)}), so ${what} with a p99 ≤ ${limitMs} ms at ${facts.connections} connections needs more than ${needed.toLocaleString("en-US")} ${measured.throughput.unit} and a tail within the limit; ${coresSentence(measured, facts.cores, "taskrt").replace(/^./, (first) => first.toLowerCase())}`;
 }
 
-/** "taskrt used 1.08 of the 2 cores and wrk 0.61, 118 µs of CPU per request." */
+/** "taskrt used 1.08 of the 2 cores and wrk 0.61 (0.31 idle), 118 µs of CPU per request." */
 function coresSentence(measurement: Measurement, cores: number, who: string): string {
   const cpu = measurement.cpu;
   if (!cpu || Number.isNaN(cpu.serverCores)) return `${who}'s CPU was not measured in this run.`;
   const idle = Math.max(0, cores - cpu.serverCores - cpu.loadGeneratorCores);
   const perRequest = cpuPerRequest(measurement);
   const cost = perRequest === undefined ? "" : `, ${perRequest} µs of CPU per ${measurement.throughput?.unit === "tasks/s" ? "task" : "request"}`;
-  return `${who} used ${cpu.serverCores.toFixed(2)} of the ${cores} cores and ${cpu.loadGenerator} ${cpu.loadGeneratorCores.toFixed(2)} (${idle.toFixed(2)} idle)${cost}; one event loop carries the HTTP work, the handlers and the statements, so a server near 1 core (plus its helper threads) is bound by that loop.`;
+  return `${who} used ${cpu.serverCores.toFixed(2)} of the ${cores} cores and ${cpu.loadGenerator} ${cpu.loadGeneratorCores.toFixed(2)} (${idle.toFixed(2)} idle)${cost}.`;
 }
 
 function cpuPerRequest(measurement: Measurement): number | undefined {
