@@ -330,6 +330,21 @@ describe("what bounds each miss", () => {
     assert.match(explainMiss(latencyMiss, facts(results)) ?? "", /queue for 8\.3 ms on average at 6,000 req\/s .* needs more than 6,250 req\/s/);
   });
 
+  test("a missed drain ratio is put down to the baseline's fsync per task, with taskrt against the baseline that does not wait for one", () => {
+    const results = new BenchResults();
+    results.measurements.push(
+      { key: KEYS.drain, scenario: "3", system: "taskrt", throughput: { value: 9_000, unit: "tasks/s" }, notes: [] },
+      { key: KEYS.bullmqWorker, scenario: "3", system: "d", throughput: { value: 3_600, unit: "tasks/s" }, notes: [] },
+      { key: KEYS.bullmqWorkerNormal, scenario: "3", system: "d", throughput: { value: 9_000, unit: "tasks/s" }, notes: [] },
+    );
+    const [verdict] = judgeTargets(results, ["drain"]);
+    assert.equal(verdict.met, false);
+    assert.match(
+      explainMiss(verdict, facts(results)) ?? "",
+      /one fsync'd INSERT per task \(3,600 tasks\/s, with the disk managing 5,000 fsync'd commits\/s alone\).* writing with NORMAL \(no fsync to wait for: 9,000 tasks\/s\) taskrt is 1\.00×/,
+    );
+  });
+
   test("a met target gets no paragraph, and a miss without the figures to explain it gets none rather than a guess", () => {
     const results = new BenchResults();
     results.measurements.push(

@@ -27,6 +27,8 @@ const EXPLANATIONS: { target: string; explain: Explain }[] = [
   { target: "memory intake (file db, FULL) ÷ hono + one INSERT (FULL)", explain: memoryIntakeFileDb },
   { target: "memory intake (file db, FULL) p99", explain: (facts) => latencyBound(facts, KEYS.memoryIntakeFileDb, 20, "memory intake with the tasks table in a file") },
   { target: "GET /tasks p99", explain: listUnderLoad },
+  { target: "drain ÷ BullMQ worker (concurrency 50)", explain: drain },
+  { target: "Lua create_task ÷ TypeScript create_task", explain: luaIntake },
   { target: "start-up to ready", explain: startup },
   { target: "idle RSS", explain: idleMemory },
 ];
@@ -116,6 +118,25 @@ function listUnderLoad(facts: BoundFacts): string | undefined {
     );
   }
   return parts.join(" ");
+}
+
+function drain(facts: BoundFacts): string | undefined {
+  const taskrt = facts.results.get(KEYS.drain);
+  const full = facts.results.get(KEYS.bullmqWorker);
+  const normal = facts.results.get(KEYS.bullmqWorkerNormal);
+  if (!taskrt?.throughput || !full?.throughput) return undefined;
+  const disk = Math.round(Math.min(facts.commitRate.before, facts.commitRate.after));
+  const versusNormal = normal?.throughput ? `; against the same worker writing with NORMAL (no fsync to wait for: ${rate(normal)}) taskrt is ${ratio(taskrt, normal)}` : "";
+  return `What bounds it: the baseline waits for one fsync'd INSERT per task (${rate(full)}, with the disk managing ${disk.toLocaleString("en-US")} fsync'd commits/s alone), so the ratio rises and falls with the disk's speed on the day${versusNormal}. taskrt's drain runs the claims, the handler's UPDATEs and the acks on one event loop, sharing their commits.`;
+}
+
+function luaIntake(facts: BoundFacts): string | undefined {
+  const lua = facts.results.get(KEYS.luaIntake);
+  const typescript = facts.results.get(KEYS.luaIntakeTypescript);
+  if (!lua?.throughput || !typescript?.throughput) return undefined;
+  const call = facts.results.get(KEYS.luaModuleCall);
+  const boundary = call?.p50Ms === undefined ? "" : ` (one module call served by the main thread: ${Math.round(call.p50Ms * 1000)} µs)`;
+  return `What bounds it: a Lua request is handed between the event loop and a Lua worker thread for the request, for each module call the main thread serves${boundary} and for the answer, and each hand-over waits for the other thread's turn. ${coresSentence(lua, facts.cores, "taskrt with the Lua handler")} The divisor is the TypeScript handler in the same run, ${rate(typescript)}: it gains from every cut in the TypeScript path.`;
 }
 
 function startup(facts: BoundFacts): string | undefined {
