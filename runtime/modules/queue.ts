@@ -120,23 +120,11 @@ export async function sendPublish<T>(context: CallContext, checked: CheckedPubli
   const { handle, data, headers, options } = checked;
   try {
     if (send) return await send(handle);
-    if (checked.unique) {
-      if (context.transaction && handle.prepareUniquePublish) {
-        const prepared = await handle.prepareUniquePublish(data, headers, checked.unique);
-        if (prepared) {
-          if (!prepared.duplicate) admitAfterCommit(context.transaction, prepared);
-          return { id: prepared.id, duplicate: prepared.duplicate };
-        }
-      }
-      return await handle.publishUnique(data, headers, checked.unique);
+    if (context.transaction) {
+      const prepared = await prepareInTransaction(context.transaction, checked);
+      if (prepared !== undefined) return prepared;
     }
-    if (context.transaction && handle.preparePublish) {
-      const prepared = await handle.preparePublish(data, headers, options);
-      if (prepared) {
-        admitAfterCommit(context.transaction, prepared);
-        return prepared.id;
-      }
-    }
+    if (checked.unique) return await handle.publishUnique(data, headers, checked.unique);
     return await handle.publish(data, headers, options);
   } catch (error) {
     if (error instanceof TaskrtError) throw error;
@@ -145,6 +133,26 @@ export async function sendPublish<T>(context: CallContext, checked: CheckedPubli
       cause: error,
     });
   }
+}
+
+/**
+ * A publish inside `transaction` to a driver that admits after the commit (the memory queue): the
+ * message prepared now (a unique key reserved), admitted once the transaction committed and
+ * discarded if it rolls back. Undefined when the driver publishes at once instead.
+ */
+export async function prepareInTransaction(transaction: TransactionScope, checked: CheckedPublish): Promise<string | PublishOutcome | undefined> {
+  const { handle, data, headers } = checked;
+  if (checked.unique) {
+    const prepared = await handle.prepareUniquePublish?.(data, headers, checked.unique);
+    if (!prepared) return undefined;
+    // A duplicate reserved nothing: there is nothing to admit or free.
+    if (!prepared.duplicate) admitAfterCommit(transaction, prepared);
+    return { id: prepared.id, duplicate: prepared.duplicate };
+  }
+  const prepared = await handle.preparePublish?.(data, headers, checked.options);
+  if (!prepared) return undefined;
+  admitAfterCommit(transaction, prepared);
+  return prepared.id;
 }
 
 const publish = (async (queueId: string, data: unknown, options?: Headers | PublishSettings | UniquePublishSettings): Promise<string | PublishOutcome> => {

@@ -21,7 +21,7 @@
 import { TaskrtError } from "../errors.ts";
 import type { BatchStatement, BatchStep as DatabaseBatchStep, ExecResult, SqlDatabase, SqlDialect, SqlExecutor, SqlRow } from "../drivers/sql/driver.ts";
 import { currentContext, runInContext, useModule, withTransaction, type CallContext, type TransactionScope } from "./context.ts";
-import { checkPublish, sendPublish, type CheckedPublish, type PublishSettings } from "./queue.ts";
+import { checkPublish, prepareInTransaction, sendPublish, type CheckedPublish, type PublishSettings } from "./queue.ts";
 import type { Headers } from "../drivers/queue/driver.ts";
 import { builder } from "./sql-builder.ts";
 
@@ -222,18 +222,8 @@ async function runNativeBatch(batch: NonNullable<SqlDatabase["batch"]>, steps: N
  */
 async function deferPublish(step: Extract<BatchStep, { publish: CheckedPublish }>, scope: TransactionScope): Promise<void> {
   const { publish, context } = step;
-  const unique = publish.unique;
-  const prepared = unique
-    ? await sendPublish(context, publish, (handle) => handle.prepareUniquePublish?.(publish.data, publish.headers, unique) ?? Promise.resolve(undefined))
-    : await sendPublish(context, publish, (handle) => handle.preparePublish?.(publish.data, publish.headers, publish.options) ?? Promise.resolve(undefined));
-  if (prepared) {
-    // A duplicate unique key reserved nothing: there is nothing to admit or free.
-    if ("duplicate" in prepared && prepared.duplicate) return;
-    scope.afterCommit(prepared.admit);
-    scope.onRollback(prepared.discard);
-    return;
-  }
-  scope.afterCommit(async () => void (await sendPublish({ ...context, transaction: undefined }, publish)));
+  const prepared = await sendPublish(context, publish, () => prepareInTransaction(scope, publish));
+  if (prepared === undefined) scope.afterCommit(async () => void (await sendPublish({ ...context, transaction: undefined }, publish)));
 }
 
 /**
